@@ -1,0 +1,82 @@
+# trawl: one binary, built with pkg-config. See README.md for the two commands.
+#   make            build build/trawl
+#   make test       build and run the whole test suite (unit, fault injection, crash)
+#   make bench      build and run the benchmarks in bench/
+#   make fmt        format the tree; make fmt-check fails on any difference
+#   make SANITIZE=address,undefined test   the same suite under sanitizers (build-san/)
+
+CC      ?= cc
+PKGS    := sqlite3 jansson
+SANITIZE ?=
+
+ifeq ($(SANITIZE),)
+BUILD   ?= build
+OPT     ?= -O2 -g
+else
+BUILD   ?= build-san
+OPT     ?= -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+endif
+
+WARN    := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wvla -fno-common
+CFLAGS  += $(OPT) $(WARN) -D_GNU_SOURCE -Isrc -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
+LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+
+LIB_SRC := $(sort $(wildcard src/base/*.c src/store/*.c src/engine/*.c src/handlers/*.c \
+                             src/cli/*.c))
+MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
+GEN_SRC := $(BUILD)/gen/migrations.c
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test unit crash bench fmt fmt-check clean check
+all: $(BUILD)/trawl
+
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-sql.sh $@ $(MIGRATIONS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libtrawl.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/trawl: $(BUILD)/src/main.o $(BUILD)/libtrawl.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit_tests: $(UNIT_OBJ) $(BUILD)/libtrawl.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs criterion)
+
+$(BUILD)/tests/crash: $(BUILD)/tests/crash/crash.o $(BUILD)/libtrawl.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libtrawl.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test: $(BUILD)/trawl $(BUILD)/tests/unit_tests $(BUILD)/tests/crash
+	sh scripts/run-tests.sh $(BUILD)
+
+bench: $(BUILD)/trawl $(BENCH_BIN)
+	sh scripts/run-bench.sh $(BUILD)
+
+FMT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src tests bench -name '*.[ch]')
+fmt:
+	clang-format -i $(FMT_FILES)
+fmt-check:
+	clang-format --dry-run --Werror $(FMT_FILES)
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,288 @@
+/* The committer thread. A batch that fails partway is rolled back and, when it held more than one
+ * operation, each operation is retried in a transaction of its own, so one bad operation does
+ * not fail its neighbours. */
+#include "engine/commit.h"
+
+#include "base/log.h"
+#include "base/xalloc.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BATCH 8192
+
+struct commit_tx {
+    struct store *store;
+    struct job_change_rec *changes;
+    size_t nchanges, cap;
+    bool available;
+};
+
+struct committer {
+    struct store *store;
+    commit_changes_fn fn;
+    void *ctx;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t work;  /* ops queued or stopping */
+    pthread_cond_t done;  /* some op finished */
+    struct commit_op *head, *tail;
+    bool stopping;
+    struct commit_stats stats;
+};
+
+struct store *commit_store(struct commit_tx *tx)
+{
+    return tx->store;
+}
+
+void commit_record(struct commit_tx *tx, const char *id, const char *type, int from, int to,
+                   int attempt)
+{
+    if (tx->nchanges == tx->cap) {
+        tx->cap = tx->cap ? tx->cap * 2 : 256;
+        tx->changes = xrealloc(tx->changes, tx->cap * sizeof *tx->changes);
+    }
+    struct job_change_rec *r = &tx->changes[tx->nchanges++];
+    r->id = xstrdup(id);
+    r->type = xstrdup(type);
+    r->from = from;
+    r->to = to;
+    r->attempt = attempt;
+    if (to == JOB_PENDING)
+        tx->available = true;
+}
+
+void commit_available(struct commit_tx *tx)
+{
+    tx->available = true;
+}
+
+static void tx_reset(struct commit_tx *tx)
+{
+    for (size_t i = 0; i < tx->nchanges; i++) {
+        free(tx->changes[i].id);
+        free(tx->changes[i].type);
+    }
+    tx->nchanges = 0;
+    tx->available = false;
+}
+
+static void undo_all(struct commit_op *ops)
+{
+    for (struct commit_op *op = ops; op; op = op->next) {
+        if (op->undo)
+            op->undo(op);
+        op->rc = 0;
+        err_clear(&op->err);
+    }
+}
+
+/* Run ops (a list) in one transaction. Returns 0 when committed, else the failure, with every op
+ * undone. */
+static int run_batch(struct committer *c, struct commit_tx *tx, struct commit_op *ops,
+                     struct err *e)
+{
+    int rc = store_begin(c->store, e);
+    if (rc)
+        return rc;
+    for (struct commit_op *op = ops; op; op = op->next) {
+        op->rc = 0;
+        err_clear(&op->err);
+        rc = op->run(op, tx);
+        if (rc < 0) {
+            err_copy(e, &op->err);
+            break;
+        }
+    }
+    if (!rc)
+        rc = store_commit(c->store, e);
+    else
+        store_rollback(c->store);
+    if (rc) {
+        undo_all(ops);
+        tx_reset(tx);
+    }
+    return rc;
+}
+
+static void finish(struct committer *c, struct commit_op *ops)
+{
+    struct commit_op *async = NULL, **atail = &async;
+    pthread_mutex_lock(&c->lock);
+    for (struct commit_op *op = ops, *next; op; op = next) {
+        next = op->next;
+        if (op->done) {
+            op->next = NULL;
+            *atail = op;
+            atail = &op->next;
+        } else {
+            op->finished = true;
+        }
+    }
+    pthread_cond_broadcast(&c->done);
+    pthread_mutex_unlock(&c->lock);
+    for (struct commit_op *op = async, *next; op; op = next) {
+        next = op->next;
+        op->finished = true;
+        op->done(op);
+    }
+}
+
+static void fail_op(struct commit_op *op, int rc, const struct err *e)
+{
+    op->rc = rc;
+    if (e && e->code)
+        err_copy(&op->err, e);
+    else
+        err_set(&op->err, rc, true, "%s", err_str(rc));
+}
+
+static void count(struct committer *c, uint64_t commits, uint64_t ops)
+{
+    pthread_mutex_lock(&c->lock);
+    c->stats.commits += commits;
+    c->stats.ops += ops;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void process(struct committer *c, struct commit_tx *tx, struct commit_op *ops, size_t n)
+{
+    struct err e;
+    err_clear(&e);
+    int rc = run_batch(c, tx, ops, &e);
+    if (!rc) {
+        count(c, 1, n);
+    } else if (n > 1) {
+        /* isolate: each op alone, so only the ops that really fail are failed */
+        for (struct commit_op *op = ops; op; op = op->next) {
+            struct commit_op *next = op->next;
+            op->next = NULL;
+            struct err e1;
+            err_clear(&e1);
+            int rc1 = run_batch(c, tx, op, &e1);
+            if (!rc1) {
+                count(c, 1, 1);
+            } else {
+                fail_op(op, rc1, &e1);
+            }
+            op->next = next;
+            if (!rc1 && c->fn && (tx->nchanges || tx->available))
+                c->fn(c->ctx, tx->changes, tx->nchanges, tx->available);
+            tx_reset(tx);
+        }
+        finish(c, ops);
+        return;
+    } else {
+        fail_op(ops, rc, &e);
+    }
+    if (!rc && c->fn && (tx->nchanges || tx->available))
+        c->fn(c->ctx, tx->changes, tx->nchanges, tx->available);
+    tx_reset(tx);
+    finish(c, ops);
+}
+
+static void *loop(void *arg)
+{
+    struct committer *c = arg;
+    struct commit_tx tx = {.store = c->store};
+    for (;;) {
+        pthread_mutex_lock(&c->lock);
+        while (!c->head && !c->stopping)
+            pthread_cond_wait(&c->work, &c->lock);
+        if (!c->head && c->stopping) {
+            pthread_mutex_unlock(&c->lock);
+            break;
+        }
+        /* take up to MAX_BATCH ops */
+        struct commit_op *ops = c->head, *last = ops;
+        size_t n = 1;
+        while (last->next && n < MAX_BATCH) {
+            last = last->next;
+            n++;
+        }
+        c->head = last->next;
+        if (!c->head)
+            c->tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&c->lock);
+        process(c, &tx, ops, n);
+    }
+    tx_reset(&tx);
+    free(tx.changes);
+    return NULL;
+}
+
+struct committer *commit_start(struct store *s, commit_changes_fn fn, void *ctx)
+{
+    struct committer *c = xcalloc(1, sizeof *c);
+    c->store = s;
+    c->fn = fn;
+    c->ctx = ctx;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->work, NULL);
+    pthread_cond_init(&c->done, NULL);
+    if (pthread_create(&c->thread, NULL, loop, c) != 0) {
+        log_error("cannot start the committer thread");
+        abort();
+    }
+    return c;
+}
+
+void commit_stop(struct committer *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->stopping = true;
+    pthread_cond_broadcast(&c->work);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->work);
+    pthread_cond_destroy(&c->done);
+    free(c);
+}
+
+void commit_submit(struct committer *c, struct commit_op *op)
+{
+    op->next = NULL;
+    op->finished = false;
+    op->rc = 0;
+    err_clear(&op->err);
+    pthread_mutex_lock(&c->lock);
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->lock);
+        fail_op(op, TRAWL_ECLOSED, NULL);
+        op->finished = true;
+        if (op->done)
+            op->done(op);
+        return;
+    }
+    if (c->tail)
+        c->tail->next = op;
+    else
+        c->head = op;
+    c->tail = op;
+    pthread_cond_signal(&c->work);
+    pthread_mutex_unlock(&c->lock);
+}
+
+int commit_run(struct committer *c, struct commit_op *op)
+{
+    op->done = NULL;
+    commit_submit(c, op);
+    pthread_mutex_lock(&c->lock);
+    while (!op->finished)
+        pthread_cond_wait(&c->done, &c->lock);
+    pthread_mutex_unlock(&c->lock);
+    return op->rc;
+}
+
+void commit_stats_get(struct committer *c, struct commit_stats *out)
+{
+    pthread_mutex_lock(&c->lock);
+    *out = c->stats;
+    pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,67 @@
+/* Group commit: one thread applies every write to the store. Operations queued while a
+ * transaction commits go together into the next one, so many changes share one fsync. No
+ * operation is reported done before the transaction that holds it is durable.
+ *
+ * Ownership: an operation is owned by its submitter until it is finished (sync) or until its
+ * done callback runs (async); the committer never frees one. */
+#ifndef TRAWL_COMMIT_H
+#define TRAWL_COMMIT_H
+
+#include "base/err.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct commit_tx;
+
+struct commit_op {
+    struct commit_op *next;
+    /* Apply the operation inside the open transaction. Return 0 to keep the transaction (a
+     * refusal such as a stale fence goes in op->rc), or a negative code from the store to roll it
+     * back. Runs on the committer thread. */
+    int (*run)(struct commit_op *op, struct commit_tx *tx);
+    /* Forget what run produced, after a rollback (may be NULL). */
+    void (*undo)(struct commit_op *op);
+    /* Async completion, after the commit (or failure). NULL: the submitter waits. */
+    void (*done)(struct commit_op *op);
+    int rc;
+    struct err err;
+    bool finished;
+};
+
+struct job_change_rec {
+    char *id;
+    char *type;
+    int from, to, attempt;
+};
+
+/* Called after each durable transaction with the changes it made. */
+typedef void (*commit_changes_fn)(void *ctx, const struct job_change_rec *c, size_t n,
+                                  bool available);
+
+struct commit_stats {
+    uint64_t commits;
+    uint64_t ops;
+};
+
+struct committer;
+
+/* Start the committer thread on s (borrowed). */
+struct committer *commit_start(struct store *s, commit_changes_fn fn, void *ctx);
+/* Finish queued operations and stop the thread. Accepts NULL. */
+void commit_stop(struct committer *c);
+/* Queue op; returns at once. Once stopped, op fails with TRAWL_ECLOSED. */
+void commit_submit(struct committer *c, struct commit_op *op);
+/* Queue op and wait until it is finished; returns op->rc. */
+int commit_run(struct committer *c, struct commit_op *op);
+
+/* For run(): the store, and a record of what changed (strings are copied). */
+struct store *commit_store(struct commit_tx *tx);
+void commit_record(struct commit_tx *tx, const char *id, const char *type, int from, int to,
+                   int attempt);
+/* Mark that jobs may have become claimable. */
+void commit_available(struct commit_tx *tx);
+void commit_stats_get(struct committer *c, struct commit_stats *out);
+
+#endif

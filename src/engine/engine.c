@@ -1,0 +1,883 @@
+/* Job semantics on top of the store: validation, the state machine, fencing, backoff, the
+ * monitor's sweep. Every write is an operation run by the committer (commit.c). */
+#include "engine/engine.h"
+
+#include "base/log.h"
+#include "base/rand.h"
+#include "base/xalloc.h"
+#include "engine/commit.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TYPES     64
+#define MAX_LISTENERS 8
+
+struct engine {
+    struct store *store;
+    struct committer *committer;
+    struct clock clock;
+    struct job_type_config defaults;
+    pthread_mutex_t lock;  /* types, available */
+    pthread_mutex_t llock; /* listeners: held while they run, so unlisten is safe */
+    struct job_type_config types[MAX_TYPES];
+    int ntypes;
+    struct {
+        engine_listener_fn fn;
+        void *ctx;
+    } listeners[MAX_LISTENERS];
+    int nlisteners;
+    uint64_t avail_seq;
+    pthread_cond_t avail;
+};
+
+static void fill_defaults(struct job_type_config *c, const struct job_type_config *d)
+{
+    if (c->max_attempts <= 0)
+        c->max_attempts = d->max_attempts;
+    if (c->backoff.base_ms <= 0)
+        c->backoff.base_ms = d->backoff.base_ms;
+    if (c->backoff.cap_ms <= 0)
+        c->backoff.cap_ms = d->backoff.cap_ms;
+    if (c->timeout_ms <= 0)
+        c->timeout_ms = d->timeout_ms;
+    if (c->lease_ms <= 0)
+        c->lease_ms = d->lease_ms;
+    if (c->no_progress_ms == 0)
+        c->no_progress_ms = d->no_progress_ms;
+}
+
+int64_t engine_now(const struct engine *eng)
+{
+    return clock_now_ms(&eng->clock);
+}
+
+struct store *engine_store(struct engine *eng)
+{
+    return eng->store;
+}
+
+/* After each durable transaction: tell listeners, wake claimers. */
+static void on_changes(void *ctx, const struct job_change_rec *c, size_t n, bool available)
+{
+    struct engine *eng = ctx;
+    pthread_mutex_lock(&eng->llock);
+    for (size_t i = 0; i < n && eng->nlisteners > 0; i++) {
+        struct job_change ch = {c[i].id, c[i].type, c[i].from, c[i].to, c[i].attempt};
+        for (int l = 0; l < eng->nlisteners; l++)
+            eng->listeners[l].fn(eng->listeners[l].ctx, &ch);
+    }
+    pthread_mutex_unlock(&eng->llock);
+    if (available) {
+        pthread_mutex_lock(&eng->lock);
+        eng->avail_seq++;
+        pthread_cond_broadcast(&eng->avail);
+        pthread_mutex_unlock(&eng->lock);
+    }
+}
+
+int engine_open(struct store *s, const struct engine_opts *o, struct engine **out, struct err *e)
+{
+    (void)e;
+    struct engine *eng = xcalloc(1, sizeof *eng);
+    eng->store = s;
+    eng->clock = o && o->clock ? *o->clock : clock_real;
+    struct job_type_config builtin = {
+        .name = "",
+        .max_attempts = ENGINE_DEFAULT_ATTEMPTS,
+        .backoff = {BACKOFF_DEFAULT_BASE_MS, BACKOFF_DEFAULT_CAP_MS},
+        .timeout_ms = 0,
+        .lease_ms = ENGINE_DEFAULT_LEASE_MS,
+        .no_progress_ms = ENGINE_DEFAULT_NO_PROGRESS_MS,
+    };
+    eng->defaults = o && o->defaults ? *o->defaults : builtin;
+    fill_defaults(&eng->defaults, &builtin);
+    pthread_mutex_init(&eng->lock, NULL);
+    pthread_mutex_init(&eng->llock, NULL);
+    pthread_cond_init(&eng->avail, NULL);
+    eng->committer = commit_start(s, on_changes, eng);
+    *out = eng;
+    return 0;
+}
+
+void engine_close(struct engine *eng)
+{
+    if (!eng)
+        return;
+    commit_stop(eng->committer);
+    store_close(eng->store);
+    pthread_mutex_destroy(&eng->lock);
+    pthread_mutex_destroy(&eng->llock);
+    pthread_cond_destroy(&eng->avail);
+    free(eng);
+}
+
+static bool valid_name(const char *s, size_t max, bool allow_space)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char ch = (unsigned char)s[n];
+        if (n >= max || ch < 0x20 || ch == 0x7f || (!allow_space && isspace(ch)))
+            return false;
+    }
+    return n > 0;
+}
+
+int engine_set_type(struct engine *eng, const struct job_type_config *cfg, struct err *e)
+{
+    if (!valid_name(cfg->name, JOB_TYPE_MAX, false))
+        return err_set(e, TRAWL_EINVAL, false, "job type name must be 1-%d printable characters",
+                       JOB_TYPE_MAX);
+    if (cfg->max_attempts < 0 || cfg->max_attempts > JOB_ATTEMPTS_MAX || cfg->timeout_ms < 0 ||
+        cfg->lease_ms < 0 || cfg->backoff.base_ms < 0 || cfg->backoff.cap_ms < 0 ||
+        cfg->no_progress_ms < -1)
+        return err_set(e, TRAWL_EINVAL, false, "job type %s: settings out of range", cfg->name);
+    pthread_mutex_lock(&eng->lock);
+    int i;
+    for (i = 0; i < eng->ntypes; i++)
+        if (strcmp(eng->types[i].name, cfg->name) == 0)
+            break;
+    if (i == MAX_TYPES) {
+        pthread_mutex_unlock(&eng->lock);
+        return err_set(e, TRAWL_ETOOBIG, false, "too many job types (at most %d)", MAX_TYPES);
+    }
+    eng->types[i] = *cfg;
+    fill_defaults(&eng->types[i], &eng->defaults);
+    if (i == eng->ntypes)
+        eng->ntypes++;
+    pthread_mutex_unlock(&eng->lock);
+    return 0;
+}
+
+void engine_type(struct engine *eng, const char *type, struct job_type_config *out)
+{
+    pthread_mutex_lock(&eng->lock);
+    *out = eng->defaults;
+    for (int i = 0; type && i < eng->ntypes; i++)
+        if (strcmp(eng->types[i].name, type) == 0) {
+            *out = eng->types[i];
+            break;
+        }
+    pthread_mutex_unlock(&eng->lock);
+    snprintf(out->name, sizeof out->name, "%s", type ? type : "");
+}
+
+/* JSON text that parses, within max bytes; object_only demands an object. */
+static int check_json(const char *what, const char *text, size_t max, bool object_only,
+                      struct err *e)
+{
+    size_t n = strlen(text);
+    if (n > max)
+        return err_set(e, TRAWL_ETOOBIG, false, "%s is too large (%zu bytes, at most %zu)", what,
+                       n, max);
+    json_error_t je;
+    json_t *v = json_loadb(text, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+    if (!v)
+        return err_set(e, TRAWL_EINVAL, false, "%s is not valid JSON: %s at line %d column %d",
+                       what, je.text, je.line, je.column);
+    bool ok = !object_only || json_is_object(v);
+    json_decref(v);
+    if (!ok)
+        return err_set(e, TRAWL_EINVAL, false, "%s must be a JSON object", what);
+    return 0;
+}
+
+int engine_validate(const struct job_spec *s, struct err *e)
+{
+    if (!s->type || !valid_name(s->type, JOB_TYPE_MAX, false))
+        return err_set(e, TRAWL_EINVAL, false,
+                       "type is required: 1-%d printable characters without spaces", JOB_TYPE_MAX);
+    if (s->queue && !valid_name(s->queue, JOB_KEY_MAX, false))
+        return err_set(e, TRAWL_EINVAL, false, "queue must be 1-%d printable characters",
+                       JOB_KEY_MAX);
+    if (s->workspace && !valid_name(s->workspace, JOB_KEY_MAX, false))
+        return err_set(e, TRAWL_EINVAL, false, "workspace must be 1-%d printable characters",
+                       JOB_KEY_MAX);
+    if (s->priority < JOB_PRIORITY_MIN || s->priority > JOB_PRIORITY_MAX)
+        return err_set(e, TRAWL_EINVAL, false, "priority %d is out of range (%d to %d)",
+                       s->priority, JOB_PRIORITY_MIN, JOB_PRIORITY_MAX);
+    if (s->max_attempts < 0 || s->max_attempts > JOB_ATTEMPTS_MAX)
+        return err_set(e, TRAWL_EINVAL, false, "max_attempts %d is out of range (1 to %d)",
+                       s->max_attempts, JOB_ATTEMPTS_MAX);
+    if (s->run_at < 0)
+        return err_set(e, TRAWL_EINVAL, false, "run_at must not be negative");
+    if (s->timeout_ms < 0)
+        return err_set(e, TRAWL_EINVAL, false, "timeout_ms must not be negative");
+    if (s->backoff_base_ms < 0 || s->backoff_cap_ms < 0)
+        return err_set(e, TRAWL_EINVAL, false, "backoff must not be negative");
+    if (s->backoff_base_ms && s->backoff_cap_ms && s->backoff_base_ms > s->backoff_cap_ms)
+        return err_set(e, TRAWL_EINVAL, false, "backoff base must not exceed its cap");
+    if (s->parent_id && !uuid_valid(s->parent_id))
+        return err_set(e, TRAWL_EINVAL, false, "parent_id is not a job id");
+    if (s->root_id && !uuid_valid(s->root_id))
+        return err_set(e, TRAWL_EINVAL, false, "root_id is not a job id");
+    if (s->batch_id && !valid_name(s->batch_id, JOB_KEY_MAX, false))
+        return err_set(e, TRAWL_EINVAL, false, "batch_id must be 1-%d printable characters",
+                       JOB_KEY_MAX);
+    if (s->unique_key && !valid_name(s->unique_key, JOB_KEY_MAX, true))
+        return err_set(e, TRAWL_EINVAL, false, "unique_key must be 1-%d printable characters",
+                       JOB_KEY_MAX);
+    if (s->args)
+        return check_json("args", s->args, JOB_ARGS_MAX, true, e);
+    return 0;
+}
+
+/* ---- enqueue ---- */
+
+struct enqueue_op {
+    struct commit_op op;
+    struct job *jobs;
+    size_t n;
+    struct enqueue_result *res;
+};
+
+static int enqueue_run(struct commit_op *op, struct commit_tx *tx)
+{
+    struct enqueue_op *q = (struct enqueue_op *)op;
+    struct store *s = commit_store(tx);
+    for (size_t i = 0; i < q->n; i++) {
+        struct job *j = &q->jobs[i];
+        if (j->parent_id && !j->root_id) {
+            struct job parent;
+            int rc = store_fetch(s, j->parent_id, &parent, &op->err);
+            if (rc == TRAWL_ENOTFOUND) {
+                    /* roll back: all or nothing */
+                return op->rc = err_set(&op->err, TRAWL_EINVAL, false,
+                                        "jobs[%zu]: parent job %s not found", i, j->parent_id);
+            }
+            if (rc)
+                return rc;
+            j->root_id = xstrdup(parent.root_id ? parent.root_id : parent.id);
+            job_release(&parent);
+        }
+        char id[UUID_STR_LEN];
+        memcpy(id, j->id, sizeof id);
+        int rc = store_insert(s, j, &op->err);
+        if (rc < 0)
+            return rc;
+        memcpy(q->res[i].id, j->id, sizeof j->id);
+        q->res[i].existed = rc == 1;
+        memcpy(j->id, id, sizeof id); /* a replay inserts with the same id */
+    }
+    commit_available(tx);
+    return 0;
+}
+
+static void job_from_spec(struct engine *eng, const struct job_spec *s, int64_t now,
+                          struct job *j)
+{
+    memset(j, 0, sizeof *j);
+    struct job_type_config cfg;
+    engine_type(eng, s->type, &cfg);
+    uuid_v7(j->id, now);
+    j->type = xstrdup(s->type);
+    j->queue = xstrdup(s->queue ? s->queue : "default");
+    j->status = JOB_PENDING;
+    j->priority = s->priority;
+    j->max_attempts = s->max_attempts ? s->max_attempts : cfg.max_attempts;
+    j->run_at = s->run_at ? s->run_at : now;
+    j->timeout_ms = s->timeout_ms;
+    j->backoff_base_ms = s->backoff_base_ms;
+    j->backoff_cap_ms = s->backoff_cap_ms;
+    j->args = xstrdup(s->args ? s->args : "{}");
+    j->batch_id = xstrdup(s->batch_id);
+    j->parent_id = xstrdup(s->parent_id);
+    j->root_id = xstrdup(s->root_id);
+    j->unique_key = xstrdup(s->unique_key);
+    j->workspace = xstrdup(s->workspace ? s->workspace : "default");
+    j->created_at = now;
+    j->updated_at = now;
+}
+
+int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t n,
+                        struct enqueue_result *res, struct err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct err e1;
+        err_clear(&e1);
+        int rc = engine_validate(&specs[i], &e1);
+        if (rc)
+            return err_set(e, rc, false, n > 1 ? "jobs[%zu]: %s" : "%.0zu%s", i, e1.msg);
+    }
+    if (n == 0)
+        return 0;
+    int64_t now = engine_now(eng);
+    struct enqueue_op q = {.n = n, .res = res};
+    q.op.run = enqueue_run;
+    q.jobs = xcalloc(n, sizeof *q.jobs);
+    for (size_t i = 0; i < n; i++)
+        job_from_spec(eng, &specs[i], now, &q.jobs[i]);
+    int rc = commit_run(eng->committer, &q.op);
+    if (rc)
+        err_copy(e, &q.op.err);
+    job_array_free(q.jobs, n);
+    return rc;
+}
+
+int engine_enqueue(struct engine *eng, const struct job_spec *spec, struct enqueue_result *res,
+                   struct err *e)
+{
+    return engine_enqueue_many(eng, spec, 1, res, e);
+}
+
+/* ---- claim ---- */
+
+struct claim_op {
+    struct commit_op op;
+    struct claim_req req;
+    struct job *jobs;
+    size_t n;
+};
+
+static int claim_run(struct commit_op *op, struct commit_tx *tx)
+{
+    struct claim_op *c = (struct claim_op *)op;
+    int rc = store_claim(commit_store(tx), &c->req, &c->jobs, &c->n, &op->err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < c->n; i++)
+        commit_record(tx, c->jobs[i].id, c->jobs[i].type, JOB_PENDING, JOB_PROCESSING,
+                      c->jobs[i].attempt);
+    return 0;
+}
+
+static void claim_undo(struct commit_op *op)
+{
+    struct claim_op *c = (struct claim_op *)op;
+    job_array_free(c->jobs, c->n);
+    c->jobs = NULL;
+    c->n = 0;
+}
+
+int engine_claim(struct engine *eng, const char *const *types, size_t ntypes, size_t limit,
+                 const char *owner, int64_t lease_ms, struct job **out, size_t *n, struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    if (ntypes > ENGINE_CLAIM_TYPES_MAX)
+        return err_set(e, TRAWL_EINVAL, false, "claim: at most %d job types at once",
+                       ENGINE_CLAIM_TYPES_MAX);
+    if (!owner || !*owner)
+        return err_set(e, TRAWL_EINVAL, false, "claim: a worker name is required");
+    struct claim_op c = {0};
+    c.op.run = claim_run;
+    c.op.undo = claim_undo;
+    c.req = (struct claim_req){types, ntypes, limit, owner,
+                               lease_ms > 0 ? lease_ms : eng->defaults.lease_ms, engine_now(eng)};
+    int rc = commit_run(eng->committer, &c.op);
+    if (rc) {
+        err_copy(e, &c.op.err);
+        return rc;
+    }
+    *out = c.jobs;
+    *n = c.n;
+    return (int)c.n;
+}
+
+/* ---- fenced changes ---- */
+
+enum change_kind { CH_HEARTBEAT, CH_COMPLETE, CH_FAIL, CH_RELEASE, CH_CANCEL, CH_RETRY };
+
+struct change_op {
+    struct commit_op op;
+    struct engine *eng;
+    enum change_kind kind;
+    char id[UUID_STR_LEN];
+    int attempt;
+    char *owner;
+    struct heartbeat hb;
+    char *type, *stage, *checkpoint, *result, *error;
+    bool retryable, started;
+    int more_attempts;
+    int new_status;
+    engine_done_fn done;
+    void *done_ctx;
+};
+
+static bool refusal(int rc)
+{
+    return rc == TRAWL_ESTALE || rc == TRAWL_ESTATE || rc == TRAWL_ENOTFOUND;
+}
+
+static int change_run(struct commit_op *op, struct commit_tx *tx)
+{
+    struct change_op *c = (struct change_op *)op;
+    struct engine *eng = c->eng;
+    struct store *s = commit_store(tx);
+    int64_t now = engine_now(eng);
+    /* the hot paths (complete, heartbeat with a lease, release) need no read of the row */
+    bool need_row = c->kind == CH_FAIL || c->kind == CH_RETRY || c->kind == CH_CANCEL ||
+                    (c->kind == CH_HEARTBEAT && c->hb.lease_ms <= 0) || !c->type;
+    struct job j = {.attempt = c->attempt};
+    struct job_type_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    int rc;
+    if (need_row) {
+        rc = store_fetch(s, c->id, &j, &op->err);
+        if (rc) {
+            if (refusal(rc)) {
+                op->rc = rc;
+                return 0;
+            }
+            return rc;
+        }
+        engine_type(eng, j.type, &cfg);
+    }
+    const char *type = need_row ? j.type : c->type;
+    int old = -1;
+    struct job_update u = {.id = c->id, .now = now, .to = -1, .old_status = &old};
+    if (c->kind <= CH_RELEASE) {
+        u.from_mask = JOB_MASK(JOB_PROCESSING);
+        u.fence_attempt = c->attempt;
+        u.fence_owner = c->owner;
+    }
+    switch (c->kind) {
+    case CH_HEARTBEAT:
+        u.set = c->hb.set | UPD_LEASE;
+        u.progress = c->hb.progress;
+        u.stage = c->stage;
+        u.checkpoint = c->checkpoint;
+        u.lease_expires_at = now + (c->hb.lease_ms > 0 ? c->hb.lease_ms : cfg.lease_ms);
+        break;
+    case CH_COMPLETE:
+        u.to = JOB_COMPLETED;
+        u.set = UPD_RESULT | UPD_CLEAR_LEASE | UPD_COMPLETED_AT | UPD_PROGRESS | UPD_ERROR;
+        u.result = c->result;
+        u.progress = 100;
+        break;
+    case CH_FAIL: {
+        u.set = UPD_ERROR | UPD_CLEAR_LEASE;
+        u.error = c->error;
+        u.message = c->error;
+        if (c->retryable && j.attempt < j.max_attempts) {
+            struct backoff b = {j.backoff_base_ms ? j.backoff_base_ms : cfg.backoff.base_ms,
+                                j.backoff_cap_ms ? j.backoff_cap_ms : cfg.backoff.cap_ms};
+            u.to = JOB_RETRYING;
+            u.set |= UPD_RUN_AT;
+            u.run_at = now + backoff_delay_ms(&b, j.attempt, rand_u64());
+        } else {
+            u.to = JOB_FAILED;
+            u.set |= UPD_FAILED_AT;
+        }
+        break;
+    }
+    case CH_RELEASE:
+        u.to = JOB_PENDING;
+        u.set = UPD_CLEAR_LEASE | UPD_RUN_AT;
+        u.run_at = now;
+        u.attempt_delta = c->started ? 0 : -1;
+        u.message = c->started ? "released at shutdown" : "released before start";
+        break;
+    case CH_CANCEL:
+        u.from_mask = JOB_MASK(JOB_PENDING) | JOB_MASK(JOB_RETRYING) | JOB_MASK(JOB_PROCESSING);
+        u.to = JOB_CANCELLED;
+        u.set = UPD_CLEAR_LEASE;
+        u.message = "cancelled";
+        break;
+    case CH_RETRY:
+        u.from_mask = JOB_MASK(JOB_FAILED) | JOB_MASK(JOB_CANCELLED);
+        u.to = JOB_PENDING;
+        u.set = UPD_RUN_AT | UPD_MAX_ATTEMPTS | UPD_ERROR;
+        u.run_at = now;
+        u.max_attempts = j.attempt + (c->more_attempts > 0 ? c->more_attempts : cfg.max_attempts);
+        u.message = "retried by hand";
+        break;
+    }
+    rc = store_update(s, &u, &op->err);
+    if (!rc && u.to >= 0)
+        commit_record(tx, c->id, type, old, u.to, j.attempt + u.attempt_delta);
+    job_release(&j);
+    if (rc) {
+        if (refusal(rc)) {
+            op->rc = rc;
+            return 0;
+        }
+        return rc;
+    }
+    c->new_status = u.to;
+    return 0;
+}
+
+static void change_free(struct change_op *c)
+{
+    free(c->owner);
+    free(c->type);
+    free(c->stage);
+    free(c->checkpoint);
+    free(c->result);
+    free(c->error);
+    free(c);
+}
+
+static struct change_op *change_new(struct engine *eng, enum change_kind kind, const char *id)
+{
+    struct change_op *c = xcalloc(1, sizeof *c);
+    c->eng = eng;
+    c->kind = kind;
+    c->op.run = change_run;
+    c->new_status = -1;
+    snprintf(c->id, sizeof c->id, "%s", id ? id : "");
+    return c;
+}
+
+static int check_id(const char *id, struct err *e)
+{
+    if (!id || !uuid_valid(id))
+        return err_set(e, TRAWL_EINVAL, false, "\"%s\" is not a job id", id ? id : "");
+    return 0;
+}
+
+static struct change_op *fenced_new(struct engine *eng, enum change_kind kind,
+                                    const struct job_fence *f)
+{
+    struct change_op *c = change_new(eng, kind, f->id);
+    c->attempt = f->attempt;
+    c->owner = xstrdup(f->owner);
+    c->type = xstrdup(f->type);
+    return c;
+}
+
+static int check_fence(const struct job_fence *f, struct err *e)
+{
+    int rc = check_id(f->id, e);
+    if (!rc && (f->attempt <= 0 || !f->owner))
+        rc = err_set(e, TRAWL_EINVAL, false, "a fenced change needs the attempt and lease owner");
+    return rc;
+}
+
+/* Run synchronously and free. Returns rc, or the new status when ok_status. */
+static int change_sync(struct engine *eng, struct change_op *c, bool ok_status, struct err *e)
+{
+    int rc = commit_run(eng->committer, &c->op);
+    if (rc)
+        err_copy(e, &c->op.err);
+    else if (ok_status)
+        rc = c->new_status;
+    change_free(c);
+    return rc;
+}
+
+static void change_done(struct commit_op *op)
+{
+    struct change_op *c = (struct change_op *)op;
+    if (c->done)
+        c->done(c->done_ctx, op->rc, &op->err);
+    change_free(c);
+}
+
+int engine_heartbeat(struct engine *eng, const struct job_fence *f, const struct heartbeat *hb,
+                     struct err *e)
+{
+    int rc = check_fence(f, e);
+    if (rc)
+        return rc;
+    if ((hb->set & UPD_PROGRESS) && (hb->progress < 0 || hb->progress > 100))
+        return err_set(e, TRAWL_EINVAL, false, "progress %d is out of range (0 to 100)",
+                       hb->progress);
+    if ((hb->set & UPD_STAGE) && hb->stage && !valid_name(hb->stage, JOB_KEY_MAX, true))
+        return err_set(e, TRAWL_EINVAL, false, "stage must be 1-%d printable characters",
+                       JOB_KEY_MAX);
+    if ((hb->set & UPD_CHECKPOINT) && hb->checkpoint &&
+        (rc = check_json("checkpoint", hb->checkpoint, JOB_CHECKPOINT_MAX, false, e)))
+        return rc;
+    struct change_op *c = fenced_new(eng, CH_HEARTBEAT, f);
+    c->hb = *hb;
+    c->hb.set &= UPD_PROGRESS | UPD_STAGE | UPD_CHECKPOINT;
+    c->stage = xstrdup(hb->stage);
+    c->checkpoint = xstrdup(hb->checkpoint);
+    return change_sync(eng, c, false, e);
+}
+
+static int prepare_complete(struct engine *eng, const struct job_fence *f, const char *result,
+                            struct change_op **out, struct err *e)
+{
+    int rc = check_fence(f, e);
+    if (!rc && result)
+        rc = check_json("result", result, JOB_RESULT_MAX, false, e);
+    if (rc)
+        return rc;
+    *out = fenced_new(eng, CH_COMPLETE, f);
+    (*out)->result = xstrdup(result);
+    return 0;
+}
+
+int engine_complete(struct engine *eng, const struct job_fence *f, const char *result,
+                    struct err *e)
+{
+    struct change_op *c;
+    int rc = prepare_complete(eng, f, result, &c, e);
+    return rc ? rc : change_sync(eng, c, false, e);
+}
+
+static void submit_async(struct engine *eng, struct change_op *c, engine_done_fn done, void *ctx)
+{
+    c->done = done;
+    c->done_ctx = ctx;
+    c->op.done = change_done;
+    commit_submit(eng->committer, &c->op);
+}
+
+void engine_complete_async(struct engine *eng, const struct job_fence *f, const char *result,
+                           engine_done_fn done, void *ctx)
+{
+    struct change_op *c;
+    struct err e;
+    int rc = prepare_complete(eng, f, result, &c, &e);
+    if (rc) {
+        if (done)
+            done(ctx, rc, &e);
+        return;
+    }
+    submit_async(eng, c, done, ctx);
+}
+
+static struct change_op *prepare_fail(struct engine *eng, const struct job_fence *f,
+                                      const char *error, bool retryable)
+{
+    struct change_op *c = fenced_new(eng, CH_FAIL, f);
+    c->error = xstrdup(error && *error ? error : "failed (no error message)");
+    if (strlen(c->error) > 4096)
+        c->error[4096] = '\0';
+    c->retryable = retryable;
+    return c;
+}
+
+int engine_fail(struct engine *eng, const struct job_fence *f, const char *error, bool retryable,
+                struct err *e)
+{
+    int rc = check_fence(f, e);
+    if (rc)
+        return rc;
+    return change_sync(eng, prepare_fail(eng, f, error, retryable), true, e);
+}
+
+void engine_fail_async(struct engine *eng, const struct job_fence *f, const char *error,
+                       bool retryable, engine_done_fn done, void *ctx)
+{
+    struct err e;
+    int rc = check_fence(f, &e);
+    if (rc) {
+        if (done)
+            done(ctx, rc, &e);
+        return;
+    }
+    submit_async(eng, prepare_fail(eng, f, error, retryable), done, ctx);
+}
+
+int engine_release(struct engine *eng, const struct job_fence *f, bool started, struct err *e)
+{
+    int rc = check_fence(f, e);
+    if (rc)
+        return rc;
+    struct change_op *c = fenced_new(eng, CH_RELEASE, f);
+    c->started = started;
+    return change_sync(eng, c, false, e);
+}
+
+int engine_cancel(struct engine *eng, const char *id, struct err *e)
+{
+    int rc = check_id(id, e);
+    return rc ? rc : change_sync(eng, change_new(eng, CH_CANCEL, id), false, e);
+}
+
+int engine_retry(struct engine *eng, const char *id, int more_attempts, struct err *e)
+{
+    int rc = check_id(id, e);
+    if (rc)
+        return rc;
+    if (more_attempts < 0 || more_attempts > JOB_ATTEMPTS_MAX)
+        return err_set(e, TRAWL_EINVAL, false, "attempts %d is out of range (1 to %d)",
+                       more_attempts, JOB_ATTEMPTS_MAX);
+    struct change_op *c = change_new(eng, CH_RETRY, id);
+    c->more_attempts = more_attempts;
+    return change_sync(eng, c, false, e);
+}
+
+/* ---- the monitor's sweep ---- */
+
+struct sweep_op {
+    struct commit_op op;
+    struct engine *eng;
+    struct sweep_report r;
+};
+
+static int sweep_run(struct commit_op *op, struct commit_tx *tx)
+{
+    struct sweep_op *w = (struct sweep_op *)op;
+    struct engine *eng = w->eng;
+    struct store *s = commit_store(tx);
+    int64_t now = engine_now(eng);
+    memset(&w->r, 0, sizeof w->r);
+    struct job *jobs;
+    size_t n;
+    int rc = store_processing(s, &jobs, &n, &op->err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct job *j = &jobs[i];
+        struct job_type_config cfg;
+        engine_type(eng, j->type, &cfg);
+        char why[256];
+        int *counter = NULL;
+        bool requeue_now = true;
+        int64_t timeout = j->timeout_ms > 0 ? j->timeout_ms : cfg.timeout_ms;
+        if (j->lease_expires_at < now) {
+            snprintf(why, sizeof why,
+                     "stuck: heartbeat timeout, no heartbeat for %lld ms (lease expired)",
+                     (long long)(now - j->last_heartbeat));
+            counter = &w->r.expired;
+        } else if (cfg.no_progress_ms > 0 && j->progress_at + cfg.no_progress_ms < now) {
+            snprintf(why, sizeof why, "stuck: no progress for %lld ms (stage %s, progress %d%%)",
+                     (long long)(now - j->progress_at), j->stage ? j->stage : "none",
+                     j->progress);
+            counter = &w->r.no_progress;
+        } else if (timeout > 0 && j->started_at + timeout < now) {
+            snprintf(why, sizeof why, "timed out after %lld ms", (long long)timeout);
+            counter = &w->r.timed_out;
+            requeue_now = false;
+        } else {
+            continue;
+        }
+        int old = -1;
+        struct job_update u = {
+            .id = j->id,
+            .from_mask = JOB_MASK(JOB_PROCESSING),
+            .fence_attempt = j->attempt,
+            .fence_owner = j->lease_owner,
+            .set = UPD_ERROR | UPD_CLEAR_LEASE,
+            .error = why,
+            .now = now,
+            .message = why,
+            .old_status = &old,
+        };
+        if (j->attempt < j->max_attempts) {
+            struct backoff b = {j->backoff_base_ms ? j->backoff_base_ms : cfg.backoff.base_ms,
+                                j->backoff_cap_ms ? j->backoff_cap_ms : cfg.backoff.cap_ms};
+            u.to = JOB_RETRYING;
+            u.set |= UPD_RUN_AT;
+            u.run_at = requeue_now ? now : now + backoff_delay_ms(&b, j->attempt, rand_u64());
+        } else {
+            u.to = JOB_FAILED;
+            u.set |= UPD_FAILED_AT;
+        }
+        struct err e1;
+        rc = store_update(s, &u, &e1);
+        if (rc && !refusal(rc)) {
+            err_copy(&op->err, &e1);
+            job_array_free(jobs, n);
+            return rc;
+        }
+        if (rc)
+            continue;
+        (*counter)++;
+        if (u.to == JOB_FAILED)
+            w->r.failed++;
+        log_warn("job %s (%s) attempt %d/%d: %s; %s", j->id, j->type, j->attempt,
+                 j->max_attempts, why, u.to == JOB_FAILED ? "failed" : "requeued");
+        commit_record(tx, j->id, j->type, old, u.to, j->attempt);
+    }
+    job_array_free(jobs, n);
+    rc = store_promote_due(s, now, &op->err);
+    if (rc < 0)
+        return rc;
+    w->r.promoted = rc;
+    if (rc > 0)
+        commit_available(tx);
+    return 0;
+}
+
+int engine_sweep(struct engine *eng, struct sweep_report *r, struct err *e)
+{
+    struct sweep_op w = {.eng = eng};
+    w.op.run = sweep_run;
+    int rc = commit_run(eng->committer, &w.op);
+    if (rc)
+        err_copy(e, &w.op.err);
+    else if (r)
+        *r = w.r;
+    return rc;
+}
+
+/* ---- reads ---- */
+
+int engine_get(struct engine *eng, const char *id, struct job *out, struct err *e)
+{
+    int rc = check_id(id, e);
+    return rc ? rc : store_get(eng->store, id, out, e);
+}
+
+int engine_events(struct engine *eng, const char *id, struct job_event **out, size_t *n,
+                  struct err *e)
+{
+    int rc = check_id(id, e);
+    return rc ? rc : store_events(eng->store, id, out, n, e);
+}
+
+int engine_counts(struct engine *eng, int64_t counts[JOB_STATUS_COUNT], struct err *e)
+{
+    return store_count(eng->store, counts, e);
+}
+
+int engine_listen(struct engine *eng, engine_listener_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&eng->llock);
+    int rc = TRAWL_ETOOBIG;
+    if (eng->nlisteners < MAX_LISTENERS) {
+        eng->listeners[eng->nlisteners].fn = fn;
+        eng->listeners[eng->nlisteners].ctx = ctx;
+        eng->nlisteners++;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&eng->llock);
+    return rc;
+}
+
+void engine_unlisten(struct engine *eng, engine_listener_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&eng->llock);
+    for (int i = 0; i < eng->nlisteners; i++) {
+        if (eng->listeners[i].fn == fn && eng->listeners[i].ctx == ctx) {
+            eng->listeners[i] = eng->listeners[--eng->nlisteners];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&eng->llock);
+}
+
+uint64_t engine_available_seq(struct engine *eng)
+{
+    pthread_mutex_lock(&eng->lock);
+    uint64_t v = eng->avail_seq;
+    pthread_mutex_unlock(&eng->lock);
+    return v;
+}
+
+void engine_wait_available(struct engine *eng, uint64_t seen, int64_t timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (timeout_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&eng->lock);
+    while (eng->avail_seq == seen) {
+        if (pthread_cond_timedwait(&eng->avail, &eng->lock, &ts) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&eng->lock);
+}
+
+void engine_stats(struct engine *eng, struct engine_stats *out)
+{
+    struct commit_stats cs;
+    commit_stats_get(eng->committer, &cs);
+    out->commits = cs.commits;
+    out->ops = cs.ops;
+}

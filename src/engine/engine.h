@@ -1,0 +1,192 @@
+/* The engine: job semantics and nothing else. It enqueues, claims, heartbeats, completes, fails,
+ * cancels and retries jobs on a store, fences every change by attempt and lease owner, and runs
+ * every write through one committer thread so concurrent changes share a transaction and one
+ * fsync (group commit). A call that changes state returns only after the change is durable;
+ * the *_async variants call their callback then instead, from the committer thread.
+ *
+ * Ownership: parameters are borrowed. Jobs returned by engine_claim and engine_get belong to the
+ * caller. The engine owns the store it is given and closes it in engine_close. */
+#ifndef TRAWL_ENGINE_H
+#define TRAWL_ENGINE_H
+
+#include "base/backoff.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOB_PRIORITY_MIN     (-1000)
+#define JOB_PRIORITY_MAX     1000
+#define JOB_ATTEMPTS_MAX     1000
+#define JOB_ARGS_MAX         (1 << 20) /* bytes of args JSON */
+#define JOB_CHECKPOINT_MAX   (1 << 20)
+#define JOB_RESULT_MAX       (8 << 20)
+#define JOB_TYPE_MAX         64
+#define JOB_KEY_MAX          256 /* unique_key, batch_id, queue, workspace, stage */
+#define ENGINE_CLAIM_TYPES_MAX 16
+
+/* Settings of one job type. Zero fields take the defaults below. */
+struct job_type_config {
+    char name[JOB_TYPE_MAX + 1];
+    int max_attempts;       /* default 3 */
+    struct backoff backoff; /* default base 2 s, cap 30 s */
+    int64_t timeout_ms;     /* most run time of one attempt; default 0: none */
+    int64_t lease_ms;       /* heartbeat timeout: a lease not renewed for this long ends the
+                               attempt; default 30 s */
+    int64_t no_progress_ms; /* alive but stuck: no progress, stage or checkpoint change for this
+                               long ends the attempt; default 30 min; -1: never */
+};
+
+#define ENGINE_DEFAULT_ATTEMPTS       3
+#define ENGINE_DEFAULT_LEASE_MS       30000
+#define ENGINE_DEFAULT_NO_PROGRESS_MS (30 * 60 * 1000)
+
+/* What a caller asks for. Zero or NULL fields take defaults; strings are borrowed. */
+struct job_spec {
+    const char *type;       /* required */
+    const char *queue;      /* default "default" */
+    const char *args;       /* JSON object text; default "{}" */
+    int priority;           /* JOB_PRIORITY_MIN..MAX; higher runs first */
+    int max_attempts;       /* 0: the type's; else 1..JOB_ATTEMPTS_MAX */
+    int64_t run_at;         /* ms since epoch; 0: now */
+    int64_t timeout_ms;     /* 0: the type's */
+    int64_t backoff_base_ms; /* 0: the type's */
+    int64_t backoff_cap_ms;  /* 0: the type's */
+    const char *batch_id;
+    const char *parent_id; /* a job id */
+    const char *root_id;   /* a job id; default parent's root or parent */
+    const char *unique_key; /* enqueue returns the live job with this key instead of a new one */
+    const char *workspace;  /* default "default" */
+};
+
+struct engine_opts {
+    const struct clock *clock;         /* default the real clock */
+    const struct job_type_config *defaults; /* for types never registered; NULL: built-in */
+};
+
+/* Which job and attempt a change is for: a worker's proof that it still holds the job. */
+struct job_fence {
+    const char *id;
+    int attempt;       /* the attempt the worker claimed */
+    const char *owner; /* the lease owner it claimed with */
+    const char *type;  /* optional: the job's type, which spares a lookup */
+};
+
+/* A state change, as listeners see it after it is durable. */
+struct job_change {
+    const char *id;
+    const char *type; /* NULL where unknown */
+    enum job_status from, to;
+    int attempt;
+};
+
+typedef void (*engine_listener_fn)(void *ctx, const struct job_change *c);
+typedef void (*engine_done_fn)(void *ctx, int rc, const struct err *e);
+
+struct engine;
+
+int engine_open(struct store *s, const struct engine_opts *o, struct engine **out,
+                struct err *e);
+/* Drain the committer and close the store. Accepts NULL. */
+void engine_close(struct engine *eng);
+struct store *engine_store(struct engine *eng);
+int64_t engine_now(const struct engine *eng);
+
+/* Set a type's settings (copied). Thread-safe; later calls replace earlier ones. */
+int engine_set_type(struct engine *eng, const struct job_type_config *cfg, struct err *e);
+/* The settings that apply to type (defaults filled in), copied into out. */
+void engine_type(struct engine *eng, const char *type, struct job_type_config *out);
+
+/* Check a spec without enqueueing it: 0 or TRAWL_EINVAL with a message naming the field. */
+int engine_validate(const struct job_spec *spec, struct err *e);
+
+struct enqueue_result {
+    char id[UUID_STR_LEN];
+    bool existed; /* a live job with the spec's unique_key was returned */
+};
+
+/* Enqueue one job; durable on return. */
+int engine_enqueue(struct engine *eng, const struct job_spec *spec, struct enqueue_result *res,
+                   struct err *e);
+/* Enqueue n jobs in one transaction: all or none. res has n entries. On a bad spec nothing is
+ * enqueued and the error names its index. */
+int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t n,
+                        struct enqueue_result *res, struct err *e);
+
+/* Claim up to limit due pending jobs of the given types, highest priority first, then oldest
+ * run_at, then id; each gets a lease for owner and attempt + 1. Returns the number claimed. */
+int engine_claim(struct engine *eng, const char *const *types, size_t ntypes, size_t limit,
+                 const char *owner, int64_t lease_ms, struct job **out, size_t *n, struct err *e);
+
+/* Progress and stage of a running job (set=UPD_PROGRESS|UPD_STAGE|UPD_CHECKPOINT chooses which
+ * are written); always renews the lease by lease_ms. Fenced: TRAWL_ESTALE when the worker lost
+ * the job. */
+struct heartbeat {
+    unsigned set;
+    int progress; /* 0..100 */
+    const char *stage;
+    const char *checkpoint; /* JSON text */
+    int64_t lease_ms;       /* 0: the type's lease */
+};
+int engine_heartbeat(struct engine *eng, const struct job_fence *f, const struct heartbeat *hb,
+                     struct err *e);
+
+/* Complete a running job with a result (JSON text or NULL). Fenced. */
+int engine_complete(struct engine *eng, const struct job_fence *f, const char *result,
+                    struct err *e);
+void engine_complete_async(struct engine *eng, const struct job_fence *f, const char *result,
+                           engine_done_fn done, void *ctx);
+/* End a running attempt with an error. Retryable with attempts left: retrying with backoff;
+ * else failed. Returns the new status (JOB_RETRYING or JOB_FAILED) or an error. Fenced. */
+int engine_fail(struct engine *eng, const struct job_fence *f, const char *error, bool retryable,
+                struct err *e);
+void engine_fail_async(struct engine *eng, const struct job_fence *f, const char *error,
+                       bool retryable, engine_done_fn done, void *ctx);
+/* Give a claimed job back (shutdown): pending again at once; when not started, its attempt is
+ * not counted. Fenced. */
+int engine_release(struct engine *eng, const struct job_fence *f, bool started, struct err *e);
+
+/* Cancel a pending, retrying or processing job. */
+int engine_cancel(struct engine *eng, const char *id, struct err *e);
+/* Put a failed or cancelled job back to pending with max_attempts more attempts (0: the type's
+ * default); its history is kept. */
+int engine_retry(struct engine *eng, const char *id, int more_attempts, struct err *e);
+
+/* What one sweep of the monitor did. */
+struct sweep_report {
+    int expired;     /* attempts ended: lease expired (heartbeat timeout) */
+    int no_progress; /* attempts ended: no progress */
+    int timed_out;   /* attempts ended: run time over the timeout */
+    int failed;      /* of those, jobs that had no attempts left */
+    int promoted;    /* due retries made pending */
+};
+/* End stuck and timed-out attempts (requeue from checkpoint or fail) and make due retries
+ * pending, in one transaction. */
+int engine_sweep(struct engine *eng, struct sweep_report *r, struct err *e);
+
+int engine_get(struct engine *eng, const char *id, struct job *out, struct err *e);
+int engine_events(struct engine *eng, const char *id, struct job_event **out, size_t *n,
+                  struct err *e);
+int engine_counts(struct engine *eng, int64_t counts[JOB_STATUS_COUNT], struct err *e);
+
+/* Call fn after every durable state change, from the committer thread; fn must be quick and
+ * must not call back into the engine synchronously. At most 8 listeners. */
+int engine_listen(struct engine *eng, engine_listener_fn fn, void *ctx);
+/* Remove a listener; once this returns, fn is not running and will not be called. */
+void engine_unlisten(struct engine *eng, engine_listener_fn fn, void *ctx);
+/* A counter that grows when jobs may have become claimable (enqueue, due retry, release,
+ * requeue). engine_wait_available blocks until it differs from seen or timeout_ms passes. */
+uint64_t engine_available_seq(struct engine *eng);
+void engine_wait_available(struct engine *eng, uint64_t seen, int64_t timeout_ms);
+
+/* Group-commit statistics since open. */
+struct engine_stats {
+    uint64_t commits; /* transactions committed */
+    uint64_t ops;     /* operations in them */
+};
+void engine_stats(struct engine *eng, struct engine_stats *out);
+
+#endif

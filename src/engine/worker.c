@@ -1,0 +1,640 @@
+/* The worker pool. Every job the pool holds (waiting in the ready queue or running) is in the held
+ * set, whose leases the heartbeat thread renews; a context is reference-counted because the
+ * heartbeat thread uses it outside the lock while a completion may finish it. */
+#include "engine/worker.h"
+
+#include "base/log.h"
+#include "base/xalloc.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROGRESS_WRITE_MS 250
+
+struct job_ctx {
+    struct pool *pool;
+    struct job job;
+    const struct job_handler *handler;
+    atomic_int refs;
+    atomic_bool cancel;
+    bool started;
+    size_t slot;
+    struct job_ctx *next;
+    int64_t lease_ms;
+    int64_t last_write_ms; /* monotonic, last heartbeat written */
+    /* progress waiting to be written; under pool->lock */
+    bool dirty;
+    int progress;
+    char *stage;
+    /* outcome */
+    char *result;
+    char *error;
+    bool retryable;
+};
+
+struct pool {
+    struct engine *eng;
+    struct job_handler *handlers;
+    size_t nhandlers;
+    const char **types;
+    char owner[160];
+    int nworkers;
+    size_t batch, target;
+    int64_t poll_ms, lease_ms, hb_interval_ms;
+    pthread_mutex_t lock;
+    pthread_cond_t cv_ready, cv_low, cv_idle, cv_hb;
+    struct job_ctx *ready_head, *ready_tail;
+    size_t nready;
+    struct job_ctx **held;
+    size_t nheld, held_cap;
+    int running;
+    bool starved, stopping, workers_exit, hb_exit;
+    pthread_t dispatcher, heartbeater, *workers;
+    struct pool_stats stats;
+};
+
+static int64_t mono_ms(void)
+{
+    return clock_mono_ms();
+}
+
+static void ctx_unref(struct job_ctx *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    job_release(&c->job);
+    free(c->stage);
+    free(c->result);
+    free(c->error);
+    free(c);
+}
+
+static void fence_of(struct job_ctx *c, struct job_fence *f)
+{
+    f->id = c->job.id;
+    f->attempt = c->job.attempt;
+    f->owner = c->job.lease_owner;
+    f->type = c->job.type;
+}
+
+/* under lock */
+static void held_add(struct pool *p, struct job_ctx *c)
+{
+    if (p->nheld == p->held_cap) {
+        p->held_cap = p->held_cap ? p->held_cap * 2 : 64;
+        p->held = xrealloc(p->held, p->held_cap * sizeof *p->held);
+    }
+    c->slot = p->nheld;
+    p->held[p->nheld++] = c;
+}
+
+/* under lock */
+static void held_remove(struct pool *p, struct job_ctx *c)
+{
+    size_t i = c->slot;
+    if (i >= p->nheld || p->held[i] != c)
+        return;
+    p->held[i] = p->held[--p->nheld];
+    p->held[i]->slot = i;
+    pthread_cond_signal(&p->cv_low);
+}
+
+static const struct job_handler *find_handler(struct pool *p, const char *type)
+{
+    for (size_t i = 0; i < p->nhandlers; i++)
+        if (strcmp(p->handlers[i].type, type) == 0)
+            return &p->handlers[i];
+    return NULL;
+}
+
+/* ---- handler API ---- */
+
+const struct job *job_ctx_job(struct job_ctx *ctx)
+{
+    return &ctx->job;
+}
+
+const char *job_ctx_args(struct job_ctx *ctx)
+{
+    return ctx->job.args ? ctx->job.args : "{}";
+}
+
+const char *job_ctx_checkpoint(struct job_ctx *ctx)
+{
+    return ctx->job.checkpoint;
+}
+
+struct engine *job_ctx_engine(struct job_ctx *ctx)
+{
+    return ctx->pool->eng;
+}
+
+bool job_ctx_cancelled(struct job_ctx *ctx)
+{
+    return atomic_load(&ctx->cancel);
+}
+
+static void lost(struct job_ctx *c, int rc, const struct err *e)
+{
+    if (rc == TRAWL_ESTALE || rc == TRAWL_ESTATE || rc == TRAWL_ENOTFOUND) {
+        if (!atomic_exchange(&c->cancel, true))
+            log_info("job %s: %s; its handler is asked to stop", c->job.id, e->msg);
+    }
+}
+
+/* Write a heartbeat with whatever progress is waiting. */
+static int write_heartbeat(struct job_ctx *c, struct err *e)
+{
+    struct pool *p = c->pool;
+    struct heartbeat hb = {.lease_ms = c->lease_ms};
+    pthread_mutex_lock(&p->lock);
+    char *stage = NULL;
+    if (c->dirty) {
+        hb.set = UPD_PROGRESS | (c->stage ? UPD_STAGE : 0);
+        hb.progress = c->progress;
+        stage = xstrdup(c->stage);
+        hb.stage = stage;
+        c->dirty = false;
+    }
+    c->last_write_ms = mono_ms();
+    pthread_mutex_unlock(&p->lock);
+    struct job_fence f;
+    fence_of(c, &f);
+    int rc = engine_heartbeat(p->eng, &f, &hb, e);
+    free(stage);
+    if (rc)
+        lost(c, rc, e);
+    return rc;
+}
+
+int job_ctx_progress(struct job_ctx *ctx, int progress, const char *stage)
+{
+    struct pool *p = ctx->pool;
+    if (progress < 0)
+        progress = 0;
+    if (progress > 100)
+        progress = 100;
+    pthread_mutex_lock(&p->lock);
+    bool stage_changed = stage && (!ctx->stage || strcmp(stage, ctx->stage) != 0);
+    ctx->progress = progress;
+    if (stage_changed) {
+        free(ctx->stage);
+        ctx->stage = xstrdup(stage);
+    }
+    ctx->dirty = true;
+    bool now = stage_changed || mono_ms() - ctx->last_write_ms >= PROGRESS_WRITE_MS;
+    pthread_mutex_unlock(&p->lock);
+    if (atomic_load(&ctx->cancel))
+        return TRAWL_ESTALE;
+    if (!now)
+        return 0;
+    struct err e;
+    return write_heartbeat(ctx, &e);
+}
+
+int job_ctx_save_checkpoint(struct job_ctx *ctx, const char *json, struct err *e)
+{
+    struct job_fence f;
+    fence_of(ctx, &f);
+    struct heartbeat hb = {.set = UPD_CHECKPOINT, .checkpoint = json, .lease_ms = ctx->lease_ms};
+    int rc = engine_heartbeat(ctx->pool->eng, &f, &hb, e);
+    if (rc) {
+        lost(ctx, rc, e);
+        return rc;
+    }
+    free(ctx->job.checkpoint);
+    ctx->job.checkpoint = xstrdup(json);
+    return 0;
+}
+
+int job_ctx_enqueue(struct job_ctx *ctx, const struct job_spec *spec, struct enqueue_result *res,
+                    struct err *e)
+{
+    struct job_spec s = *spec;
+    s.parent_id = ctx->job.id;
+    s.root_id = ctx->job.root_id ? ctx->job.root_id : ctx->job.id;
+    if (!s.workspace)
+        s.workspace = ctx->job.workspace;
+    return engine_enqueue(ctx->pool->eng, &s, res, e);
+}
+
+void job_ctx_set_result(struct job_ctx *ctx, const char *json)
+{
+    free(ctx->result);
+    ctx->result = xstrdup(json);
+}
+
+int job_ctx_fail(struct job_ctx *ctx, bool retryable, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    free(ctx->error);
+    ctx->error = xstrdup(msg);
+    ctx->retryable = retryable;
+    return TRAWL_EHANDLER;
+}
+
+/* ---- the pool's threads ---- */
+
+static void finished(void *arg, int rc, const struct err *e)
+{
+    struct job_ctx *c = arg;
+    struct pool *p = c->pool;
+    if (rc && rc != TRAWL_ECLOSED)
+        log_debug("job %s: outcome not recorded: %s", c->job.id, e ? e->msg : err_str(rc));
+    else if (rc == TRAWL_ECLOSED)
+        log_warn("job %s: outcome not recorded: engine closed", c->job.id);
+    pthread_mutex_lock(&p->lock);
+    held_remove(p, c);
+    pthread_mutex_unlock(&p->lock);
+    ctx_unref(c);
+}
+
+static void run_one(struct pool *p, struct job_ctx *c)
+{
+    int rc = c->handler->run(c);
+    struct job_fence f;
+    fence_of(c, &f);
+    pthread_mutex_lock(&p->lock);
+    if (rc == 0)
+        p->stats.completed++;
+    else
+        p->stats.failed++;
+    pthread_mutex_unlock(&p->lock);
+    if (rc == 0) {
+        engine_complete_async(p->eng, &f, c->result, finished, c);
+        return;
+    }
+    char buf[256];
+    const char *msg = c->error;
+    bool retryable = c->error ? c->retryable : true;
+    if (!msg) {
+        snprintf(buf, sizeof buf, "handler for %s failed: %s", c->job.type, err_str(rc));
+        msg = buf;
+        if (rc == TRAWL_ECANCELLED)
+            retryable = false;
+    }
+    engine_fail_async(p->eng, &f, msg, retryable, finished, c);
+}
+
+static void *worker_main(void *arg)
+{
+    struct pool *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->ready_head && !p->workers_exit) {
+            p->starved = true;
+            pthread_cond_signal(&p->cv_low);
+            pthread_cond_wait(&p->cv_ready, &p->lock);
+        }
+        if (!p->ready_head)
+            break;
+        struct job_ctx *c = p->ready_head;
+        p->ready_head = c->next;
+        if (!p->ready_head)
+            p->ready_tail = NULL;
+        p->nready--;
+        c->started = true;
+        p->running++;
+        if (p->nready < p->target / 2)
+            pthread_cond_signal(&p->cv_low);
+        pthread_mutex_unlock(&p->lock);
+        run_one(p, c);
+        pthread_mutex_lock(&p->lock);
+        p->running--;
+        pthread_cond_broadcast(&p->cv_idle);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static size_t held_cap(struct pool *p)
+{
+    return p->target + (size_t)p->nworkers;
+}
+
+static void *dispatcher_main(void *arg)
+{
+    struct pool *p = arg;
+    int64_t last_err_ms = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        while (!p->stopping && !(p->nready <= p->target / 2 && p->nheld < held_cap(p)))
+            pthread_cond_wait(&p->cv_low, &p->lock);
+        if (p->stopping) {
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
+        if (p->starved && p->target < p->batch)
+            p->target = p->target * 2 < p->batch ? p->target * 2 : p->batch;
+        p->starved = false;
+        size_t want = p->target - p->nready;
+        if (want > held_cap(p) - p->nheld)
+            want = held_cap(p) - p->nheld;
+        pthread_mutex_unlock(&p->lock);
+
+        uint64_t seq = engine_available_seq(p->eng);
+        struct job *jobs;
+        size_t n;
+        struct err e;
+        int rc = engine_claim(p->eng, p->types, p->nhandlers, want, p->owner, p->lease_ms, &jobs,
+                              &n, &e);
+        if (rc < 0) {
+            if (mono_ms() - last_err_ms > 5000) {
+                log_error("claim failed: %s", e.msg);
+                last_err_ms = mono_ms();
+            }
+            engine_wait_available(p->eng, seq, p->poll_ms);
+            continue;
+        }
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < n; i++) {
+            struct job_ctx *c = xcalloc(1, sizeof *c);
+            c->pool = p;
+            c->job = jobs[i];
+            c->handler = find_handler(p, c->job.type);
+            atomic_init(&c->refs, 1);
+            atomic_init(&c->cancel, false);
+            c->last_write_ms = mono_ms();
+            c->progress = c->job.progress;
+            c->stage = xstrdup(c->job.stage);
+            struct job_type_config cfg;
+            engine_type(p->eng, c->job.type, &cfg);
+            c->lease_ms = cfg.lease_ms;
+            held_add(p, c);
+            if (p->ready_tail)
+                p->ready_tail->next = c;
+            else
+                p->ready_head = c;
+            p->ready_tail = c;
+            p->nready++;
+        }
+        p->stats.claimed += n;
+        if (n)
+            pthread_cond_broadcast(&p->cv_ready);
+        pthread_mutex_unlock(&p->lock);
+        free(jobs); /* the strings moved into the contexts */
+        if (n == 0)
+            engine_wait_available(p->eng, seq, p->poll_ms);
+    }
+    return NULL;
+}
+
+/* Renew the lease of every held job whose heartbeat is due, and write waiting progress. */
+static void *heartbeat_main(void *arg)
+{
+    struct pool *p = arg;
+    int64_t tick = p->hb_interval_ms / 4;
+    if (tick < 10)
+        tick = 10;
+    if (tick > 1000)
+        tick = 1000;
+    pthread_mutex_lock(&p->lock);
+    while (!p->hb_exit) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(tick % 1000) * 1000000;
+        ts.tv_sec += tick / 1000 + ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&p->cv_hb, &p->lock, &ts);
+        if (p->hb_exit)
+            break;
+        int64_t now = mono_ms();
+        size_t n = 0;
+        struct job_ctx **due = xcalloc(p->nheld + 1, sizeof *due);
+        for (size_t i = 0; i < p->nheld; i++) {
+            struct job_ctx *c = p->held[i];
+            int64_t every = c->lease_ms / 3 < 30000 ? c->lease_ms / 3 : 30000;
+            if (now - c->last_write_ms >= every || (c->dirty && now - c->last_write_ms >= 1000)) {
+                atomic_fetch_add(&c->refs, 1);
+                due[n++] = c;
+            }
+        }
+        pthread_mutex_unlock(&p->lock);
+        for (size_t i = 0; i < n; i++) {
+            struct err e;
+            if (!atomic_load(&due[i]->cancel))
+                write_heartbeat(due[i], &e);
+            ctx_unref(due[i]);
+        }
+        free(due);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* A held job that was cancelled, or whose attempt was ended by the monitor, must stop. */
+static void on_change(void *ctx, const struct job_change *ch)
+{
+    struct pool *p = ctx;
+    if (ch->to != JOB_CANCELLED && !(ch->from == JOB_PROCESSING && ch->to != JOB_COMPLETED))
+        return;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->nheld; i++) {
+        struct job_ctx *c = p->held[i];
+        if (c->job.attempt == ch->attempt && strcmp(c->job.id, ch->id) == 0) {
+            atomic_store(&c->cancel, true);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+int pool_start(struct engine *eng, const struct job_handler *handlers, size_t n,
+               const struct pool_opts *o, struct pool **out, struct err *e)
+{
+    *out = NULL;
+    if (n == 0 || n > ENGINE_CLAIM_TYPES_MAX)
+        return err_set(e, TRAWL_EINVAL, false, "a pool needs 1 to %d job handlers",
+                       ENGINE_CLAIM_TYPES_MAX);
+    struct pool *p = xcalloc(1, sizeof *p);
+    p->eng = eng;
+    p->nhandlers = n;
+    p->handlers = xcalloc(n, sizeof *p->handlers);
+    p->types = xcalloc(n, sizeof *p->types);
+    p->lease_ms = 0;
+    for (size_t i = 0; i < n; i++) {
+        p->handlers[i] = handlers[i];
+        p->types[i] = handlers[i].type;
+        struct job_type_config cfg;
+        engine_type(eng, handlers[i].type, &cfg);
+        if (!p->lease_ms || cfg.lease_ms < p->lease_ms)
+            p->lease_ms = cfg.lease_ms;
+    }
+    p->hb_interval_ms = p->lease_ms / 3 < 30000 ? p->lease_ms / 3 : 30000;
+    p->nworkers = o && o->workers > 0 ? o->workers : 4;
+    p->batch = o && o->batch > 0 ? o->batch : 256;
+    p->target = (size_t)p->nworkers < p->batch ? (size_t)p->nworkers : p->batch;
+    p->poll_ms = o && o->poll_ms > 0 ? o->poll_ms : 200;
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    char uid[UUID_STR_LEN];
+    uuid_v7(uid, engine_now(eng));
+    snprintf(p->owner, sizeof p->owner, "%s:%d:%.8s", o && o->name ? o->name : host,
+             (int)getpid(), uid + 28);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cv_ready, NULL);
+    pthread_cond_init(&p->cv_low, NULL);
+    pthread_cond_init(&p->cv_idle, NULL);
+    pthread_cond_init(&p->cv_hb, NULL);
+    int rc = engine_listen(eng, on_change, p);
+    if (rc) {
+        err_set(e, rc, false, "too many listeners on the engine");
+        goto fail;
+    }
+    p->workers = xcalloc((size_t)p->nworkers, sizeof *p->workers);
+    for (int i = 0; i < p->nworkers; i++)
+        if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) {
+            log_error("cannot start worker thread");
+            abort();
+        }
+    if (pthread_create(&p->heartbeater, NULL, heartbeat_main, p) != 0 ||
+        pthread_create(&p->dispatcher, NULL, dispatcher_main, p) != 0) {
+        log_error("cannot start pool threads");
+        abort();
+    }
+    *out = p;
+    return 0;
+fail:
+    free(p->handlers);
+    free(p->types);
+    free(p);
+    return rc;
+}
+
+static void wait_idle(struct pool *p, int64_t ms)
+{
+    int64_t deadline = mono_ms() + ms;
+    while (p->running > 0) {
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (left > 100)
+            left = 100;
+        ts.tv_nsec += (long)left * 1000000;
+        ts.tv_sec += ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&p->cv_idle, &p->lock, &ts);
+    }
+}
+
+/* Release held jobs that match started; under lock, which is dropped while releasing. */
+static size_t release_held(struct pool *p, bool started)
+{
+    size_t n = 0;
+    struct job_ctx **list = xcalloc(p->nheld + 1, sizeof *list);
+    for (size_t i = 0; i < p->nheld; i++) {
+        struct job_ctx *c = p->held[i];
+        if (c->started == started) {
+            atomic_store(&c->cancel, true);
+            atomic_fetch_add(&c->refs, 1);
+            list[n++] = c;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    size_t done = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct job_fence f;
+        fence_of(list[i], &f);
+        struct err e;
+        if (engine_release(p->eng, &f, started, &e) == 0)
+            done++;
+        else
+            log_debug("job %s: not released: %s", list[i]->job.id, e.msg);
+    }
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < n; i++) {
+        if (!started)
+            held_remove(p, list[i]);
+        ctx_unref(list[i]);
+    }
+    if (!started) {
+        for (size_t i = 0; i < n; i++)
+            ctx_unref(list[i]); /* the held set's reference */
+    }
+    free(list);
+    p->stats.released += done;
+    return done;
+}
+
+bool pool_stop(struct pool *p, int64_t grace_ms)
+{
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cv_low);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->dispatcher, NULL);
+
+    pthread_mutex_lock(&p->lock);
+    /* jobs not started go back at once, without spending an attempt */
+    p->ready_head = p->ready_tail = NULL;
+    p->nready = 0;
+    size_t n = release_held(p, false);
+    if (n)
+        log_info("released %zu jobs that had not started", n);
+    p->workers_exit = true;
+    pthread_cond_broadcast(&p->cv_ready);
+    if (p->running > 0)
+        log_info("waiting up to %lld ms for %d running jobs", (long long)grace_ms, p->running);
+    wait_idle(p, grace_ms);
+    if (p->running > 0) {
+        n = release_held(p, true);
+        log_warn("grace period over: released %zu running jobs", n);
+        wait_idle(p, 2000);
+    }
+    bool all = p->running == 0;
+    p->hb_exit = true;
+    pthread_cond_broadcast(&p->cv_hb);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->heartbeater, NULL);
+    if (!all)
+        return false;
+    for (int i = 0; i < p->nworkers; i++)
+        pthread_join(p->workers[i], NULL);
+    /* completions still in the committer hold contexts: wait until they are recorded */
+    pthread_mutex_lock(&p->lock);
+    int64_t deadline = mono_ms() + 10000;
+    while (p->nheld > 0 && mono_ms() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000;
+        ts.tv_sec += ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&p->cv_low, &p->lock, &ts);
+    }
+    bool empty = p->nheld == 0;
+    pthread_mutex_unlock(&p->lock);
+    if (!empty)
+        return false;
+    engine_unlisten(p->eng, on_change, p);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cv_ready);
+    pthread_cond_destroy(&p->cv_low);
+    pthread_cond_destroy(&p->cv_idle);
+    pthread_cond_destroy(&p->cv_hb);
+    free(p->held);
+    free(p->workers);
+    free(p->handlers);
+    free(p->types);
+    free(p);
+    return true;
+}
+
+void pool_stats(struct pool *p, struct pool_stats *out)
+{
+    pthread_mutex_lock(&p->lock);
+    *out = p->stats;
+    out->held = p->nheld;
+    pthread_mutex_unlock(&p->lock);
+}

@@ -1,0 +1,73 @@
+/* The worker pool: runs registered handlers on claimed jobs. A dispatcher claims jobs in batches
+ * when the pool runs low, workers run handlers, and a heartbeat thread renews the leases of every
+ * job the pool holds, so a long handler keeps its job without its own help.
+ *
+ * A handler is plain sequential C: it reads its args and checkpoint from the context, reports
+ * progress, saves checkpoints, may enqueue child jobs, and returns 0 (success, with an optional
+ * result) or an error (set with job_ctx_fail). It polls job_ctx_cancelled() on long work.
+ *
+ * Ownership: strings from a context are owned by the pool and valid during the handler call. */
+#ifndef TRAWL_WORKER_H
+#define TRAWL_WORKER_H
+
+#include "engine/engine.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct job_ctx;
+typedef int (*job_handler_fn)(struct job_ctx *ctx);
+
+struct job_handler {
+    const char *type;
+    job_handler_fn run;
+};
+
+struct pool_opts {
+    int workers;      /* threads running handlers; default 4 */
+    size_t batch;     /* most jobs claimed at once; default 256 */
+    int64_t poll_ms;  /* how often to look for jobs enqueued by other processes; default 200 */
+    const char *name; /* lease owner prefix; default "host:pid" */
+};
+
+struct pool;
+
+/* Start the pool on eng (borrowed; it must outlive the pool). handlers is copied. */
+int pool_start(struct engine *eng, const struct job_handler *handlers, size_t n,
+               const struct pool_opts *o, struct pool **out, struct err *e);
+/* Stop claiming; give jobs not started back at once; wait up to grace_ms for running handlers;
+ * then cancel and release the jobs still running so nothing waits for a lease to expire.
+ * Returns true when every worker thread has ended and the pool is freed; false when some handler
+ * ignored cancellation: the pool is left allocated and the process should exit. */
+bool pool_stop(struct pool *p, int64_t grace_ms);
+
+struct pool_stats {
+    uint64_t claimed, completed, failed, released;
+    size_t held; /* jobs holding a lease right now */
+};
+void pool_stats(struct pool *p, struct pool_stats *out);
+
+/* ---- for handlers ---- */
+const struct job *job_ctx_job(struct job_ctx *ctx);
+/* The args JSON text; never NULL. */
+const char *job_ctx_args(struct job_ctx *ctx);
+/* The last saved checkpoint JSON text, or NULL on a fresh start. */
+const char *job_ctx_checkpoint(struct job_ctx *ctx);
+/* Report progress (0-100) and stage (NULL keeps it). Heartbeats; writes are throttled to a few a
+ * second unless the stage changes. Returns TRAWL_ESTALE when the job was lost or cancelled. */
+int job_ctx_progress(struct job_ctx *ctx, int progress, const char *stage);
+/* Save a checkpoint (JSON text); durable on return. A retry or recovery resumes from it. */
+int job_ctx_save_checkpoint(struct job_ctx *ctx, const char *json, struct err *e);
+/* Enqueue a child job (parent_id and root_id are set from this job). */
+int job_ctx_enqueue(struct job_ctx *ctx, const struct job_spec *spec, struct enqueue_result *res,
+                    struct err *e);
+/* The result to store on success (JSON text, copied). */
+void job_ctx_set_result(struct job_ctx *ctx, const char *json);
+/* Record why the handler failed; returns TRAWL_EHANDLER for `return job_ctx_fail(...)`. */
+int job_ctx_fail(struct job_ctx *ctx, bool retryable, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* True once the job was cancelled, its lease was lost, or the pool is shutting down. */
+bool job_ctx_cancelled(struct job_ctx *ctx);
+struct engine *job_ctx_engine(struct job_ctx *ctx);
+
+#endif

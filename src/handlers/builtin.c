@@ -1,0 +1,34 @@
+/* The table of built-in job types and their default stuck thresholds. */
+#include "handlers/handlers.h"
+
+#include <string.h>
+
+static const struct job_handler builtin_[] = {
+    {"noop", handler_noop},
+    {"sleep", handler_sleep},
+};
+
+const struct job_handler *handlers_builtin(size_t *n)
+{
+    *n = sizeof builtin_ / sizeof builtin_[0];
+    return builtin_;
+}
+
+#define MIN_MS(m) ((int64_t)(m) * 60 * 1000)
+
+int handlers_configure(struct engine *eng, struct err *e)
+{
+    static const struct job_type_config defaults[] = {
+        {.name = "noop"},
+        {.name = "sleep"},
+        {.name = "web_scraping", .no_progress_ms = MIN_MS(30)},
+        {.name = "import", .no_progress_ms = MIN_MS(20)},
+        {.name = "pdf", .no_progress_ms = MIN_MS(5), .lease_ms = MIN_MS(15)},
+    };
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+        int rc = engine_set_type(eng, &defaults[i], e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,149 @@
+/* The store: where jobs live. An interface (a struct of function pointers with a version field)
+ * with one implementation per database; all SQL lives behind it. The engine calls the store_*()
+ * wrappers below, never the function pointers, so tests can fail the Nth call.
+ *
+ * Ownership: parameters are borrowed. Jobs and events the store returns belong to the caller
+ * (job_array_free, job_release, job_events_free).
+ *
+ * Threads: write calls (insert, claim, update, processing, promote_due, fetch) are
+ * made
+ * between begin and commit/rollback by one thread at a time (the engine's committer). Read calls
+ * (get, events, count) may be made from any thread at any time. */
+#ifndef TRAWL_STORE_H
+#define TRAWL_STORE_H
+
+#include "base/err.h"
+#include "store/job.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_OPS_VERSION 1
+
+struct store;
+
+struct claim_req {
+    const char *const *types; /* claim only jobs of these types */
+    size_t ntypes;
+    size_t limit;
+    const char *owner; /* lease owner written into each claimed job */
+    int64_t lease_ms;  /* lease length */
+    int64_t now;
+};
+
+/* Bits of job_update.set: which fields an update writes. */
+enum {
+    UPD_PROGRESS = 1 << 0,
+    UPD_STAGE = 1 << 1,
+    UPD_CHECKPOINT = 1 << 2,
+    UPD_RESULT = 1 << 3,
+    UPD_ERROR = 1 << 4,
+    UPD_RUN_AT = 1 << 5,
+    UPD_LEASE = 1 << 6,        /* lease_expires_at and last_heartbeat (= now) */
+    UPD_CLEAR_LEASE = 1 << 7,  /* lease_owner, lease_expires_at := NULL */
+    UPD_MAX_ATTEMPTS = 1 << 8, /* max_attempts := value */
+    UPD_COMPLETED_AT = 1 << 9, /* completed_at := now */
+    UPD_FAILED_AT = 1 << 10,   /* failed_at := now */
+};
+
+/* A fenced change to one job. The change is made only when the job is in a state of from_mask and,
+ * where given, its attempt and lease owner match; otherwise nothing changes and the call returns
+ * TRAWL_ESTALE (attempt or owner differ), TRAWL_ESTATE (state not allowed) or TRAWL_ENOTFOUND.
+ * A change of status appends a job_events row with message. */
+struct job_update {
+    const char *id;
+    unsigned from_mask;      /* JOB_MASK(...) | ... */
+    int fence_attempt;       /* > 0: the job's attempt must equal this */
+    const char *fence_owner; /* non-NULL: the job's lease_owner must equal this */
+    int to;                  /* new status, or -1 to keep the status */
+    int attempt_delta;       /* added to attempt */
+    unsigned set;            /* UPD_* */
+    int progress;
+    const char *stage;
+    const char *checkpoint;
+    const char *result;
+    const char *error;
+    int64_t run_at;
+    int64_t lease_expires_at;
+    int max_attempts;
+    int64_t now;
+    const char *message; /* for the event */
+    int *old_status;     /* out, may be NULL: the status before the change */
+};
+
+struct store_ops {
+    int version; /* STORE_OPS_VERSION */
+    const char *name;
+    void (*close)(struct store *s);
+
+    int (*begin)(struct store *s, struct err *e);
+    int (*commit)(struct store *s, struct err *e);
+    void (*rollback)(struct store *s);
+
+    int (*insert)(struct store *s, struct job *j, struct err *e);
+    int (*claim)(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
+                 struct err *e);
+    int (*update)(struct store *s, const struct job_update *u, struct err *e);
+    int (*processing)(struct store *s, struct job **out, size_t *n, struct err *e);
+    int (*promote_due)(struct store *s, int64_t now, struct err *e);
+    int (*fetch)(struct store *s, const char *id, struct job *out, struct err *e);
+
+    int (*get)(struct store *s, const char *id, struct job *out, struct err *e);
+    int (*events)(struct store *s, const char *id, struct job_event **out, size_t *n,
+                  struct err *e);
+    int (*count)(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct err *e);
+    int (*check)(struct store *s, struct err *e);
+};
+
+/* The part every implementation embeds first. */
+struct store {
+    const struct store_ops *ops;
+    atomic_long calls;   /* wrapper calls so far */
+    atomic_long fail_at; /* > 0: the wrapper call with this number fails with TRAWL_EINJECTED */
+};
+
+enum store_durability {
+    STORE_DURABLE, /* every acknowledged commit is on disk (fsync) */
+    STORE_RELAXED, /* commits survive a crash of trawl, not of the machine (see docs) */
+};
+
+struct store_sqlite_opts {
+    enum store_durability durability;
+    int busy_timeout_ms; /* how long a write waits for another process's lock; 0: 5000 */
+};
+
+/* Open (creating if absent) the SQLite database at path and bring its schema up to date.
+ * On failure returns a negative code, *out is NULL and e says why. */
+int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struct store **out,
+                      struct err *e);
+
+/* The schema version this build knows (the number of the last migration). */
+int store_schema_version(void);
+
+/* Wrappers: count the call, fail it when it is the one injected, else call the implementation.
+ * Insert returns 0 when the job was inserted and 1 when a live job with the same unique_key
+ * exists; then j->id and j->status are that job's. Claim returns the number of jobs claimed.
+ * promote_due returns the number of jobs made pending. */
+void store_close(struct store *s);
+int store_begin(struct store *s, struct err *e);
+int store_commit(struct store *s, struct err *e);
+void store_rollback(struct store *s);
+int store_insert(struct store *s, struct job *j, struct err *e);
+int store_claim(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
+                struct err *e);
+int store_update(struct store *s, const struct job_update *u, struct err *e);
+int store_processing(struct store *s, struct job **out, size_t *n, struct err *e);
+int store_promote_due(struct store *s, int64_t now, struct err *e);
+/* Like store_get, but inside the write transaction: sees its uncommitted changes. */
+int store_fetch(struct store *s, const char *id, struct job *out, struct err *e);
+int store_get(struct store *s, const char *id, struct job *out, struct err *e);
+int store_events(struct store *s, const char *id, struct job_event **out, size_t *n,
+                 struct err *e);
+int store_count(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct err *e);
+int store_check(struct store *s, struct err *e);
+
+/* Fault injection for tests: the n-th wrapper call from now on fails (0 turns it off). */
+void store_fail_nth(struct store *s, long n);
+
+#endif

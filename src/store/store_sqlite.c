@@ -1,0 +1,744 @@
+/* The SQLite store: WAL mode, one write connection used by one thread at a time (the engine's
+ * committer), and one read connection shared under a mutex. Migrations are applied at open. */
+#include "store/migrations.h"
+#include "store/store.h"
+
+#include "base/xalloc.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CLAIM_TYPES 16
+
+#define JOB_COLS                                                                                   \
+    "id, type, queue, status, priority, attempt, max_attempts, run_at, timeout_ms, "              \
+    "backoff_base_ms, backoff_cap_ms, progress, stage, checkpoint, args, result, error, "         \
+    "batch_id, parent_id, root_id, unique_key, workspace, lease_owner, lease_expires_at, "        \
+    "last_heartbeat, progress_at, created_at, started_at, completed_at, failed_at, updated_at"
+
+struct sq {
+    struct store base;
+    char *path;
+    sqlite3 *w; /* writer */
+    sqlite3 *r; /* reader */
+    pthread_mutex_t rlock;
+    sqlite3_stmt *ins, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
+        *claim_upd;
+    sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1];
+    sqlite3_stmt *get, *events, *fetch;
+};
+
+static int map_code(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return TRAWL_EBUSY;
+    case SQLITE_READONLY:
+        return TRAWL_EREADONLY;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return TRAWL_ECORRUPT;
+    case SQLITE_FULL:
+        return TRAWL_EFULL;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+        return TRAWL_EIO;
+    case SQLITE_NOMEM:
+        return TRAWL_ENOMEM;
+    case SQLITE_TOOBIG:
+        return TRAWL_ETOOBIG;
+    default:
+        return TRAWL_ESTORE;
+    }
+}
+
+/* A failure that can pass (a lock, a full disk, an i/o error) is retryable; corruption is not. */
+static int sqerr(sqlite3 *db, int rc, struct err *e, const char *what)
+{
+    int code = map_code(rc);
+    bool retryable = code == TRAWL_EBUSY || code == TRAWL_EFULL || code == TRAWL_EIO ||
+                     code == TRAWL_ENOMEM;
+    const char *detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    if (code == TRAWL_EBUSY)
+        return err_set(e, code, retryable, "%s: database is locked by another process (%s)", what,
+                       detail);
+    if (code == TRAWL_EFULL)
+        return err_set(e, code, retryable, "%s: disk is full (%s)", what, detail);
+    if (code == TRAWL_EREADONLY)
+        return err_set(e, code, retryable, "%s: database is read-only (%s)", what, detail);
+    if (code == TRAWL_ECORRUPT)
+        return err_set(e, code, retryable, "%s: database is corrupt or not a database (%s)", what,
+                       detail);
+    return err_set(e, code, retryable, "%s: %s", what, detail);
+}
+
+static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct err *e)
+{
+    int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (rc != SQLITE_OK)
+        return sqerr(db, rc, e, "prepare");
+    return 0;
+}
+
+static int exec(sqlite3 *db, const char *sql, struct err *e, const char *what)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return sqerr(db, rc, e, what);
+    return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+/* Read the JOB_COLS columns starting at column c into j. */
+static void row_to_job(sqlite3_stmt *st, int c, struct job *j)
+{
+    memset(j, 0, sizeof *j);
+    const unsigned char *id = sqlite3_column_text(st, c + 0);
+    snprintf(j->id, sizeof j->id, "%s", id ? (const char *)id : "");
+    j->type = col_dup(st, c + 1);
+    j->queue = col_dup(st, c + 2);
+    j->status = job_status_parse((const char *)sqlite3_column_text(st, c + 3));
+    j->priority = sqlite3_column_int(st, c + 4);
+    j->attempt = sqlite3_column_int(st, c + 5);
+    j->max_attempts = sqlite3_column_int(st, c + 6);
+    j->run_at = sqlite3_column_int64(st, c + 7);
+    j->timeout_ms = sqlite3_column_int64(st, c + 8);
+    j->backoff_base_ms = sqlite3_column_int64(st, c + 9);
+    j->backoff_cap_ms = sqlite3_column_int64(st, c + 10);
+    j->progress = sqlite3_column_int(st, c + 11);
+    j->stage = col_dup(st, c + 12);
+    j->checkpoint = col_dup(st, c + 13);
+    j->args = col_dup(st, c + 14);
+    j->result = col_dup(st, c + 15);
+    j->error = col_dup(st, c + 16);
+    j->batch_id = col_dup(st, c + 17);
+    j->parent_id = col_dup(st, c + 18);
+    j->root_id = col_dup(st, c + 19);
+    j->unique_key = col_dup(st, c + 20);
+    j->workspace = col_dup(st, c + 21);
+    j->lease_owner = col_dup(st, c + 22);
+    j->lease_expires_at = sqlite3_column_int64(st, c + 23);
+    j->last_heartbeat = sqlite3_column_int64(st, c + 24);
+    j->progress_at = sqlite3_column_int64(st, c + 25);
+    j->created_at = sqlite3_column_int64(st, c + 26);
+    j->started_at = sqlite3_column_int64(st, c + 27);
+    j->completed_at = sqlite3_column_int64(st, c + 28);
+    j->failed_at = sqlite3_column_int64(st, c + 29);
+    j->updated_at = sqlite3_column_int64(st, c + 30);
+}
+
+/* Step a statement that returns no rows, then reset it. */
+static int step_done(struct sq *q, sqlite3_stmt *st, struct err *e, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sqerr(q->w, rc, e, what);
+    return 0;
+}
+
+static int add_event(struct sq *q, const char *id, int64_t at, int from, int to, int attempt,
+                     const char *msg, struct err *e)
+{
+    sqlite3_stmt *st = q->event;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, at);
+    sqlite3_bind_text(st, 3, job_status_name(from), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, job_status_name(to), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, attempt);
+    bind_text(st, 6, msg);
+    int rc = step_done(q, st, e, "record job event");
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static int sq_begin(struct store *s, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    return exec(q->w, "BEGIN IMMEDIATE", e, "begin transaction");
+}
+
+static int sq_commit(struct store *s, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    int rc = exec(q->w, "COMMIT", e, "commit");
+    if (rc && !sqlite3_get_autocommit(q->w))
+        sqlite3_exec(q->w, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static void sq_rollback(struct store *s)
+{
+    struct sq *q = (struct sq *)s;
+    if (!sqlite3_get_autocommit(q->w))
+        sqlite3_exec(q->w, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int sq_insert(struct store *s, struct job *j, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    int rc;
+    if (j->unique_key) {
+        sqlite3_stmt *f = q->find_unique;
+        sqlite3_bind_text(f, 1, j->workspace, -1, SQLITE_STATIC);
+        sqlite3_bind_text(f, 2, j->unique_key, -1, SQLITE_STATIC);
+        rc = sqlite3_step(f);
+        if (rc == SQLITE_ROW) {
+            snprintf(j->id, sizeof j->id, "%s", (const char *)sqlite3_column_text(f, 0));
+            j->status = job_status_parse((const char *)sqlite3_column_text(f, 1));
+            sqlite3_reset(f);
+            return 1;
+        }
+        sqlite3_reset(f);
+        if (rc != SQLITE_DONE)
+            return sqerr(q->w, rc, e, "look up unique key");
+    }
+    sqlite3_stmt *st = q->ins;
+    sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, j->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, j->queue, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, job_status_name(j->status), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, j->priority);
+    sqlite3_bind_int(st, 6, j->max_attempts);
+    sqlite3_bind_int64(st, 7, j->run_at);
+    sqlite3_bind_int64(st, 8, j->timeout_ms);
+    sqlite3_bind_int64(st, 9, j->backoff_base_ms);
+    sqlite3_bind_int64(st, 10, j->backoff_cap_ms);
+    sqlite3_bind_text(st, 11, j->args, -1, SQLITE_STATIC);
+    bind_text(st, 12, j->batch_id);
+    bind_text(st, 13, j->parent_id);
+    bind_text(st, 14, j->root_id);
+    bind_text(st, 15, j->unique_key);
+    sqlite3_bind_text(st, 16, j->workspace, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 17, j->created_at);
+    bind_text(st, 18, j->checkpoint);
+    rc = step_done(q, st, e, "insert job");
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static sqlite3_stmt *claim_stmt(struct sq *q, size_t ntypes, struct err *e)
+{
+    if (q->claim[ntypes])
+        return q->claim[ntypes];
+    /* One index range per type, each already in claim order, merged by the outer ORDER BY:
+     * the cost follows the number claimed, not the number of jobs in the table. */
+    char sql[8192];
+    size_t n = 0;
+    n += (size_t)snprintf(sql + n, sizeof sql - n, "SELECT rid FROM (");
+    for (size_t i = 0; i < ntypes; i++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n,
+                              "%sSELECT * FROM (SELECT rowid AS rid, priority, run_at, id FROM jobs "
+                              "INDEXED BY jobs_claim WHERE status = 'pending' AND type = ?%zu "
+                              "AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101)",
+                              i ? " UNION ALL " : "", i + 1);
+    snprintf(sql + n, sizeof sql - n, ") ORDER BY priority DESC, run_at, id LIMIT ?101");
+    if (prep(q->w, sql, &q->claim[ntypes], e))
+        return NULL;
+    return q->claim[ntypes];
+}
+
+static int sq_claim(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
+                    struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    if (r->ntypes == 0 || r->limit == 0)
+        return 0;
+    if (r->ntypes > MAX_CLAIM_TYPES)
+        return err_set(e, TRAWL_EINVAL, false, "claim: at most %d job types at once",
+                       MAX_CLAIM_TYPES);
+    sqlite3_stmt *sel = claim_stmt(q, r->ntypes, e);
+    if (!sel)
+        return e ? e->code : TRAWL_ESTORE;
+    for (size_t i = 0; i < r->ntypes; i++)
+        sqlite3_bind_text(sel, (int)i + 1, r->types[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(sel, 100, r->now);
+    sqlite3_bind_int64(sel, 101, (sqlite3_int64)r->limit);
+    size_t cap = 0, cnt = 0;
+    int64_t *rids = NULL;
+    int rc;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 64;
+            rids = xrealloc(rids, cap * sizeof *rids);
+        }
+        rids[cnt++] = sqlite3_column_int64(sel, 0);
+    }
+    sqlite3_reset(sel);
+    if (rc != SQLITE_DONE) {
+        free(rids);
+        return sqerr(q->w, rc, e, "claim jobs");
+    }
+    struct job *jobs = cnt ? xcalloc(cnt, sizeof *jobs) : NULL;
+    size_t got = 0;
+    sqlite3_stmt *up = q->claim_upd;
+    sqlite3_bind_text(up, 1, r->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(up, 2, r->now + r->lease_ms);
+    sqlite3_bind_int64(up, 3, r->now);
+    int ret = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        sqlite3_bind_int64(up, 4, rids[i]);
+        rc = sqlite3_step(up);
+        if (rc != SQLITE_ROW) {
+            sqlite3_reset(up);
+            ret = sqerr(q->w, rc, e, "claim job");
+            break;
+        }
+        row_to_job(up, 0, &jobs[got]);
+        sqlite3_step(up);
+        sqlite3_reset(up);
+        ret = add_event(q, jobs[got].id, r->now, JOB_PENDING, JOB_PROCESSING, jobs[got].attempt,
+                        NULL, e);
+        got++;
+        if (ret)
+            break;
+    }
+    sqlite3_clear_bindings(up);
+    free(rids);
+    if (ret) {
+        job_array_free(jobs, got);
+        return ret;
+    }
+    *out = jobs;
+    *n = got;
+    return (int)got;
+}
+
+static int sq_update(struct store *s, const struct job_update *u, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    sqlite3_stmt *lk = q->lookup;
+    sqlite3_bind_text(lk, 1, u->id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(lk);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(lk);
+        if (rc == SQLITE_DONE)
+            return err_set(e, TRAWL_ENOTFOUND, false, "job %s not found", u->id);
+        return sqerr(q->w, rc, e, "look up job");
+    }
+    int64_t rid = sqlite3_column_int64(lk, 0);
+    int status = job_status_parse((const char *)sqlite3_column_text(lk, 1));
+    int attempt = sqlite3_column_int(lk, 2);
+    const char *owner = (const char *)sqlite3_column_text(lk, 3);
+    int ret = 0;
+    if (u->fence_attempt > 0 && attempt != u->fence_attempt)
+        ret = err_set(e, TRAWL_ESTALE, false,
+                      "job %s: attempt %d is stale (the job is on attempt %d)", u->id,
+                      u->fence_attempt, attempt);
+    else if (u->fence_owner && (!owner || strcmp(owner, u->fence_owner) != 0))
+        ret = err_set(e, TRAWL_ESTALE, false, "job %s: lease lost (held by %s)", u->id,
+                      owner ? owner : "nobody");
+    else if (status < 0 || !(u->from_mask & JOB_MASK(status)))
+        ret = err_set(e, u->fence_attempt > 0 || u->fence_owner ? TRAWL_ESTALE : TRAWL_ESTATE,
+                      false, "job %s is %s", u->id, status < 0 ? "?" : job_status_name(status));
+    sqlite3_reset(lk);
+    if (ret)
+        return ret;
+    if (u->old_status)
+        *u->old_status = status;
+
+    sqlite3_stmt *st = q->upd;
+    sqlite3_bind_int64(st, 1, rid);
+    if (u->to >= 0)
+        sqlite3_bind_text(st, 2, job_status_name(u->to), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, u->attempt_delta);
+    sqlite3_bind_int(st, 4, (int)u->set);
+    sqlite3_bind_int(st, 5, u->progress);
+    bind_text(st, 6, u->stage);
+    bind_text(st, 7, u->checkpoint);
+    bind_text(st, 8, u->result);
+    bind_text(st, 9, u->error);
+    sqlite3_bind_int64(st, 10, u->run_at);
+    sqlite3_bind_int64(st, 11, u->lease_expires_at);
+    sqlite3_bind_int(st, 12, u->max_attempts);
+    sqlite3_bind_int64(st, 13, u->now);
+    ret = step_done(q, st, e, "update job");
+    sqlite3_clear_bindings(st);
+    if (ret)
+        return ret;
+    if (u->to >= 0)
+        ret = add_event(q, u->id, u->now, status, u->to, attempt + u->attempt_delta, u->message,
+                        e);
+    return ret;
+}
+
+static int collect(struct sq *q, sqlite3 *db, sqlite3_stmt *st, struct job **out, size_t *n,
+                   struct err *e, const char *what)
+{
+    (void)q;
+    size_t cap = 0, cnt = 0;
+    struct job *jobs = NULL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            jobs = xrealloc(jobs, cap * sizeof *jobs);
+        }
+        row_to_job(st, 0, &jobs[cnt++]);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        job_array_free(jobs, cnt);
+        return sqerr(db, rc, e, what);
+    }
+    *out = jobs;
+    *n = cnt;
+    return (int)cnt;
+}
+
+static int sq_processing(struct store *s, struct job **out, size_t *n, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    return collect(q, q->w, q->processing, out, n, e, "list processing jobs");
+}
+
+static int sq_promote_due(struct store *s, int64_t now, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    struct job *jobs;
+    size_t n;
+    sqlite3_bind_int64(q->due, 1, now);
+    int rc = collect(q, q->w, q->due, &jobs, &n, e, "list due retries");
+    if (rc < 0)
+        return rc;
+    int ret = 0;
+    for (size_t i = 0; i < n && !ret; i++) {
+        sqlite3_bind_text(q->promote, 1, jobs[i].id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q->promote, 2, now);
+        ret = step_done(q, q->promote, e, "make retry due");
+        if (!ret)
+            ret = add_event(q, jobs[i].id, now, JOB_RETRYING, JOB_PENDING, jobs[i].attempt,
+                            "retry due", e);
+    }
+    job_array_free(jobs, n);
+    return ret ? ret : (int)n;
+}
+
+static int get_one(sqlite3 *db, sqlite3_stmt *st, const char *id, struct job *out,
+                   struct err *e)
+{
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        row_to_job(st, 0, out);
+    else if (rc == SQLITE_DONE)
+        ret = err_set(e, TRAWL_ENOTFOUND, false, "job %s not found", id);
+    else
+        ret = sqerr(db, rc, e, "get job");
+    sqlite3_reset(st);
+    return ret;
+}
+
+static int sq_get(struct store *s, const char *id, struct job *out, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    pthread_mutex_lock(&q->rlock);
+    int ret = get_one(q->r, q->get, id, out, e);
+    pthread_mutex_unlock(&q->rlock);
+    return ret;
+}
+
+static int sq_fetch(struct store *s, const char *id, struct job *out, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    return get_one(q->w, q->fetch, id, out, e);
+}
+
+static int sq_events(struct store *s, const char *id, struct job_event **out, size_t *n,
+                     struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    pthread_mutex_lock(&q->rlock);
+    sqlite3_bind_text(q->events, 1, id, -1, SQLITE_STATIC);
+    size_t cap = 0, cnt = 0;
+    struct job_event *ev = NULL;
+    int rc;
+    while ((rc = sqlite3_step(q->events)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 8;
+            ev = xrealloc(ev, cap * sizeof *ev);
+        }
+        struct job_event *v = &ev[cnt++];
+        v->seq = sqlite3_column_int64(q->events, 0);
+        v->at = sqlite3_column_int64(q->events, 1);
+        v->from = job_status_parse((const char *)sqlite3_column_text(q->events, 2));
+        v->to = job_status_parse((const char *)sqlite3_column_text(q->events, 3));
+        v->attempt = sqlite3_column_int(q->events, 4);
+        v->message = col_dup(q->events, 5);
+    }
+    int ret = 0;
+    if (rc != SQLITE_DONE)
+        ret = sqerr(q->r, rc, e, "list job events");
+    sqlite3_reset(q->events);
+    pthread_mutex_unlock(&q->rlock);
+    if (ret) {
+        job_events_free(ev, cnt);
+        return ret;
+    }
+    *out = ev;
+    *n = cnt;
+    return (int)cnt;
+}
+
+static int sq_count(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    memset(counts, 0, sizeof(int64_t) * JOB_STATUS_COUNT);
+    pthread_mutex_lock(&q->rlock);
+    sqlite3_stmt *st = NULL;
+    int ret = prep(q->r, "SELECT status, count(*) FROM jobs GROUP BY status", &st, e);
+    int rc = SQLITE_DONE;
+    while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int status = job_status_parse((const char *)sqlite3_column_text(st, 0));
+        if (status >= 0)
+            counts[status] = sqlite3_column_int64(st, 1);
+    }
+    if (!ret && rc != SQLITE_DONE)
+        ret = sqerr(q->r, rc, e, "count jobs");
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->rlock);
+    return ret;
+}
+
+static int sq_check(struct store *s, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    pthread_mutex_lock(&q->rlock);
+    sqlite3_stmt *st = NULL;
+    int ret = prep(q->r, "PRAGMA integrity_check", &st, e);
+    if (!ret) {
+        int rc = sqlite3_step(st);
+        const char *t = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        if (rc != SQLITE_ROW)
+            ret = sqerr(q->r, rc, e, "integrity check");
+        else if (!t || strcmp(t, "ok") != 0)
+            ret = err_set(e, TRAWL_ECORRUPT, false, "integrity check: %s", t ? t : "?");
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->rlock);
+    return ret;
+}
+
+static void sq_close(struct store *s)
+{
+    struct sq *q = (struct sq *)s;
+    sqlite3_stmt *all[] = {q->ins,        q->find_unique, q->lookup, q->upd,       q->event,
+                           q->processing, q->due,         q->promote, q->claim_upd, q->get,
+                           q->events,     q->fetch};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        sqlite3_finalize(all[i]);
+    for (int i = 0; i <= MAX_CLAIM_TYPES; i++)
+        sqlite3_finalize(q->claim[i]);
+    sqlite3_close(q->w);
+    sqlite3_close(q->r);
+    pthread_mutex_destroy(&q->rlock);
+    free(q->path);
+    free(q);
+}
+
+static const struct store_ops sq_ops = {
+    .version = STORE_OPS_VERSION,
+    .name = "sqlite",
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .insert = sq_insert,
+    .claim = sq_claim,
+    .update = sq_update,
+    .processing = sq_processing,
+    .promote_due = sq_promote_due,
+    .fetch = sq_fetch,
+    .get = sq_get,
+    .events = sq_events,
+    .count = sq_count,
+    .check = sq_check,
+};
+
+int store_schema_version(void)
+{
+    return store_migrations_count;
+}
+
+static int user_version(sqlite3 *db, int *v, struct err *e)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqerr(db, rc, e, "read schema version");
+    rc = sqlite3_step(st);
+    *v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return sqerr(db, rc, e, "read schema version");
+    return 0;
+}
+
+static int migrate(struct sq *q, struct err *e)
+{
+    int v = 0;
+    int rc = exec(q->w, "BEGIN IMMEDIATE", e, "open database");
+    if (rc)
+        return rc;
+    rc = user_version(q->w, &v, e);
+    if (!rc && v > store_migrations_count)
+        rc = err_set(e, TRAWL_ESCHEMA, false,
+                     "%s: database schema version %d is newer than this trawl knows (%d); use a "
+                     "newer trawl",
+                     q->path, v, store_migrations_count);
+    for (int i = v; !rc && i < store_migrations_count; i++) {
+        const struct migration *m = &store_migrations[i];
+        char what[128];
+        snprintf(what, sizeof what, "apply migration %s", m->name);
+        rc = exec(q->w, m->sql, e, what);
+        if (!rc) {
+            char sql[64];
+            snprintf(sql, sizeof sql, "PRAGMA user_version = %d", m->version);
+            rc = exec(q->w, sql, e, what);
+        }
+    }
+    if (rc) {
+        sqlite3_exec(q->w, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return exec(q->w, "COMMIT", e, "migrate database");
+}
+
+static int open_conn(const char *path, sqlite3 **db, int busy_ms, struct err *e)
+{
+    int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                           SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        int ret = err_set(e, map_code(rc), false, "cannot open database %s: %s", path,
+                          *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+        sqlite3_close(*db);
+        *db = NULL;
+        return ret;
+    }
+    sqlite3_busy_timeout(*db, busy_ms);
+    sqlite3_extended_result_codes(*db, 1);
+    return 0;
+}
+
+int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struct store **out,
+                      struct err *e)
+{
+    *out = NULL;
+    struct sq *q = xcalloc(1, sizeof *q);
+    q->base.ops = &sq_ops;
+    q->path = xstrdup(path);
+    pthread_mutex_init(&q->rlock, NULL);
+    int busy = o && o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000;
+    bool relaxed = o && o->durability == STORE_RELAXED;
+    char what[600];
+    snprintf(what, sizeof what, "open %s", path);
+    int rc = open_conn(path, &q->w, busy, e);
+    if (!rc)
+        rc = exec(q->w, "PRAGMA journal_mode = WAL", e, what);
+    if (!rc)
+        rc = exec(q->w,
+                  relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", e, what);
+    if (!rc)
+        rc = exec(q->w, "PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY", e, what);
+    if (!rc)
+        rc = migrate(q, e);
+    if (!rc)
+        rc = open_conn(path, &q->r, busy, e);
+    if (!rc)
+        rc = exec(q->r, "PRAGMA cache_size = -4000", e, what);
+    if (rc)
+        goto out;
+
+    rc = prep(q->w,
+              "INSERT INTO jobs (id, type, queue, status, priority, max_attempts, run_at, "
+              "timeout_ms, backoff_base_ms, backoff_cap_ms, args, batch_id, parent_id, root_id, "
+              "unique_key, workspace, created_at, updated_at, checkpoint) VALUES (?1, ?2, ?3, ?4, "
+              "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?18)",
+              &q->ins, e);
+    if (!rc)
+        rc = prep(q->w,
+                  "SELECT id, status FROM jobs WHERE workspace = ?1 AND unique_key = ?2 AND "
+                  "status IN ('pending','processing','retrying')",
+                  &q->find_unique, e);
+    if (!rc)
+        rc = prep(q->w, "SELECT rowid, status, attempt, lease_owner FROM jobs WHERE id = ?1",
+                  &q->lookup, e);
+    if (!rc)
+        rc = prep(q->w,
+                  "UPDATE jobs SET status = coalesce(?2, status), attempt = attempt + ?3, "
+                  "progress_at = CASE WHEN (?4 & 1 AND ?5 IS NOT progress) OR (?4 & 2 AND ?6 IS "
+                  "NOT stage) OR (?4 & 4 AND ?7 IS NOT checkpoint) THEN ?13 ELSE progress_at END, "
+                  "progress = CASE WHEN ?4 & 1 THEN ?5 ELSE progress END, "
+                  "stage = CASE WHEN ?4 & 2 THEN ?6 ELSE stage END, "
+                  "checkpoint = CASE WHEN ?4 & 4 THEN ?7 ELSE checkpoint END, "
+                  "result = CASE WHEN ?4 & 8 THEN ?8 ELSE result END, "
+                  "error = CASE WHEN ?4 & 16 THEN ?9 ELSE error END, "
+                  "run_at = CASE WHEN ?4 & 32 THEN ?10 ELSE run_at END, "
+                  "lease_expires_at = CASE WHEN ?4 & 64 THEN ?11 WHEN ?4 & 128 THEN NULL ELSE "
+                  "lease_expires_at END, "
+                  "last_heartbeat = CASE WHEN ?4 & 64 THEN ?13 ELSE last_heartbeat END, "
+                  "lease_owner = CASE WHEN ?4 & 128 THEN NULL ELSE lease_owner END, "
+                  "max_attempts = CASE WHEN ?4 & 256 THEN ?12 ELSE max_attempts END, "
+                  "completed_at = CASE WHEN ?4 & 512 THEN ?13 ELSE completed_at END, "
+                  "failed_at = CASE WHEN ?4 & 1024 THEN ?13 ELSE failed_at END, "
+                  "updated_at = ?13 WHERE rowid = ?1",
+                  &q->upd, e);
+    if (!rc)
+        rc = prep(q->w,
+                  "INSERT INTO job_events (job_id, at, from_status, to_status, attempt, message) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                  &q->event, e);
+    if (!rc)
+        rc = prep(q->w,
+                  "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_processing WHERE status = "
+                  "'processing' ORDER BY lease_expires_at",
+                  &q->processing, e);
+    if (!rc)
+        rc = prep(q->w,
+                  "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_retrying WHERE status = "
+                  "'retrying' AND run_at <= ?1 ORDER BY run_at",
+                  &q->due, e);
+    if (!rc)
+        rc = prep(q->w, "UPDATE jobs SET status = 'pending', updated_at = ?2 WHERE id = ?1",
+                  &q->promote, e);
+    if (!rc)
+        rc = prep(q->w,
+                  "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?1, "
+                  "lease_expires_at = ?2, last_heartbeat = ?3, progress_at = ?3, started_at = ?3, "
+                  "updated_at = ?3 WHERE rowid = ?4 RETURNING " JOB_COLS,
+                  &q->claim_upd, e);
+    if (!rc)
+        rc = prep(q->r, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->get, e);
+    if (!rc)
+        rc = prep(q->w, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->fetch, e);
+    if (!rc)
+        rc = prep(q->r,
+                  "SELECT seq, at, from_status, to_status, attempt, message FROM job_events "
+                  "WHERE job_id = ?1 ORDER BY seq",
+                  &q->events, e);
+out:
+    if (rc) {
+        sq_close(&q->base);
+        return rc;
+    }
+    *out = &q->base;
+    return 0;
+}
