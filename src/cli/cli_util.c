@@ -17,8 +17,8 @@ bool cli_int(const char *opt, const char *s, int64_t min, int64_t max, int64_t *
         return false;
     }
     if (v < min || v > max) {
-        fprintf(stderr, "trawl: %s: %lld is out of range (%lld to %lld)\n", opt, v,
-                (long long)min, (long long)max);
+        fprintf(stderr, "trawl: %s: %lld is out of range (%lld to %lld)\n", opt, v, (long long)min,
+                (long long)max);
         return false;
     }
     *out = v;

@@ -26,11 +26,16 @@ static const char enqueue_usage_[] =
 int cmd_enqueue(int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"db", required_argument, 0, 'd'},         {"priority", required_argument, 0, 'p'},
-        {"max-attempts", required_argument, 0, 'm'}, {"delay", required_argument, 0, 'y'},
-        {"timeout", required_argument, 0, 't'},    {"unique-key", required_argument, 0, 'u'},
-        {"batch", required_argument, 0, 'b'},      {"queue", required_argument, 0, 'q'},
-        {"count", required_argument, 0, 'n'},      {"help", no_argument, 0, 'h'},
+        {"db", required_argument, 0, 'd'},
+        {"priority", required_argument, 0, 'p'},
+        {"max-attempts", required_argument, 0, 'm'},
+        {"delay", required_argument, 0, 'y'},
+        {"timeout", required_argument, 0, 't'},
+        {"unique-key", required_argument, 0, 'u'},
+        {"batch", required_argument, 0, 'b'},
+        {"queue", required_argument, 0, 'q'},
+        {"count", required_argument, 0, 'n'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *db = cli_default_db();
@@ -121,8 +126,7 @@ int cmd_enqueue(int argc, char **argv)
 }
 
 /* Parse "[--db PATH] ID" for the one-job commands. */
-static int one_job_args(int argc, char **argv, const char *usage, const char **db,
-                        const char **id)
+static int one_job_args(int argc, char **argv, const char *usage, const char **db, const char **id)
 {
     static const struct option longs[] = {
         {"db", required_argument, 0, 'd'},
@@ -182,8 +186,8 @@ int cmd_job(int argc, char **argv)
     }
     printf("%-14s %s\n%-14s %s\n%-14s %s\n", "id", j.id, "type", j.type, "status",
            job_status_name(j.status));
-    printf("%-14s %d/%d\n%-14s %d\n%-14s %d%%\n", "attempt", j.attempt, j.max_attempts,
-           "priority", j.priority, "progress", j.progress);
+    printf("%-14s %d/%d\n%-14s %d\n%-14s %d%%\n", "attempt", j.attempt, j.max_attempts, "priority",
+           j.priority, "progress", j.progress);
     if (j.stage)
         printf("%-14s %s\n", "stage", j.stage);
     printf("%-14s %s\n", "args", j.args);

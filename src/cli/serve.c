@@ -98,11 +98,11 @@ static int type_option(struct engine *eng, const char *opt)
 int cmd_serve(int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"db", required_argument, 0, 'd'},        {"workers", required_argument, 0, 'w'},
-        {"batch", required_argument, 0, 'b'},     {"durability", required_argument, 0, 'D'},
-        {"grace", required_argument, 0, 'g'},     {"sweep", required_argument, 0, 's'},
-        {"type", required_argument, 0, 't'},      {"log-level", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
+        {"db", required_argument, 0, 'd'},    {"workers", required_argument, 0, 'w'},
+        {"batch", required_argument, 0, 'b'}, {"durability", required_argument, 0, 'D'},
+        {"grace", required_argument, 0, 'g'}, {"sweep", required_argument, 0, 's'},
+        {"type", required_argument, 0, 't'},  {"log-level", required_argument, 0, 'l'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
     };
     const char *db = cli_default_db();
     int64_t workers = 4, batch = 256, grace = 10000, sweep = 2000;
@@ -205,8 +205,7 @@ int cmd_serve(int argc, char **argv)
     }
     struct monitor *mon = monitor_start(eng, sweep);
     log_info("trawl serve: %s, %lld workers, %s durability, schema v%d; ready", db,
-             (long long)workers, dur == STORE_DURABLE ? "full" : "relaxed",
-             store_schema_version());
+             (long long)workers, dur == STORE_DURABLE ? "full" : "relaxed", store_schema_version());
 
     pthread_mutex_lock(&sig_lock_);
     while (signals_ == 0)

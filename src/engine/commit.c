@@ -25,8 +25,8 @@ struct committer {
     void *ctx;
     pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t work;  /* ops queued or stopping */
-    pthread_cond_t done;  /* some op finished */
+    pthread_cond_t work; /* ops queued or stopping */
+    pthread_cond_t done; /* some op finished */
     struct commit_op *head, *tail;
     bool stopping;
     struct commit_stats stats;

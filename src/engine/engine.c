@@ -172,8 +172,8 @@ static int check_json(const char *what, const char *text, size_t max, bool objec
 {
     size_t n = strlen(text);
     if (n > max)
-        return err_set(e, TRAWL_ETOOBIG, false, "%s is too large (%zu bytes, at most %zu)", what,
-                       n, max);
+        return err_set(e, TRAWL_ETOOBIG, false, "%s is too large (%zu bytes, at most %zu)", what, n,
+                       max);
     json_error_t je;
     json_t *v = json_loadb(text, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
     if (!v)
@@ -245,7 +245,7 @@ static int enqueue_run(struct commit_op *op, struct commit_tx *tx)
             struct job parent;
             int rc = store_fetch(s, j->parent_id, &parent, &op->err);
             if (rc == TRAWL_ENOTFOUND) {
-                    /* roll back: all or nothing */
+                /* roll back: all or nothing */
                 return op->rc = err_set(&op->err, TRAWL_EINVAL, false,
                                         "jobs[%zu]: parent job %s not found", i, j->parent_id);
             }
@@ -267,8 +267,7 @@ static int enqueue_run(struct commit_op *op, struct commit_tx *tx)
     return 0;
 }
 
-static void job_from_spec(struct engine *eng, const struct job_spec *s, int64_t now,
-                          struct job *j)
+static void job_from_spec(struct engine *eng, const struct job_spec *s, int64_t now, struct job *j)
 {
     memset(j, 0, sizeof *j);
     struct job_type_config cfg;
@@ -366,8 +365,9 @@ int engine_claim(struct engine *eng, const char *const *types, size_t ntypes, si
     struct claim_op c = {0};
     c.op.run = claim_run;
     c.op.undo = claim_undo;
-    c.req = (struct claim_req){types, ntypes, limit, owner,
-                               lease_ms > 0 ? lease_ms : eng->defaults.lease_ms, engine_now(eng)};
+    c.req = (struct claim_req){
+        types,          ntypes, limit, owner, lease_ms > 0 ? lease_ms : eng->defaults.lease_ms,
+        engine_now(eng)};
     int rc = commit_run(eng->committer, &c.op);
     if (rc) {
         err_copy(e, &c.op.err);
@@ -732,8 +732,7 @@ static int sweep_run(struct commit_op *op, struct commit_tx *tx)
             counter = &w->r.expired;
         } else if (cfg.no_progress_ms > 0 && j->progress_at + cfg.no_progress_ms < now) {
             snprintf(why, sizeof why, "stuck: no progress for %lld ms (stage %s, progress %d%%)",
-                     (long long)(now - j->progress_at), j->stage ? j->stage : "none",
-                     j->progress);
+                     (long long)(now - j->progress_at), j->stage ? j->stage : "none", j->progress);
             counter = &w->r.no_progress;
         } else if (timeout > 0 && j->started_at + timeout < now) {
             snprintf(why, sizeof why, "timed out after %lld ms", (long long)timeout);
@@ -776,8 +775,8 @@ static int sweep_run(struct commit_op *op, struct commit_tx *tx)
         (*counter)++;
         if (u.to == JOB_FAILED)
             w->r.failed++;
-        log_warn("job %s (%s) attempt %d/%d: %s; %s", j->id, j->type, j->attempt,
-                 j->max_attempts, why, u.to == JOB_FAILED ? "failed" : "requeued");
+        log_warn("job %s (%s) attempt %d/%d: %s; %s", j->id, j->type, j->attempt, j->max_attempts,
+                 why, u.to == JOB_FAILED ? "failed" : "requeued");
         commit_record(tx, j->id, j->type, old, u.to, j->attempt);
     }
     job_array_free(jobs, n);

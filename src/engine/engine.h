@@ -18,14 +18,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOB_PRIORITY_MIN     (-1000)
-#define JOB_PRIORITY_MAX     1000
-#define JOB_ATTEMPTS_MAX     1000
-#define JOB_ARGS_MAX         (1 << 20) /* bytes of args JSON */
-#define JOB_CHECKPOINT_MAX   (1 << 20)
-#define JOB_RESULT_MAX       (8 << 20)
-#define JOB_TYPE_MAX         64
-#define JOB_KEY_MAX          256 /* unique_key, batch_id, queue, workspace, stage */
+#define JOB_PRIORITY_MIN       (-1000)
+#define JOB_PRIORITY_MAX       1000
+#define JOB_ATTEMPTS_MAX       1000
+#define JOB_ARGS_MAX           (1 << 20) /* bytes of args JSON */
+#define JOB_CHECKPOINT_MAX     (1 << 20)
+#define JOB_RESULT_MAX         (8 << 20)
+#define JOB_TYPE_MAX           64
+#define JOB_KEY_MAX            256 /* unique_key, batch_id, queue, workspace, stage */
 #define ENGINE_CLAIM_TYPES_MAX 16
 
 /* Settings of one job type. Zero fields take the defaults below. */
@@ -46,24 +46,24 @@ struct job_type_config {
 
 /* What a caller asks for. Zero or NULL fields take defaults; strings are borrowed. */
 struct job_spec {
-    const char *type;       /* required */
-    const char *queue;      /* default "default" */
-    const char *args;       /* JSON object text; default "{}" */
-    int priority;           /* JOB_PRIORITY_MIN..MAX; higher runs first */
-    int max_attempts;       /* 0: the type's; else 1..JOB_ATTEMPTS_MAX */
-    int64_t run_at;         /* ms since epoch; 0: now */
-    int64_t timeout_ms;     /* 0: the type's */
+    const char *type;        /* required */
+    const char *queue;       /* default "default" */
+    const char *args;        /* JSON object text; default "{}" */
+    int priority;            /* JOB_PRIORITY_MIN..MAX; higher runs first */
+    int max_attempts;        /* 0: the type's; else 1..JOB_ATTEMPTS_MAX */
+    int64_t run_at;          /* ms since epoch; 0: now */
+    int64_t timeout_ms;      /* 0: the type's */
     int64_t backoff_base_ms; /* 0: the type's */
     int64_t backoff_cap_ms;  /* 0: the type's */
     const char *batch_id;
-    const char *parent_id; /* a job id */
-    const char *root_id;   /* a job id; default parent's root or parent */
+    const char *parent_id;  /* a job id */
+    const char *root_id;    /* a job id; default parent's root or parent */
     const char *unique_key; /* enqueue returns the live job with this key instead of a new one */
     const char *workspace;  /* default "default" */
 };
 
 struct engine_opts {
-    const struct clock *clock;         /* default the real clock */
+    const struct clock *clock;              /* default the real clock */
     const struct job_type_config *defaults; /* for types never registered; NULL: built-in */
 };
 
@@ -88,8 +88,7 @@ typedef void (*engine_done_fn)(void *ctx, int rc, const struct err *e);
 
 struct engine;
 
-int engine_open(struct store *s, const struct engine_opts *o, struct engine **out,
-                struct err *e);
+int engine_open(struct store *s, const struct engine_opts *o, struct engine **out, struct err *e);
 /* Drain the committer and close the store. Accepts NULL. */
 void engine_close(struct engine *eng);
 struct store *engine_store(struct engine *eng);

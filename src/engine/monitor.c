@@ -45,8 +45,8 @@ static void *monitor_main(void *arg)
         } else if (r.expired || r.no_progress || r.timed_out) {
             log_info("monitor: ended %d attempts (%d lease expired, %d no progress, %d timed "
                      "out), %d failed for good",
-                     r.expired + r.no_progress + r.timed_out, r.expired, r.no_progress,
-                     r.timed_out, r.failed);
+                     r.expired + r.no_progress + r.timed_out, r.expired, r.no_progress, r.timed_out,
+                     r.failed);
         }
         pthread_mutex_lock(&m->lock);
     }

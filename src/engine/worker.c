@@ -479,8 +479,8 @@ int pool_start(struct engine *eng, const struct job_handler *handlers, size_t n,
     gethostname(host, sizeof host - 1);
     char uid[UUID_STR_LEN];
     uuid_v7(uid, engine_now(eng));
-    snprintf(p->owner, sizeof p->owner, "%s:%d:%.8s", o && o->name ? o->name : host,
-             (int)getpid(), uid + 28);
+    snprintf(p->owner, sizeof p->owner, "%s:%d:%.8s", o && o->name ? o->name : host, (int)getpid(),
+             uid + 28);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cv_ready, NULL);
     pthread_cond_init(&p->cv_low, NULL);

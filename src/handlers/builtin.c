@@ -14,7 +14,7 @@ const struct job_handler *handlers_builtin(size_t *n)
     return builtin_;
 }
 
-#define MIN_MS(m) ((int64_t)(m) * 60 * 1000)
+#define MIN_MS(m) ((int64_t)(m)*60 * 1000)
 
 int handlers_configure(struct engine *eng, struct err *e)
 {

@@ -28,8 +28,9 @@ int job_status_parse(const char *name)
 }
 
 #define JOB_STRINGS(X)                                                                             \
-    X(type) X(queue) X(stage) X(checkpoint) X(args) X(result) X(error) X(batch_id) X(parent_id)    \
-        X(root_id) X(unique_key) X(workspace) X(lease_owner)
+    X(type)                                                                                        \
+    X(queue) X(stage) X(checkpoint) X(args) X(result) X(error) X(batch_id) X(parent_id) X(root_id) \
+        X(unique_key) X(workspace) X(lease_owner)
 
 void job_release(struct job *j)
 {

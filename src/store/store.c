@@ -85,8 +85,7 @@ int store_get(struct store *s, const char *id, struct job *out, struct err *e)
     WRAP(s->ops->get(s, id, out, e));
 }
 
-int store_events(struct store *s, const char *id, struct job_event **out, size_t *n,
-                 struct err *e)
+int store_events(struct store *s, const char *id, struct job_event **out, size_t *n, struct err *e)
 {
     *out = NULL;
     *n = 0;

@@ -138,8 +138,7 @@ int store_promote_due(struct store *s, int64_t now, struct err *e);
 /* Like store_get, but inside the write transaction: sees its uncommitted changes. */
 int store_fetch(struct store *s, const char *id, struct job *out, struct err *e);
 int store_get(struct store *s, const char *id, struct job *out, struct err *e);
-int store_events(struct store *s, const char *id, struct job_event **out, size_t *n,
-                 struct err *e);
+int store_events(struct store *s, const char *id, struct job_event **out, size_t *n, struct err *e);
 int store_count(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct err *e);
 int store_check(struct store *s, struct err *e);
 

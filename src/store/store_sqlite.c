@@ -14,9 +14,9 @@
 #define MAX_CLAIM_TYPES 16
 
 #define JOB_COLS                                                                                   \
-    "id, type, queue, status, priority, attempt, max_attempts, run_at, timeout_ms, "              \
-    "backoff_base_ms, backoff_cap_ms, progress, stage, checkpoint, args, result, error, "         \
-    "batch_id, parent_id, root_id, unique_key, workspace, lease_owner, lease_expires_at, "        \
+    "id, type, queue, status, priority, attempt, max_attempts, run_at, timeout_ms, "               \
+    "backoff_base_ms, backoff_cap_ms, progress, stage, checkpoint, args, result, error, "          \
+    "batch_id, parent_id, root_id, unique_key, workspace, lease_owner, lease_expires_at, "         \
     "last_heartbeat, progress_at, created_at, started_at, completed_at, failed_at, updated_at"
 
 struct sq {
@@ -25,8 +25,7 @@ struct sq {
     sqlite3 *w; /* writer */
     sqlite3 *r; /* reader */
     pthread_mutex_t rlock;
-    sqlite3_stmt *ins, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
-        *claim_upd;
+    sqlite3_stmt *ins, *find_unique, *lookup, *upd, *event, *processing, *due, *promote, *claim_upd;
     sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1];
     sqlite3_stmt *get, *events, *fetch;
 };
@@ -60,8 +59,8 @@ static int map_code(int rc)
 static int sqerr(sqlite3 *db, int rc, struct err *e, const char *what)
 {
     int code = map_code(rc);
-    bool retryable = code == TRAWL_EBUSY || code == TRAWL_EFULL || code == TRAWL_EIO ||
-                     code == TRAWL_ENOMEM;
+    bool retryable =
+        code == TRAWL_EBUSY || code == TRAWL_EFULL || code == TRAWL_EIO || code == TRAWL_ENOMEM;
     const char *detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     if (code == TRAWL_EBUSY)
         return err_set(e, code, retryable, "%s: database is locked by another process (%s)", what,
@@ -244,11 +243,12 @@ static sqlite3_stmt *claim_stmt(struct sq *q, size_t ntypes, struct err *e)
     size_t n = 0;
     n += (size_t)snprintf(sql + n, sizeof sql - n, "SELECT rid FROM (");
     for (size_t i = 0; i < ntypes; i++)
-        n += (size_t)snprintf(sql + n, sizeof sql - n,
-                              "%sSELECT * FROM (SELECT rowid AS rid, priority, run_at, id FROM jobs "
-                              "INDEXED BY jobs_claim WHERE status = 'pending' AND type = ?%zu "
-                              "AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101)",
-                              i ? " UNION ALL " : "", i + 1);
+        n +=
+            (size_t)snprintf(sql + n, sizeof sql - n,
+                             "%sSELECT * FROM (SELECT rowid AS rid, priority, run_at, id FROM jobs "
+                             "INDEXED BY jobs_claim WHERE status = 'pending' AND type = ?%zu "
+                             "AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101)",
+                             i ? " UNION ALL " : "", i + 1);
     snprintf(sql + n, sizeof sql - n, ") ORDER BY priority DESC, run_at, id LIMIT ?101");
     if (prep(q->w, sql, &q->claim[ntypes], e))
         return NULL;
@@ -374,8 +374,7 @@ static int sq_update(struct store *s, const struct job_update *u, struct err *e)
     if (ret)
         return ret;
     if (u->to >= 0)
-        ret = add_event(q, u->id, u->now, status, u->to, attempt + u->attempt_delta, u->message,
-                        e);
+        ret = add_event(q, u->id, u->now, status, u->to, attempt + u->attempt_delta, u->message, e);
     return ret;
 }
 
@@ -431,8 +430,7 @@ static int sq_promote_due(struct store *s, int64_t now, struct err *e)
     return ret ? ret : (int)n;
 }
 
-static int get_one(sqlite3 *db, sqlite3_stmt *st, const char *id, struct job *out,
-                   struct err *e)
+static int get_one(sqlite3 *db, sqlite3_stmt *st, const char *id, struct job *out, struct err *e)
 {
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -540,9 +538,8 @@ static int sq_check(struct store *s, struct err *e)
 static void sq_close(struct store *s)
 {
     struct sq *q = (struct sq *)s;
-    sqlite3_stmt *all[] = {q->ins,        q->find_unique, q->lookup, q->upd,       q->event,
-                           q->processing, q->due,         q->promote, q->claim_upd, q->get,
-                           q->events,     q->fetch};
+    sqlite3_stmt *all[] = {q->ins, q->find_unique, q->lookup,    q->upd, q->event,  q->processing,
+                           q->due, q->promote,     q->claim_upd, q->get, q->events, q->fetch};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
     for (int i = 0; i <= MAX_CLAIM_TYPES; i++)
@@ -624,8 +621,8 @@ static int migrate(struct sq *q, struct err *e)
 
 static int open_conn(const char *path, sqlite3 **db, int busy_ms, struct err *e)
 {
-    int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                           SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         int ret = err_set(e, map_code(rc), false, "cannot open database %s: %s", path,
                           *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
@@ -654,8 +651,8 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
     if (!rc)
         rc = exec(q->w, "PRAGMA journal_mode = WAL", e, what);
     if (!rc)
-        rc = exec(q->w,
-                  relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", e, what);
+        rc = exec(q->w, relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", e,
+                  what);
     if (!rc)
         rc = exec(q->w, "PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY", e, what);
     if (!rc)
