@@ -27,10 +27,11 @@ int job_status_parse(const char *name)
     return -1;
 }
 
+/* clang-format off */
 #define JOB_STRINGS(X)                                                                             \
-    X(type)                                                                                        \
-    X(queue) X(stage) X(checkpoint) X(args) X(result) X(error) X(batch_id) X(parent_id) X(root_id) \
-        X(unique_key) X(workspace) X(lease_owner)
+    X(type) X(queue) X(stage) X(checkpoint) X(args) X(result) X(error) X(batch_id) X(parent_id)    \
+    X(root_id) X(unique_key) X(workspace) X(lease_owner)
+/* clang-format on */
 
 void job_release(struct job *j)
 {
