@@ -5,7 +5,6 @@
 
 #include <ctype.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 
 static pthread_mutex_t lock_ = PTHREAD_MUTEX_INITIALIZER;
@@ -39,10 +38,15 @@ void uuid_v7(char out[UUID_STR_LEN], int64_t now_ms)
     for (int i = 8; i < 16; i++)
         b[i] = (unsigned char)(r >> (8 * (i - 8)));
     b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-    snprintf(out, UUID_STR_LEN,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\0';
 }
 
 bool uuid_valid(const char *s)

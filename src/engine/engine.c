@@ -254,42 +254,59 @@ static int enqueue_run(struct commit_op *op, struct commit_tx *tx)
             j->root_id = xstrdup(parent.root_id ? parent.root_id : parent.id);
             job_release(&parent);
         }
-        char id[UUID_STR_LEN];
-        memcpy(id, j->id, sizeof id);
-        int rc = store_insert(s, j, &op->err);
-        if (rc < 0)
-            return rc;
-        memcpy(q->res[i].id, j->id, sizeof j->id);
-        q->res[i].existed = rc == 1;
-        memcpy(j->id, id, sizeof id); /* a replay inserts with the same id */
     }
+    /* the store overwrites the id of a job whose unique key is live; a replay after a rollback
+     * must insert with the ids first given */
+    char(*ids)[UUID_STR_LEN] = xmalloc(q->n * sizeof *ids);
+    bool *existed = xcalloc(q->n, sizeof *existed);
+    for (size_t i = 0; i < q->n; i++)
+        memcpy(ids[i], q->jobs[i].id, UUID_STR_LEN);
+    int rc = store_insert_many(s, q->jobs, q->n, existed, &op->err);
+    for (size_t i = 0; i < q->n && !rc; i++) {
+        memcpy(q->res[i].id, q->jobs[i].id, UUID_STR_LEN);
+        q->res[i].existed = existed[i];
+    }
+    for (size_t i = 0; i < q->n; i++)
+        memcpy(q->jobs[i].id, ids[i], UUID_STR_LEN);
+    free(ids);
+    free(existed);
+    if (rc < 0)
+        return rc;
     commit_available(tx);
     return 0;
 }
 
-static void job_from_spec(struct engine *eng, const struct job_spec *s, int64_t now, struct job *j)
+/* The rows to insert borrow the specs' strings (the call is synchronous); only a root_id found
+ * from the parent is allocated, and freed by enqueue_free. */
+static void job_from_spec(const struct job_spec *s, int max_attempts, int64_t now, struct job *j)
 {
     memset(j, 0, sizeof *j);
-    struct job_type_config cfg;
-    engine_type(eng, s->type, &cfg);
     uuid_v7(j->id, now);
-    j->type = xstrdup(s->type);
-    j->queue = xstrdup(s->queue ? s->queue : "default");
+    j->type = (char *)s->type;
+    j->queue = (char *)(s->queue ? s->queue : "default");
     j->status = JOB_PENDING;
     j->priority = s->priority;
-    j->max_attempts = s->max_attempts ? s->max_attempts : cfg.max_attempts;
+    j->max_attempts = s->max_attempts ? s->max_attempts : max_attempts;
     j->run_at = s->run_at ? s->run_at : now;
     j->timeout_ms = s->timeout_ms;
     j->backoff_base_ms = s->backoff_base_ms;
     j->backoff_cap_ms = s->backoff_cap_ms;
-    j->args = xstrdup(s->args ? s->args : "{}");
-    j->batch_id = xstrdup(s->batch_id);
-    j->parent_id = xstrdup(s->parent_id);
-    j->root_id = xstrdup(s->root_id);
-    j->unique_key = xstrdup(s->unique_key);
-    j->workspace = xstrdup(s->workspace ? s->workspace : "default");
+    j->args = (char *)(s->args ? s->args : "{}");
+    j->batch_id = (char *)s->batch_id;
+    j->parent_id = (char *)s->parent_id;
+    j->root_id = (char *)s->root_id;
+    j->unique_key = (char *)s->unique_key;
+    j->workspace = (char *)(s->workspace ? s->workspace : "default");
     j->created_at = now;
     j->updated_at = now;
+}
+
+static void enqueue_free(struct enqueue_op *q, const struct job_spec *specs)
+{
+    for (size_t i = 0; i < q->n; i++)
+        if (q->jobs[i].root_id != specs[i].root_id)
+            free(q->jobs[i].root_id);
+    free(q->jobs);
 }
 
 int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t n,
@@ -307,13 +324,20 @@ int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t
     int64_t now = engine_now(eng);
     struct enqueue_op q = {.n = n, .res = res};
     q.op.run = enqueue_run;
-    q.jobs = xcalloc(n, sizeof *q.jobs);
-    for (size_t i = 0; i < n; i++)
-        job_from_spec(eng, &specs[i], now, &q.jobs[i]);
+    q.jobs = xmalloc(n * sizeof *q.jobs);
+    struct job_type_config cfg;
+    const char *cfg_type = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!cfg_type || strcmp(cfg_type, specs[i].type) != 0) {
+            engine_type(eng, specs[i].type, &cfg);
+            cfg_type = specs[i].type;
+        }
+        job_from_spec(&specs[i], cfg.max_attempts, now, &q.jobs[i]);
+    }
     int rc = commit_run(eng->committer, &q.op);
     if (rc)
         err_copy(e, &q.op.err);
-    job_array_free(q.jobs, n);
+    enqueue_free(&q, specs);
     return rc;
 }
 

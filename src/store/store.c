@@ -50,6 +50,11 @@ int store_insert(struct store *s, struct job *j, struct err *e)
     WRAP(s->ops->insert(s, j, e));
 }
 
+int store_insert_many(struct store *s, struct job *jobs, size_t n, bool *existed, struct err *e)
+{
+    WRAP(s->ops->insert_many(s, jobs, n, existed, e));
+}
+
 int store_claim(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
                 struct err *e)
 {

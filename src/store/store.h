@@ -16,6 +16,7 @@
 #include "store/job.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -82,6 +83,7 @@ struct store_ops {
     void (*rollback)(struct store *s);
 
     int (*insert)(struct store *s, struct job *j, struct err *e);
+    int (*insert_many)(struct store *s, struct job *jobs, size_t n, bool *existed, struct err *e);
     int (*claim)(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
                  struct err *e);
     int (*update)(struct store *s, const struct job_update *u, struct err *e);
@@ -130,6 +132,9 @@ int store_begin(struct store *s, struct err *e);
 int store_commit(struct store *s, struct err *e);
 void store_rollback(struct store *s);
 int store_insert(struct store *s, struct job *j, struct err *e);
+/* Insert n jobs (one store call): like store_insert for each, with existed[i] saying which
+ * returned a live job with the same unique_key. Returns 0 or an error. */
+int store_insert_many(struct store *s, struct job *jobs, size_t n, bool *existed, struct err *e);
 int store_claim(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
                 struct err *e);
 int store_update(struct store *s, const struct job_update *u, struct err *e);

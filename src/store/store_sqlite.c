@@ -25,7 +25,8 @@ struct sq {
     sqlite3 *w; /* writer */
     sqlite3 *r; /* reader */
     pthread_mutex_t rlock;
-    sqlite3_stmt *ins, *find_unique, *lookup, *upd, *event, *processing, *due, *promote, *claim_upd;
+    sqlite3_stmt *ins, *ins_multi, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
+        *claim_upd, *claim_events;
     sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1];
     sqlite3_stmt *get, *events, *fetch;
 };
@@ -153,16 +154,17 @@ static int step_done(struct sq *q, sqlite3_stmt *st, struct err *e, const char *
     return 0;
 }
 
-static int add_event(struct sq *q, const char *id, int64_t at, int from, int to, int attempt,
-                     const char *msg, struct err *e)
+/* Append the event of a change just made to job id; its seq and attempt are read from the
+ * updated row, so the caller need not read them back. */
+static int add_event(struct sq *q, const char *id, int64_t at, int from, int to, const char *msg,
+                     struct err *e)
 {
     sqlite3_stmt *st = q->event;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, at);
     sqlite3_bind_text(st, 3, job_status_name(from), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, job_status_name(to), -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, attempt);
-    bind_text(st, 6, msg);
+    bind_text(st, 5, msg);
     int rc = step_done(q, st, e, "record job event");
     sqlite3_clear_bindings(st);
     return rc;
@@ -190,47 +192,92 @@ static void sq_rollback(struct store *s)
         sqlite3_exec(q->w, "ROLLBACK", NULL, NULL, NULL);
 }
 
+#define CLAIM_MULTI  32 /* claimed jobs changed by one UPDATE */
+#define INSERT_COLS  18
+#define INSERT_MULTI 32 /* rows per multi-row INSERT: one statement run opens the b-trees once */
+
+static void bind_job(sqlite3_stmt *st, int base, const struct job *j)
+{
+    sqlite3_bind_text(st, base + 1, j->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, base + 2, j->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, base + 3, j->queue, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, base + 4, job_status_name(j->status), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, base + 5, j->priority);
+    sqlite3_bind_int(st, base + 6, j->max_attempts);
+    sqlite3_bind_int64(st, base + 7, j->run_at);
+    sqlite3_bind_int64(st, base + 8, j->timeout_ms);
+    sqlite3_bind_int64(st, base + 9, j->backoff_base_ms);
+    sqlite3_bind_int64(st, base + 10, j->backoff_cap_ms);
+    sqlite3_bind_text(st, base + 11, j->args, -1, SQLITE_STATIC);
+    bind_text(st, base + 12, j->batch_id);
+    bind_text(st, base + 13, j->parent_id);
+    bind_text(st, base + 14, j->root_id);
+    bind_text(st, base + 15, j->unique_key);
+    sqlite3_bind_text(st, base + 16, j->workspace, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, base + 17, j->created_at);
+    bind_text(st, base + 18, j->checkpoint);
+}
+
+/* 1: a live job has j's unique key; j->id and j->status are now that job's. */
+static int find_unique(struct sq *q, struct job *j, struct err *e)
+{
+    sqlite3_stmt *f = q->find_unique;
+    sqlite3_bind_text(f, 1, j->workspace, -1, SQLITE_STATIC);
+    sqlite3_bind_text(f, 2, j->unique_key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(f);
+    if (rc == SQLITE_ROW) {
+        snprintf(j->id, sizeof j->id, "%s", (const char *)sqlite3_column_text(f, 0));
+        j->status = job_status_parse((const char *)sqlite3_column_text(f, 1));
+        sqlite3_reset(f);
+        return 1;
+    }
+    sqlite3_reset(f);
+    if (rc != SQLITE_DONE)
+        return sqerr(q->w, rc, e, "look up unique key");
+    return 0;
+}
+
 static int sq_insert(struct store *s, struct job *j, struct err *e)
 {
     struct sq *q = (struct sq *)s;
-    int rc;
     if (j->unique_key) {
-        sqlite3_stmt *f = q->find_unique;
-        sqlite3_bind_text(f, 1, j->workspace, -1, SQLITE_STATIC);
-        sqlite3_bind_text(f, 2, j->unique_key, -1, SQLITE_STATIC);
-        rc = sqlite3_step(f);
-        if (rc == SQLITE_ROW) {
-            snprintf(j->id, sizeof j->id, "%s", (const char *)sqlite3_column_text(f, 0));
-            j->status = job_status_parse((const char *)sqlite3_column_text(f, 1));
-            sqlite3_reset(f);
-            return 1;
-        }
-        sqlite3_reset(f);
-        if (rc != SQLITE_DONE)
-            return sqerr(q->w, rc, e, "look up unique key");
+        int rc = find_unique(q, j, e);
+        if (rc)
+            return rc;
     }
-    sqlite3_stmt *st = q->ins;
-    sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, j->type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, j->queue, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, job_status_name(j->status), -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, j->priority);
-    sqlite3_bind_int(st, 6, j->max_attempts);
-    sqlite3_bind_int64(st, 7, j->run_at);
-    sqlite3_bind_int64(st, 8, j->timeout_ms);
-    sqlite3_bind_int64(st, 9, j->backoff_base_ms);
-    sqlite3_bind_int64(st, 10, j->backoff_cap_ms);
-    sqlite3_bind_text(st, 11, j->args, -1, SQLITE_STATIC);
-    bind_text(st, 12, j->batch_id);
-    bind_text(st, 13, j->parent_id);
-    bind_text(st, 14, j->root_id);
-    bind_text(st, 15, j->unique_key);
-    sqlite3_bind_text(st, 16, j->workspace, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 17, j->created_at);
-    bind_text(st, 18, j->checkpoint);
-    rc = step_done(q, st, e, "insert job");
-    sqlite3_clear_bindings(st);
+    bind_job(q->ins, 0, j);
+    int rc = step_done(q, q->ins, e, "insert job");
+    sqlite3_clear_bindings(q->ins);
     return rc;
+}
+
+static int sq_insert_many(struct store *s, struct job *jobs, size_t n, bool *existed, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    size_t i = 0;
+    while (i < n) {
+        /* runs of INSERT_MULTI jobs without a unique key go in one statement */
+        size_t k = 0;
+        while (k < INSERT_MULTI && i + k < n && !jobs[i + k].unique_key)
+            k++;
+        if (k == INSERT_MULTI) {
+            for (size_t r = 0; r < k; r++) {
+                bind_job(q->ins_multi, (int)r * INSERT_COLS, &jobs[i + r]);
+                existed[i + r] = false;
+            }
+            int rc = step_done(q, q->ins_multi, e, "insert jobs");
+            if (rc)
+                return rc;
+            i += k;
+            continue;
+        }
+        int rc = sq_insert(s, &jobs[i], e);
+        if (rc < 0)
+            return rc;
+        existed[i] = rc == 1;
+        i++;
+    }
+    return 0;
 }
 
 static sqlite3_stmt *claim_stmt(struct sq *q, size_t ntypes, struct err *e)
@@ -241,15 +288,25 @@ static sqlite3_stmt *claim_stmt(struct sq *q, size_t ntypes, struct err *e)
      * the cost follows the number claimed, not the number of jobs in the table. */
     char sql[8192];
     size_t n = 0;
-    n += (size_t)snprintf(sql + n, sizeof sql - n, "SELECT rid FROM (");
+    if (ntypes == 1) {
+        /* the index range is already in claim order: no sort */
+        snprintf(sql, sizeof sql,
+                 "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' "
+                 "AND type = ?1 AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101");
+        if (prep(q->w, sql, &q->claim[ntypes], e))
+            return NULL;
+        return q->claim[ntypes];
+    }
+    n += (size_t)snprintf(sql + n, sizeof sql - n,
+                          "SELECT " JOB_COLS " FROM jobs WHERE id IN (SELECT id FROM (");
     for (size_t i = 0; i < ntypes; i++)
-        n +=
-            (size_t)snprintf(sql + n, sizeof sql - n,
-                             "%sSELECT * FROM (SELECT rowid AS rid, priority, run_at, id FROM jobs "
-                             "INDEXED BY jobs_claim WHERE status = 'pending' AND type = ?%zu "
-                             "AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101)",
-                             i ? " UNION ALL " : "", i + 1);
-    snprintf(sql + n, sizeof sql - n, ") ORDER BY priority DESC, run_at, id LIMIT ?101");
+        n += (size_t)snprintf(sql + n, sizeof sql - n,
+                              "%sSELECT * FROM (SELECT priority, run_at, id FROM jobs "
+                              "INDEXED BY jobs_claim WHERE status = 'pending' AND type = ?%zu "
+                              "AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101)",
+                              i ? " UNION ALL " : "", i + 1);
+    snprintf(sql + n, sizeof sql - n,
+             ") ORDER BY priority DESC, run_at, id LIMIT ?101) ORDER BY priority DESC, run_at, id");
     if (prep(q->w, sql, &q->claim[ntypes], e))
         return NULL;
     return q->claim[ntypes];
@@ -272,58 +329,66 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
     sqlite3_bind_int64(sel, 100, r->now);
     sqlite3_bind_int64(sel, 101, (sqlite3_int64)r->limit);
     size_t cap = 0, cnt = 0;
-    int64_t *rids = NULL;
+    struct job *jobs = NULL;
     int rc;
     while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 64;
-            rids = xrealloc(rids, cap * sizeof *rids);
+            jobs = xrealloc(jobs, cap * sizeof *jobs);
         }
-        rids[cnt++] = sqlite3_column_int64(sel, 0);
+        row_to_job(sel, 0, &jobs[cnt++]);
     }
     sqlite3_reset(sel);
     if (rc != SQLITE_DONE) {
-        free(rids);
+        job_array_free(jobs, cnt);
         return sqerr(q->w, rc, e, "claim jobs");
     }
-    struct job *jobs = cnt ? xcalloc(cnt, sizeof *jobs) : NULL;
-    size_t got = 0;
-    sqlite3_stmt *up = q->claim_upd;
+    /* one UPDATE and one INSERT per CLAIM_MULTI jobs; unused id slots stay NULL */
+    sqlite3_stmt *up = q->claim_upd, *ev = q->claim_events;
     sqlite3_bind_text(up, 1, r->owner, -1, SQLITE_STATIC);
     sqlite3_bind_int64(up, 2, r->now + r->lease_ms);
     sqlite3_bind_int64(up, 3, r->now);
+    sqlite3_bind_int64(ev, 1, r->now);
     int ret = 0;
-    for (size_t i = 0; i < cnt; i++) {
-        sqlite3_bind_int64(up, 4, rids[i]);
-        rc = sqlite3_step(up);
-        if (rc != SQLITE_ROW) {
-            sqlite3_reset(up);
-            ret = sqerr(q->w, rc, e, "claim job");
-            break;
+    for (size_t i = 0; i < cnt && !ret; i += CLAIM_MULTI) {
+        size_t k = cnt - i < CLAIM_MULTI ? cnt - i : CLAIM_MULTI;
+        for (size_t m = 0; m < CLAIM_MULTI; m++) {
+            if (m < k) {
+                sqlite3_bind_text(up, 4 + (int)m, jobs[i + m].id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(ev, 2 + (int)m, jobs[i + m].id, -1, SQLITE_STATIC);
+            } else {
+                sqlite3_bind_null(up, 4 + (int)m);
+                sqlite3_bind_null(ev, 2 + (int)m);
+            }
         }
-        row_to_job(up, 0, &jobs[got]);
-        sqlite3_step(up);
-        sqlite3_reset(up);
-        ret = add_event(q, jobs[got].id, r->now, JOB_PENDING, JOB_PROCESSING, jobs[got].attempt,
-                        NULL, e);
-        got++;
-        if (ret)
-            break;
+        ret = step_done(q, up, e, "claim jobs");
+        if (!ret)
+            ret = step_done(q, ev, e, "record job events");
     }
+    for (size_t i = 0; i < cnt; i++) {
+        /* what the update wrote, without reading the rows back */
+        struct job *j = &jobs[i];
+        j->status = JOB_PROCESSING;
+        j->attempt++;
+        free(j->lease_owner);
+        j->lease_owner = xstrdup(r->owner);
+        j->lease_expires_at = r->now + r->lease_ms;
+        j->last_heartbeat = j->progress_at = j->started_at = j->updated_at = r->now;
+    }
+    sqlite3_clear_bindings(ev);
     sqlite3_clear_bindings(up);
-    free(rids);
     if (ret) {
-        job_array_free(jobs, got);
+        job_array_free(jobs, cnt);
         return ret;
     }
     *out = jobs;
-    *n = got;
-    return (int)got;
+    *n = cnt;
+    return (int)cnt;
 }
 
-static int sq_update(struct store *s, const struct job_update *u, struct err *e)
+/* Why an update matched no row: the job is missing, the fence does not hold, or its state. */
+static int refuse(struct sq *q, const struct job_update *u, struct err *e, int *status_out)
 {
-    struct sq *q = (struct sq *)s;
     sqlite3_stmt *lk = q->lookup;
     sqlite3_bind_text(lk, 1, u->id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(lk);
@@ -333,10 +398,9 @@ static int sq_update(struct store *s, const struct job_update *u, struct err *e)
             return err_set(e, TRAWL_ENOTFOUND, false, "job %s not found", u->id);
         return sqerr(q->w, rc, e, "look up job");
     }
-    int64_t rid = sqlite3_column_int64(lk, 0);
-    int status = job_status_parse((const char *)sqlite3_column_text(lk, 1));
-    int attempt = sqlite3_column_int(lk, 2);
-    const char *owner = (const char *)sqlite3_column_text(lk, 3);
+    int status = job_status_parse((const char *)sqlite3_column_text(lk, 0));
+    int attempt = sqlite3_column_int(lk, 1);
+    const char *owner = (const char *)sqlite3_column_text(lk, 2);
     int ret = 0;
     if (u->fence_attempt > 0 && attempt != u->fence_attempt)
         ret = err_set(e, TRAWL_ESTALE, false,
@@ -349,13 +413,31 @@ static int sq_update(struct store *s, const struct job_update *u, struct err *e)
         ret = err_set(e, u->fence_attempt > 0 || u->fence_owner ? TRAWL_ESTALE : TRAWL_ESTATE,
                       false, "job %s is %s", u->id, status < 0 ? "?" : job_status_name(status));
     sqlite3_reset(lk);
-    if (ret)
-        return ret;
-    if (u->old_status)
-        *u->old_status = status;
+    *status_out = status;
+    return ret;
+}
 
+static int only_status(unsigned mask)
+{
+    for (int i = 0; i < JOB_STATUS_COUNT; i++)
+        if (mask == JOB_MASK(i))
+            return i;
+    return -1;
+}
+
+static int sq_update(struct store *s, const struct job_update *u, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    /* With one allowed state the fenced UPDATE itself decides; otherwise read the state first
+     * (the single writer makes the read and the write one step). */
+    int from = only_status(u->from_mask);
+    if (from < 0) {
+        int rc = refuse(q, u, e, &from);
+        if (rc)
+            return rc;
+    }
     sqlite3_stmt *st = q->upd;
-    sqlite3_bind_int64(st, 1, rid);
+    sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC);
     if (u->to >= 0)
         sqlite3_bind_text(st, 2, job_status_name(u->to), -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, u->attempt_delta);
@@ -369,13 +451,28 @@ static int sq_update(struct store *s, const struct job_update *u, struct err *e)
     sqlite3_bind_int64(st, 11, u->lease_expires_at);
     sqlite3_bind_int(st, 12, u->max_attempts);
     sqlite3_bind_int64(st, 13, u->now);
-    ret = step_done(q, st, e, "update job");
+    sqlite3_bind_text(st, 14, job_status_name(from), -1, SQLITE_STATIC);
+    if (u->fence_attempt > 0)
+        sqlite3_bind_int(st, 15, u->fence_attempt);
+    bind_text(st, 16, u->fence_owner);
+    sqlite3_bind_int(st, 17, u->to >= 0);
+    int rc = sqlite3_step(st);
+    bool matched = rc == SQLITE_DONE && sqlite3_changes(q->w) > 0;
+    sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (ret)
-        return ret;
+    if (rc != SQLITE_DONE)
+        return sqerr(q->w, rc, e, "update job");
+    if (!matched) {
+        int ignored;
+        rc = refuse(q, u, e, &ignored);
+        /* the row matched nothing, so something refuses it; be explicit if the lookup agrees */
+        return rc ? rc : err_set(e, TRAWL_ESTATE, false, "job %s changed meanwhile", u->id);
+    }
+    if (u->old_status)
+        *u->old_status = from;
     if (u->to >= 0)
-        ret = add_event(q, u->id, u->now, status, u->to, attempt + u->attempt_delta, u->message, e);
-    return ret;
+        return add_event(q, u->id, u->now, from, u->to, u->message, e);
+    return 0;
 }
 
 static int collect(struct sq *q, sqlite3 *db, sqlite3_stmt *st, struct job **out, size_t *n,
@@ -411,23 +508,33 @@ static int sq_processing(struct store *s, struct job **out, size_t *n, struct er
 static int sq_promote_due(struct store *s, int64_t now, struct err *e)
 {
     struct sq *q = (struct sq *)s;
-    struct job *jobs;
-    size_t n;
+    size_t cap = 0, cnt = 0;
+    char(*ids)[UUID_STR_LEN] = NULL;
     sqlite3_bind_int64(q->due, 1, now);
-    int rc = collect(q, q->w, q->due, &jobs, &n, e, "list due retries");
-    if (rc < 0)
-        return rc;
+    int rc;
+    while ((rc = sqlite3_step(q->due)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            ids = xrealloc(ids, cap * sizeof *ids);
+        }
+        const unsigned char *t = sqlite3_column_text(q->due, 0);
+        snprintf(ids[cnt++], UUID_STR_LEN, "%s", t ? (const char *)t : "");
+    }
+    sqlite3_reset(q->due);
+    if (rc != SQLITE_DONE) {
+        free(ids);
+        return sqerr(q->w, rc, e, "list due retries");
+    }
     int ret = 0;
-    for (size_t i = 0; i < n && !ret; i++) {
-        sqlite3_bind_text(q->promote, 1, jobs[i].id, -1, SQLITE_STATIC);
+    for (size_t i = 0; i < cnt && !ret; i++) {
+        sqlite3_bind_text(q->promote, 1, ids[i], -1, SQLITE_STATIC);
         sqlite3_bind_int64(q->promote, 2, now);
         ret = step_done(q, q->promote, e, "make retry due");
         if (!ret)
-            ret = add_event(q, jobs[i].id, now, JOB_RETRYING, JOB_PENDING, jobs[i].attempt,
-                            "retry due", e);
+            ret = add_event(q, ids[i], now, JOB_RETRYING, JOB_PENDING, "retry due", e);
     }
-    job_array_free(jobs, n);
-    return ret ? ret : (int)n;
+    free(ids);
+    return ret ? ret : (int)cnt;
 }
 
 static int get_one(sqlite3 *db, sqlite3_stmt *st, const char *id, struct job *out, struct err *e)
@@ -538,8 +645,9 @@ static int sq_check(struct store *s, struct err *e)
 static void sq_close(struct store *s)
 {
     struct sq *q = (struct sq *)s;
-    sqlite3_stmt *all[] = {q->ins, q->find_unique, q->lookup,    q->upd, q->event,  q->processing,
-                           q->due, q->promote,     q->claim_upd, q->get, q->events, q->fetch};
+    sqlite3_stmt *all[] = {q->ins,          q->ins_multi,  q->find_unique, q->lookup,  q->upd,
+                           q->event,        q->processing, q->due,         q->promote, q->claim_upd,
+                           q->claim_events, q->get,        q->events,      q->fetch};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
     for (int i = 0; i <= MAX_CLAIM_TYPES; i++)
@@ -559,6 +667,7 @@ static const struct store_ops sq_ops = {
     .commit = sq_commit,
     .rollback = sq_rollback,
     .insert = sq_insert,
+    .insert_many = sq_insert_many,
     .claim = sq_claim,
     .update = sq_update,
     .processing = sq_processing,
@@ -635,9 +744,17 @@ static int open_conn(const char *path, sqlite3 **db, int busy_ms, struct err *e)
     return 0;
 }
 
+/* SQLite's memory statistics take a global mutex on every allocation; trawl does not read them. */
+static void configure_once(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struct store **out,
                       struct err *e)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure_once);
     *out = NULL;
     struct sq *q = xcalloc(1, sizeof *q);
     q->base.ops = &sq_ops;
@@ -664,20 +781,38 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
     if (rc)
         goto out;
 
-    rc = prep(q->w,
-              "INSERT INTO jobs (id, type, queue, status, priority, max_attempts, run_at, "
-              "timeout_ms, backoff_base_ms, backoff_cap_ms, args, batch_id, parent_id, root_id, "
-              "unique_key, workspace, created_at, updated_at, checkpoint) VALUES (?1, ?2, ?3, ?4, "
-              "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?18)",
-              &q->ins, e);
+    {
+        /* the single-row and the multi-row INSERT share one column list */
+        static const char head[] =
+            "INSERT INTO jobs (id, type, queue, status, priority, max_attempts, run_at, "
+            "timeout_ms, backoff_base_ms, backoff_cap_ms, args, batch_id, parent_id, root_id, "
+            "unique_key, workspace, created_at, checkpoint, updated_at) VALUES ";
+        char sql[16384];
+        size_t len = (size_t)snprintf(sql, sizeof sql, "%s", head);
+        for (int r = 0; r < INSERT_MULTI; r++) {
+            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(", r ? "," : "");
+            for (int c = 1; c <= INSERT_COLS; c++)
+                len += (size_t)snprintf(sql + len, sizeof sql - len, "?%d,", r * INSERT_COLS + c);
+            len += (size_t)snprintf(sql + len, sizeof sql - len, "?%d)", r * INSERT_COLS + 17);
+            if (r == 0) {
+                char one[2048];
+                snprintf(one, sizeof one, "%.*s", (int)len, sql);
+                rc = prep(q->w, one, &q->ins, e);
+                if (rc)
+                    break;
+            }
+        }
+        if (!rc)
+            rc = prep(q->w, sql, &q->ins_multi, e);
+    }
     if (!rc)
         rc = prep(q->w,
                   "SELECT id, status FROM jobs WHERE workspace = ?1 AND unique_key = ?2 AND "
                   "status IN ('pending','processing','retrying')",
                   &q->find_unique, e);
     if (!rc)
-        rc = prep(q->w, "SELECT rowid, status, attempt, lease_owner FROM jobs WHERE id = ?1",
-                  &q->lookup, e);
+        rc = prep(q->w, "SELECT status, attempt, lease_owner FROM jobs WHERE id = ?1", &q->lookup,
+                  e);
     if (!rc)
         rc = prep(q->w,
                   "UPDATE jobs SET status = coalesce(?2, status), attempt = attempt + ?3, "
@@ -696,12 +831,13 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
                   "max_attempts = CASE WHEN ?4 & 256 THEN ?12 ELSE max_attempts END, "
                   "completed_at = CASE WHEN ?4 & 512 THEN ?13 ELSE completed_at END, "
                   "failed_at = CASE WHEN ?4 & 1024 THEN ?13 ELSE failed_at END, "
-                  "updated_at = ?13 WHERE rowid = ?1",
+                  "updated_at = ?13, event_seq = event_seq + ?17 WHERE id = ?1 AND status = ?14 "
+                  "AND (?15 IS NULL OR attempt = ?15) AND (?16 IS NULL OR lease_owner = ?16)",
                   &q->upd, e);
     if (!rc)
         rc = prep(q->w,
-                  "INSERT INTO job_events (job_id, at, from_status, to_status, attempt, message) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                  "INSERT INTO job_events (job_id, seq, at, from_status, to_status, attempt, "
+                  "message) SELECT id, event_seq, ?2, ?3, ?4, attempt, ?5 FROM jobs WHERE id = ?1",
                   &q->event, e);
     if (!rc)
         rc = prep(q->w,
@@ -710,18 +846,36 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
                   &q->processing, e);
     if (!rc)
         rc = prep(q->w,
-                  "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_retrying WHERE status = "
-                  "'retrying' AND run_at <= ?1 ORDER BY run_at",
+                  "SELECT id FROM jobs INDEXED BY jobs_retrying WHERE status = 'retrying' AND "
+                  "run_at <= ?1 ORDER BY run_at",
                   &q->due, e);
     if (!rc)
-        rc = prep(q->w, "UPDATE jobs SET status = 'pending', updated_at = ?2 WHERE id = ?1",
-                  &q->promote, e);
-    if (!rc)
         rc = prep(q->w,
-                  "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?1, "
-                  "lease_expires_at = ?2, last_heartbeat = ?3, progress_at = ?3, started_at = ?3, "
-                  "updated_at = ?3 WHERE rowid = ?4 RETURNING " JOB_COLS,
-                  &q->claim_upd, e);
+                  "UPDATE jobs SET status = 'pending', updated_at = ?2, event_seq = event_seq + 1 "
+                  "WHERE id = ?1 AND status = 'retrying'",
+                  &q->promote, e);
+    if (!rc) {
+        char sql[4096], in[1024];
+        size_t len = 0;
+        for (int m = 0; m < CLAIM_MULTI; m++)
+            len += (size_t)snprintf(in + len, sizeof in - len, "%s?%d", m ? "," : "", m + 4);
+        snprintf(sql, sizeof sql,
+                 "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?1, "
+                 "lease_expires_at = ?2, last_heartbeat = ?3, progress_at = ?3, started_at = ?3, "
+                 "updated_at = ?3, event_seq = event_seq + 1 WHERE id IN (%s)",
+                 in);
+        rc = prep(q->w, sql, &q->claim_upd, e);
+        len = 0;
+        for (int m = 0; m < CLAIM_MULTI; m++)
+            len += (size_t)snprintf(in + len, sizeof in - len, "%s?%d", m ? "," : "", m + 2);
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO job_events (job_id, seq, at, from_status, to_status, attempt) "
+                 "SELECT id, event_seq, ?1, 'pending', 'processing', attempt FROM jobs WHERE id "
+                 "IN (%s)",
+                 in);
+        if (!rc)
+            rc = prep(q->w, sql, &q->claim_events, e);
+    }
     if (!rc)
         rc = prep(q->r, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->get, e);
     if (!rc)
@@ -729,7 +883,7 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
     if (!rc)
         rc = prep(q->r,
                   "SELECT seq, at, from_status, to_status, attempt, message FROM job_events "
-                  "WHERE job_id = ?1 ORDER BY seq",
+                  "WHERE job_id = ?1 ORDER BY job_id, seq",
                   &q->events, e);
 out:
     if (rc) {

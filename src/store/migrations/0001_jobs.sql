@@ -1,7 +1,9 @@
 -- 0001: the jobs table, its history, and the indexes the hot paths use.
 -- Times are integer milliseconds since the Unix epoch; JSON columns hold text.
+-- Both tables are clustered on their key (WITHOUT ROWID): a job is found by its id without a
+-- second index, and a job's history is stored together, in order.
 CREATE TABLE jobs (
-    id                  TEXT    NOT NULL UNIQUE,        -- UUIDv7
+    id                  TEXT    NOT NULL PRIMARY KEY,   -- UUIDv7
     type                TEXT    NOT NULL,
     queue               TEXT    NOT NULL DEFAULT 'default',
     status              TEXT    NOT NULL DEFAULT 'pending'
@@ -32,8 +34,9 @@ CREATE TABLE jobs (
     started_at          INTEGER,
     completed_at        INTEGER,
     failed_at           INTEGER,
-    updated_at          INTEGER NOT NULL
-);
+    updated_at          INTEGER NOT NULL,
+    event_seq           INTEGER NOT NULL DEFAULT 0      -- number of job_events rows so far
+) WITHOUT ROWID;
 
 -- The claim: per type, highest priority, oldest run_at, then id; only pending rows are in it.
 CREATE INDEX jobs_claim ON jobs (type, priority DESC, run_at, id) WHERE status = 'pending';
@@ -48,12 +51,12 @@ CREATE INDEX jobs_parent ON jobs (parent_id) WHERE parent_id IS NOT NULL;
 
 -- Every state change of a job, in order. A job's creation is its created_at, not an event.
 CREATE TABLE job_events (
-    seq         INTEGER PRIMARY KEY,
     job_id      TEXT    NOT NULL,
+    seq         INTEGER NOT NULL,                       -- 1, 2, ... per job
     at          INTEGER NOT NULL,
     from_status TEXT    NOT NULL,
     to_status   TEXT    NOT NULL,
     attempt     INTEGER NOT NULL,
-    message     TEXT
-);
-CREATE INDEX job_events_job ON job_events (job_id, seq);
+    message     TEXT,
+    PRIMARY KEY (job_id, seq)
+) WITHOUT ROWID;

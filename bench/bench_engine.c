@@ -1,0 +1,320 @@
+/* Engine benchmarks: bulk enqueue, end-to-end no-op throughput through the in-process pool,
+ * claim cost against table size, and peak memory of a real `trawl serve`. Durable (fsync on
+ * every commit) unless --relaxed. Prints one line per figure.
+ * usage: bench_engine [--jobs N] [--claim-max N] [--trawl PATH] [--dir DIR] [--only NAME] */
+#include "base/clock.h"
+#include "base/xalloc.h"
+#include "engine/engine.h"
+#include "engine/worker.h"
+#include "handlers/handlers.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir_[512];
+static enum store_durability dur_ = STORE_DURABLE;
+
+static void die(const char *what, const struct err *e)
+{
+    fprintf(stderr, "bench: %s: %s\n", what, e ? e->msg : "");
+    exit(1);
+}
+
+static void db_path(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s/%s.db", dir_, name);
+    char p[700];
+    unlink(out);
+    snprintf(p, sizeof p, "%s-wal", out);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", out);
+    unlink(p);
+}
+
+static struct engine *open_engine(const char *path)
+{
+    struct store *s;
+    struct err e;
+    struct store_sqlite_opts o = {.durability = dur_};
+    if (store_sqlite_open(path, &o, &s, &e))
+        die("open", &e);
+    struct engine *eng;
+    if (engine_open(s, NULL, &eng, &e) || handlers_configure(eng, &e))
+        die("engine", &e);
+    return eng;
+}
+
+static void enqueue_noops(struct engine *eng, size_t n, size_t chunk)
+{
+    struct job_spec *specs = xcalloc(chunk, sizeof *specs);
+    struct enqueue_result *res = xcalloc(chunk, sizeof *res);
+    for (size_t i = 0; i < chunk; i++)
+        specs[i].type = "noop";
+    struct err e;
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < chunk ? n - done : chunk;
+        if (engine_enqueue_many(eng, specs, k, res, &e))
+            die("enqueue", &e);
+        done += k;
+    }
+    free(specs);
+    free(res);
+}
+
+static double rate(size_t n, int64_t ns)
+{
+    return (double)n / ((double)ns / 1e9);
+}
+
+static void bench_enqueue(size_t n)
+{
+    size_t chunks[] = {n, 1000, 100};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        char path[600];
+        db_path(path, sizeof path, "enqueue");
+        struct engine *eng = open_engine(path);
+        int64_t t0 = clock_mono_ns();
+        enqueue_noops(eng, n, chunks[c]);
+        int64_t dt = clock_mono_ns() - t0;
+        struct engine_stats st;
+        engine_stats(eng, &st);
+        printf("bulk_enqueue jobs=%zu per_call=%zu seconds=%.3f jobs_per_s=%.0f commits=%llu\n", n,
+               chunks[c], (double)dt / 1e9, rate(n, dt), (unsigned long long)st.commits);
+        engine_close(eng);
+    }
+}
+
+static atomic_long completed_;
+
+static void count_completed(void *ctx, const struct job_change *c)
+{
+    (void)ctx;
+    if (c->to == JOB_COMPLETED)
+        atomic_fetch_add(&completed_, 1);
+}
+
+static void bench_e2e(size_t n, int workers)
+{
+    char path[600];
+    db_path(path, sizeof path, "e2e");
+    struct engine *eng = open_engine(path);
+    int64_t t0 = clock_mono_ns();
+    enqueue_noops(eng, n, 10000);
+    int64_t t1 = clock_mono_ns();
+    atomic_store(&completed_, 0);
+    engine_listen(eng, count_completed, NULL);
+    size_t nh;
+    const struct job_handler *h = handlers_builtin(&nh);
+    struct pool_opts po = {.workers = workers, .batch = 1024};
+    struct pool *p;
+    struct err e;
+    struct engine_stats s0;
+    engine_stats(eng, &s0);
+    int64_t t2 = clock_mono_ns();
+    if (pool_start(eng, h, nh, &po, &p, &e))
+        die("pool", &e);
+    int64_t deadline = clock_mono_ms() + 300000;
+    while (atomic_load(&completed_) < (long)n && clock_mono_ms() < deadline)
+        clock_sleep_ms(1);
+    int64_t t3 = clock_mono_ns();
+    long done = atomic_load(&completed_);
+    struct engine_stats s1;
+    engine_stats(eng, &s1);
+    pool_stop(p, 1000);
+    printf("end_to_end jobs=%zu workers=%d completed=%ld processing_seconds=%.3f jobs_per_s=%.0f "
+           "with_enqueue_jobs_per_s=%.0f commits=%llu ops_per_commit=%.1f\n",
+           n, workers, done, (double)(t3 - t2) / 1e9, rate((size_t)done, t3 - t2),
+           rate((size_t)done, (t3 - t2) + (t1 - t0)), (unsigned long long)(s1.commits - s0.commits),
+           (double)(s1.ops - s0.ops) /
+               (double)(s1.commits - s0.commits + !(s1.commits - s0.commits)));
+    engine_close(eng);
+}
+
+/* Time claiming (and completing) 1,000 jobs one at a time with `size` jobs in the table. */
+static void bench_claim(size_t max)
+{
+    char path[600];
+    db_path(path, sizeof path, "claim");
+    struct engine *eng = open_engine(path);
+    size_t have = 0;
+    const char *types[] = {"noop"};
+    for (size_t size = 10; size <= max; size *= 10) {
+        size_t want = size + 1000;
+        enqueue_noops(eng, want - have, 10000);
+        have = want;
+        int64_t t0 = clock_mono_ns();
+        for (int i = 0; i < 1000; i++) {
+            struct job *jobs;
+            size_t n;
+            struct err e;
+            if (engine_claim(eng, types, 1, 1, "bench", 0, &jobs, &n, &e) != 1)
+                die("claim", &e);
+            struct job_fence f = {jobs[0].id, jobs[0].attempt, jobs[0].lease_owner, "noop"};
+            if (engine_complete(eng, &f, NULL, &e))
+                die("complete", &e);
+            job_array_free(jobs, n);
+        }
+        int64_t dt = clock_mono_ns() - t0;
+        have -= 1000;
+        /* the claim query alone, without the fsync of its commit: claim 100 jobs inside a
+         * transaction and roll it back, 200 times */
+        struct store *st = engine_store(eng);
+        size_t lim = size < 100 ? size : 100;
+        struct claim_req req = {types, 1, lim, "bench", 30000, engine_now(eng)};
+        int64_t t1 = clock_mono_ns();
+        for (int i = 0; i < 200; i++) {
+            struct job *jobs;
+            size_t n;
+            struct err e;
+            if (store_begin(st, &e) || store_claim(st, &req, &jobs, &n, &e) != (int)lim)
+                die("claim in transaction", &e);
+            store_rollback(st);
+            job_array_free(jobs, n);
+        }
+        int64_t dt2 = clock_mono_ns() - t1;
+        printf("claim_cost pending_jobs=%zu durable_claim_and_complete_us=%.1f "
+               "claim_query_us_per_job=%.2f\n",
+               size, (double)dt / 1e3 / 1000, (double)dt2 / 1e3 / (double)(200 * lim));
+        if (size == max)
+            break;
+    }
+    engine_close(eng);
+}
+
+static long vmhwm_kb(pid_t pid)
+{
+    char p[64], line[256];
+    snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(p, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static void bench_serve_memory(const char *trawl, size_t n)
+{
+    char path[600], log[700];
+    db_path(path, sizeof path, "serve");
+    struct engine *eng = open_engine(path);
+    enqueue_noops(eng, n, 10000);
+    snprintf(log, sizeof log, "%s/serve.log", dir_);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        execl(trawl, trawl, "serve", "--db", path, "--workers", "2", "--batch", "1024",
+              dur_ == STORE_RELAXED ? "--durability=relaxed" : "--durability=durable",
+              (char *)NULL);
+        _exit(127);
+    }
+    int64_t t0 = clock_mono_ns();
+    long peak = 0;
+    int64_t counts[JOB_STATUS_COUNT];
+    struct err e;
+    int64_t deadline = clock_mono_ms() + 300000;
+    for (;;) {
+        clock_sleep_ms(100);
+        long kb = vmhwm_kb(pid);
+        if (kb > peak)
+            peak = kb;
+        if (engine_counts(eng, counts, &e))
+            die("count", &e);
+        if (counts[JOB_COMPLETED] >= (int64_t)n || clock_mono_ms() > deadline)
+            break;
+    }
+    int64_t dt = clock_mono_ns() - t0;
+    long kb = vmhwm_kb(pid);
+    if (kb > peak)
+        peak = kb;
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    printf("serve_memory jobs=%zu completed=%lld seconds=%.2f jobs_per_s=%.0f peak_rss_mb=%.1f "
+           "exit=%d\n",
+           n, (long long)counts[JOB_COMPLETED], (double)dt / 1e9,
+           rate((size_t)counts[JOB_COMPLETED], dt), (double)peak / 1024.0,
+           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    engine_close(eng);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"jobs", required_argument, 0, 'n'},    {"claim-max", required_argument, 0, 'c'},
+        {"trawl", required_argument, 0, 't'},   {"dir", required_argument, 0, 'd'},
+        {"only", required_argument, 0, 'o'},    {"relaxed", no_argument, 0, 'r'},
+        {"workers", required_argument, 0, 'w'}, {0, 0, 0, 0},
+    };
+    size_t n = 100000, claim_max = 1000000;
+    int workers = 2;
+    const char *trawl = "build/trawl", *only = NULL, *dir = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            n = (size_t)atol(optarg);
+            break;
+        case 'c':
+            claim_max = (size_t)atol(optarg);
+            break;
+        case 't':
+            trawl = optarg;
+            break;
+        case 'd':
+            dir = optarg;
+            break;
+        case 'o':
+            only = optarg;
+            break;
+        case 'r':
+            dur_ = STORE_RELAXED;
+            break;
+        case 'w':
+            workers = atoi(optarg);
+            break;
+        default:
+            return 2;
+        }
+    }
+    if (dir) {
+        snprintf(dir_, sizeof dir_, "%s", dir);
+        mkdir(dir_, 0755);
+    } else {
+        snprintf(dir_, sizeof dir_, "/tmp/trawl-bench-XXXXXX");
+        if (!mkdtemp(dir_))
+            return 1;
+    }
+    printf("# bench_engine dir=%s durability=%s\n", dir_,
+           dur_ == STORE_DURABLE ? "full" : "relaxed");
+    fflush(stdout);
+    if (!only || !strcmp(only, "enqueue"))
+        bench_enqueue(n);
+    fflush(stdout);
+    if (!only || !strcmp(only, "e2e"))
+        bench_e2e(n, workers);
+    fflush(stdout);
+    if (!only || !strcmp(only, "claim"))
+        bench_claim(claim_max);
+    fflush(stdout);
+    if (!only || !strcmp(only, "memory"))
+        bench_serve_memory(trawl, n);
+    if (!dir) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir_);
+        if (system(cmd) != 0)
+            return 1;
+    }
+    return 0;
+}

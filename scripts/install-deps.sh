@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install the Debian packages trawl needs to build, run and test. Idempotent; uses sudo when not
+# root. Skips apt entirely when everything is already installed.
+set -eu
+PKGS="build-essential pkg-config git clang-format libsqlite3-dev sqlite3 libjansson-dev
+libcriterion-dev"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

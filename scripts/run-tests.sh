@@ -1,0 +1,37 @@
+#!/bin/sh
+# Run every test suite of one build directory and print one closing line: "N passed, N failed".
+# usage: run-tests.sh BUILD_DIR      (CRASH_KILLS=N sets the crash test's kill count)
+set -u
+build=${1:-build}
+passed=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Unit, store, fault-injection tests: Criterion, each test in its own process.
+"$build/tests/unit_tests" --jobs 2 --timeout 120 >"$tmp/unit.log" 2>&1
+rc=$?
+cat "$tmp/unit.log"
+line=$(grep 'Synthesis:' "$tmp/unit.log" | tail -n 1)
+if [ -n "$line" ]; then
+    p=$(echo "$line" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
+    f=$(echo "$line" | sed -n 's/.*Failing: \([0-9]*\).*/\1/p')
+    c=$(echo "$line" | sed -n 's/.*Crashing: \([0-9]*\).*/\1/p')
+    passed=$((passed + p))
+    failed=$((failed + f + c))
+    [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && [ "$c" -eq 0 ] && failed=$((failed + 1))
+else
+    echo "unit tests: no summary (exit $rc)"
+    failed=$((failed + 1))
+fi
+
+# Crash test: kill -9 a real trawl serve again and again.
+echo "crash test: ${CRASH_KILLS:-50} kills of $build/trawl serve"
+if "$build/tests/crash" --trawl "$build/trawl" --kills "${CRASH_KILLS:-50}"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,24 @@
+#!/bin/sh
+# The whole test suite: installs what it needs, checks the format, then builds and runs every
+# test normally and under AddressSanitizer and UndefinedBehaviorSanitizer.
+set -eu
+cd "$(dirname "$0")"
+sh scripts/install-deps.sh
+make fmt-check
+make -j2 all build/tests/unit_tests build/tests/crash
+make -j2 SANITIZE=address,undefined all build-san/tests/unit_tests build-san/tests/crash
+status=0
+echo "== normal build =="
+sh scripts/run-tests.sh build >build/test.log 2>&1 || status=1
+cat build/test.log
+echo "== sanitizer build (address,undefined) =="
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    CRASH_KILLS=${CRASH_KILLS_SAN:-20} sh scripts/run-tests.sh build-san >build-san/test.log 2>&1 ||
+    status=1
+cat build-san/test.log
+p1=$(tail -n 1 build/test.log | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+f1=$(tail -n 1 build/test.log | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+p2=$(tail -n 1 build-san/test.log | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+f2=$(tail -n 1 build-san/test.log | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+echo "$((${p1:-0} + ${p2:-0})) passed, $((${f1:-1} + ${f2:-1})) failed"
+exit $status
