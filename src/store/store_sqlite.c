@@ -26,7 +26,7 @@ struct sq {
     sqlite3 *r; /* reader */
     pthread_mutex_t rlock;
     sqlite3_stmt *ins, *ins_multi, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
-        *claim_upd, *claim_events;
+        *claim_upd, *claim_events, *complete;
     sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1];
     sqlite3_stmt *get, *events, *fetch;
 };
@@ -436,26 +436,40 @@ static int sq_update(struct store *s, const struct job_update *u, struct err *e)
         if (rc)
             return rc;
     }
-    sqlite3_stmt *st = q->upd;
-    sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC);
-    if (u->to >= 0)
-        sqlite3_bind_text(st, 2, job_status_name(u->to), -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, u->attempt_delta);
-    sqlite3_bind_int(st, 4, (int)u->set);
-    sqlite3_bind_int(st, 5, u->progress);
-    bind_text(st, 6, u->stage);
-    bind_text(st, 7, u->checkpoint);
-    bind_text(st, 8, u->result);
-    bind_text(st, 9, u->error);
-    sqlite3_bind_int64(st, 10, u->run_at);
-    sqlite3_bind_int64(st, 11, u->lease_expires_at);
-    sqlite3_bind_int(st, 12, u->max_attempts);
-    sqlite3_bind_int64(st, 13, u->now);
-    sqlite3_bind_text(st, 14, job_status_name(from), -1, SQLITE_STATIC);
-    if (u->fence_attempt > 0)
-        sqlite3_bind_int(st, 15, u->fence_attempt);
-    bind_text(st, 16, u->fence_owner);
-    sqlite3_bind_int(st, 17, u->to >= 0);
+    sqlite3_stmt *st;
+    if (u->to == JOB_COMPLETED && from == JOB_PROCESSING && u->fence_attempt > 0 &&
+        u->fence_owner && u->attempt_delta == 0 &&
+        u->set == (UPD_RESULT | UPD_CLEAR_LEASE | UPD_COMPLETED_AT | UPD_PROGRESS | UPD_ERROR) &&
+        u->progress == 100 && !u->error) {
+        /* the hot path of every job, as a statement of its own */
+        st = q->complete;
+        sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC);
+        bind_text(st, 2, u->result);
+        sqlite3_bind_int64(st, 3, u->now);
+        sqlite3_bind_int(st, 4, u->fence_attempt);
+        sqlite3_bind_text(st, 5, u->fence_owner, -1, SQLITE_STATIC);
+    } else {
+        st = q->upd;
+        sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC);
+        if (u->to >= 0)
+            sqlite3_bind_text(st, 2, job_status_name(u->to), -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, u->attempt_delta);
+        sqlite3_bind_int(st, 4, (int)u->set);
+        sqlite3_bind_int(st, 5, u->progress);
+        bind_text(st, 6, u->stage);
+        bind_text(st, 7, u->checkpoint);
+        bind_text(st, 8, u->result);
+        bind_text(st, 9, u->error);
+        sqlite3_bind_int64(st, 10, u->run_at);
+        sqlite3_bind_int64(st, 11, u->lease_expires_at);
+        sqlite3_bind_int(st, 12, u->max_attempts);
+        sqlite3_bind_int64(st, 13, u->now);
+        sqlite3_bind_text(st, 14, job_status_name(from), -1, SQLITE_STATIC);
+        if (u->fence_attempt > 0)
+            sqlite3_bind_int(st, 15, u->fence_attempt);
+        bind_text(st, 16, u->fence_owner);
+        sqlite3_bind_int(st, 17, u->to >= 0);
+    }
     int rc = sqlite3_step(st);
     bool matched = rc == SQLITE_DONE && sqlite3_changes(q->w) > 0;
     sqlite3_reset(st);
@@ -771,7 +785,7 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
         rc = exec(q->w, relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", e,
                   what);
     if (!rc)
-        rc = exec(q->w, "PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY", e, what);
+        rc = exec(q->w, "PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 4000", e, what);
     if (!rc)
         rc = migrate(q, e);
     if (!rc)
@@ -834,6 +848,14 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
                   "updated_at = ?13, event_seq = event_seq + ?17 WHERE id = ?1 AND status = ?14 "
                   "AND (?15 IS NULL OR attempt = ?15) AND (?16 IS NULL OR lease_owner = ?16)",
                   &q->upd, e);
+    if (!rc)
+        rc = prep(q->w,
+                  "UPDATE jobs SET status = 'completed', result = ?2, progress = 100, "
+                  "progress_at = CASE WHEN progress IS NOT 100 THEN ?3 ELSE progress_at END, "
+                  "error = NULL, lease_owner = NULL, lease_expires_at = NULL, completed_at = ?3, "
+                  "updated_at = ?3, event_seq = event_seq + 1 WHERE id = ?1 AND status = "
+                  "'processing' AND attempt = ?4 AND lease_owner = ?5",
+                  &q->complete, e);
     if (!rc)
         rc = prep(q->w,
                   "INSERT INTO job_events (job_id, seq, at, from_status, to_status, attempt, "
