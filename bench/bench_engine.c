@@ -74,6 +74,28 @@ static double rate(size_t n, int64_t ns)
     return (double)n / ((double)ns / 1e9);
 }
 
+/* The disk's own pace: 4 KiB write + fdatasync, 500 times. */
+static void bench_fsync(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/fsync.probe", dir_);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        die("open fsync probe", NULL);
+    char block[4096];
+    memset(block, 'x', sizeof block);
+    int64_t t0 = clock_mono_ns();
+    for (int i = 0; i < 500; i++)
+        if (pwrite(fd, block, sizeof block, (off_t)i * 4096) != (ssize_t)sizeof block ||
+            fdatasync(fd) != 0)
+            die("fsync probe", NULL);
+    int64_t dt = clock_mono_ns() - t0;
+    close(fd);
+    unlink(path);
+    printf("disk_fdatasync ops=500 us_per_op=%.1f per_s=%.0f\n", (double)dt / 1e3 / 500,
+           rate(500, dt));
+}
+
 static void bench_enqueue(size_t n)
 {
     size_t chunks[] = {n, 1000, 100};
@@ -299,6 +321,8 @@ int main(int argc, char **argv)
     printf("# bench_engine dir=%s durability=%s\n", dir_,
            dur_ == STORE_DURABLE ? "full" : "relaxed");
     fflush(stdout);
+    if (!only || !strcmp(only, "fsync"))
+        bench_fsync();
     if (!only || !strcmp(only, "enqueue"))
         bench_enqueue(n);
     fflush(stdout);

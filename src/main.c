@@ -12,6 +12,7 @@ static const struct command {
     {"serve", cmd_serve, "run workers and the monitor on a database"},
     {"enqueue", cmd_enqueue, "add a job to a database (local)"},
     {"job", cmd_job, "show a job and its history (local)"},
+    {"jobs", cmd_jobs, "list jobs, newest first, by status, type or batch (local)"},
     {"stats", cmd_stats, "count jobs by status (local)"},
     {"cancel", cmd_cancel, "cancel a job (local)"},
     {"retry", cmd_retry, "retry a failed or cancelled job (local)"},

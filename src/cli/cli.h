@@ -11,6 +11,7 @@
 int cmd_serve(int argc, char **argv);
 int cmd_enqueue(int argc, char **argv);
 int cmd_job(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_retry(int argc, char **argv);

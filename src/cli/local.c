@@ -280,3 +280,81 @@ int cmd_retry(int argc, char **argv)
 {
     return change_cmd(argc, argv, false);
 }
+
+static const char jobs_usage_[] =
+    "usage: trawl jobs [--db PATH] [--status S] [--type T] [--batch ID] [--limit N] [--before ID]\n"
+    "lists jobs, newest first: id, type, status, attempt, error\n";
+
+int cmd_jobs(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"db", required_argument, 0, 'd'},    {"status", required_argument, 0, 's'},
+        {"type", required_argument, 0, 't'},  {"batch", required_argument, 0, 'b'},
+        {"limit", required_argument, 0, 'n'}, {"before", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+    };
+    const char *db = cli_default_db(), *status = NULL;
+    struct job_filter f = {.status = -1, .limit = 50};
+    int64_t v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 's':
+            status = optarg;
+            break;
+        case 't':
+            f.type = optarg;
+            break;
+        case 'b':
+            f.batch_id = optarg;
+            break;
+        case 'c':
+            f.before_id = optarg;
+            break;
+        case 'n':
+            if (!cli_int("--limit", optarg, 1, 10000, &v))
+                return 2;
+            f.limit = (size_t)v;
+            break;
+        case 'h':
+            fputs(jobs_usage_, stdout);
+            return 0;
+        default:
+            fputs(jobs_usage_, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fputs(jobs_usage_, stderr);
+        return 2;
+    }
+    if (status && job_status_parse(status) < 0) {
+        fprintf(stderr,
+                "trawl: --status: unknown status '%s' (expected pending, processing, retrying, "
+                "completed, failed or cancelled)\n",
+                status);
+        return 2;
+    }
+    struct engine *eng;
+    if (cli_open(db, STORE_DURABLE, &eng))
+        return 1;
+    struct job *jobs;
+    size_t n;
+    struct err e;
+    int rc = engine_list(eng, status, &f, &jobs, &n, &e);
+    if (rc < 0) {
+        fprintf(stderr, "trawl: %s\n", e.msg);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            printf("%s  %-12s %-10s %d/%d  %s\n", jobs[i].id, jobs[i].type,
+                   job_status_name(jobs[i].status), jobs[i].attempt, jobs[i].max_attempts,
+                   jobs[i].error ? jobs[i].error : "");
+        job_array_free(jobs, n);
+    }
+    engine_close(eng);
+    return rc < 0 ? 1 : 0;
+}

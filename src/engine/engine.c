@@ -845,6 +845,26 @@ int engine_counts(struct engine *eng, int64_t counts[JOB_STATUS_COUNT], struct e
     return store_count(eng->store, counts, e);
 }
 
+int engine_list(struct engine *eng, const char *status, const struct job_filter *f,
+                struct job **out, size_t *n, struct err *e)
+{
+    struct job_filter g = *f;
+    g.status = -1;
+    if (status) {
+        g.status = job_status_parse(status);
+        if (g.status < 0)
+            return err_set(e, TRAWL_EINVAL, false,
+                           "unknown status \"%s\" (expected pending, processing, retrying, "
+                           "completed, failed or cancelled)",
+                           status);
+    }
+    if (g.limit > 10000)
+        return err_set(e, TRAWL_EINVAL, false, "limit %zu is out of range (1 to 10000)", g.limit);
+    if (g.before_id && !uuid_valid(g.before_id))
+        return err_set(e, TRAWL_EINVAL, false, "cursor is not a job id");
+    return store_list(eng->store, &g, out, n, e);
+}
+
 int engine_listen(struct engine *eng, engine_listener_fn fn, void *ctx)
 {
     pthread_mutex_lock(&eng->llock);

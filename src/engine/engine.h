@@ -170,6 +170,10 @@ int engine_get(struct engine *eng, const char *id, struct job *out, struct err *
 int engine_events(struct engine *eng, const char *id, struct job_event **out, size_t *n,
                   struct err *e);
 int engine_counts(struct engine *eng, int64_t counts[JOB_STATUS_COUNT], struct err *e);
+/* List jobs, newest first. status is a status name or NULL; an unknown name is refused with
+ * TRAWL_EINVAL. limit 0 means 100; at most 10000. */
+int engine_list(struct engine *eng, const char *status, const struct job_filter *f,
+                struct job **out, size_t *n, struct err *e);
 
 /* Call fn after every durable state change, from the committer thread; fn must be quick and
  * must not call back into the engine synchronously. At most 8 listeners. */

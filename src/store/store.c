@@ -102,6 +102,14 @@ int store_count(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct err *e
     WRAP(s->ops->count(s, counts, e));
 }
 
+int store_list(struct store *s, const struct job_filter *f, struct job **out, size_t *n,
+               struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    WRAP(s->ops->list(s, f, out, n, e));
+}
+
 int store_check(struct store *s, struct err *e)
 {
     WRAP(s->ops->check(s, e));

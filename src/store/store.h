@@ -73,6 +73,16 @@ struct job_update {
     int *old_status;     /* out, may be NULL: the status before the change */
 };
 
+/* Which jobs to list: NULL or -1 fields do not filter. Newest first (by id). */
+struct job_filter {
+    int status; /* a job_status or -1 */
+    const char *type;
+    const char *batch_id;
+    const char *workspace;
+    const char *before_id; /* cursor: only jobs with a smaller id */
+    size_t limit;          /* most rows; 0 means 100 */
+};
+
 struct store_ops {
     int version; /* STORE_OPS_VERSION */
     const char *name;
@@ -95,6 +105,8 @@ struct store_ops {
     int (*events)(struct store *s, const char *id, struct job_event **out, size_t *n,
                   struct err *e);
     int (*count)(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct err *e);
+    int (*list)(struct store *s, const struct job_filter *f, struct job **out, size_t *n,
+                struct err *e);
     int (*check)(struct store *s, struct err *e);
 };
 
@@ -145,6 +157,9 @@ int store_fetch(struct store *s, const char *id, struct job *out, struct err *e)
 int store_get(struct store *s, const char *id, struct job *out, struct err *e);
 int store_events(struct store *s, const char *id, struct job_event **out, size_t *n, struct err *e);
 int store_count(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct err *e);
+/* Jobs matching f, newest first; returns the number listed. */
+int store_list(struct store *s, const struct job_filter *f, struct job **out, size_t *n,
+               struct err *e);
 int store_check(struct store *s, struct err *e);
 
 /* Fault injection for tests: the n-th wrapper call from now on fails (0 turns it off). */

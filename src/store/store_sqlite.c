@@ -28,7 +28,7 @@ struct sq {
     sqlite3_stmt *ins, *ins_multi, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
         *claim_upd, *claim_events, *complete;
     sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1];
-    sqlite3_stmt *get, *events, *fetch;
+    sqlite3_stmt *get, *events, *fetch, *list;
 };
 
 static int map_code(int rc)
@@ -637,6 +637,25 @@ static int sq_count(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct er
     return ret;
 }
 
+static int sq_list(struct store *s, const struct job_filter *f, struct job **out, size_t *n,
+                   struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    pthread_mutex_lock(&q->rlock);
+    sqlite3_stmt *st = q->list;
+    if (f->status >= 0)
+        sqlite3_bind_text(st, 1, job_status_name(f->status), -1, SQLITE_STATIC);
+    bind_text(st, 2, f->type);
+    bind_text(st, 3, f->batch_id);
+    bind_text(st, 4, f->workspace);
+    bind_text(st, 5, f->before_id);
+    sqlite3_bind_int64(st, 6, f->limit ? (sqlite3_int64)f->limit : 100);
+    int rc = collect(q, q->r, st, out, n, e, "list jobs");
+    sqlite3_clear_bindings(st);
+    pthread_mutex_unlock(&q->rlock);
+    return rc;
+}
+
 static int sq_check(struct store *s, struct err *e)
 {
     struct sq *q = (struct sq *)s;
@@ -690,6 +709,7 @@ static const struct store_ops sq_ops = {
     .get = sq_get,
     .events = sq_events,
     .count = sq_count,
+    .list = sq_list,
     .check = sq_check,
 };
 
@@ -785,7 +805,10 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
         rc = exec(q->w, relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", e,
                   what);
     if (!rc)
-        rc = exec(q->w, "PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 4000", e, what);
+        rc = exec(
+            q->w,
+            "PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 4000",
+            e, what);
     if (!rc)
         rc = migrate(q, e);
     if (!rc)
@@ -902,6 +925,12 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
         rc = prep(q->r, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->get, e);
     if (!rc)
         rc = prep(q->w, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->fetch, e);
+    if (!rc)
+        rc = prep(q->r,
+                  "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS "
+                  "NULL OR type = ?2) AND (?3 IS NULL OR batch_id = ?3) AND (?4 IS NULL OR "
+                  "workspace = ?4) AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6",
+                  &q->list, e);
     if (!rc)
         rc = prep(q->r,
                   "SELECT seq, at, from_status, to_status, attempt, message FROM job_events "
