@@ -25,6 +25,13 @@ struct sq {
     sqlite3 *w; /* writer */
     sqlite3 *r; /* reader */
     pthread_mutex_t rlock;
+    /* the checkpointer: copies the WAL into the database on its own connection and thread, so
+     * commits do not pay for it */
+    sqlite3 *ck;
+    pthread_t ck_thread;
+    pthread_mutex_t ck_lock;
+    pthread_cond_t ck_cv;
+    bool ck_wanted, ck_stop, ck_running;
     sqlite3_stmt *ins, *ins_multi, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
         *claim_upd, *claim_events, *complete;
     sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1];
@@ -675,9 +682,57 @@ static int sq_check(struct store *s, struct err *e)
     return ret;
 }
 
+#define CHECKPOINT_PAGES 4000 /* WAL pages that start a background checkpoint */
+#define CHECKPOINT_INLINE                                                                          \
+    32000 /* past this the writer checkpoints itself: the WAL must not grow                        \
+             without bound if the checkpointer falls behind */
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct sq *q = arg;
+    if (pages >= CHECKPOINT_INLINE) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pages >= CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&q->ck_lock);
+        q->ck_wanted = true;
+        pthread_cond_signal(&q->ck_cv);
+        pthread_mutex_unlock(&q->ck_lock);
+    }
+    return SQLITE_OK;
+}
+
+static void *checkpoint_main(void *arg)
+{
+    struct sq *q = arg;
+    pthread_mutex_lock(&q->ck_lock);
+    while (!q->ck_stop) {
+        if (!q->ck_wanted) {
+            pthread_cond_wait(&q->ck_cv, &q->ck_lock);
+            continue;
+        }
+        q->ck_wanted = false;
+        pthread_mutex_unlock(&q->ck_lock);
+        /* a failure (busy, full disk) is tried again at the next request */
+        sqlite3_wal_checkpoint_v2(q->ck, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&q->ck_lock);
+    }
+    pthread_mutex_unlock(&q->ck_lock);
+    return NULL;
+}
+
 static void sq_close(struct store *s)
 {
     struct sq *q = (struct sq *)s;
+    if (q->ck_running) {
+        pthread_mutex_lock(&q->ck_lock);
+        q->ck_stop = true;
+        pthread_cond_signal(&q->ck_cv);
+        pthread_mutex_unlock(&q->ck_lock);
+        pthread_join(q->ck_thread, NULL);
+    }
+    sqlite3_close(q->ck);
+    pthread_mutex_destroy(&q->ck_lock);
+    pthread_cond_destroy(&q->ck_cv);
     sqlite3_stmt *all[] = {q->ins,          q->ins_multi,  q->find_unique, q->lookup,  q->upd,
                            q->event,        q->processing, q->due,         q->promote, q->claim_upd,
                            q->claim_events, q->get,        q->events,      q->fetch};
@@ -794,6 +849,8 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
     q->base.ops = &sq_ops;
     q->path = xstrdup(path);
     pthread_mutex_init(&q->rlock, NULL);
+    pthread_mutex_init(&q->ck_lock, NULL);
+    pthread_cond_init(&q->ck_cv, NULL);
     int busy = o && o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000;
     bool relaxed = o && o->durability == STORE_RELAXED;
     char what[600];
@@ -805,18 +862,28 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
         rc = exec(q->w, relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", e,
                   what);
     if (!rc)
-        rc = exec(
-            q->w,
-            "PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 4000",
-            e, what);
+        rc = exec(q->w, "PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY", e, what);
     if (!rc)
         rc = migrate(q, e);
     if (!rc)
         rc = open_conn(path, &q->r, busy, e);
     if (!rc)
         rc = exec(q->r, "PRAGMA cache_size = -4000", e, what);
+    if (!rc)
+        rc = open_conn(path, &q->ck, busy, e);
+    if (!rc)
+        rc = exec(q->ck,
+                  relaxed ? "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -1000"
+                          : "PRAGMA synchronous = FULL; PRAGMA cache_size = -1000",
+                  e, what);
     if (rc)
         goto out;
+    if (pthread_create(&q->ck_thread, NULL, checkpoint_main, q) != 0) {
+        rc = err_set(e, TRAWL_ENOMEM, false, "cannot start the checkpoint thread");
+        goto out;
+    }
+    q->ck_running = true;
+    sqlite3_wal_hook(q->w, wal_hook, q); /* replaces the automatic checkpoint */
 
     {
         /* the single-row and the multi-row INSERT share one column list */
