@@ -682,6 +682,16 @@ static int sq_check(struct store *s, struct err *e)
     return ret;
 }
 
+/* Finalize every statement of db, then close it: a statement left open keeps a connection
+ * (and its memory) alive. */
+static void close_conn(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    while (db && (st = sqlite3_next_stmt(db, NULL)) != NULL)
+        sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 #define CHECKPOINT_PAGES 4000 /* WAL pages that start a background checkpoint */
 #define CHECKPOINT_INLINE                                                                          \
     32000 /* past this the writer checkpoints itself: the WAL must not grow                        \
@@ -730,18 +740,11 @@ static void sq_close(struct store *s)
         pthread_mutex_unlock(&q->ck_lock);
         pthread_join(q->ck_thread, NULL);
     }
-    sqlite3_close(q->ck);
+    close_conn(q->ck);
     pthread_mutex_destroy(&q->ck_lock);
     pthread_cond_destroy(&q->ck_cv);
-    sqlite3_stmt *all[] = {q->ins,          q->ins_multi,  q->find_unique, q->lookup,  q->upd,
-                           q->event,        q->processing, q->due,         q->promote, q->claim_upd,
-                           q->claim_events, q->get,        q->events,      q->fetch};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        sqlite3_finalize(all[i]);
-    for (int i = 0; i <= MAX_CLAIM_TYPES; i++)
-        sqlite3_finalize(q->claim[i]);
-    sqlite3_close(q->w);
-    sqlite3_close(q->r);
+    close_conn(q->w);
+    close_conn(q->r);
     pthread_mutex_destroy(&q->rlock);
     free(q->path);
     free(q);
