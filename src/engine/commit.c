@@ -87,7 +87,21 @@ static int run_batch(struct committer *c, struct commit_tx *tx, struct commit_op
     int rc = store_begin(c->store, e);
     if (rc)
         return rc;
-    for (struct commit_op *op = ops; op; op = op->next) {
+    for (struct commit_op *op = ops; op;) {
+        if (op->run_group) {
+            struct commit_op *group[COMMIT_GROUP_MAX];
+            size_t k = 0;
+            while (op && k < COMMIT_GROUP_MAX && (k == 0 || op->run_group == group[0]->run_group)) {
+                op->rc = 0;
+                err_clear(&op->err);
+                group[k++] = op;
+                op = op->next;
+            }
+            rc = group[0]->run_group(group, k, tx, e);
+            if (rc < 0)
+                break;
+            continue;
+        }
         op->rc = 0;
         err_clear(&op->err);
         rc = op->run(op, tx);
@@ -95,6 +109,7 @@ static int run_batch(struct committer *c, struct commit_tx *tx, struct commit_op
             err_copy(e, &op->err);
             break;
         }
+        op = op->next;
     }
     if (!rc)
         rc = store_commit(c->store, e);

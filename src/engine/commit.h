@@ -15,12 +15,17 @@
 
 struct commit_tx;
 
+#define COMMIT_GROUP_MAX 32
+
 struct commit_op {
     struct commit_op *next;
     /* Apply the operation inside the open transaction. Return 0 to keep the transaction (a
      * refusal such as a stale fence goes in op->rc), or a negative code from the store to roll it
      * back. Runs on the committer thread. */
     int (*run)(struct commit_op *op, struct commit_tx *tx);
+    /* Optional: apply a run of consecutive queued ops that share this function at once (at most
+     * COMMIT_GROUP_MAX), with run's contract; e gets the failure. */
+    int (*run_group)(struct commit_op **ops, size_t n, struct commit_tx *tx, struct err *e);
     /* Forget what run produced, after a rollback (may be NULL). */
     void (*undo)(struct commit_op *op);
     /* Async completion, after the commit (or failure). NULL: the submitter waits. */

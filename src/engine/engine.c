@@ -526,6 +526,37 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
     return 0;
 }
 
+/* Completions queued together go to the store as one statement; when any of them is refused,
+ * the store changes nothing and each is run alone to get its own answer. */
+static int complete_group(struct commit_op **ops, size_t n, struct commit_tx *tx, struct err *e)
+{
+    struct change_op *first = (struct change_op *)ops[0];
+    struct job_done d[COMMIT_GROUP_MAX];
+    for (size_t i = 0; i < n; i++) {
+        struct change_op *c = (struct change_op *)ops[i];
+        d[i] = (struct job_done){c->id, c->attempt, c->owner, c->result};
+    }
+    int rc = n > 1 ? store_complete_many(commit_store(tx), d, n, engine_now(first->eng), e) : 0;
+    if (rc < 0)
+        return rc;
+    if (rc == (int)n) {
+        for (size_t i = 0; i < n; i++) {
+            struct change_op *c = (struct change_op *)ops[i];
+            c->new_status = JOB_COMPLETED;
+            commit_record(tx, c->id, c->type, JOB_PROCESSING, JOB_COMPLETED, c->attempt);
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc = change_run(ops[i], tx);
+        if (rc < 0) {
+            err_copy(e, &ops[i]->err);
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static void change_free(struct change_op *c)
 {
     free(c->owner);
@@ -626,6 +657,8 @@ static int prepare_complete(struct engine *eng, const struct job_fence *f, const
         return rc;
     *out = fenced_new(eng, CH_COMPLETE, f);
     (*out)->result = xstrdup(result);
+    if (f->type)
+        (*out)->op.run_group = complete_group;
     return 0;
 }
 

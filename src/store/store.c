@@ -68,6 +68,12 @@ int store_update(struct store *s, const struct job_update *u, struct err *e)
     WRAP(s->ops->update(s, u, e));
 }
 
+int store_complete_many(struct store *s, const struct job_done *d, size_t n, int64_t now,
+                        struct err *e)
+{
+    WRAP(s->ops->complete_many(s, d, n, now, e));
+}
+
 int store_processing(struct store *s, struct job **out, size_t *n, struct err *e)
 {
     *out = NULL;

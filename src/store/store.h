@@ -83,6 +83,16 @@ struct job_filter {
     size_t limit;          /* most rows; 0 means 100 */
 };
 
+/* One completion in store_complete_many: fenced like store_update. */
+struct job_done {
+    const char *id;
+    int attempt;
+    const char *owner;
+    const char *result; /* JSON text or NULL */
+};
+
+#define STORE_COMPLETE_MAX 32
+
 struct store_ops {
     int version; /* STORE_OPS_VERSION */
     const char *name;
@@ -97,6 +107,8 @@ struct store_ops {
     int (*claim)(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
                  struct err *e);
     int (*update)(struct store *s, const struct job_update *u, struct err *e);
+    int (*complete_many)(struct store *s, const struct job_done *d, size_t n, int64_t now,
+                         struct err *e);
     int (*processing)(struct store *s, struct job **out, size_t *n, struct err *e);
     int (*promote_due)(struct store *s, int64_t now, struct err *e);
     int (*fetch)(struct store *s, const char *id, struct job *out, struct err *e);
@@ -150,6 +162,11 @@ int store_insert_many(struct store *s, struct job *jobs, size_t n, bool *existed
 int store_claim(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
                 struct err *e);
 int store_update(struct store *s, const struct job_update *u, struct err *e);
+/* Complete n (at most STORE_COMPLETE_MAX) processing jobs, each fenced by attempt and owner,
+ * with one event each: all of them (returns n) or, when any fence does not hold, none (returns 0,
+ * nothing changed; complete them one by one with store_update to learn which). */
+int store_complete_many(struct store *s, const struct job_done *d, size_t n, int64_t now,
+                        struct err *e);
 int store_processing(struct store *s, struct job **out, size_t *n, struct err *e);
 int store_promote_due(struct store *s, int64_t now, struct err *e);
 /* Like store_get, but inside the write transaction: sees its uncommitted changes. */

@@ -33,7 +33,7 @@ struct sq {
     pthread_cond_t ck_cv;
     bool ck_wanted, ck_stop, ck_running;
     sqlite3_stmt *ins, *ins_multi, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
-        *claim_upd, *claim_events, *complete;
+        *claim_upd, *claim_events, *complete, *complete_many, *sp_begin, *sp_release, *sp_rollback;
     sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1];
     sqlite3_stmt *get, *events, *fetch, *list;
 };
@@ -199,7 +199,8 @@ static void sq_rollback(struct store *s)
         sqlite3_exec(q->w, "ROLLBACK", NULL, NULL, NULL);
 }
 
-#define CLAIM_MULTI  32 /* claimed jobs changed by one UPDATE */
+#define CLAIM_MULTI 32 /* claimed jobs changed by one UPDATE */
+_Static_assert(STORE_COMPLETE_MAX <= CLAIM_MULTI, "completions share the claim's event statement");
 #define INSERT_COLS  18
 #define INSERT_MULTI 32 /* rows per multi-row INSERT: one statement run opens the b-trees once */
 
@@ -356,16 +357,18 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
     sqlite3_bind_int64(up, 2, r->now + r->lease_ms);
     sqlite3_bind_int64(up, 3, r->now);
     sqlite3_bind_int64(ev, 1, r->now);
+    sqlite3_bind_text(ev, 2, "pending", -1, SQLITE_STATIC);
+    sqlite3_bind_text(ev, 3, "processing", -1, SQLITE_STATIC);
     int ret = 0;
     for (size_t i = 0; i < cnt && !ret; i += CLAIM_MULTI) {
         size_t k = cnt - i < CLAIM_MULTI ? cnt - i : CLAIM_MULTI;
         for (size_t m = 0; m < CLAIM_MULTI; m++) {
             if (m < k) {
                 sqlite3_bind_text(up, 4 + (int)m, jobs[i + m].id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(ev, 2 + (int)m, jobs[i + m].id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(ev, 4 + (int)m, jobs[i + m].id, -1, SQLITE_STATIC);
             } else {
                 sqlite3_bind_null(up, 4 + (int)m);
-                sqlite3_bind_null(ev, 2 + (int)m);
+                sqlite3_bind_null(ev, 4 + (int)m);
             }
         }
         ret = step_done(q, up, e, "claim jobs");
@@ -518,6 +521,61 @@ static int collect(struct sq *q, sqlite3 *db, sqlite3_stmt *st, struct job **out
     *out = jobs;
     *n = cnt;
     return (int)cnt;
+}
+
+static int sq_complete_many(struct store *s, const struct job_done *d, size_t n, int64_t now,
+                            struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    if (n > STORE_COMPLETE_MAX)
+        return err_set(e, TRAWL_EINVAL, false, "complete_many: at most %d jobs",
+                       STORE_COMPLETE_MAX);
+    /* all or none: a savepoint undoes the UPDATE when some fence did not hold */
+    int rc = step_done(q, q->sp_begin, e, "savepoint");
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = q->complete_many, *ev = q->claim_events;
+    sqlite3_bind_int64(st, 1, now);
+    for (size_t i = 0; i < STORE_COMPLETE_MAX; i++) {
+        int b = 2 + 4 * (int)i;
+        if (i < n) {
+            sqlite3_bind_text(st, b, d[i].id, -1, SQLITE_STATIC);
+            sqlite3_bind_int(st, b + 1, d[i].attempt);
+            sqlite3_bind_text(st, b + 2, d[i].owner, -1, SQLITE_STATIC);
+            bind_text(st, b + 3, d[i].result);
+            sqlite3_bind_text(ev, 4 + (int)i, d[i].id, -1, SQLITE_STATIC);
+        } else {
+            for (int k = 0; k < 4; k++)
+                sqlite3_bind_null(st, b + k);
+            sqlite3_bind_null(ev, 4 + (int)i);
+        }
+    }
+    rc = sqlite3_step(st);
+    int changed = rc == SQLITE_DONE ? sqlite3_changes(q->w) : 0;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) {
+        rc = sqerr(q->w, rc, e, "complete jobs");
+        goto undo;
+    }
+    if ((size_t)changed != n) {
+        rc = 0;
+        goto undo;
+    }
+    sqlite3_bind_int64(ev, 1, now);
+    sqlite3_bind_text(ev, 2, "processing", -1, SQLITE_STATIC);
+    sqlite3_bind_text(ev, 3, "completed", -1, SQLITE_STATIC);
+    rc = step_done(q, ev, e, "record job events");
+    sqlite3_clear_bindings(ev);
+    if (rc)
+        goto undo;
+    rc = step_done(q, q->sp_release, e, "release savepoint");
+    return rc ? rc : (int)n;
+undo:
+    sqlite3_clear_bindings(ev);
+    step_done(q, q->sp_rollback, NULL, "rollback to savepoint");
+    step_done(q, q->sp_release, NULL, "release savepoint");
+    return rc;
 }
 
 static int sq_processing(struct store *s, struct job **out, size_t *n, struct err *e)
@@ -761,6 +819,7 @@ static const struct store_ops sq_ops = {
     .insert_many = sq_insert_many,
     .claim = sq_claim,
     .update = sq_update,
+    .complete_many = sq_complete_many,
     .processing = sq_processing,
     .promote_due = sq_promote_due,
     .fetch = sq_fetch,
@@ -949,6 +1008,30 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
                   "updated_at = ?3, event_seq = event_seq + 1 WHERE id = ?1 AND status = "
                   "'processing' AND attempt = ?4 AND lease_owner = ?5",
                   &q->complete, e);
+    if (!rc) {
+        char sql[8192];
+        size_t len = (size_t)snprintf(
+            sql, sizeof sql,
+            "UPDATE jobs SET status = 'completed', result = v.column4, progress = 100, "
+            "progress_at = CASE WHEN jobs.progress IS NOT 100 THEN ?1 ELSE jobs.progress_at END, "
+            "error = NULL, lease_owner = NULL, lease_expires_at = NULL, completed_at = ?1, "
+            "updated_at = ?1, event_seq = jobs.event_seq + 1 FROM (VALUES ");
+        for (int i = 0; i < STORE_COMPLETE_MAX; i++) {
+            int b = 2 + 4 * i;
+            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?%d, ?%d, ?%d, ?%d)",
+                                    i ? ", " : "", b, b + 1, b + 2, b + 3);
+        }
+        snprintf(sql + len, sizeof sql - len,
+                 ") AS v WHERE jobs.id = v.column1 AND jobs.status = 'processing' AND "
+                 "jobs.attempt = v.column2 AND jobs.lease_owner = v.column3");
+        rc = prep(q->w, sql, &q->complete_many, e);
+    }
+    if (!rc)
+        rc = prep(q->w, "SAVEPOINT trawl_group", &q->sp_begin, e);
+    if (!rc)
+        rc = prep(q->w, "RELEASE trawl_group", &q->sp_release, e);
+    if (!rc)
+        rc = prep(q->w, "ROLLBACK TO trawl_group", &q->sp_rollback, e);
     if (!rc)
         rc = prep(q->w,
                   "INSERT INTO job_events (job_id, seq, at, from_status, to_status, attempt, "
@@ -982,11 +1065,10 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
         rc = prep(q->w, sql, &q->claim_upd, e);
         len = 0;
         for (int m = 0; m < CLAIM_MULTI; m++)
-            len += (size_t)snprintf(in + len, sizeof in - len, "%s?%d", m ? "," : "", m + 2);
+            len += (size_t)snprintf(in + len, sizeof in - len, "%s?%d", m ? "," : "", m + 4);
         snprintf(sql, sizeof sql,
                  "INSERT INTO job_events (job_id, seq, at, from_status, to_status, attempt) "
-                 "SELECT id, event_seq, ?1, 'pending', 'processing', attempt FROM jobs WHERE id "
-                 "IN (%s)",
+                 "SELECT id, event_seq, ?1, ?2, ?3, attempt FROM jobs WHERE id IN (%s)",
                  in);
         if (!rc)
             rc = prep(q->w, sql, &q->claim_events, e);
