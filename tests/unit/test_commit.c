@@ -1,0 +1,128 @@
+/* Group commit: concurrent changes share transactions, and every acknowledged one is there. */
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <string.h>
+
+#define THREADS    8
+#define PER_THREAD 200
+
+struct enq_arg {
+    struct engine *eng;
+    char ids[PER_THREAD][UUID_STR_LEN];
+    int failures;
+};
+
+static void *enqueue_loop(void *p)
+{
+    struct enq_arg *a = p;
+    for (int i = 0; i < PER_THREAD; i++) {
+        struct job_spec s = {.type = "noop", .args = "{\"n\":1}"};
+        struct enqueue_result r;
+        struct err e;
+        if (engine_enqueue(a->eng, &s, &r, &e) != 0)
+            a->failures++;
+        else
+            memcpy(a->ids[i], r.id, UUID_STR_LEN);
+    }
+    return NULL;
+}
+
+Test(commit, concurrent_enqueues_share_commits_and_all_are_durable)
+{
+    struct engine *eng = tu_engine(NULL, NULL);
+    static struct enq_arg args[THREADS];
+    pthread_t t[THREADS];
+    struct engine_stats before;
+    engine_stats(eng, &before);
+    for (int i = 0; i < THREADS; i++) {
+        args[i].eng = eng;
+        pthread_create(&t[i], NULL, enqueue_loop, &args[i]);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    struct engine_stats after;
+    engine_stats(eng, &after);
+    for (int i = 0; i < THREADS; i++)
+        cr_assert_eq(args[i].failures, 0);
+    uint64_t ops = after.ops - before.ops, commits = after.commits - before.commits;
+    cr_assert_eq(ops, THREADS * PER_THREAD);
+    /* with 8 callers waiting on fsync, transactions must hold more than one change on average */
+    cr_assert_lt(commits, ops, "every enqueue had its own commit (%llu commits for %llu ops)",
+                 (unsigned long long)commits, (unsigned long long)ops);
+    engine_close(eng);
+
+    /* reopen: every acknowledged job is there, pending */
+    eng = tu_engine(NULL, NULL);
+    for (int i = 0; i < THREADS; i++)
+        for (int k = 0; k < PER_THREAD; k++)
+            cr_assert_eq(tu_status(eng, args[i].ids[k]), JOB_PENDING);
+    int64_t counts[JOB_STATUS_COUNT];
+    struct err e;
+    cr_assert_eq(engine_counts(eng, counts, &e), 0);
+    cr_assert_eq(counts[JOB_PENDING], THREADS * PER_THREAD);
+    engine_close(eng);
+}
+
+struct done_arg {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    int done;
+    int rcs[64];
+};
+
+static void on_done(void *ctx, int rc, const struct err *e)
+{
+    (void)e;
+    struct done_arg *d = ctx;
+    pthread_mutex_lock(&d->lock);
+    d->rcs[d->done++] = rc;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* Many completions queued at once (grouped into one statement) with one stale among them: the
+ * stale one is refused and every other one is recorded. */
+Test(commit, grouped_completions_with_one_stale)
+{
+    struct engine *eng = tu_engine(NULL, NULL);
+    const char *type = "noop";
+    enum { N = 40 };
+    struct job_spec specs[N];
+    struct enqueue_result res[N];
+    memset(specs, 0, sizeof specs);
+    for (int i = 0; i < N; i++)
+        specs[i].type = "noop";
+    struct err e;
+    cr_assert_eq(engine_enqueue_many(eng, specs, N, res, &e), 0, "%s", e.msg);
+    struct job *jobs;
+    size_t n;
+    cr_assert_eq(engine_claim(eng, &type, 1, N, "w", 0, &jobs, &n, &e), N);
+    struct done_arg d = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    for (int i = 0; i < N; i++) {
+        struct job_fence f = {jobs[i].id, jobs[i].attempt, i == 17 ? "intruder" : "w", "noop"};
+        engine_complete_async(eng, &f, "{\"ok\":1}", on_done, &d);
+    }
+    pthread_mutex_lock(&d.lock);
+    while (d.done < N)
+        pthread_cond_wait(&d.cv, &d.lock);
+    pthread_mutex_unlock(&d.lock);
+    int stale = 0, ok = 0;
+    for (int i = 0; i < N; i++) {
+        stale += d.rcs[i] == TRAWL_ESTALE;
+        ok += d.rcs[i] == 0;
+    }
+    cr_assert_eq(stale, 1);
+    cr_assert_eq(ok, N - 1);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(tu_status(eng, jobs[i].id), i == 17 ? JOB_PROCESSING : JOB_COMPLETED);
+    struct job_event *ev;
+    size_t nev;
+    cr_assert_eq(engine_events(eng, jobs[3].id, &ev, &nev, &e), 2);
+    cr_assert_eq(ev[1].to, JOB_COMPLETED);
+    cr_assert_eq(ev[1].attempt, 1);
+    job_events_free(ev, nev);
+    job_array_free(jobs, n);
+    engine_close(eng);
+}
