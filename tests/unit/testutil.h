@@ -1,0 +1,35 @@
+/* Helpers the unit tests share: a temporary directory per test, a clock the test owns, and an
+ * engine on a fresh SQLite database in that directory. Criterion runs each test in its own
+ * process, so nothing here is shared between tests. */
+#ifndef TRAWL_TESTUTIL_H
+#define TRAWL_TESTUTIL_H
+
+#include "engine/engine.h"
+
+#include <stdatomic.h>
+
+/* A new empty directory under $TMPDIR (or /tmp), removed at exit. The string is static. */
+const char *tu_tmpdir(void);
+/* tu_tmpdir()/name, in a static buffer that the next call overwrites. */
+const char *tu_path(const char *name);
+
+/* A clock the test moves by hand. */
+struct tu_clock {
+    atomic_llong now_ms;
+    struct clock clock;
+};
+void tu_clock_init(struct tu_clock *c, int64_t start_ms);
+void tu_clock_advance(struct tu_clock *c, int64_t ms);
+
+/* Open an engine on tu_path("trawl.db") (or path when not NULL), with clock c (NULL: real).
+ * Fails the test on error. */
+struct engine *tu_engine(const char *path, struct tu_clock *c);
+/* Enqueue one job of type with args (NULL: "{}"); fails the test on error; returns its id in a
+ * static buffer. */
+const char *tu_enqueue(struct engine *eng, const char *type, const char *args);
+/* Claim exactly one job of type for owner; fails the test when none. */
+void tu_claim_one(struct engine *eng, const char *type, const char *owner, struct job *out);
+/* The job's status now. */
+enum job_status tu_status(struct engine *eng, const char *id);
+
+#endif
