@@ -58,13 +58,13 @@ $(BUILD)/trawl: $(BUILD)/src/main.o $(BUILD)/libtrawl.a
 $(BUILD)/tests/unit_tests: $(UNIT_OBJ) $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs criterion)
 
-$(BUILD)/tests/crash: $(BUILD)/tests/crash/crash.o $(BUILD)/libtrawl.a
+$(BUILD)/tests/crash_test: $(BUILD)/tests/crash/crash.o $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-test: $(BUILD)/trawl $(BUILD)/tests/unit_tests $(BUILD)/tests/crash
+test: $(BUILD)/trawl $(BUILD)/tests/unit_tests $(BUILD)/tests/crash_test
 	sh scripts/run-tests.sh $(BUILD)
 
 bench: $(BUILD)/trawl $(BENCH_BIN)

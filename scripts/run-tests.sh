@@ -27,7 +27,7 @@ fi
 
 # Crash test: kill -9 a real trawl serve again and again.
 echo "crash test: ${CRASH_KILLS:-50} kills of $build/trawl serve"
-if "$build/tests/crash" --trawl "$build/trawl" --kills "${CRASH_KILLS:-50}"; then
+if "$build/tests/crash_test" --trawl "$build/trawl" --kills "${CRASH_KILLS:-50}"; then
     passed=$((passed + 1))
 else
     failed=$((failed + 1))

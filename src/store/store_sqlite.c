@@ -3,6 +3,7 @@
 #include "store/migrations.h"
 #include "store/store.h"
 
+#include "base/clock.h"
 #include "base/xalloc.h"
 
 #include <pthread.h>
@@ -97,6 +98,20 @@ static int exec(sqlite3 *db, const char *sql, struct err *e, const char *what)
     if (rc != SQLITE_OK)
         return sqerr(db, rc, e, what);
     return 0;
+}
+
+/* exec for the statements run while opening: SQLite answers some of them with SQLITE_BUSY at
+ * once, without its busy handler, while another process recovers the WAL after a crash or
+ * changes its index, so they are tried again until busy_ms has passed. */
+static int exec_open(sqlite3 *db, const char *sql, struct err *e, const char *what, int busy_ms)
+{
+    int64_t end = clock_mono_ms() + busy_ms;
+    for (;;) {
+        int rc = exec(db, sql, e, what);
+        if (rc != TRAWL_EBUSY || clock_mono_ms() >= end)
+            return rc;
+        clock_sleep_ms(5);
+    }
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -849,10 +864,10 @@ static int user_version(sqlite3 *db, int *v, struct err *e)
     return 0;
 }
 
-static int migrate(struct sq *q, struct err *e)
+static int migrate(struct sq *q, int busy_ms, struct err *e)
 {
     int v = 0;
-    int rc = exec(q->w, "BEGIN IMMEDIATE", e, "open database");
+    int rc = exec_open(q->w, "BEGIN IMMEDIATE", e, "open database", busy_ms);
     if (rc)
         return rc;
     rc = user_version(q->w, &v, e);
@@ -919,25 +934,26 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
     snprintf(what, sizeof what, "open %s", path);
     int rc = open_conn(path, &q->w, busy, e);
     if (!rc)
-        rc = exec(q->w, "PRAGMA journal_mode = WAL", e, what);
+        rc = exec_open(q->w, "PRAGMA journal_mode = WAL", e, what, busy);
     if (!rc)
-        rc = exec(q->w, relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", e,
-                  what);
+        rc = exec_open(q->w, relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+                       e, what, busy);
     if (!rc)
-        rc = exec(q->w, "PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY", e, what);
+        rc = exec_open(q->w, "PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY", e, what,
+                       busy);
     if (!rc)
-        rc = migrate(q, e);
+        rc = migrate(q, busy, e);
     if (!rc)
         rc = open_conn(path, &q->r, busy, e);
     if (!rc)
-        rc = exec(q->r, "PRAGMA cache_size = -4000", e, what);
+        rc = exec_open(q->r, "PRAGMA cache_size = -4000", e, what, busy);
     if (!rc)
         rc = open_conn(path, &q->ck, busy, e);
     if (!rc)
-        rc = exec(q->ck,
-                  relaxed ? "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -1000"
-                          : "PRAGMA synchronous = FULL; PRAGMA cache_size = -1000",
-                  e, what);
+        rc = exec_open(q->ck,
+                       relaxed ? "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -1000"
+                               : "PRAGMA synchronous = FULL; PRAGMA cache_size = -1000",
+                       e, what, busy);
     if (rc)
         goto out;
     if (pthread_create(&q->ck_thread, NULL, checkpoint_main, q) != 0) {

@@ -1,0 +1,518 @@
+/* The crash test: kill -9 a real `trawl serve` again and again while `trawl enqueue` processes
+ * (also killed at random) add work to the same database, then let one last serve drain it and
+ * check what is on disk:
+ *   - every job whose id an enqueuer printed (acknowledged) exists and ended completed;
+ *   - no job exists that no enqueuer asked for (at most the jobs requested are there);
+ *   - SQLite's integrity_check is "ok";
+ *   - every job's history is one unbroken chain: each change starts where the last ended, each
+ *     claim is attempt + 1, a job runs again only after its attempt ended (lease expired or
+ *     released), and completed is reached once, as the last change;
+ *   - sleep jobs slept their whole time, and some resumed from a checkpoint after a kill;
+ *   - a serve stopped with SIGTERM exits 0 within its grace period.
+ * It reads the database with its own read-only SQLite connection: an independent look at what
+ * the engine left behind. usage: crash --trawl PATH [--kills N] [--seed N] [--keep] */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ID_LEN    36
+#define MAX_ACKED 200000
+
+static const char *trawl_;
+static char dir_[512], db_[600], log_[600];
+static char (*acked_)[ID_LEN + 1];
+static size_t nacked_;
+static long long requested_;
+static int failures_;
+
+static void fail(const char *fmt, ...)
+{
+    if (++failures_ > 40) {
+        if (failures_ == 41)
+            puts("crash: (more failures not shown)");
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("crash: FAIL: ", stdout);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+    fflush(stdout);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static uint64_t rng_;
+static unsigned rnd(unsigned n)
+{
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 7;
+    rng_ ^= rng_ << 17;
+    return (unsigned)(rng_ % n);
+}
+
+/* Start argv[] with stdout to out_fd (or the log) and stderr to the log. */
+static pid_t spawn(char *const argv[], int out_fd)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("crash: fork");
+        exit(2);
+    }
+    if (pid == 0) {
+        int lf = open(log_, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (lf >= 0) {
+            dup2(out_fd >= 0 ? out_fd : lf, 1);
+            dup2(lf, 2);
+        }
+        execv(argv[0], argv);
+        perror("crash: exec");
+        _exit(127);
+    }
+    return pid;
+}
+
+static pid_t start_serve(void)
+{
+    char *argv[] = {(char *)trawl_,
+                    "serve",
+                    "--db",
+                    db_,
+                    "--workers",
+                    "8",
+                    "--batch",
+                    "64",
+                    "--grace",
+                    "1000",
+                    "--sweep",
+                    "200",
+                    "--type",
+                    "sleep.lease_ms=1500",
+                    "--type",
+                    "noop.lease_ms=1500",
+                    "--log-level",
+                    "warn",
+                    NULL};
+    return spawn(argv, -1);
+}
+
+/* An enqueuer: trawl enqueue with its stdout on a pipe. */
+struct enqueuer {
+    pid_t pid;
+    int fd;
+    char line[128];
+    size_t len;
+    bool eof;
+};
+
+static void start_enqueuer(struct enqueuer *q)
+{
+    char args[96], count[16];
+    const char *type;
+    int n;
+    if (rnd(3) == 0) {
+        /* long enough to be caught by a kill, short enough to drain quickly */
+        type = "sleep";
+        snprintf(args, sizeof args, "{\"ms\":%u,\"step_ms\":40}", 100 + rnd(400));
+        n = 1 + (int)rnd(4);
+    } else {
+        type = "noop";
+        snprintf(args, sizeof args, "{}");
+        n = 1 + (int)rnd(200);
+    }
+    snprintf(count, sizeof count, "%d", n);
+    int p[2];
+    if (pipe(p) != 0) {
+        perror("crash: pipe");
+        exit(2);
+    }
+    char *argv[] = {(char *)trawl_,  "enqueue", "--db",  db_,          "--max-attempts",
+                    "100",           "--count", count,   (char *)type, args,
+                    NULL};
+    q->pid = spawn(argv, p[1]);
+    close(p[1]);
+    q->fd = p[0];
+    q->len = 0;
+    q->eof = false;
+    requested_ += n;
+}
+
+/* Read what the enqueuer printed so far; each whole line is an acknowledged id. */
+static void drain_enqueuer(struct enqueuer *q, int timeout_ms)
+{
+    struct pollfd pf = {.fd = q->fd, .events = POLLIN};
+    while (!q->eof && poll(&pf, 1, timeout_ms) > 0) {
+        char buf[4096];
+        ssize_t r = read(q->fd, buf, sizeof buf);
+        if (r <= 0) {
+            q->eof = true;
+            break;
+        }
+        for (ssize_t i = 0; i < r; i++) {
+            if (buf[i] != '\n') {
+                if (q->len < sizeof q->line - 1)
+                    q->line[q->len++] = buf[i];
+                continue;
+            }
+            q->line[q->len] = 0;
+            if (q->len == ID_LEN && nacked_ < MAX_ACKED)
+                memcpy(acked_[nacked_++], q->line, ID_LEN + 1);
+            else if (q->len != ID_LEN)
+                fail("enqueuer printed an unexpected line: '%s'", q->line);
+            q->len = 0;
+        }
+        timeout_ms = 0;
+    }
+}
+
+static int wait_exit(pid_t pid, int64_t timeout_ms, int *status)
+{
+    int64_t end = now_ms() + timeout_ms;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return 0;
+        if (now_ms() > end)
+            return -1;
+        sleep_ms(10);
+    }
+}
+
+static sqlite3 *open_db(void)
+{
+    sqlite3 *db;
+    if (sqlite3_open_v2(db_, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "crash: cannot open %s: %s\n", db_, sqlite3_errmsg(db));
+        exit(2);
+    }
+    sqlite3_busy_timeout(db, 10000);
+    return db;
+}
+
+static long long query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    long long v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail("query '%s': %s", sql, sqlite3_errmsg(db));
+        return -1;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* One job's history, checked as the rows come in order of (job_id, seq). */
+struct chain {
+    char id[ID_LEN + 1];
+    char to[16];
+    int attempt;
+    long long seq;
+    int completions;
+    bool started;
+};
+
+static void chain_begin(struct chain *c, const char *id)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->id, sizeof c->id, "%s", id);
+    snprintf(c->to, sizeof c->to, "pending");
+}
+
+static void chain_step(struct chain *c, long long seq, const char *from, const char *to,
+                       int attempt, const char *msg)
+{
+    if (seq != c->seq + 1)
+        fail("job %s: event %lld follows event %lld", c->id, seq, c->seq);
+    c->seq = seq;
+    if (strcmp(from, c->to) != 0)
+        fail("job %s: event %lld goes %s -> %s but the job was %s", c->id, seq, from, to, c->to);
+    if (c->completions)
+        fail("job %s: event %lld (%s -> %s) after completion", c->id, seq, from, to);
+    int want = c->attempt;
+    if (!strcmp(to, "processing"))
+        want = c->attempt + 1;
+    else if (!strcmp(from, "processing") && !strcmp(to, "pending") && msg &&
+             !strcmp(msg, "released before start"))
+        want = c->attempt - 1;
+    if (attempt != want)
+        fail("job %s: event %lld (%s -> %s) has attempt %d, expected %d", c->id, seq, from, to,
+             attempt, want);
+    c->attempt = attempt;
+    if (!strcmp(from, "processing") && strcmp(to, "completed") != 0 &&
+        (!msg || (strncmp(msg, "stuck: heartbeat timeout", 24) != 0 &&
+                  strncmp(msg, "released", 8) != 0)))
+        fail("job %s: attempt %d ended (%s -> %s) for no crash-related reason: %s", c->id,
+             attempt, from, to, msg ? msg : "(none)");
+    if (!strcmp(to, "completed"))
+        c->completions++;
+    snprintf(c->to, sizeof c->to, "%s", to);
+}
+
+static void verify(void)
+{
+    sqlite3 *db = open_db();
+    sqlite3_stmt *st;
+
+    /* integrity */
+    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *r = (const char *)sqlite3_column_text(st, 0);
+            if (strcmp(r, "ok") != 0)
+                fail("integrity_check: %s", r);
+        }
+        sqlite3_finalize(st);
+    }
+
+    /* no phantom, none unfinished */
+    long long total = query_int(db, "SELECT count(*) FROM jobs");
+    long long done = query_int(db, "SELECT count(*) FROM jobs WHERE status = 'completed'");
+    printf("crash: %lld jobs requested, %zu acknowledged, %lld in the database, %lld completed\n",
+           requested_, nacked_, total, done);
+    if (total > requested_)
+        fail("%lld jobs in the database but only %lld were ever requested", total, requested_);
+    if (total < (long long)nacked_)
+        fail("%lld jobs in the database but %zu were acknowledged", total, nacked_);
+    if (done != total)
+        fail("%lld of %lld jobs did not complete", total - done, total);
+
+    /* every acknowledged job is there and completed */
+    qsort(acked_, nacked_, sizeof acked_[0], cmp_id);
+    for (size_t i = 1; i < nacked_; i++)
+        if (!strcmp(acked_[i], acked_[i - 1]))
+            fail("id %s was acknowledged twice", acked_[i]);
+    sqlite3_prepare_v2(db, "SELECT status FROM jobs WHERE id = ?", -1, &st, NULL);
+    size_t lost = 0;
+    for (size_t i = 0; i < nacked_; i++) {
+        sqlite3_bind_text(st, 1, acked_[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            if (lost++ < 5)
+                fail("acknowledged job %s is not in the database", acked_[i]);
+        } else if (strcmp((const char *)sqlite3_column_text(st, 0), "completed") != 0) {
+            fail("acknowledged job %s ended %s", acked_[i], sqlite3_column_text(st, 0));
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (lost)
+        fail("%zu acknowledged jobs lost", lost);
+
+    /* histories */
+    sqlite3_prepare_v2(db,
+                       "SELECT job_id, seq, from_status, to_status, attempt, message "
+                       "FROM job_events ORDER BY job_id, seq",
+                       -1, &st, NULL);
+    struct chain c = {0};
+    long long chains = 0, reruns = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        if (strcmp(id, c.id) != 0) {
+            chain_begin(&c, id);
+            chains++;
+        }
+        const char *to = (const char *)sqlite3_column_text(st, 3);
+        if (!strcmp(to, "processing") && c.attempt > 0)
+            reruns++;
+        chain_step(&c, sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2), to,
+                   sqlite3_column_int(st, 4), (const char *)sqlite3_column_text(st, 5));
+    }
+    sqlite3_finalize(st);
+    if (chains != total)
+        fail("%lld jobs have a history, %lld jobs exist", chains, total);
+    long long mismatched = query_int(
+        db, "SELECT count(*) FROM jobs j WHERE j.event_seq != "
+            "(SELECT count(*) FROM job_events e WHERE e.job_id = j.id) OR j.attempt != "
+            "(SELECT e.attempt FROM job_events e WHERE e.job_id = j.id ORDER BY seq DESC LIMIT 1)");
+    if (mismatched)
+        fail("%lld jobs disagree with their history (event_seq or attempt)", mismatched);
+
+    /* sleep jobs slept their whole time; some resumed from a checkpoint */
+    long long short_sleep =
+        query_int(db, "SELECT count(*) FROM jobs WHERE type = 'sleep' AND "
+                      "json_extract(result, '$.slept_ms') < json_extract(args, '$.ms')");
+    long long resumed =
+        query_int(db, "SELECT count(*) FROM jobs WHERE type = 'sleep' AND "
+                      "json_extract(result, '$.resumed_from_ms') > 0");
+    if (short_sleep)
+        fail("%lld sleep jobs did not sleep their whole time", short_sleep);
+    printf("crash: %lld attempts re-run after a crash, %lld sleep jobs resumed from a "
+           "checkpoint\n",
+           reruns, resumed);
+    sqlite3_close(db);
+}
+
+static int usage(void)
+{
+    fputs("usage: crash --trawl PATH [--kills N] [--seed N] [--keep]\n", stderr);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"trawl", required_argument, 0, 't'}, {"kills", required_argument, 0, 'k'},
+        {"seed", required_argument, 0, 's'},  {"keep", no_argument, 0, 'K'},
+        {0, 0, 0, 0},
+    };
+    int kills = 50, c;
+    bool keep = false;
+    rng_ = (uint64_t)time(NULL) * 2654435761u + (uint64_t)getpid();
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            trawl_ = optarg;
+            break;
+        case 'k':
+            kills = atoi(optarg);
+            break;
+        case 's':
+            rng_ = strtoull(optarg, NULL, 10);
+            break;
+        case 'K':
+            keep = true;
+            break;
+        default:
+            return usage();
+        }
+    }
+    if (!trawl_ || kills < 1)
+        return usage();
+    if (!rng_)
+        rng_ = 88172645463325252ull;
+    printf("crash: seed %" PRIu64 "\n", rng_);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir_, sizeof dir_, "%s/trawl-crash-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir_)) {
+        perror("crash: mkdtemp");
+        return 2;
+    }
+    snprintf(db_, sizeof db_, "%s/trawl.db", dir_);
+    snprintf(log_, sizeof log_, "%s/trawl.log", dir_);
+    acked_ = calloc(MAX_ACKED, sizeof *acked_);
+    if (!acked_)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+
+    int64_t t0 = now_ms();
+    int terms = 0;
+    for (int k = 1; k <= kills; k++) {
+        pid_t serve = start_serve();
+        int64_t until = now_ms() + 200 + rnd(900);
+        /* enqueuers come and go while serve runs; the last one may be killed mid-commit */
+        while (now_ms() < until) {
+            struct enqueuer q;
+            start_enqueuer(&q);
+            /* one in four is killed early, perhaps in the middle of its commit */
+            int64_t end = now_ms() + (rnd(4) == 0 ? rnd(60) : 5000);
+            while (!q.eof && now_ms() < end)
+                drain_enqueuer(&q, 20);
+            int st;
+            if (!q.eof)
+                kill(q.pid, SIGKILL);
+            waitpid(q.pid, &st, 0);
+            drain_enqueuer(&q, 0);
+            close(q.fd);
+            if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+                fail("trawl enqueue exited %d (see %s)", WEXITSTATUS(st), log_);
+            sleep_ms(20 + rnd(100));
+        }
+        int st;
+        if (k % 7 == 0) {
+            /* a graceful stop: exit 0 within the grace period and some */
+            kill(serve, SIGTERM);
+            terms++;
+            if (wait_exit(serve, 5000, &st) != 0) {
+                fail("serve did not exit within 5 s of SIGTERM");
+                kill(serve, SIGKILL);
+                waitpid(serve, &st, 0);
+            } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                fail("serve stopped by SIGTERM exited with status %d", st);
+            }
+        } else {
+            kill(serve, SIGKILL);
+            waitpid(serve, &st, 0);
+            if (!WIFSIGNALED(st))
+                fail("serve was dead before its kill (status %d; see %s)", st, log_);
+        }
+        if (k % 10 == 0) {
+            printf("crash: %d/%d kills, %zu jobs acknowledged, %.1f s\n", k, kills, nacked_,
+                   (double)(now_ms() - t0) / 1000);
+            fflush(stdout);
+        }
+    }
+
+    /* drain: one last serve runs until every job is finished */
+    pid_t serve = start_serve();
+    sqlite3 *db = open_db();
+    int st;
+    int64_t end = now_ms() + 120000;
+    long long open_jobs = -1;
+    while (now_ms() < end) {
+        if (waitpid(serve, &st, WNOHANG) == serve) {
+            fail("the last serve exited early with status %d (see %s)", st, log_);
+            break;
+        }
+        open_jobs = query_int(db, "SELECT count(*) FROM jobs WHERE status IN "
+                                  "('pending','processing','retrying')");
+        if (open_jobs == 0)
+            break;
+        sleep_ms(200);
+    }
+    sqlite3_close(db);
+    if (open_jobs != 0)
+        fail("%lld jobs still unfinished 120 s after the last restart", open_jobs);
+    kill(serve, SIGTERM);
+    if (wait_exit(serve, 5000, &st) != 0) {
+        fail("the last serve did not exit within 5 s of SIGTERM");
+        kill(serve, SIGKILL);
+        waitpid(serve, &st, 0);
+    } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fail("the last serve exited with status %d", st);
+    }
+
+    verify();
+    printf("crash: %d kills (%d of them SIGTERM) in %.1f s: %s\n", kills, terms,
+           (double)(now_ms() - t0) / 1000, failures_ ? "FAILED" : "ok");
+    if (failures_ || keep) {
+        printf("crash: database and log kept in %s\n", dir_);
+    } else {
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir_);
+        if (system(cmd) != 0)
+            fprintf(stderr, "crash: could not remove %s\n", dir_);
+    }
+    free(acked_);
+    return failures_ ? 1 : 0;
+}
