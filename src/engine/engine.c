@@ -881,7 +881,9 @@ int engine_counts(struct engine *eng, int64_t counts[JOB_STATUS_COUNT], struct e
 int engine_list(struct engine *eng, const char *status, const struct job_filter *f,
                 struct job **out, size_t *n, struct err *e)
 {
-    struct job_filter g = *f;
+    struct job_filter g = {0};
+    if (f)
+        g = *f;
     g.status = -1;
     if (status) {
         g.status = job_status_parse(status);

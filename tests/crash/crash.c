@@ -152,9 +152,8 @@ static void start_enqueuer(struct enqueuer *q)
         perror("crash: pipe");
         exit(2);
     }
-    char *argv[] = {(char *)trawl_,  "enqueue", "--db",  db_,          "--max-attempts",
-                    "100",           "--count", count,   (char *)type, args,
-                    NULL};
+    char *argv[] = {(char *)trawl_, "enqueue",    "--db", db_, "--max-attempts", "100", "--count",
+                    count,          (char *)type, args,   NULL};
     q->pid = spawn(argv, p[1]);
     close(p[1]);
     q->fd = p[0];
@@ -272,10 +271,10 @@ static void chain_step(struct chain *c, long long seq, const char *from, const c
              attempt, want);
     c->attempt = attempt;
     if (!strcmp(from, "processing") && strcmp(to, "completed") != 0 &&
-        (!msg || (strncmp(msg, "stuck: heartbeat timeout", 24) != 0 &&
-                  strncmp(msg, "released", 8) != 0)))
-        fail("job %s: attempt %d ended (%s -> %s) for no crash-related reason: %s", c->id,
-             attempt, from, to, msg ? msg : "(none)");
+        (!msg ||
+         (strncmp(msg, "stuck: heartbeat timeout", 24) != 0 && strncmp(msg, "released", 8) != 0)))
+        fail("job %s: attempt %d ended (%s -> %s) for no crash-related reason: %s", c->id, attempt,
+             from, to, msg ? msg : "(none)");
     if (!strcmp(to, "completed"))
         c->completions++;
     snprintf(c->to, sizeof c->to, "%s", to);
@@ -362,9 +361,8 @@ static void verify(void)
     long long short_sleep =
         query_int(db, "SELECT count(*) FROM jobs WHERE type = 'sleep' AND "
                       "json_extract(result, '$.slept_ms') < json_extract(args, '$.ms')");
-    long long resumed =
-        query_int(db, "SELECT count(*) FROM jobs WHERE type = 'sleep' AND "
-                      "json_extract(result, '$.resumed_from_ms') > 0");
+    long long resumed = query_int(db, "SELECT count(*) FROM jobs WHERE type = 'sleep' AND "
+                                      "json_extract(result, '$.resumed_from_ms') > 0");
     if (short_sleep)
         fail("%lld sleep jobs did not sleep their whole time", short_sleep);
     printf("crash: %lld attempts re-run after a crash, %lld sleep jobs resumed from a "
@@ -382,8 +380,10 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"trawl", required_argument, 0, 't'}, {"kills", required_argument, 0, 'k'},
-        {"seed", required_argument, 0, 's'},  {"keep", no_argument, 0, 'K'},
+        {"trawl", required_argument, 0, 't'},
+        {"kills", required_argument, 0, 'k'},
+        {"seed", required_argument, 0, 's'},
+        {"keep", no_argument, 0, 'K'},
         {0, 0, 0, 0},
     };
     int kills = 50, c;

@@ -98,3 +98,28 @@ enum job_status tu_status(struct engine *eng, const char *id)
     job_release(&j);
     return s;
 }
+
+void tu_get(struct engine *eng, const char *id, struct job *out)
+{
+    struct err e = {0};
+    int rc = engine_get(eng, id, out, &e);
+    cr_assert_eq(rc, 0, "get %s: %s", id, e.msg);
+}
+
+struct sweep_report tu_sweep(struct engine *eng)
+{
+    struct sweep_report r;
+    struct err e = {0};
+    int rc = engine_sweep(eng, &r, &e);
+    cr_assert_eq(rc, 0, "sweep: %s", e.msg);
+    return r;
+}
+
+int64_t tu_count(struct engine *eng, enum job_status s)
+{
+    int64_t counts[JOB_STATUS_COUNT];
+    struct err e = {0};
+    int rc = engine_counts(eng, counts, &e);
+    cr_assert_eq(rc, 0, "counts: %s", e.msg);
+    return counts[s];
+}
