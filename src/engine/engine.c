@@ -381,9 +381,12 @@ int engine_claim(struct engine *eng, const char *const *types, size_t ntypes, si
 {
     *out = NULL;
     *n = 0;
-    if (ntypes > ENGINE_CLAIM_TYPES_MAX)
-        return err_set(e, TRAWL_EINVAL, false, "claim: at most %d job types at once",
+    if (ntypes < 1 || ntypes > ENGINE_CLAIM_TYPES_MAX)
+        return err_set(e, TRAWL_EINVAL, false, "claim: 1 to %d job types at once",
                        ENGINE_CLAIM_TYPES_MAX);
+    for (size_t i = 0; i < ntypes; i++)
+        if (!types[i] || !*types[i])
+            return err_set(e, TRAWL_EINVAL, false, "claim: job type %zu is empty", i);
     if (!owner || !*owner)
         return err_set(e, TRAWL_EINVAL, false, "claim: a worker name is required");
     struct claim_op c = {0};

@@ -172,7 +172,7 @@ int engine_events(struct engine *eng, const char *id, struct job_event **out, si
 int engine_counts(struct engine *eng, int64_t counts[JOB_STATUS_COUNT], struct err *e);
 /* List jobs, newest first. status is a status name or NULL; an unknown name is refused with
  * TRAWL_EINVAL. f may be NULL (no filter); its status field is ignored. limit 0 means 100; at
- * most 10000. */
+ * most 10000. Returns the number of jobs listed or an error. */
 int engine_list(struct engine *eng, const char *status, const struct job_filter *f,
                 struct job **out, size_t *n, struct err *e);
 

@@ -1,0 +1,213 @@
+/* Claims: order, delays, types, limits; unique keys; parents and roots. */
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct job *claim(struct engine *eng, const char *type, size_t limit, size_t *n)
+{
+    struct job *jobs = NULL;
+    struct err e = {0};
+    int rc = engine_claim(eng, &type, 1, limit, "w", 0, &jobs, n, &e);
+    cr_assert_geq(rc, 0, "claim: %s", e.msg);
+    cr_assert_eq((size_t)rc, *n);
+    return jobs;
+}
+
+/* Highest priority first, then the oldest run_at, then the id. */
+Test(claim, priority_then_run_at_then_id)
+{
+    struct tu_clock clk;
+    tu_clock_init(&clk, 10000000);
+    struct engine *eng = tu_engine(NULL, &clk);
+    /* name: priority, run_at offset from now (in the past: already due) */
+    struct {
+        const char *name;
+        int priority;
+        int64_t run_at_ago;
+    } plan[] = {
+        {"low-old", -5, 9000}, {"mid-new", 0, 1000}, {"high-new", 10, 10},
+        {"mid-old", 0, 5000},  {"high-old", 10, 20}, {"mid-new-2", 0, 1000},
+    };
+    const char *want[] = {"high-old", "high-new", "mid-old", "mid-new", "mid-new-2", "low-old"};
+    for (size_t i = 0; i < 6; i++) {
+        char args[64];
+        snprintf(args, sizeof args, "{\"name\":\"%s\"}", plan[i].name);
+        struct job_spec s = {.type = "noop",
+                             .args = args,
+                             .priority = plan[i].priority,
+                             .run_at = 10000000 - plan[i].run_at_ago};
+        struct enqueue_result r;
+        struct err e = {0};
+        cr_assert_eq(engine_enqueue(eng, &s, &r, &e), 0, "%s", e.msg);
+    }
+    size_t n;
+    struct job *jobs = claim(eng, "noop", 4, &n);
+    cr_assert_eq(n, 4);
+    struct job *rest = claim(eng, "noop", 10, &n);
+    cr_assert_eq(n, 2);
+    for (size_t i = 0; i < 6; i++) {
+        struct job *j = i < 4 ? &jobs[i] : &rest[i - 4];
+        char args[64];
+        snprintf(args, sizeof args, "{\"name\":\"%s\"}", want[i]);
+        cr_assert_str_eq(j->args, args, "position %zu", i);
+        cr_assert_eq(j->status, JOB_PROCESSING);
+        cr_assert_eq(j->attempt, 1);
+        cr_assert_str_eq(j->lease_owner, "w");
+        cr_assert_eq(j->lease_expires_at, 10000000 + ENGINE_DEFAULT_LEASE_MS);
+    }
+    job_array_free(jobs, 4);
+    job_array_free(rest, 2);
+    engine_close(eng);
+}
+
+Test(claim, delayed_jobs_wait_for_run_at)
+{
+    struct tu_clock clk;
+    tu_clock_init(&clk, 10000000);
+    struct engine *eng = tu_engine(NULL, &clk);
+    struct job_spec s = {.type = "noop", .run_at = 10000000 + 5000, .priority = 100};
+    struct enqueue_result r;
+    struct err e = {0};
+    cr_assert_eq(engine_enqueue(eng, &s, &r, &e), 0, "%s", e.msg);
+    char later[UUID_STR_LEN];
+    strcpy(later, r.id);
+    char now_id[UUID_STR_LEN];
+    strcpy(now_id, tu_enqueue(eng, "noop", NULL));
+    size_t n;
+    struct job *jobs = claim(eng, "noop", 10, &n);
+    cr_assert_eq(n, 1, "the delayed job was claimed early");
+    cr_assert_str_eq(jobs[0].id, now_id);
+    job_array_free(jobs, n);
+    tu_clock_advance(&clk, 4999);
+    jobs = claim(eng, "noop", 10, &n);
+    cr_assert_eq(n, 0);
+    free(jobs);
+    tu_clock_advance(&clk, 1);
+    jobs = claim(eng, "noop", 10, &n);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(jobs[0].id, later);
+    job_array_free(jobs, n);
+    engine_close(eng);
+}
+
+Test(claim, only_the_types_asked_for)
+{
+    struct engine *eng = tu_engine(NULL, NULL);
+    tu_enqueue(eng, "a", NULL);
+    tu_enqueue(eng, "b", NULL);
+    tu_enqueue(eng, "c", NULL);
+    const char *types[] = {"a", "c", "zzz"};
+    struct job *jobs;
+    size_t n;
+    struct err e = {0};
+    cr_assert_eq(engine_claim(eng, types, 3, 10, "w", 0, &jobs, &n, &e), 2, "%s", e.msg);
+    cr_assert(strcmp(jobs[0].type, "b") != 0 && strcmp(jobs[1].type, "b") != 0);
+    job_array_free(jobs, n);
+    cr_assert_eq(tu_count(eng, JOB_PENDING), 1);
+    /* bad claims are refused */
+    cr_assert_eq(engine_claim(eng, types, 0, 10, "w", 0, &jobs, &n, &e), TRAWL_EINVAL);
+    cr_assert_eq(engine_claim(eng, types, 1, 10, NULL, 0, &jobs, &n, &e), TRAWL_EINVAL);
+    engine_close(eng);
+}
+
+/* A unique key names one live job: enqueueing it again returns that job. Once the job has
+ * finished, the key is free again. Keys are per workspace. */
+Test(claim, unique_key_returns_the_live_job)
+{
+    struct engine *eng = tu_engine(NULL, NULL);
+    struct job_spec s = {.type = "noop", .unique_key = "daily-report"};
+    struct enqueue_result a, b, c, d;
+    struct err e = {0};
+    cr_assert_eq(engine_enqueue(eng, &s, &a, &e), 0, "%s", e.msg);
+    cr_assert(!a.existed);
+    cr_assert_eq(engine_enqueue(eng, &s, &b, &e), 0, "%s", e.msg);
+    cr_assert(b.existed);
+    cr_assert_str_eq(b.id, a.id);
+    struct job_spec other_ws = s;
+    other_ws.workspace = "team-b";
+    cr_assert_eq(engine_enqueue(eng, &other_ws, &c, &e), 0, "%s", e.msg);
+    cr_assert(!c.existed);
+    cr_assert_str_neq(c.id, a.id);
+
+    /* the same key twice in one enqueue_many: one job */
+    struct job_spec two[2] = {s, s};
+    two[0].unique_key = two[1].unique_key = "k2";
+    struct enqueue_result r2[2];
+    cr_assert_eq(engine_enqueue_many(eng, two, 2, r2, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(r2[0].id, r2[1].id);
+    cr_assert(r2[1].existed);
+
+    /* still live while it runs; free once it completed */
+    struct job j;
+    tu_claim_one(eng, "noop", "w", &j);
+    cr_assert_eq(engine_enqueue(eng, &s, &d, &e), 0);
+    cr_assert(d.existed);
+    cr_assert_eq(engine_complete(eng, &TU_FENCE(j), NULL, &e), 0, "%s", e.msg);
+    job_release(&j);
+    cr_assert_eq(engine_enqueue(eng, &s, &d, &e), 0);
+    cr_assert(!d.existed);
+    cr_assert_str_neq(d.id, a.id);
+    cr_assert_eq(tu_count(eng, JOB_PENDING), 3);
+    engine_close(eng);
+}
+
+Test(claim, children_carry_parent_and_root)
+{
+    struct engine *eng = tu_engine(NULL, NULL);
+    char root[UUID_STR_LEN], child[UUID_STR_LEN];
+    strcpy(root, tu_enqueue(eng, "noop", NULL));
+    struct job_spec s = {.type = "noop", .parent_id = root, .batch_id = "b1"};
+    struct enqueue_result r;
+    struct err e = {0};
+    cr_assert_eq(engine_enqueue(eng, &s, &r, &e), 0, "%s", e.msg);
+    strcpy(child, r.id);
+    s.parent_id = child;
+    cr_assert_eq(engine_enqueue(eng, &s, &r, &e), 0, "%s", e.msg);
+    struct job g;
+    tu_get(eng, r.id, &g);
+    cr_assert_str_eq(g.parent_id, child);
+    cr_assert_str_eq(g.root_id, root);
+    cr_assert_str_eq(g.batch_id, "b1");
+    job_release(&g);
+    tu_get(eng, child, &g);
+    cr_assert_str_eq(g.root_id, root);
+    job_release(&g);
+    /* listing by batch finds both children, newest first */
+    struct job_filter f = {.batch_id = "b1"};
+    struct job *jobs;
+    size_t n;
+    cr_assert_eq(engine_list(eng, NULL, &f, &jobs, &n, &e), 2, "%s", e.msg);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(jobs[0].id, r.id);
+    job_array_free(jobs, n);
+    engine_close(eng);
+}
+
+/* Many jobs in one call: all or nothing, in one transaction. */
+Test(claim, enqueue_many_is_one_transaction)
+{
+    struct engine *eng = tu_engine(NULL, NULL);
+    enum { N = 5000 };
+    struct job_spec *specs = calloc(N, sizeof *specs);
+    struct enqueue_result *res = calloc(N, sizeof *res);
+    for (int i = 0; i < N; i++)
+        specs[i] = (struct job_spec){.type = "noop"};
+    struct engine_stats before, after;
+    engine_stats(eng, &before);
+    struct err e = {0};
+    cr_assert_eq(engine_enqueue_many(eng, specs, N, res, &e), 0, "%s", e.msg);
+    engine_stats(eng, &after);
+    cr_assert_eq(after.commits - before.commits, 1, "%llu commits",
+                 (unsigned long long)(after.commits - before.commits));
+    cr_assert_eq(tu_count(eng, JOB_PENDING), N);
+    /* one job among them whose parent does not exist: nothing of this call is kept */
+    specs[N - 1].parent_id = "01234567-89ab-7def-8123-456789abcdef";
+    cr_assert_eq(engine_enqueue_many(eng, specs, N, res, &e), TRAWL_EINVAL);
+    cr_assert_eq(tu_count(eng, JOB_PENDING), N);
+    free(specs);
+    free(res);
+    engine_close(eng);
+}
