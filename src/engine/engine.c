@@ -389,12 +389,19 @@ int engine_claim(struct engine *eng, const char *const *types, size_t ntypes, si
             return err_set(e, TRAWL_EINVAL, false, "claim: job type %zu is empty", i);
     if (!owner || !*owner)
         return err_set(e, TRAWL_EINVAL, false, "claim: a worker name is required");
+    if (lease_ms <= 0) {
+        /* the types' own lease; the shortest when several are claimed together */
+        for (size_t i = 0; i < ntypes; i++) {
+            struct job_type_config cfg;
+            engine_type(eng, types[i], &cfg);
+            if (lease_ms <= 0 || cfg.lease_ms < lease_ms)
+                lease_ms = cfg.lease_ms;
+        }
+    }
     struct claim_op c = {0};
     c.op.run = claim_run;
     c.op.undo = claim_undo;
-    c.req = (struct claim_req){
-        types,          ntypes, limit, owner, lease_ms > 0 ? lease_ms : eng->defaults.lease_ms,
-        engine_now(eng)};
+    c.req = (struct claim_req){types, ntypes, limit, owner, lease_ms, engine_now(eng)};
     int rc = commit_run(eng->committer, &c.op);
     if (rc) {
         err_copy(e, &c.op.err);

@@ -116,7 +116,8 @@ int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t
                         struct enqueue_result *res, struct err *e);
 
 /* Claim up to limit due pending jobs of the given types, highest priority first, then oldest
- * run_at, then id; each gets a lease for owner and attempt + 1. Returns the number claimed. */
+ * run_at, then id; each gets a lease for owner and attempt + 1. lease_ms 0 takes the type's
+ * lease (the shortest of the types' when several). Returns the number claimed. */
 int engine_claim(struct engine *eng, const char *const *types, size_t ntypes, size_t limit,
                  const char *owner, int64_t lease_ms, struct job **out, size_t *n, struct err *e);
 
