@@ -22,6 +22,7 @@ struct job_ctx {
     const struct job_handler *handler;
     atomic_int refs;
     atomic_bool cancel;
+    atomic_bool shutdown; /* cancelled because the pool stops: give the job back, not fail it */
     bool started;
     size_t slot;
     struct job_ctx *next;
@@ -263,6 +264,15 @@ static void run_one(struct pool *p, struct job_ctx *c)
     int rc = c->handler->run(c);
     struct job_fence f;
     fence_of(c, &f);
+    if (rc != 0 && atomic_load(&c->shutdown)) {
+        /* the handler stopped because the pool is stopping, not because the job is bad: give
+         * it back (pool_stop may have done so already) */
+        struct err e;
+        if (engine_release(p->eng, &f, true, &e) != 0)
+            log_debug("job %s: not released: %s", c->job.id, e.msg);
+        finished(c, 0, NULL);
+        return;
+    }
     pthread_mutex_lock(&p->lock);
     if (rc == 0)
         p->stats.completed++;
@@ -537,6 +547,7 @@ static size_t release_held(struct pool *p, bool started)
     for (size_t i = 0; i < p->nheld; i++) {
         struct job_ctx *c = p->held[i];
         if (c->started == started) {
+            atomic_store(&c->shutdown, true);
             atomic_store(&c->cancel, true);
             atomic_fetch_add(&c->refs, 1);
             list[n++] = c;

@@ -86,8 +86,8 @@ Test(monitor, no_progress_ends_the_attempt)
     /* 50 s of heartbeats with one progress step at 30 s */
     for (int s = 5; s <= 50; s += 5) {
         tu_clock_advance(&clk, 5000);
-        cr_assert_eq(engine_heartbeat(eng, &TU_FENCE(j), s == 30 ? &moving : &alive, &e), 0,
-                     "%s", e.msg);
+        cr_assert_eq(engine_heartbeat(eng, &TU_FENCE(j), s == 30 ? &moving : &alive, &e), 0, "%s",
+                     e.msg);
         cr_assert_eq(tu_sweep(eng).no_progress, 0);
     }
     /* progress was at 30 s; stuck from 90 s on */
