@@ -113,7 +113,7 @@ static int run_batch(struct committer *c, struct commit_tx *tx, struct commit_op
     }
     if (!rc)
         rc = store_commit(c->store, e);
-    else
+    if (rc) /* a failed commit may leave the transaction open: end it either way */
         store_rollback(c->store);
     if (rc) {
         undo_all(ops);

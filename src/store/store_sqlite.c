@@ -6,11 +6,15 @@
 #include "base/clock.h"
 #include "base/xalloc.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #define MAX_CLAIM_TYPES 16
 
@@ -910,6 +914,34 @@ static int open_conn(const char *path, sqlite3 **db, int busy_ms, struct err *e)
     return 0;
 }
 
+/* SQLite says "unable to open database file" for many causes; name the common ones. The
+ * database, its -wal and -shm files all need to be writable, and so does their directory. */
+static int explain_open_failure(const char *path, int rc, struct err *e)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    struct statvfs fs;
+    if (statvfs(dir, &fs) == 0 && (fs.f_flag & ST_RDONLY))
+        return err_set(e, TRAWL_EREADONLY, false,
+                       "cannot open database %s: it is on a read-only file system (trawl writes "
+                       "the database and its -wal and -shm files)",
+                       path);
+    if (access(dir, W_OK) != 0)
+        return err_set(e, TRAWL_EREADONLY, false, "cannot open database %s: directory %s: %s", path,
+                       dir, strerror(errno));
+    if (access(path, F_OK) == 0 && access(path, R_OK | W_OK) != 0)
+        return err_set(e, TRAWL_EREADONLY, false, "cannot open database %s: %s", path,
+                       strerror(errno));
+    if (statvfs(dir, &fs) == 0 && fs.f_bavail == 0)
+        return err_set(e, TRAWL_EFULL, true, "cannot open database %s: the disk is full", path);
+    return rc;
+}
+
 /* SQLite's memory statistics take a global mutex on every allocation; trawl does not read them. */
 static void configure_once(void)
 {
@@ -1107,6 +1139,8 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
 out:
     if (rc) {
         sq_close(&q->base);
+        if (rc != TRAWL_ESCHEMA && rc != TRAWL_ECORRUPT && rc != TRAWL_EBUSY)
+            rc = explain_open_failure(path, rc, e);
         return rc;
     }
     *out = &q->base;
