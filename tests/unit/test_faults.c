@@ -90,9 +90,8 @@ static bool cycle(long n)
     /* heartbeat with a checkpoint, then finish each job a different way */
     for (size_t i = 0; i < nj; i++) {
         struct expect *p = find(x, nx, jobs[i].id);
-        struct heartbeat hb = {.set = UPD_CHECKPOINT | UPD_PROGRESS,
-                               .progress = 50,
-                               .checkpoint = "{\"half\":true}"};
+        struct heartbeat hb = {
+            .set = UPD_CHECKPOINT | UPD_PROGRESS, .progress = 50, .checkpoint = "{\"half\":true}"};
         if (STEP(engine_heartbeat(eng, &TU_FENCE(jobs[i]), &hb, &e)) == 0)
             p->checkpoint = true;
         int rc;
@@ -165,8 +164,7 @@ static bool cycle(long n)
         cr_assert_eq(engine_events(eng, x[i].id, &ev, &ne, &e), x[i].events,
                      "N=%ld: job %zu history", n, i);
         for (size_t k = 1; k < ne; k++)
-            cr_assert_eq(ev[k].from, ev[k - 1].to, "N=%ld: job %zu history broken at %zu", n, i,
-                         k);
+            cr_assert_eq(ev[k].from, ev[k - 1].to, "N=%ld: job %zu history broken at %zu", n, i, k);
         if (ne)
             cr_assert_eq(ev[ne - 1].to, j.status);
         job_events_free(ev, ne);

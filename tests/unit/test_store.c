@@ -227,8 +227,7 @@ Test(store, a_full_disk_fails_clearly_and_recovers)
         acked++;
     cr_assert_neq(rc, 0, "the disk never filled");
     cr_assert(rc == TRAWL_EFULL || rc == TRAWL_EIO, "got %d: %s", rc, e.msg);
-    cr_assert(strstr(e.msg, "full") != NULL || strstr(e.msg, "disk") != NULL, "message: %s",
-              e.msg);
+    cr_assert(strstr(e.msg, "full") != NULL || strstr(e.msg, "disk") != NULL, "message: %s", e.msg);
     cr_assert_eq(tu_count(eng, JOB_PENDING), acked, "acknowledged %d", acked);
 
     /* space comes back: writes work again and nothing accepted was lost */

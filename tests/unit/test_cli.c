@@ -1,0 +1,209 @@
+/* The trawl binary itself: bad arguments get a clear message and exit status 2 and change
+ * nothing; the local commands work on a database; serve stops cleanly on SIGTERM, giving its
+ * running job back at once, and exits at once on a second signal. The binary is the trawl next
+ * to this test binary's directory (BUILD/trawl for BUILD/tests/unit_tests). */
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *trawl_bin(void)
+{
+    static char path[PATH_MAX + 16];
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    cr_assert_gt(n, 0);
+    self[n] = 0;
+    *strrchr(self, '/') = 0; /* BUILD/tests */
+    *strrchr(self, '/') = 0; /* BUILD */
+    snprintf(path, sizeof path, "%s/trawl", self);
+    cr_assert_eq(access(path, X_OK), 0, "%s is not built", path);
+    return path;
+}
+
+struct run {
+    int status; /* exit status, or 128 + signal */
+    char out[8192];
+    char err[8192];
+};
+
+static void slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = 0;
+    if (f)
+        fclose(f);
+}
+
+/* Run trawl with args (NULL-terminated), TRAWL_DB pointing into the test's directory. */
+static void run(struct run *r, const char *const *args)
+{
+    const char *argv[32] = {trawl_bin()};
+    int n = 1;
+    for (; args[n - 1]; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    char out[700], err[700];
+    snprintf(out, sizeof out, "%s", tu_path("out.txt"));
+    snprintf(err, sizeof err, "%s", tu_path("err.txt"));
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        setenv("TRAWL_DB", tu_path("cli.db"), 1);
+        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    slurp(out, r->out, sizeof r->out);
+    slurp(err, r->err, sizeof r->err);
+}
+
+#define RUN(r, ...) run((r), (const char *const[]){__VA_ARGS__, NULL})
+
+static void refused(const char *needle, const char *const *args)
+{
+    struct run r;
+    run(&r, args);
+    cr_assert_eq(r.status, 2, "%s %s: exit %d, stderr: %s", args[0], args[1] ? args[1] : "",
+                 r.status, r.err);
+    cr_assert(strstr(r.err, needle) != NULL, "%s: stderr lacks '%s': %s", args[0], needle,
+              r.err);
+}
+
+#define REFUSED(needle, ...) refused((needle), (const char *const[]){__VA_ARGS__, NULL})
+
+Test(cli, bad_arguments_are_refused_clearly)
+{
+    REFUSED("usage", "no-such-command");
+    REFUSED("args", "enqueue", "noop", "{not json");
+    REFUSED("priority", "enqueue", "--priority", "5000", "noop");
+    REFUSED("not a whole number", "enqueue", "--max-attempts", "three", "noop");
+    REFUSED("--count and --unique-key", "enqueue", "--count", "2", "--unique-key", "k", "noop");
+    REFUSED("--workers", "serve", "--workers", "0");
+    REFUSED("--durability", "serve", "--durability", "sometimes");
+    REFUSED("TYPE.KEY=VALUE", "serve", "--type", "noop");
+    REFUSED("unknown setting", "serve", "--type", "noop.colour=3");
+    /* nothing was enqueued by any of them */
+    struct run r;
+    RUN(&r, "stats");
+    cr_assert_eq(r.status, 0, "stats: %s", r.err);
+    cr_assert(strstr(r.out, "pending     0") != NULL, "stats: %s", r.out);
+}
+
+Test(cli, local_commands_work_on_the_database)
+{
+    struct run r;
+    RUN(&r, "enqueue", "--count", "3", "--batch", "b7", "noop", "{\"n\":1}");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char id[UUID_STR_LEN];
+    cr_assert_eq(strlen(r.out), 3 * 37, "three ids, one per line: %s", r.out);
+    snprintf(id, sizeof id, "%.36s", r.out);
+    RUN(&r, "job", id);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "pending") && strstr(r.out, "{\"n\":1}") && strstr(r.out, "b7"),
+              "job: %s", r.out);
+    RUN(&r, "cancel", id);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    RUN(&r, "jobs", "--status", "cancelled");
+    cr_assert(strstr(r.out, id) != NULL, "jobs: %s", r.out);
+    RUN(&r, "jobs", "--status", "running");
+    cr_assert_neq(r.status, 0);
+    cr_assert(strstr(r.err, "unknown status") != NULL, "%s", r.err);
+    RUN(&r, "job", "not-an-id");
+    cr_assert_neq(r.status, 0);
+    cr_assert(strlen(r.err) > 0);
+    RUN(&r, "retry", id);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    RUN(&r, "stats");
+    cr_assert(strstr(r.out, "pending     3") != NULL, "stats: %s", r.out);
+}
+
+static pid_t start_serve(void)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int e = open(tu_path("serve.log"), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(e, 1);
+        dup2(e, 2);
+        execl(trawl_bin(), trawl_bin(), "serve", "--db", tu_path("cli.db"), "--workers", "1",
+              "--grace", "300", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid, int ms, int *status)
+{
+    for (int t = 0; t < ms; t += 10) {
+        if (waitpid(pid, status, WNOHANG) == pid)
+            return t;
+        clock_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, status, 0);
+    return -1;
+}
+
+/* The first SIGTERM: stop, let the grace period pass, give the running job back. */
+Test(cli, serve_stops_gracefully_and_gives_jobs_back)
+{
+    struct run r;
+    RUN(&r, "enqueue", "sleep", "{\"ms\":60000,\"step_ms\":50}");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char id[UUID_STR_LEN];
+    snprintf(id, sizeof id, "%.36s", r.out);
+    pid_t pid = start_serve();
+    struct engine *eng = tu_engine(tu_path("cli.db"), NULL);
+    enum job_status s = JOB_PENDING;
+    for (int t = 0; t < 5000 && s != JOB_PROCESSING; t += 20) {
+        clock_sleep_ms(20);
+        s = tu_status(eng, id);
+    }
+    cr_assert_eq(s, JOB_PROCESSING);
+    clock_sleep_ms(200);
+    kill(pid, SIGTERM);
+    int st;
+    int took = wait_exit(pid, 5000, &st);
+    cr_assert_geq(took, 0, "serve did not exit within 5 s of SIGTERM");
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+    struct job j;
+    tu_get(eng, id, &j);
+    cr_assert_eq(j.status, JOB_PENDING, "the running job was not given back");
+    cr_assert_null(j.lease_owner);
+    cr_assert_not_null(j.checkpoint);
+    job_release(&j);
+    engine_close(eng);
+}
+
+/* A second signal exits at once; the job comes back when its lease expires (not tested here:
+ * the monitor tests cover that). */
+Test(cli, serve_exits_at_once_on_a_second_signal)
+{
+    struct run r;
+    RUN(&r, "enqueue", "sleep", "{\"ms\":60000,\"step_ms\":50}");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    pid_t pid = start_serve();
+    clock_sleep_ms(700);
+    kill(pid, SIGINT);
+    clock_sleep_ms(20);
+    kill(pid, SIGINT);
+    int st;
+    int took = wait_exit(pid, 2000, &st);
+    cr_assert_geq(took, 0, "serve did not exit on the second signal");
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "status %d", st);
+}
