@@ -80,8 +80,7 @@ static void refused(const char *needle, const char *const *args)
     run(&r, args);
     cr_assert_eq(r.status, 2, "%s %s: exit %d, stderr: %s", args[0], args[1] ? args[1] : "",
                  r.status, r.err);
-    cr_assert(strstr(r.err, needle) != NULL, "%s: stderr lacks '%s': %s", args[0], needle,
-              r.err);
+    cr_assert(strstr(r.err, needle) != NULL, "%s: stderr lacks '%s': %s", args[0], needle, r.err);
 }
 
 #define REFUSED(needle, ...) refused((needle), (const char *const[]){__VA_ARGS__, NULL})
