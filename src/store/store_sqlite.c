@@ -23,6 +23,9 @@
     "backoff_base_ms, backoff_cap_ms, progress, stage, checkpoint, args, result, error, "          \
     "batch_id, parent_id, root_id, unique_key, workspace, lease_owner, lease_expires_at, "         \
     "last_heartbeat, progress_at, created_at, started_at, completed_at, failed_at, updated_at"
+#define JOB_NCOLS 31
+
+#define CLAIM_MULTI 32 /* claimed jobs changed by one UPDATE */
 
 struct sq {
     struct store base;
@@ -38,7 +41,8 @@ struct sq {
     pthread_cond_t ck_cv;
     bool ck_wanted, ck_stop, ck_running;
     sqlite3_stmt *ins, *ins_multi, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
-        *claim_upd, *claim_events, *complete, *complete_many, *sp_begin, *sp_release, *sp_rollback;
+        *claim_upd, *complete, *complete_many, *sp_begin, *sp_release, *sp_rollback;
+    sqlite3_stmt *ev_rows[CLAIM_MULTI + 1]; /* INSERT of k event rows from values, made lazily */
     sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1];
     sqlite3_stmt *get, *events, *fetch, *list;
 };
@@ -180,6 +184,46 @@ static int step_done(struct sq *q, sqlite3_stmt *st, struct err *e, const char *
     return 0;
 }
 
+/* One new event of a job, known without reading its row. */
+struct ev_row {
+    const char *id;
+    int64_t seq;
+    int attempt;
+};
+
+/* Insert k (1..CLAIM_MULTI) events that share their time and transition, with one statement of
+ * k rows: no lookup of the jobs they belong to. */
+static int insert_events(struct sq *q, const struct ev_row *rows, size_t k, int64_t at,
+                         const char *from, const char *to, struct err *e)
+{
+    sqlite3_stmt *st = q->ev_rows[k];
+    if (!st) {
+        char sql[4096];
+        size_t len = (size_t)snprintf(sql, sizeof sql,
+                                      "INSERT INTO job_events (job_id, seq, attempt, at, "
+                                      "from_status, to_status) VALUES ");
+        for (size_t r = 0; r < k; r++) {
+            int b = 4 + 3 * (int)r;
+            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?%d, ?%d, ?%d, ?1, ?2, ?3)",
+                                    r ? ", " : "", b, b + 1, b + 2);
+        }
+        int rc = prep(q->w, sql, &q->ev_rows[k], e);
+        if (rc)
+            return rc;
+        st = q->ev_rows[k];
+    }
+    sqlite3_bind_int64(st, 1, at);
+    sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
+    for (size_t r = 0; r < k; r++) {
+        int b = 4 + 3 * (int)r;
+        sqlite3_bind_text(st, b, rows[r].id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, b + 1, rows[r].seq);
+        sqlite3_bind_int(st, b + 2, rows[r].attempt);
+    }
+    return step_done(q, st, e, "record job events");
+}
+
 /* Append the event of a change just made to job id; its seq and attempt are read from the
  * updated row, so the caller need not read them back. */
 static int add_event(struct sq *q, const char *id, int64_t at, int from, int to, const char *msg,
@@ -218,7 +262,6 @@ static void sq_rollback(struct store *s)
         sqlite3_exec(q->w, "ROLLBACK", NULL, NULL, NULL);
 }
 
-#define CLAIM_MULTI 32 /* claimed jobs changed by one UPDATE */
 _Static_assert(STORE_COMPLETE_MAX <= CLAIM_MULTI, "completions share the claim's event statement");
 #define INSERT_COLS  18
 #define INSERT_MULTI 32 /* rows per multi-row INSERT: one statement run opens the b-trees once */
@@ -318,14 +361,15 @@ static sqlite3_stmt *claim_stmt(struct sq *q, size_t ntypes, struct err *e)
     if (ntypes == 1) {
         /* the index range is already in claim order: no sort */
         snprintf(sql, sizeof sql,
-                 "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' "
-                 "AND type = ?1 AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101");
+                 "SELECT " JOB_COLS ", event_seq FROM jobs INDEXED BY jobs_claim WHERE status = "
+                 "'pending' AND type = ?1 AND run_at <= ?100 ORDER BY priority DESC, run_at, id "
+                 "LIMIT ?101");
         if (prep(q->w, sql, &q->claim[ntypes], e))
             return NULL;
         return q->claim[ntypes];
     }
     n += (size_t)snprintf(sql + n, sizeof sql - n,
-                          "SELECT " JOB_COLS " FROM jobs WHERE id IN (SELECT id FROM (");
+                          "SELECT " JOB_COLS ", event_seq FROM jobs WHERE id IN (SELECT id FROM (");
     for (size_t i = 0; i < ntypes; i++)
         n += (size_t)snprintf(sql + n, sizeof sql - n,
                               "%sSELECT * FROM (SELECT priority, run_at, id FROM jobs "
@@ -357,43 +401,45 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
     sqlite3_bind_int64(sel, 101, (sqlite3_int64)r->limit);
     size_t cap = 0, cnt = 0;
     struct job *jobs = NULL;
+    int64_t *seqs = NULL;
     int rc;
     while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 64;
             jobs = xrealloc(jobs, cap * sizeof *jobs);
+            seqs = xrealloc(seqs, cap * sizeof *seqs);
         }
+        seqs[cnt] = sqlite3_column_int64(sel, JOB_NCOLS);
         row_to_job(sel, 0, &jobs[cnt++]);
     }
     sqlite3_reset(sel);
     if (rc != SQLITE_DONE) {
         job_array_free(jobs, cnt);
+        free(seqs);
         return sqerr(q->w, rc, e, "claim jobs");
     }
     /* one UPDATE and one INSERT per CLAIM_MULTI jobs; unused id slots stay NULL */
-    sqlite3_stmt *up = q->claim_upd, *ev = q->claim_events;
+    sqlite3_stmt *up = q->claim_upd;
     sqlite3_bind_text(up, 1, r->owner, -1, SQLITE_STATIC);
     sqlite3_bind_int64(up, 2, r->now + r->lease_ms);
     sqlite3_bind_int64(up, 3, r->now);
-    sqlite3_bind_int64(ev, 1, r->now);
-    sqlite3_bind_text(ev, 2, "pending", -1, SQLITE_STATIC);
-    sqlite3_bind_text(ev, 3, "processing", -1, SQLITE_STATIC);
     int ret = 0;
     for (size_t i = 0; i < cnt && !ret; i += CLAIM_MULTI) {
         size_t k = cnt - i < CLAIM_MULTI ? cnt - i : CLAIM_MULTI;
+        struct ev_row rows[CLAIM_MULTI];
         for (size_t m = 0; m < CLAIM_MULTI; m++) {
             if (m < k) {
                 sqlite3_bind_text(up, 4 + (int)m, jobs[i + m].id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(ev, 4 + (int)m, jobs[i + m].id, -1, SQLITE_STATIC);
+                rows[m] = (struct ev_row){jobs[i + m].id, seqs[i + m] + 1, jobs[i + m].attempt + 1};
             } else {
                 sqlite3_bind_null(up, 4 + (int)m);
-                sqlite3_bind_null(ev, 4 + (int)m);
             }
         }
         ret = step_done(q, up, e, "claim jobs");
         if (!ret)
-            ret = step_done(q, ev, e, "record job events");
+            ret = insert_events(q, rows, k, r->now, "pending", "processing", e);
     }
+    free(seqs);
     for (size_t i = 0; i < cnt; i++) {
         /* what the update wrote, without reading the rows back */
         struct job *j = &jobs[i];
@@ -404,7 +450,6 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
         j->lease_expires_at = r->now + r->lease_ms;
         j->last_heartbeat = j->progress_at = j->started_at = j->updated_at = r->now;
     }
-    sqlite3_clear_bindings(ev);
     sqlite3_clear_bindings(up);
     if (ret) {
         job_array_free(jobs, cnt);
@@ -553,7 +598,7 @@ static int sq_complete_many(struct store *s, const struct job_done *d, size_t n,
     int rc = step_done(q, q->sp_begin, e, "savepoint");
     if (rc)
         return rc;
-    sqlite3_stmt *st = q->complete_many, *ev = q->claim_events;
+    sqlite3_stmt *st = q->complete_many;
     sqlite3_bind_int64(st, 1, now);
     for (size_t i = 0; i < STORE_COMPLETE_MAX; i++) {
         int b = 2 + 4 * (int)i;
@@ -562,36 +607,38 @@ static int sq_complete_many(struct store *s, const struct job_done *d, size_t n,
             sqlite3_bind_int(st, b + 1, d[i].attempt);
             sqlite3_bind_text(st, b + 2, d[i].owner, -1, SQLITE_STATIC);
             bind_text(st, b + 3, d[i].result);
-            sqlite3_bind_text(ev, 4 + (int)i, d[i].id, -1, SQLITE_STATIC);
         } else {
             for (int k = 0; k < 4; k++)
                 sqlite3_bind_null(st, b + k);
-            sqlite3_bind_null(ev, 4 + (int)i);
         }
     }
-    rc = sqlite3_step(st);
-    int changed = rc == SQLITE_DONE ? sqlite3_changes(q->w) : 0;
+    /* the UPDATE returns each completed job's event number: its event needs no lookup */
+    struct ev_row rows[STORE_COMPLETE_MAX];
+    char ids[STORE_COMPLETE_MAX][UUID_STR_LEN];
+    size_t changed = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && changed < STORE_COMPLETE_MAX) {
+        const unsigned char *id = sqlite3_column_text(st, 0);
+        snprintf(ids[changed], sizeof ids[changed], "%s", id ? (const char *)id : "");
+        rows[changed] =
+            (struct ev_row){ids[changed], sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2)};
+        changed++;
+    }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE) {
         rc = sqerr(q->w, rc, e, "complete jobs");
         goto undo;
     }
-    if ((size_t)changed != n) {
+    if (changed != n) {
         rc = 0;
         goto undo;
     }
-    sqlite3_bind_int64(ev, 1, now);
-    sqlite3_bind_text(ev, 2, "processing", -1, SQLITE_STATIC);
-    sqlite3_bind_text(ev, 3, "completed", -1, SQLITE_STATIC);
-    rc = step_done(q, ev, e, "record job events");
-    sqlite3_clear_bindings(ev);
+    rc = insert_events(q, rows, changed, now, "processing", "completed", e);
     if (rc)
         goto undo;
     rc = step_done(q, q->sp_release, e, "release savepoint");
     return rc ? rc : (int)n;
 undo:
-    sqlite3_clear_bindings(ev);
     step_done(q, q->sp_rollback, NULL, "rollback to savepoint");
     step_done(q, q->sp_release, NULL, "release savepoint");
     return rc;
@@ -1071,7 +1118,8 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
         }
         snprintf(sql + len, sizeof sql - len,
                  ") AS v WHERE jobs.id = v.column1 AND jobs.status = 'processing' AND "
-                 "jobs.attempt = v.column2 AND jobs.lease_owner = v.column3");
+                 "jobs.attempt = v.column2 AND jobs.lease_owner = v.column3 "
+                 "RETURNING jobs.id, jobs.event_seq, jobs.attempt");
         rc = prep(q->w, sql, &q->complete_many, e);
     }
     if (!rc)
@@ -1111,15 +1159,6 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
                  "updated_at = ?3, event_seq = event_seq + 1 WHERE id IN (%s)",
                  in);
         rc = prep(q->w, sql, &q->claim_upd, e);
-        len = 0;
-        for (int m = 0; m < CLAIM_MULTI; m++)
-            len += (size_t)snprintf(in + len, sizeof in - len, "%s?%d", m ? "," : "", m + 4);
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO job_events (job_id, seq, at, from_status, to_status, attempt) "
-                 "SELECT id, event_seq, ?1, ?2, ?3, attempt FROM jobs WHERE id IN (%s)",
-                 in);
-        if (!rc)
-            rc = prep(q->w, sql, &q->claim_events, e);
     }
     if (!rc)
         rc = prep(q->r, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->get, e);
