@@ -41,7 +41,7 @@ struct sq {
     pthread_cond_t ck_cv;
     bool ck_wanted, ck_stop, ck_running;
     sqlite3_stmt *ins, *ins_multi, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
-        *claim_upd, *complete, *complete_many, *sp_begin, *sp_release, *sp_rollback;
+        *complete, *complete_many, *sp_begin, *sp_release, *sp_rollback;
     sqlite3_stmt *ev_rows[CLAIM_MULTI + 1]; /* INSERT of k event rows from values, made lazily */
     sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1];
     sqlite3_stmt *get, *events, *fetch, *list;
@@ -354,33 +354,54 @@ static sqlite3_stmt *claim_stmt(struct sq *q, size_t ntypes, struct err *e)
 {
     if (q->claim[ntypes])
         return q->claim[ntypes];
-    /* One index range per type, each already in claim order, merged by the outer ORDER BY:
-     * the cost follows the number claimed, not the number of jobs in the table. */
-    char sql[8192];
+    /* One statement: pick the ids (one index range per type, each already in claim order,
+     * merged by an outer ORDER BY: the cost follows the number claimed, not the number of jobs
+     * in the table), update those rows, and return them as they now are. */
+    char sub[6144];
     size_t n = 0;
     if (ntypes == 1) {
-        /* the index range is already in claim order: no sort */
-        snprintf(sql, sizeof sql,
-                 "SELECT " JOB_COLS ", event_seq FROM jobs INDEXED BY jobs_claim WHERE status = "
-                 "'pending' AND type = ?1 AND run_at <= ?100 ORDER BY priority DESC, run_at, id "
-                 "LIMIT ?101");
-        if (prep(q->w, sql, &q->claim[ntypes], e))
-            return NULL;
-        return q->claim[ntypes];
+        snprintf(sub, sizeof sub,
+                 "SELECT id FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' AND type = ?1 "
+                 "AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101");
+    } else {
+        n += (size_t)snprintf(sub + n, sizeof sub - n, "SELECT id FROM (");
+        for (size_t i = 0; i < ntypes; i++)
+            n += (size_t)snprintf(sub + n, sizeof sub - n,
+                                  "%sSELECT * FROM (SELECT priority, run_at, id FROM jobs "
+                                  "INDEXED BY jobs_claim WHERE status = 'pending' AND type = ?%zu "
+                                  "AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT "
+                                  "?101)",
+                                  i ? " UNION ALL " : "", i + 1);
+        snprintf(sub + n, sizeof sub - n, ") ORDER BY priority DESC, run_at, id LIMIT ?101");
     }
-    n += (size_t)snprintf(sql + n, sizeof sql - n,
-                          "SELECT " JOB_COLS ", event_seq FROM jobs WHERE id IN (SELECT id FROM (");
-    for (size_t i = 0; i < ntypes; i++)
-        n += (size_t)snprintf(sql + n, sizeof sql - n,
-                              "%sSELECT * FROM (SELECT priority, run_at, id FROM jobs "
-                              "INDEXED BY jobs_claim WHERE status = 'pending' AND type = ?%zu "
-                              "AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101)",
-                              i ? " UNION ALL " : "", i + 1);
-    snprintf(sql + n, sizeof sql - n,
-             ") ORDER BY priority DESC, run_at, id LIMIT ?101) ORDER BY priority DESC, run_at, id");
+    char sql[8192];
+    snprintf(
+        sql, sizeof sql,
+        "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?102, "
+        "lease_expires_at = ?103, last_heartbeat = ?104, progress_at = ?104, started_at = "
+        "?104, updated_at = ?104, event_seq = event_seq + 1 WHERE id IN (%s) RETURNING " JOB_COLS
+        ", event_seq",
+        sub);
     if (prep(q->w, sql, &q->claim[ntypes], e))
         return NULL;
     return q->claim[ntypes];
+}
+
+struct claimed {
+    struct job job;
+    int64_t seq;
+};
+
+/* Claim order: highest priority first, then the oldest run_at, then the id. */
+static int claim_order(const void *pa, const void *pb)
+{
+    const struct job *a = &((const struct claimed *)pa)->job,
+                     *b = &((const struct claimed *)pb)->job;
+    if (a->priority != b->priority)
+        return a->priority > b->priority ? -1 : 1;
+    if (a->run_at != b->run_at)
+        return a->run_at < b->run_at ? -1 : 1;
+    return strcmp(a->id, b->id);
 }
 
 static int sq_claim(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
@@ -392,65 +413,44 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
     if (r->ntypes > MAX_CLAIM_TYPES)
         return err_set(e, TRAWL_EINVAL, false, "claim: at most %d job types at once",
                        MAX_CLAIM_TYPES);
-    sqlite3_stmt *sel = claim_stmt(q, r->ntypes, e);
-    if (!sel)
+    sqlite3_stmt *st = claim_stmt(q, r->ntypes, e);
+    if (!st)
         return e ? e->code : TRAWL_ESTORE;
     for (size_t i = 0; i < r->ntypes; i++)
-        sqlite3_bind_text(sel, (int)i + 1, r->types[i], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(sel, 100, r->now);
-    sqlite3_bind_int64(sel, 101, (sqlite3_int64)r->limit);
+        sqlite3_bind_text(st, (int)i + 1, r->types[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 100, r->now);
+    sqlite3_bind_int64(st, 101, (sqlite3_int64)r->limit);
+    sqlite3_bind_text(st, 102, r->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 103, r->now + r->lease_ms);
+    sqlite3_bind_int64(st, 104, r->now);
     size_t cap = 0, cnt = 0;
-    struct job *jobs = NULL;
-    int64_t *seqs = NULL;
+    struct claimed *c = NULL;
     int rc;
-    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 64;
-            jobs = xrealloc(jobs, cap * sizeof *jobs);
-            seqs = xrealloc(seqs, cap * sizeof *seqs);
+            c = xrealloc(c, cap * sizeof *c);
         }
-        seqs[cnt] = sqlite3_column_int64(sel, JOB_NCOLS);
-        row_to_job(sel, 0, &jobs[cnt++]);
+        row_to_job(st, 0, &c[cnt].job);
+        c[cnt++].seq = sqlite3_column_int64(st, JOB_NCOLS);
     }
-    sqlite3_reset(sel);
-    if (rc != SQLITE_DONE) {
-        job_array_free(jobs, cnt);
-        free(seqs);
-        return sqerr(q->w, rc, e, "claim jobs");
-    }
-    /* one UPDATE and one INSERT per CLAIM_MULTI jobs; unused id slots stay NULL */
-    sqlite3_stmt *up = q->claim_upd;
-    sqlite3_bind_text(up, 1, r->owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(up, 2, r->now + r->lease_ms);
-    sqlite3_bind_int64(up, 3, r->now);
-    int ret = 0;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    int ret = rc == SQLITE_DONE ? 0 : sqerr(q->w, rc, e, "claim jobs");
+    /* RETURNING gives the rows in no promised order */
+    if (cnt > 1)
+        qsort(c, cnt, sizeof *c, claim_order);
     for (size_t i = 0; i < cnt && !ret; i += CLAIM_MULTI) {
         size_t k = cnt - i < CLAIM_MULTI ? cnt - i : CLAIM_MULTI;
         struct ev_row rows[CLAIM_MULTI];
-        for (size_t m = 0; m < CLAIM_MULTI; m++) {
-            if (m < k) {
-                sqlite3_bind_text(up, 4 + (int)m, jobs[i + m].id, -1, SQLITE_STATIC);
-                rows[m] = (struct ev_row){jobs[i + m].id, seqs[i + m] + 1, jobs[i + m].attempt + 1};
-            } else {
-                sqlite3_bind_null(up, 4 + (int)m);
-            }
-        }
-        ret = step_done(q, up, e, "claim jobs");
-        if (!ret)
-            ret = insert_events(q, rows, k, r->now, "pending", "processing", e);
+        for (size_t m = 0; m < k; m++)
+            rows[m] = (struct ev_row){c[i + m].job.id, c[i + m].seq, c[i + m].job.attempt};
+        ret = insert_events(q, rows, k, r->now, "pending", "processing", e);
     }
-    free(seqs);
-    for (size_t i = 0; i < cnt; i++) {
-        /* what the update wrote, without reading the rows back */
-        struct job *j = &jobs[i];
-        j->status = JOB_PROCESSING;
-        j->attempt++;
-        free(j->lease_owner);
-        j->lease_owner = xstrdup(r->owner);
-        j->lease_expires_at = r->now + r->lease_ms;
-        j->last_heartbeat = j->progress_at = j->started_at = j->updated_at = r->now;
-    }
-    sqlite3_clear_bindings(up);
+    struct job *jobs = cnt ? xmalloc(cnt * sizeof *jobs) : NULL;
+    for (size_t i = 0; i < cnt; i++)
+        jobs[i] = c[i].job;
+    free(c);
     if (ret) {
         job_array_free(jobs, cnt);
         return ret;
@@ -1148,18 +1148,6 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
                   "UPDATE jobs SET status = 'pending', updated_at = ?2, event_seq = event_seq + 1 "
                   "WHERE id = ?1 AND status = 'retrying'",
                   &q->promote, e);
-    if (!rc) {
-        char sql[4096], in[1024];
-        size_t len = 0;
-        for (int m = 0; m < CLAIM_MULTI; m++)
-            len += (size_t)snprintf(in + len, sizeof in - len, "%s?%d", m ? "," : "", m + 4);
-        snprintf(sql, sizeof sql,
-                 "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?1, "
-                 "lease_expires_at = ?2, last_heartbeat = ?3, progress_at = ?3, started_at = ?3, "
-                 "updated_at = ?3, event_seq = event_seq + 1 WHERE id IN (%s)",
-                 in);
-        rc = prep(q->w, sql, &q->claim_upd, e);
-    }
     if (!rc)
         rc = prep(q->r, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->get, e);
     if (!rc)
