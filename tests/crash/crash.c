@@ -203,6 +203,20 @@ static int wait_exit(pid_t pid, int64_t timeout_ms, int *status)
     }
 }
 
+/* SIGTERM: serve must exit 0 within its grace period and some. */
+static void stop_gracefully(pid_t pid, const char *which)
+{
+    int st;
+    kill(pid, SIGTERM);
+    if (wait_exit(pid, 5000, &st) != 0) {
+        fail("%s did not exit within 5 s of SIGTERM", which);
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fail("%s stopped by SIGTERM exited with status %d (see %s)", which, st, log_);
+    }
+}
+
 static sqlite3 *open_db(void)
 {
     sqlite3 *db;
@@ -450,16 +464,8 @@ int main(int argc, char **argv)
         }
         int st;
         if (k % 7 == 0) {
-            /* a graceful stop: exit 0 within the grace period and some */
-            kill(serve, SIGTERM);
+            stop_gracefully(serve, "serve");
             terms++;
-            if (wait_exit(serve, 5000, &st) != 0) {
-                fail("serve did not exit within 5 s of SIGTERM");
-                kill(serve, SIGKILL);
-                waitpid(serve, &st, 0);
-            } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-                fail("serve stopped by SIGTERM exited with status %d", st);
-            }
         } else {
             kill(serve, SIGKILL);
             waitpid(serve, &st, 0);
@@ -477,11 +483,13 @@ int main(int argc, char **argv)
     pid_t serve = start_serve();
     sqlite3 *db = open_db();
     int st;
+    bool alive = true;
     int64_t end = now_ms() + 120000;
     long long open_jobs = -1;
     while (now_ms() < end) {
         if (waitpid(serve, &st, WNOHANG) == serve) {
             fail("the last serve exited early with status %d (see %s)", st, log_);
+            alive = false;
             break;
         }
         open_jobs = query_int(db, "SELECT count(*) FROM jobs WHERE status IN "
@@ -493,14 +501,8 @@ int main(int argc, char **argv)
     sqlite3_close(db);
     if (open_jobs != 0)
         fail("%lld jobs still unfinished 120 s after the last restart", open_jobs);
-    kill(serve, SIGTERM);
-    if (wait_exit(serve, 5000, &st) != 0) {
-        fail("the last serve did not exit within 5 s of SIGTERM");
-        kill(serve, SIGKILL);
-        waitpid(serve, &st, 0);
-    } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fail("the last serve exited with status %d", st);
-    }
+    if (alive)
+        stop_gracefully(serve, "the last serve");
 
     verify();
     printf("crash: %d kills (%d of them SIGTERM) in %.1f s: %s\n", kills, terms,
