@@ -33,7 +33,7 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test unit crash bench fmt fmt-check clean check
+.PHONY: all tests test bench fmt fmt-check clean
 all: $(BUILD)/trawl
 
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql.sh
@@ -64,7 +64,10 @@ $(BUILD)/tests/crash_test: $(BUILD)/tests/crash/crash.o $(BUILD)/libtrawl.a
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-test: $(BUILD)/trawl $(BUILD)/tests/unit_tests $(BUILD)/tests/crash_test
+# everything the suite runs, built but not run
+tests: $(BUILD)/trawl $(BUILD)/tests/unit_tests $(BUILD)/tests/crash_test
+
+test: tests
 	sh scripts/run-tests.sh $(BUILD)
 
 bench: $(BUILD)/trawl $(BENCH_BIN)

@@ -5,8 +5,8 @@ set -eu
 cd "$(dirname "$0")"
 sh scripts/install-deps.sh
 make fmt-check
-make -j2 all build/tests/unit_tests build/tests/crash
-make -j2 SANITIZE=address,undefined all build-san/tests/unit_tests build-san/tests/crash
+make -j2 tests
+make -j2 SANITIZE=address,undefined tests
 status=0
 echo "== normal build =="
 sh scripts/run-tests.sh build >build/test.log 2>&1 || status=1
