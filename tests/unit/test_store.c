@@ -141,12 +141,14 @@ static const char *private_tmpfs(int size_kb)
         cr_skip_test("needs root to mount a tmpfs in a private mount namespace");
     if (unshare(CLONE_NEWNS) != 0)
         cr_skip_test("unshare(CLONE_NEWNS): %s", strerror(errno));
-    cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, "%s", strerror(errno));
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        cr_skip_test("cannot make mounts private: %s", strerror(errno));
     snprintf(mnt_, sizeof mnt_, "%s", tu_path("mnt"));
     cr_assert_eq(mkdir(mnt_, 0755), 0);
     char opts[64];
     snprintf(opts, sizeof opts, "size=%dk", size_kb);
-    cr_assert_eq(mount("tmpfs", mnt_, "tmpfs", 0, opts), 0, "mount: %s", strerror(errno));
+    if (mount("tmpfs", mnt_, "tmpfs", 0, opts) != 0)
+        cr_skip_test("cannot mount a tmpfs here: %s", strerror(errno));
     atexit(unmount);
     return mnt_;
 }
