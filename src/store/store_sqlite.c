@@ -1069,7 +1069,7 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
     if (!rc)
         rc = prep(q->w,
                   "SELECT id, status FROM jobs WHERE workspace = ?1 AND unique_key = ?2 AND "
-                  "status IN ('pending','processing','retrying')",
+                  "(status = 'pending' OR status = 'processing' OR status = 'retrying')",
                   &q->find_unique, e);
     if (!rc)
         rc = prep(q->w, "SELECT status, attempt, lease_owner FROM jobs WHERE id = ?1", &q->lookup,

@@ -2,6 +2,7 @@
  * process's lock, a file system that turns read-only, a full disk. Read-only and full-disk tests
  * mount a small tmpfs in a mount namespace of their own (Criterion runs each test in its own
  * process), so they need root; without it they are skipped, saying so. */
+#include "store/migrations.h"
 #include "testutil.h"
 
 #include <criterion/criterion.h>
@@ -69,6 +70,66 @@ Test(store, migrations_bring_an_old_file_up_to_date)
     eng = tu_engine(path, NULL);
     cr_assert_eq(tu_status(eng, id), JOB_PENDING);
     engine_close(eng);
+}
+
+/* A database written by a trawl at schema version 1, with a job in it, opens under this trawl:
+ * upgraded in place, its job and history kept and usable. */
+Test(store, a_version_1_database_upgrades_in_place)
+{
+    cr_assert_geq(store_migrations_count, 2);
+    const char *path = tu_path("v1.db");
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    cr_assert_eq(sqlite3_exec(db, store_migrations[0].sql, NULL, NULL, &msg), SQLITE_OK, "%s",
+                 msg ? msg : "");
+    cr_assert_eq(
+        sqlite3_exec(db,
+                     "PRAGMA user_version = 1;"
+                     "INSERT INTO jobs (id, type, status, attempt, max_attempts, run_at, "
+                     "args, created_at, updated_at, event_seq) VALUES "
+                     "('01934a9e-0000-7000-8000-000000000001', 'noop', 'retrying', 1, 3, "
+                     "0, '{\"v\":1}', 1, 2, 2);"
+                     "INSERT INTO job_events VALUES ('01934a9e-0000-7000-8000-000000000001', "
+                     "1, 1, 'pending', 'processing', 1, NULL), "
+                     "('01934a9e-0000-7000-8000-000000000001', 2, 2, 'processing', "
+                     "'retrying', 1, 'boom');",
+                     NULL, NULL, &msg),
+        SQLITE_OK, "%s", msg ? msg : "");
+    sqlite3_close(db);
+
+    struct engine *eng = tu_engine(path, NULL);
+    const char *id = "01934a9e-0000-7000-8000-000000000001";
+    struct job j;
+    tu_get(eng, id, &j);
+    cr_assert_eq(j.status, JOB_RETRYING);
+    cr_assert_str_eq(j.args, "{\"v\":1}");
+    job_release(&j);
+    cr_assert_eq(tu_sweep(eng).promoted, 1);
+    tu_claim_one(eng, "noop", "w", &j);
+    cr_assert_eq(j.attempt, 2);
+    struct err e = {0};
+    cr_assert_eq(engine_complete(eng, &TU_FENCE(j), NULL, &e), 0, "%s", e.msg);
+    job_release(&j);
+    struct job_event *ev;
+    size_t n;
+    cr_assert_eq(engine_events(eng, id, &ev, &n, &e), 5, "%s", e.msg);
+    cr_assert_str_eq(ev[1].message, "boom");
+    cr_assert_eq(ev[4].to, JOB_COMPLETED);
+    job_events_free(ev, n);
+    engine_close(eng);
+
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db,
+                       "SELECT (SELECT user_version FROM pragma_user_version), sql FROM "
+                       "sqlite_master WHERE name = 'jobs'",
+                       -1, &st, NULL);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int(st, 0), store_schema_version());
+    cr_assert_null(strstr((const char *)sqlite3_column_text(st, 1), "status IN"));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 Test(store, a_newer_schema_is_refused)
