@@ -44,6 +44,7 @@ struct sq {
         *complete, *complete_many, *sp_begin, *sp_release, *sp_rollback;
     sqlite3_stmt *ev_rows[CLAIM_MULTI + 1]; /* INSERT of k event rows from values, made lazily */
     sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1];
+    sqlite3_stmt *claim_one;
     sqlite3_stmt *get, *events, *fetch, *list;
 };
 
@@ -354,34 +355,28 @@ static sqlite3_stmt *claim_stmt(struct sq *q, size_t ntypes, struct err *e)
 {
     if (q->claim[ntypes])
         return q->claim[ntypes];
-    /* One statement: pick the ids (one index range per type, each already in claim order,
-     * merged by an outer ORDER BY: the cost follows the number claimed, not the number of jobs
-     * in the table), update those rows, and return them as they now are. */
-    char sub[6144];
+    /* One index range per type, each already in claim order, merged by the outer ORDER BY: the
+     * cost follows the number claimed, not the number of jobs in the table. */
+    char sql[8192];
     size_t n = 0;
     if (ntypes == 1) {
-        snprintf(sub, sizeof sub,
-                 "SELECT id FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' AND type = ?1 "
-                 "AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101");
+        snprintf(sql, sizeof sql,
+                 "SELECT " JOB_COLS ", event_seq FROM jobs INDEXED BY jobs_claim WHERE status = "
+                 "'pending' AND type = ?1 AND run_at <= ?100 ORDER BY priority DESC, run_at, id "
+                 "LIMIT ?101");
     } else {
-        n += (size_t)snprintf(sub + n, sizeof sub - n, "SELECT id FROM (");
+        n += (size_t)snprintf(sql + n, sizeof sql - n,
+                              "SELECT " JOB_COLS ", event_seq FROM jobs WHERE id IN (SELECT id "
+                              "FROM (");
         for (size_t i = 0; i < ntypes; i++)
-            n += (size_t)snprintf(sub + n, sizeof sub - n,
+            n += (size_t)snprintf(sql + n, sizeof sql - n,
                                   "%sSELECT * FROM (SELECT priority, run_at, id FROM jobs "
                                   "INDEXED BY jobs_claim WHERE status = 'pending' AND type = ?%zu "
                                   "AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT "
                                   "?101)",
                                   i ? " UNION ALL " : "", i + 1);
-        snprintf(sub + n, sizeof sub - n, ") ORDER BY priority DESC, run_at, id LIMIT ?101");
+        snprintf(sql + n, sizeof sql - n, ") ORDER BY priority DESC, run_at, id LIMIT ?101)");
     }
-    char sql[8192];
-    snprintf(
-        sql, sizeof sql,
-        "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?102, "
-        "lease_expires_at = ?103, last_heartbeat = ?104, progress_at = ?104, started_at = "
-        "?104, updated_at = ?104, event_seq = event_seq + 1 WHERE id IN (%s) RETURNING " JOB_COLS
-        ", event_seq",
-        sub);
     if (prep(q->w, sql, &q->claim[ntypes], e))
         return NULL;
     return q->claim[ntypes];
@@ -420,9 +415,6 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
         sqlite3_bind_text(st, (int)i + 1, r->types[i], -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 100, r->now);
     sqlite3_bind_int64(st, 101, (sqlite3_int64)r->limit);
-    sqlite3_bind_text(st, 102, r->owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 103, r->now + r->lease_ms);
-    sqlite3_bind_int64(st, 104, r->now);
     size_t cap = 0, cnt = 0;
     struct claimed *c = NULL;
     int rc;
@@ -435,11 +427,28 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
         c[cnt++].seq = sqlite3_column_int64(st, JOB_NCOLS);
     }
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     int ret = rc == SQLITE_DONE ? 0 : sqerr(q->w, rc, e, "claim jobs");
-    /* RETURNING gives the rows in no promised order */
-    if (cnt > 1)
+    /* multi-type claims come back in id order */
+    if (cnt > 1 && r->ntypes > 1)
         qsort(c, cnt, sizeof *c, claim_order);
+    /* one UPDATE per job, by its key: SQLite does that in one pass, with no temporary table */
+    sqlite3_stmt *up = q->claim_one;
+    sqlite3_bind_text(up, 2, r->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(up, 3, r->now + r->lease_ms);
+    sqlite3_bind_int64(up, 4, r->now);
+    for (size_t i = 0; i < cnt && !ret; i++) {
+        struct job *j = &c[i].job;
+        sqlite3_bind_text(up, 1, j->id, -1, SQLITE_STATIC);
+        ret = step_done(q, up, e, "claim jobs");
+        j->status = JOB_PROCESSING;
+        j->attempt++;
+        free(j->lease_owner);
+        j->lease_owner = xstrdup(r->owner);
+        j->lease_expires_at = r->now + r->lease_ms;
+        j->last_heartbeat = j->progress_at = j->started_at = j->updated_at = r->now;
+        c[i].seq++;
+    }
+    sqlite3_clear_bindings(up);
     for (size_t i = 0; i < cnt && !ret; i += CLAIM_MULTI) {
         size_t k = cnt - i < CLAIM_MULTI ? cnt - i : CLAIM_MULTI;
         struct ev_row rows[CLAIM_MULTI];
@@ -1148,6 +1157,12 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
                   "UPDATE jobs SET status = 'pending', updated_at = ?2, event_seq = event_seq + 1 "
                   "WHERE id = ?1 AND status = 'retrying'",
                   &q->promote, e);
+    if (!rc)
+        rc = prep(q->w,
+                  "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?2, "
+                  "lease_expires_at = ?3, last_heartbeat = ?4, progress_at = ?4, started_at = ?4, "
+                  "updated_at = ?4, event_seq = event_seq + 1 WHERE id = ?1",
+                  &q->claim_one, e);
     if (!rc)
         rc = prep(q->r, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->get, e);
     if (!rc)
