@@ -422,6 +422,7 @@ struct change_op {
     enum change_kind kind;
     char id[UUID_STR_LEN];
     int attempt;
+    int64_t seq;
     char *owner;
     struct heartbeat hb;
     char *type, *stage, *checkpoint, *result, *error;
@@ -468,6 +469,7 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
         u.from_mask = JOB_MASK(JOB_PROCESSING);
         u.fence_attempt = c->attempt;
         u.fence_owner = c->owner;
+        u.fence_seq = c->seq;
     }
     switch (c->kind) {
     case CH_HEARTBEAT:
@@ -544,7 +546,7 @@ static int complete_group(struct commit_op **ops, size_t n, struct commit_tx *tx
     struct job_done d[COMMIT_GROUP_MAX];
     for (size_t i = 0; i < n; i++) {
         struct change_op *c = (struct change_op *)ops[i];
-        d[i] = (struct job_done){c->id, c->attempt, c->owner, c->result};
+        d[i] = (struct job_done){c->id, c->attempt, c->owner, c->result, c->seq};
     }
     int rc = n > 1 ? store_complete_many(commit_store(tx), d, n, engine_now(first->eng), e) : 0;
     if (rc < 0)
@@ -601,6 +603,7 @@ static struct change_op *fenced_new(struct engine *eng, enum change_kind kind,
 {
     struct change_op *c = change_new(eng, kind, f->id);
     c->attempt = f->attempt;
+    c->seq = f->seq > 0 ? f->seq : 0;
     c->owner = xstrdup(f->owner);
     c->type = xstrdup(f->type);
     return c;

@@ -73,6 +73,9 @@ struct job_fence {
     int attempt;       /* the attempt the worker claimed */
     const char *owner; /* the lease owner it claimed with */
     const char *type;  /* optional: the job's type, which spares a lookup */
+    int64_t seq;       /* optional (0: not checked): the claimed job's event_seq, its lease
+                          token; refuses a change when the job changed state since the claim,
+                          even if a later claim has the same attempt and owner */
 };
 
 /* A state change, as listeners see it after it is durable. */

@@ -81,6 +81,7 @@ static void fence_of(struct job_ctx *c, struct job_fence *f)
     f->attempt = c->job.attempt;
     f->owner = c->job.lease_owner;
     f->type = c->job.type;
+    f->seq = c->job.event_seq;
 }
 
 /* under lock */

@@ -57,6 +57,7 @@ struct job_update {
     unsigned from_mask;      /* JOB_MASK(...) | ... */
     int fence_attempt;       /* > 0: the job's attempt must equal this */
     const char *fence_owner; /* non-NULL: the job's lease_owner must equal this */
+    int64_t fence_seq;       /* > 0: the job's event_seq must equal this (no change since) */
     int to;                  /* new status, or -1 to keep the status */
     int attempt_delta;       /* added to attempt */
     unsigned set;            /* UPD_* */
@@ -89,6 +90,7 @@ struct job_done {
     int attempt;
     const char *owner;
     const char *result; /* JSON text or NULL */
+    int64_t seq;        /* > 0: the job's event_seq must equal this, as fence_seq */
 };
 
 #define STORE_COMPLETE_MAX 32

@@ -22,8 +22,8 @@
     "id, type, queue, status, priority, attempt, max_attempts, run_at, timeout_ms, "               \
     "backoff_base_ms, backoff_cap_ms, progress, stage, checkpoint, args, result, error, "          \
     "batch_id, parent_id, root_id, unique_key, workspace, lease_owner, lease_expires_at, "         \
-    "last_heartbeat, progress_at, created_at, started_at, completed_at, failed_at, updated_at"
-#define JOB_NCOLS 31
+    "last_heartbeat, progress_at, created_at, started_at, completed_at, failed_at, updated_at, "   \
+    "event_seq"
 
 #define CLAIM_MULTI 32 /* claimed jobs changed by one UPDATE */
 
@@ -41,7 +41,7 @@ struct sq {
     pthread_cond_t ck_cv;
     bool ck_wanted, ck_stop, ck_running;
     sqlite3_stmt *ins, *ins_multi, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
-        *complete, *complete_many, *sp_begin, *sp_release, *sp_rollback;
+        *complete, *complete_many, *complete_many_seq, *sp_begin, *sp_release, *sp_rollback;
     sqlite3_stmt *ev_rows[CLAIM_MULTI + 1]; /* INSERT of k event rows from values, made lazily */
     sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1];
     sqlite3_stmt *claim_one;
@@ -173,6 +173,7 @@ static void row_to_job(sqlite3_stmt *st, int c, struct job *j)
     j->completed_at = sqlite3_column_int64(st, c + 28);
     j->failed_at = sqlite3_column_int64(st, c + 29);
     j->updated_at = sqlite3_column_int64(st, c + 30);
+    j->event_seq = sqlite3_column_int64(st, c + 31);
 }
 
 /* Step a statement that returns no rows, then reset it. */
@@ -361,12 +362,12 @@ static sqlite3_stmt *claim_stmt(struct sq *q, size_t ntypes, struct err *e)
     size_t n = 0;
     if (ntypes == 1) {
         snprintf(sql, sizeof sql,
-                 "SELECT " JOB_COLS ", event_seq FROM jobs INDEXED BY jobs_claim WHERE status = "
+                 "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_claim WHERE status = "
                  "'pending' AND type = ?1 AND run_at <= ?100 ORDER BY priority DESC, run_at, id "
                  "LIMIT ?101");
     } else {
         n += (size_t)snprintf(sql + n, sizeof sql - n,
-                              "SELECT " JOB_COLS ", event_seq FROM jobs WHERE id IN (SELECT id "
+                              "SELECT " JOB_COLS " FROM jobs WHERE id IN (SELECT id "
                               "FROM (");
         for (size_t i = 0; i < ntypes; i++)
             n += (size_t)snprintf(sql + n, sizeof sql - n,
@@ -382,16 +383,10 @@ static sqlite3_stmt *claim_stmt(struct sq *q, size_t ntypes, struct err *e)
     return q->claim[ntypes];
 }
 
-struct claimed {
-    struct job job;
-    int64_t seq;
-};
-
 /* Claim order: highest priority first, then the oldest run_at, then the id. */
 static int claim_order(const void *pa, const void *pb)
 {
-    const struct job *a = &((const struct claimed *)pa)->job,
-                     *b = &((const struct claimed *)pb)->job;
+    const struct job *a = pa, *b = pb;
     if (a->priority != b->priority)
         return a->priority > b->priority ? -1 : 1;
     if (a->run_at != b->run_at)
@@ -416,50 +411,46 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
     sqlite3_bind_int64(st, 100, r->now);
     sqlite3_bind_int64(st, 101, (sqlite3_int64)r->limit);
     size_t cap = 0, cnt = 0;
-    struct claimed *c = NULL;
+    struct job *jobs = NULL;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 64;
-            c = xrealloc(c, cap * sizeof *c);
+            jobs = xrealloc(jobs, cap * sizeof *jobs);
         }
-        row_to_job(st, 0, &c[cnt].job);
-        c[cnt++].seq = sqlite3_column_int64(st, JOB_NCOLS);
+        row_to_job(st, 0, &jobs[cnt++]);
     }
     sqlite3_reset(st);
     int ret = rc == SQLITE_DONE ? 0 : sqerr(q->w, rc, e, "claim jobs");
     /* multi-type claims come back in id order */
     if (cnt > 1 && r->ntypes > 1)
-        qsort(c, cnt, sizeof *c, claim_order);
+        qsort(jobs, cnt, sizeof *jobs, claim_order);
     /* one UPDATE per job, by its key: SQLite does that in one pass, with no temporary table */
     sqlite3_stmt *up = q->claim_one;
     sqlite3_bind_text(up, 2, r->owner, -1, SQLITE_STATIC);
     sqlite3_bind_int64(up, 3, r->now + r->lease_ms);
     sqlite3_bind_int64(up, 4, r->now);
     for (size_t i = 0; i < cnt && !ret; i++) {
-        struct job *j = &c[i].job;
+        struct job *j = &jobs[i];
         sqlite3_bind_text(up, 1, j->id, -1, SQLITE_STATIC);
         ret = step_done(q, up, e, "claim jobs");
+        /* what the update wrote, without reading the row back */
         j->status = JOB_PROCESSING;
         j->attempt++;
         free(j->lease_owner);
         j->lease_owner = xstrdup(r->owner);
         j->lease_expires_at = r->now + r->lease_ms;
         j->last_heartbeat = j->progress_at = j->started_at = j->updated_at = r->now;
-        c[i].seq++;
+        j->event_seq++;
     }
     sqlite3_clear_bindings(up);
     for (size_t i = 0; i < cnt && !ret; i += CLAIM_MULTI) {
         size_t k = cnt - i < CLAIM_MULTI ? cnt - i : CLAIM_MULTI;
         struct ev_row rows[CLAIM_MULTI];
         for (size_t m = 0; m < k; m++)
-            rows[m] = (struct ev_row){c[i + m].job.id, c[i + m].seq, c[i + m].job.attempt};
+            rows[m] = (struct ev_row){jobs[i + m].id, jobs[i + m].event_seq, jobs[i + m].attempt};
         ret = insert_events(q, rows, k, r->now, "pending", "processing", e);
     }
-    struct job *jobs = cnt ? xmalloc(cnt * sizeof *jobs) : NULL;
-    for (size_t i = 0; i < cnt; i++)
-        jobs[i] = c[i].job;
-    free(c);
     if (ret) {
         job_array_free(jobs, cnt);
         return ret;
@@ -484,6 +475,7 @@ static int refuse(struct sq *q, const struct job_update *u, struct err *e, int *
     int status = job_status_parse((const char *)sqlite3_column_text(lk, 0));
     int attempt = sqlite3_column_int(lk, 1);
     const char *owner = (const char *)sqlite3_column_text(lk, 2);
+    int64_t seq = sqlite3_column_int64(lk, 3);
     int ret = 0;
     if (u->fence_attempt > 0 && attempt != u->fence_attempt)
         ret = err_set(e, TRAWL_ESTALE, false,
@@ -492,6 +484,9 @@ static int refuse(struct sq *q, const struct job_update *u, struct err *e, int *
     else if (u->fence_owner && (!owner || strcmp(owner, u->fence_owner) != 0))
         ret = err_set(e, TRAWL_ESTALE, false, "job %s: lease lost (held by %s)", u->id,
                       owner ? owner : "nobody");
+    else if (u->fence_seq > 0 && seq != u->fence_seq)
+        ret = err_set(e, TRAWL_ESTALE, false,
+                      "job %s: lease lost (the job changed state since this claim)", u->id);
     else if (status < 0 || !(u->from_mask & JOB_MASK(status)))
         ret = err_set(e, u->fence_attempt > 0 || u->fence_owner ? TRAWL_ESTALE : TRAWL_ESTATE,
                       false, "job %s is %s", u->id, status < 0 ? "?" : job_status_name(status));
@@ -531,6 +526,8 @@ static int sq_update(struct store *s, const struct job_update *u, struct err *e)
         sqlite3_bind_int64(st, 3, u->now);
         sqlite3_bind_int(st, 4, u->fence_attempt);
         sqlite3_bind_text(st, 5, u->fence_owner, -1, SQLITE_STATIC);
+        if (u->fence_seq > 0)
+            sqlite3_bind_int64(st, 6, u->fence_seq);
     } else {
         st = q->upd;
         sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC);
@@ -552,6 +549,8 @@ static int sq_update(struct store *s, const struct job_update *u, struct err *e)
             sqlite3_bind_int(st, 15, u->fence_attempt);
         bind_text(st, 16, u->fence_owner);
         sqlite3_bind_int(st, 17, u->to >= 0);
+        if (u->fence_seq > 0)
+            sqlite3_bind_int64(st, 18, u->fence_seq);
     }
     int rc = sqlite3_step(st);
     bool matched = rc == SQLITE_DONE && sqlite3_changes(q->w) > 0;
@@ -596,6 +595,34 @@ static int collect(struct sq *q, sqlite3 *db, sqlite3_stmt *st, struct job **out
     return (int)cnt;
 }
 
+#define DONE_COLS 5 /* id, attempt, owner, result, seq */
+
+/* The grouped completion: one UPDATE of up to STORE_COMPLETE_MAX jobs joined to a VALUES list.
+ * With every lease token known (seq), each job's new event number is its token + 1; without,
+ * the statement returns it (RETURNING costs a temporary table, hence two statements). */
+static int prep_complete_many(struct sq *q, bool seq_known, sqlite3_stmt **st, struct err *e)
+{
+    char sql[8192];
+    size_t len = (size_t)snprintf(
+        sql, sizeof sql,
+        "UPDATE jobs SET status = 'completed', result = v.column4, progress = 100, "
+        "progress_at = CASE WHEN jobs.progress IS NOT 100 THEN ?1 ELSE jobs.progress_at END, "
+        "error = NULL, lease_owner = NULL, lease_expires_at = NULL, completed_at = ?1, "
+        "updated_at = ?1, event_seq = jobs.event_seq + 1 FROM (VALUES ");
+    for (int i = 0; i < STORE_COMPLETE_MAX; i++) {
+        int b = 2 + DONE_COLS * i;
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?%d, ?%d, ?%d, ?%d, ?%d)",
+                                i ? ", " : "", b, b + 1, b + 2, b + 3, b + 4);
+    }
+    snprintf(sql + len, sizeof sql - len,
+             ") AS v WHERE jobs.id = v.column1 AND jobs.status = 'processing' AND "
+             "jobs.attempt = v.column2 AND jobs.lease_owner = v.column3 AND %s",
+             seq_known ? "jobs.event_seq = v.column5"
+                       : "(v.column5 IS NULL OR jobs.event_seq = v.column5) "
+                         "RETURNING jobs.id, jobs.event_seq, jobs.attempt");
+    return prep(q->w, sql, st, e);
+}
+
 static int sq_complete_many(struct store *s, const struct job_done *d, size_t n, int64_t now,
                             struct err *e)
 {
@@ -603,25 +630,31 @@ static int sq_complete_many(struct store *s, const struct job_done *d, size_t n,
     if (n > STORE_COMPLETE_MAX)
         return err_set(e, TRAWL_EINVAL, false, "complete_many: at most %d jobs",
                        STORE_COMPLETE_MAX);
+    bool seq_known = true;
+    for (size_t i = 0; i < n; i++)
+        seq_known = seq_known && d[i].seq > 0;
     /* all or none: a savepoint undoes the UPDATE when some fence did not hold */
     int rc = step_done(q, q->sp_begin, e, "savepoint");
     if (rc)
         return rc;
-    sqlite3_stmt *st = q->complete_many;
+    sqlite3_stmt *st = seq_known ? q->complete_many_seq : q->complete_many;
     sqlite3_bind_int64(st, 1, now);
     for (size_t i = 0; i < STORE_COMPLETE_MAX; i++) {
-        int b = 2 + 4 * (int)i;
+        int b = 2 + DONE_COLS * (int)i;
         if (i < n) {
             sqlite3_bind_text(st, b, d[i].id, -1, SQLITE_STATIC);
             sqlite3_bind_int(st, b + 1, d[i].attempt);
             sqlite3_bind_text(st, b + 2, d[i].owner, -1, SQLITE_STATIC);
             bind_text(st, b + 3, d[i].result);
+            if (d[i].seq > 0)
+                sqlite3_bind_int64(st, b + 4, d[i].seq);
+            else
+                sqlite3_bind_null(st, b + 4);
         } else {
-            for (int k = 0; k < 4; k++)
+            for (int k = 0; k < DONE_COLS; k++)
                 sqlite3_bind_null(st, b + k);
         }
     }
-    /* the UPDATE returns each completed job's event number: its event needs no lookup */
     struct ev_row rows[STORE_COMPLETE_MAX];
     char ids[STORE_COMPLETE_MAX][UUID_STR_LEN];
     size_t changed = 0;
@@ -631,6 +664,11 @@ static int sq_complete_many(struct store *s, const struct job_done *d, size_t n,
         rows[changed] =
             (struct ev_row){ids[changed], sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2)};
         changed++;
+    }
+    if (rc == SQLITE_DONE && seq_known) {
+        changed = (size_t)sqlite3_changes(q->w);
+        for (size_t i = 0; i < n; i++)
+            rows[i] = (struct ev_row){d[i].id, d[i].seq + 1, d[i].attempt};
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -1081,56 +1119,44 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
                   "(status = 'pending' OR status = 'processing' OR status = 'retrying')",
                   &q->find_unique, e);
     if (!rc)
-        rc = prep(q->w, "SELECT status, attempt, lease_owner FROM jobs WHERE id = ?1", &q->lookup,
-                  e);
+        rc = prep(q->w, "SELECT status, attempt, lease_owner, event_seq FROM jobs WHERE id = ?1",
+                  &q->lookup, e);
     if (!rc)
-        rc = prep(q->w,
-                  "UPDATE jobs SET status = coalesce(?2, status), attempt = attempt + ?3, "
-                  "progress_at = CASE WHEN (?4 & 1 AND ?5 IS NOT progress) OR (?4 & 2 AND ?6 IS "
-                  "NOT stage) OR (?4 & 4 AND ?7 IS NOT checkpoint) THEN ?13 ELSE progress_at END, "
-                  "progress = CASE WHEN ?4 & 1 THEN ?5 ELSE progress END, "
-                  "stage = CASE WHEN ?4 & 2 THEN ?6 ELSE stage END, "
-                  "checkpoint = CASE WHEN ?4 & 4 THEN ?7 ELSE checkpoint END, "
-                  "result = CASE WHEN ?4 & 8 THEN ?8 ELSE result END, "
-                  "error = CASE WHEN ?4 & 16 THEN ?9 ELSE error END, "
-                  "run_at = CASE WHEN ?4 & 32 THEN ?10 ELSE run_at END, "
-                  "lease_expires_at = CASE WHEN ?4 & 64 THEN ?11 WHEN ?4 & 128 THEN NULL ELSE "
-                  "lease_expires_at END, "
-                  "last_heartbeat = CASE WHEN ?4 & 64 THEN ?13 ELSE last_heartbeat END, "
-                  "lease_owner = CASE WHEN ?4 & 128 THEN NULL ELSE lease_owner END, "
-                  "max_attempts = CASE WHEN ?4 & 256 THEN ?12 ELSE max_attempts END, "
-                  "completed_at = CASE WHEN ?4 & 512 THEN ?13 ELSE completed_at END, "
-                  "failed_at = CASE WHEN ?4 & 1024 THEN ?13 ELSE failed_at END, "
-                  "updated_at = ?13, event_seq = event_seq + ?17 WHERE id = ?1 AND status = ?14 "
-                  "AND (?15 IS NULL OR attempt = ?15) AND (?16 IS NULL OR lease_owner = ?16)",
-                  &q->upd, e);
+        rc = prep(
+            q->w,
+            "UPDATE jobs SET status = coalesce(?2, status), attempt = attempt + ?3, "
+            "progress_at = CASE WHEN (?4 & 1 AND ?5 IS NOT progress) OR (?4 & 2 AND ?6 IS "
+            "NOT stage) OR (?4 & 4 AND ?7 IS NOT checkpoint) THEN ?13 ELSE progress_at END, "
+            "progress = CASE WHEN ?4 & 1 THEN ?5 ELSE progress END, "
+            "stage = CASE WHEN ?4 & 2 THEN ?6 ELSE stage END, "
+            "checkpoint = CASE WHEN ?4 & 4 THEN ?7 ELSE checkpoint END, "
+            "result = CASE WHEN ?4 & 8 THEN ?8 ELSE result END, "
+            "error = CASE WHEN ?4 & 16 THEN ?9 ELSE error END, "
+            "run_at = CASE WHEN ?4 & 32 THEN ?10 ELSE run_at END, "
+            "lease_expires_at = CASE WHEN ?4 & 64 THEN ?11 WHEN ?4 & 128 THEN NULL ELSE "
+            "lease_expires_at END, "
+            "last_heartbeat = CASE WHEN ?4 & 64 THEN ?13 ELSE last_heartbeat END, "
+            "lease_owner = CASE WHEN ?4 & 128 THEN NULL ELSE lease_owner END, "
+            "max_attempts = CASE WHEN ?4 & 256 THEN ?12 ELSE max_attempts END, "
+            "completed_at = CASE WHEN ?4 & 512 THEN ?13 ELSE completed_at END, "
+            "failed_at = CASE WHEN ?4 & 1024 THEN ?13 ELSE failed_at END, "
+            "updated_at = ?13, event_seq = event_seq + ?17 WHERE id = ?1 AND status = ?14 "
+            "AND (?15 IS NULL OR attempt = ?15) AND (?16 IS NULL OR lease_owner = ?16) AND (?18 IS NULL "
+            "OR event_seq = ?18)",
+            &q->upd, e);
     if (!rc)
         rc = prep(q->w,
                   "UPDATE jobs SET status = 'completed', result = ?2, progress = 100, "
                   "progress_at = CASE WHEN progress IS NOT 100 THEN ?3 ELSE progress_at END, "
                   "error = NULL, lease_owner = NULL, lease_expires_at = NULL, completed_at = ?3, "
                   "updated_at = ?3, event_seq = event_seq + 1 WHERE id = ?1 AND status = "
-                  "'processing' AND attempt = ?4 AND lease_owner = ?5",
+                  "'processing' AND attempt = ?4 AND lease_owner = ?5 AND (?6 IS NULL OR "
+                  "event_seq = ?6)",
                   &q->complete, e);
-    if (!rc) {
-        char sql[8192];
-        size_t len = (size_t)snprintf(
-            sql, sizeof sql,
-            "UPDATE jobs SET status = 'completed', result = v.column4, progress = 100, "
-            "progress_at = CASE WHEN jobs.progress IS NOT 100 THEN ?1 ELSE jobs.progress_at END, "
-            "error = NULL, lease_owner = NULL, lease_expires_at = NULL, completed_at = ?1, "
-            "updated_at = ?1, event_seq = jobs.event_seq + 1 FROM (VALUES ");
-        for (int i = 0; i < STORE_COMPLETE_MAX; i++) {
-            int b = 2 + 4 * i;
-            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?%d, ?%d, ?%d, ?%d)",
-                                    i ? ", " : "", b, b + 1, b + 2, b + 3);
-        }
-        snprintf(sql + len, sizeof sql - len,
-                 ") AS v WHERE jobs.id = v.column1 AND jobs.status = 'processing' AND "
-                 "jobs.attempt = v.column2 AND jobs.lease_owner = v.column3 "
-                 "RETURNING jobs.id, jobs.event_seq, jobs.attempt");
-        rc = prep(q->w, sql, &q->complete_many, e);
-    }
+    if (!rc)
+        rc = prep_complete_many(q, true, &q->complete_many_seq, e);
+    if (!rc)
+        rc = prep_complete_many(q, false, &q->complete_many, e);
     if (!rc)
         rc = prep(q->w, "SAVEPOINT trawl_group", &q->sp_begin, e);
     if (!rc)

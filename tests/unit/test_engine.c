@@ -18,7 +18,7 @@ Test(engine, complete_records_result_and_history)
     cr_assert_str_eq(j.args, "{\"a\":1}");
     cr_assert_eq(tu_status(eng, id), JOB_PROCESSING);
 
-    struct job_fence f = {j.id, j.attempt, j.lease_owner, NULL};
+    struct job_fence f = {j.id, j.attempt, j.lease_owner, NULL, 0};
     struct err e = {0};
     cr_assert_eq(engine_complete(eng, &f, "{\"ok\":true}", &e), 0, "%s", e.msg);
     struct job got;
@@ -63,7 +63,7 @@ Test(engine, stale_completion_is_refused)
     cr_assert_eq(second.attempt, 2);
 
     /* the late completion of w1 is refused and changes nothing */
-    struct job_fence f1 = {first.id, first.attempt, first.lease_owner, NULL};
+    struct job_fence f1 = {first.id, first.attempt, first.lease_owner, NULL, 0};
     cr_assert_eq(engine_complete(eng, &f1, "{\"from\":\"w1\"}", &e), TRAWL_ESTALE);
     struct job now;
     cr_assert_eq(engine_get(eng, id, &now, &e), 0);
@@ -71,7 +71,7 @@ Test(engine, stale_completion_is_refused)
     cr_assert_str_eq(now.lease_owner, "w2");
     cr_assert_null(now.result);
 
-    struct job_fence f2 = {second.id, second.attempt, second.lease_owner, NULL};
+    struct job_fence f2 = {second.id, second.attempt, second.lease_owner, NULL, 0};
     cr_assert_eq(engine_complete(eng, &f2, "{\"from\":\"w2\"}", &e), 0, "%s", e.msg);
     job_release(&now);
     job_release(&first);
@@ -224,12 +224,12 @@ Test(engine, fencing_refuses_wrong_owner_and_attempt)
     struct err e = {0};
     /* w1 gives the job back and claims it again: attempt 1 is now a stale attempt of w1's */
     cr_assert_eq(engine_release(eng, &TU_FENCE(j), true, &e), 0, "%s", e.msg);
-    struct job_fence old = {j.id, j.attempt, "w1", NULL};
+    struct job_fence old = {j.id, j.attempt, "w1", NULL, 0};
     job_release(&j);
     tu_claim_one(eng, "noop", "w1", &j);
     cr_assert_eq(j.attempt, 2);
-    struct job_fence other = {j.id, j.attempt, "w2", NULL};
-    struct job_fence never = {j.id, 0, "w1", NULL};
+    struct job_fence other = {j.id, j.attempt, "w2", NULL, 0};
+    struct job_fence never = {j.id, 0, "w1", NULL, 0};
     struct heartbeat hb = {.set = UPD_PROGRESS, .progress = 50};
     cr_assert_eq(engine_heartbeat(eng, &never, &hb, &e), TRAWL_EINVAL);
     cr_assert_eq(engine_heartbeat(eng, &other, &hb, &e), TRAWL_ESTALE);
@@ -348,5 +348,39 @@ Test(engine, invalid_specs_are_refused_and_change_nothing)
     cr_assert(strstr(e.msg, "running") != NULL, "message: %s", e.msg);
     for (int s = 0; s < JOB_STATUS_COUNT; s++)
         cr_assert_eq(tu_count(eng, (enum job_status)s), 0);
+    engine_close(eng);
+}
+
+/* A job given back before it started goes back to its previous attempt number, so a later claim
+ * by the same worker name has the same attempt and owner as the first. The claim's lease token
+ * (the job's event_seq at the claim) still tells them apart. */
+Test(engine, lease_token_refuses_an_earlier_claim_with_the_same_attempt_and_owner)
+{
+    struct engine *eng = tu_engine(NULL, NULL);
+    char id[UUID_STR_LEN];
+    strcpy(id, tu_enqueue(eng, "noop", NULL));
+    struct job first, second;
+    tu_claim_one(eng, "noop", "w1", &first);
+    struct err e = {0};
+    cr_assert_eq(engine_release(eng, &TU_FENCE(first), false, &e), 0, "%s", e.msg);
+    tu_claim_one(eng, "noop", "w1", &second);
+    cr_assert_eq(second.attempt, first.attempt);
+    cr_assert_str_eq(second.lease_owner, first.lease_owner);
+    cr_assert_neq(second.event_seq, first.event_seq);
+
+    cr_assert_eq(engine_complete(eng, &TU_FENCE(first), "{\"from\":\"first\"}", &e), TRAWL_ESTALE);
+    cr_assert(strstr(e.msg, "changed state since") != NULL, "message: %s", e.msg);
+    struct heartbeat hb = {.set = UPD_PROGRESS, .progress = 5};
+    cr_assert_eq(engine_heartbeat(eng, &TU_FENCE(first), &hb, &e), TRAWL_ESTALE);
+    cr_assert_eq(tu_status(eng, id), JOB_PROCESSING);
+
+    cr_assert_eq(engine_complete(eng, &TU_FENCE(second), "{\"from\":\"second\"}", &e), 0, "%s",
+                 e.msg);
+    struct job got;
+    tu_get(eng, id, &got);
+    cr_assert_str_eq(got.result, "{\"from\":\"second\"}");
+    job_release(&got);
+    job_release(&first);
+    job_release(&second);
     engine_close(eng);
 }
