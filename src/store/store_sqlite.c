@@ -43,8 +43,7 @@ struct sq {
     sqlite3_stmt *ins, *ins_multi, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
         *complete, *complete_many, *complete_many_seq, *sp_begin, *sp_release, *sp_rollback;
     sqlite3_stmt *ev_rows[CLAIM_MULTI + 1]; /* INSERT of k event rows from values, made lazily */
-    sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1];
-    sqlite3_stmt *claim_one;
+    sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1], *claim_upd[MAX_CLAIM_TYPES + 1];
     sqlite3_stmt *get, *events, *fetch, *list;
 };
 
@@ -352,35 +351,62 @@ static int sq_insert_many(struct store *s, struct job *jobs, size_t n, bool *exi
     return 0;
 }
 
-static sqlite3_stmt *claim_stmt(struct sq *q, size_t ntypes, struct err *e)
+/* The ids a claim takes: one index range per type, each already in claim order, merged by the
+ * outer ORDER BY; the cost follows the number claimed, not the number of jobs in the table. */
+static void claim_ids_sql(size_t ntypes, char *sql, size_t cap)
+{
+    if (ntypes == 1) {
+        snprintf(sql, cap,
+                 "SELECT id FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' AND type = ?1 "
+                 "AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101");
+        return;
+    }
+    size_t n = (size_t)snprintf(sql, cap, "SELECT id FROM (");
+    for (size_t i = 0; i < ntypes; i++)
+        n += (size_t)snprintf(sql + n, cap - n,
+                              "%sSELECT * FROM (SELECT priority, run_at, id FROM jobs INDEXED BY "
+                              "jobs_claim WHERE status = 'pending' AND type = ?%zu AND run_at <= "
+                              "?100 ORDER BY priority DESC, run_at, id LIMIT ?101)",
+                              i ? " UNION ALL " : "", i + 1);
+    snprintf(sql + n, cap - n, ") ORDER BY priority DESC, run_at, id LIMIT ?101");
+}
+
+/* The claim's two statements for ntypes types: read the rows, then update them all at once
+ * (the same ids: nothing writes in between, in the one write transaction). */
+static int claim_stmts(struct sq *q, size_t ntypes, struct err *e)
 {
     if (q->claim[ntypes])
-        return q->claim[ntypes];
-    /* One index range per type, each already in claim order, merged by the outer ORDER BY: the
-     * cost follows the number claimed, not the number of jobs in the table. */
-    char sql[8192];
-    size_t n = 0;
-    if (ntypes == 1) {
+        return 0;
+    char ids[6144], sql[8192];
+    claim_ids_sql(ntypes, ids, sizeof ids);
+    if (ntypes == 1)
         snprintf(sql, sizeof sql,
-                 "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_claim WHERE status = "
-                 "'pending' AND type = ?1 AND run_at <= ?100 ORDER BY priority DESC, run_at, id "
-                 "LIMIT ?101");
-    } else {
-        n += (size_t)snprintf(sql + n, sizeof sql - n,
-                              "SELECT " JOB_COLS " FROM jobs WHERE id IN (SELECT id "
-                              "FROM (");
-        for (size_t i = 0; i < ntypes; i++)
-            n += (size_t)snprintf(sql + n, sizeof sql - n,
-                                  "%sSELECT * FROM (SELECT priority, run_at, id FROM jobs "
-                                  "INDEXED BY jobs_claim WHERE status = 'pending' AND type = ?%zu "
-                                  "AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT "
-                                  "?101)",
-                                  i ? " UNION ALL " : "", i + 1);
-        snprintf(sql + n, sizeof sql - n, ") ORDER BY priority DESC, run_at, id LIMIT ?101)");
+                 "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' "
+                 "AND type = ?1 AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101");
+    else
+        snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs WHERE id IN (%s)", ids);
+    int rc = prep(q->w, sql, &q->claim[ntypes], e);
+    if (rc)
+        return rc;
+    snprintf(sql, sizeof sql,
+             "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?102, "
+             "lease_expires_at = ?103, last_heartbeat = ?104, progress_at = ?104, started_at = "
+             "?104, updated_at = ?104, event_seq = event_seq + 1 WHERE id IN (%s)",
+             ids);
+    rc = prep(q->w, sql, &q->claim_upd[ntypes], e);
+    if (rc) {
+        sqlite3_finalize(q->claim[ntypes]);
+        q->claim[ntypes] = NULL;
     }
-    if (prep(q->w, sql, &q->claim[ntypes], e))
-        return NULL;
-    return q->claim[ntypes];
+    return rc;
+}
+
+static void bind_claim(sqlite3_stmt *st, const struct claim_req *r)
+{
+    for (size_t i = 0; i < r->ntypes; i++)
+        sqlite3_bind_text(st, (int)i + 1, r->types[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 100, r->now);
+    sqlite3_bind_int64(st, 101, (sqlite3_int64)r->limit);
 }
 
 /* Claim order: highest priority first, then the oldest run_at, then the id. */
@@ -403,13 +429,11 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
     if (r->ntypes > MAX_CLAIM_TYPES)
         return err_set(e, TRAWL_EINVAL, false, "claim: at most %d job types at once",
                        MAX_CLAIM_TYPES);
-    sqlite3_stmt *st = claim_stmt(q, r->ntypes, e);
-    if (!st)
-        return e ? e->code : TRAWL_ESTORE;
-    for (size_t i = 0; i < r->ntypes; i++)
-        sqlite3_bind_text(st, (int)i + 1, r->types[i], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 100, r->now);
-    sqlite3_bind_int64(st, 101, (sqlite3_int64)r->limit);
+    int ret = claim_stmts(q, r->ntypes, e);
+    if (ret)
+        return ret;
+    sqlite3_stmt *st = q->claim[r->ntypes];
+    bind_claim(st, r);
     size_t cap = 0, cnt = 0;
     struct job *jobs = NULL;
     int rc;
@@ -421,20 +445,31 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
         row_to_job(st, 0, &jobs[cnt++]);
     }
     sqlite3_reset(st);
-    int ret = rc == SQLITE_DONE ? 0 : sqerr(q->w, rc, e, "claim jobs");
+    if (rc != SQLITE_DONE)
+        ret = sqerr(q->w, rc, e, "claim jobs");
     /* multi-type claims come back in id order */
     if (cnt > 1 && r->ntypes > 1)
         qsort(jobs, cnt, sizeof *jobs, claim_order);
-    /* one UPDATE per job, by its key: SQLite does that in one pass, with no temporary table */
-    sqlite3_stmt *up = q->claim_one;
-    sqlite3_bind_text(up, 2, r->owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(up, 3, r->now + r->lease_ms);
-    sqlite3_bind_int64(up, 4, r->now);
-    for (size_t i = 0; i < cnt && !ret; i++) {
+    if (!ret && cnt) {
+        /* one UPDATE for them all: a statement's fixed cost is most of a small one's */
+        sqlite3_stmt *up = q->claim_upd[r->ntypes];
+        bind_claim(up, r);
+        sqlite3_bind_text(up, 102, r->owner, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(up, 103, r->now + r->lease_ms);
+        sqlite3_bind_int64(up, 104, r->now);
+        rc = sqlite3_step(up);
+        size_t changed = rc == SQLITE_DONE ? (size_t)sqlite3_changes(q->w) : 0;
+        sqlite3_reset(up);
+        sqlite3_clear_bindings(up);
+        if (rc != SQLITE_DONE)
+            ret = sqerr(q->w, rc, e, "claim jobs");
+        else if (changed != cnt)
+            ret = err_set(e, TRAWL_ESTORE, true, "claim: read %zu jobs but updated %zu", cnt,
+                          changed);
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        /* what the update wrote, without reading the rows back */
         struct job *j = &jobs[i];
-        sqlite3_bind_text(up, 1, j->id, -1, SQLITE_STATIC);
-        ret = step_done(q, up, e, "claim jobs");
-        /* what the update wrote, without reading the row back */
         j->status = JOB_PROCESSING;
         j->attempt++;
         free(j->lease_owner);
@@ -443,7 +478,6 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
         j->last_heartbeat = j->progress_at = j->started_at = j->updated_at = r->now;
         j->event_seq++;
     }
-    sqlite3_clear_bindings(up);
     for (size_t i = 0; i < cnt && !ret; i += CLAIM_MULTI) {
         size_t k = cnt - i < CLAIM_MULTI ? cnt - i : CLAIM_MULTI;
         struct ev_row rows[CLAIM_MULTI];
@@ -1183,12 +1217,6 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
                   "UPDATE jobs SET status = 'pending', updated_at = ?2, event_seq = event_seq + 1 "
                   "WHERE id = ?1 AND status = 'retrying'",
                   &q->promote, e);
-    if (!rc)
-        rc = prep(q->w,
-                  "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?2, "
-                  "lease_expires_at = ?3, last_heartbeat = ?4, progress_at = ?4, started_at = ?4, "
-                  "updated_at = ?4, event_seq = event_seq + 1 WHERE id = ?1",
-                  &q->claim_one, e);
     if (!rc)
         rc = prep(q->r, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->get, e);
     if (!rc)
