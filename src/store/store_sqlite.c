@@ -41,7 +41,8 @@ struct sq {
     pthread_cond_t ck_cv;
     bool ck_wanted, ck_stop, ck_running;
     sqlite3_stmt *ins, *ins_multi, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
-        *complete, *complete_many, *complete_many_seq, *sp_begin, *sp_release, *sp_rollback;
+        *complete, *complete_many, *complete_many_seq, *sp_begin, *sp_release, *sp_rollback,
+        *tx_begin, *tx_commit;
     sqlite3_stmt *ev_rows[CLAIM_MULTI + 1]; /* INSERT of k event rows from values, made lazily */
     sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1], *claim_upd[MAX_CLAIM_TYPES + 1];
     sqlite3_stmt *get, *events, *fetch, *list;
@@ -241,16 +242,17 @@ static int add_event(struct sq *q, const char *id, int64_t at, int from, int to,
     return rc;
 }
 
+/* BEGIN and COMMIT run hundreds of times a second: prepared once, not parsed each time. */
 static int sq_begin(struct store *s, struct err *e)
 {
     struct sq *q = (struct sq *)s;
-    return exec(q->w, "BEGIN IMMEDIATE", e, "begin transaction");
+    return step_done(q, q->tx_begin, e, "begin transaction");
 }
 
 static int sq_commit(struct store *s, struct err *e)
 {
     struct sq *q = (struct sq *)s;
-    int rc = exec(q->w, "COMMIT", e, "commit");
+    int rc = step_done(q, q->tx_commit, e, "commit");
     if (rc && !sqlite3_get_autocommit(q->w))
         sqlite3_exec(q->w, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -1193,6 +1195,10 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
         rc = prep_complete_many(q, false, &q->complete_many, e);
     if (!rc)
         rc = prep(q->w, "SAVEPOINT trawl_group", &q->sp_begin, e);
+    if (!rc)
+        rc = prep(q->w, "BEGIN IMMEDIATE", &q->tx_begin, e);
+    if (!rc)
+        rc = prep(q->w, "COMMIT", &q->tx_commit, e);
     if (!rc)
         rc = prep(q->w, "RELEASE trawl_group", &q->sp_release, e);
     if (!rc)
