@@ -352,13 +352,28 @@ int engine_enqueue(struct engine *eng, const struct job_spec *spec, struct enque
 struct claim_op {
     struct commit_op op;
     struct claim_req req;
-    struct job *jobs;
+    struct job *jobs; /* claimed (by store_claim) */
     size_t n;
+    struct job *cand; /* the optimistic claim: candidates read before, and which were taken */
+    size_t ncand;
+    bool *taken;
 };
 
 static int claim_run(struct commit_op *op, struct commit_tx *tx)
 {
     struct claim_op *c = (struct claim_op *)op;
+    if (c->cand) {
+        /* optimistic: the candidates were read outside; take those still unchanged */
+        int rc =
+            store_claim_these(commit_store(tx), &c->req, c->cand, c->ncand, c->taken, &op->err);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < c->ncand; i++)
+            if (c->taken[i])
+                commit_record(tx, c->cand[i].id, c->cand[i].type, JOB_PENDING, JOB_PROCESSING,
+                              c->cand[i].attempt + 1);
+        return 0;
+    }
     int rc = store_claim(commit_store(tx), &c->req, &c->jobs, &c->n, &op->err);
     if (rc < 0)
         return rc;
@@ -374,6 +389,8 @@ static void claim_undo(struct commit_op *op)
     job_array_free(c->jobs, c->n);
     c->jobs = NULL;
     c->n = 0;
+    if (c->taken)
+        memset(c->taken, 0, c->ncand * sizeof *c->taken);
 }
 
 int engine_claim(struct engine *eng, const char *const *types, size_t ntypes, size_t limit,
@@ -402,6 +419,39 @@ int engine_claim(struct engine *eng, const char *const *types, size_t ntypes, si
     c.op.run = claim_run;
     c.op.undo = claim_undo;
     c.req = (struct claim_req){types, ntypes, limit, owner, lease_ms, engine_now(eng)};
+    if (store_has_candidates(eng->store)) {
+        /* read on this thread, write on the committer's: the committer is the bottleneck */
+        int rc = store_candidates(eng->store, &c.req, &c.cand, &c.ncand, e);
+        if (rc <= 0)
+            return rc;
+        c.taken = xcalloc(c.ncand, sizeof *c.taken);
+        c.req.now = engine_now(eng);
+        rc = commit_run(eng->committer, &c.op);
+        if (rc) {
+            err_copy(e, &c.op.err);
+            job_array_free(c.cand, c.ncand);
+            free(c.taken);
+            return rc;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < c.ncand; i++) {
+            if (c.taken[i]) {
+                c.cand[k] = c.cand[i];
+                job_mark_claimed(&c.cand[k], owner, c.req.now, lease_ms);
+                k++;
+            } else {
+                job_release(&c.cand[i]);
+            }
+        }
+        free(c.taken);
+        if (!k) {
+            free(c.cand);
+            c.cand = NULL;
+        }
+        *out = c.cand;
+        *n = k;
+        return (int)k;
+    }
     int rc = commit_run(eng->committer, &c.op);
     if (rc) {
         err_copy(e, &c.op.err);

@@ -68,3 +68,14 @@ void job_events_free(struct job_event *ev, size_t n)
         free(ev[i].message);
     free(ev);
 }
+
+void job_mark_claimed(struct job *j, const char *owner, int64_t now, int64_t lease_ms)
+{
+    j->status = JOB_PROCESSING;
+    j->attempt++;
+    free(j->lease_owner);
+    j->lease_owner = xstrdup(owner);
+    j->lease_expires_at = now + lease_ms;
+    j->last_heartbeat = j->progress_at = j->started_at = j->updated_at = now;
+    j->event_seq++;
+}

@@ -69,6 +69,9 @@ void job_release(struct job *j);
 void job_array_free(struct job *jobs, size_t n);
 /* Deep copy. */
 void job_copy(struct job *dst, const struct job *src);
+/* What a claim writes into a pending job: processing, the next attempt, the lease, the times,
+ * the claim's event number. */
+void job_mark_claimed(struct job *j, const char *owner, int64_t now, int64_t lease_ms);
 
 /* One row of a job's history. Strings owned by the event. */
 struct job_event {

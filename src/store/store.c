@@ -55,6 +55,25 @@ int store_insert_many(struct store *s, struct job *jobs, size_t n, bool *existed
     WRAP(s->ops->insert_many(s, jobs, n, existed, e));
 }
 
+bool store_has_candidates(const struct store *s)
+{
+    return s->ops->candidates && s->ops->claim_these;
+}
+
+int store_candidates(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
+                     struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    WRAP(s->ops->candidates(s, r, out, n, e));
+}
+
+int store_claim_these(struct store *s, const struct claim_req *r, const struct job *jobs, size_t n,
+                      bool *taken, struct err *e)
+{
+    WRAP(s->ops->claim_these(s, r, jobs, n, taken, e));
+}
+
 int store_claim(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
                 struct err *e)
 {

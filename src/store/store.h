@@ -108,6 +108,15 @@ struct store_ops {
     int (*insert_many)(struct store *s, struct job *jobs, size_t n, bool *existed, struct err *e);
     int (*claim)(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
                  struct err *e);
+    /* Optional, both or neither: an optimistic claim in two steps, so that the reading is not
+     * done by the one thread that writes. candidates reads, outside any transaction, the jobs
+     * claim would take, in claim order. claim_these, in the write transaction, claims those of
+     * them that are unchanged since (still pending, same event_seq), sets taken[i] for each, and
+     * returns how many; it does not touch jobs, so it can be run again. */
+    int (*candidates)(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
+                      struct err *e);
+    int (*claim_these)(struct store *s, const struct claim_req *r, const struct job *jobs, size_t n,
+                       bool *taken, struct err *e);
     int (*update)(struct store *s, const struct job_update *u, struct err *e);
     int (*complete_many)(struct store *s, const struct job_done *d, size_t n, int64_t now,
                          struct err *e);
@@ -161,6 +170,11 @@ int store_insert(struct store *s, struct job *j, struct err *e);
 /* Insert n jobs (one store call): like store_insert for each, with existed[i] saying which
  * returned a live job with the same unique_key. Returns 0 or an error. */
 int store_insert_many(struct store *s, struct job *jobs, size_t n, bool *existed, struct err *e);
+bool store_has_candidates(const struct store *s);
+int store_candidates(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
+                     struct err *e);
+int store_claim_these(struct store *s, const struct claim_req *r, const struct job *jobs, size_t n,
+                      bool *taken, struct err *e);
 int store_claim(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
                 struct err *e);
 int store_update(struct store *s, const struct job_update *u, struct err *e);

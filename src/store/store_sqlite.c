@@ -45,6 +45,7 @@ struct sq {
         *tx_begin, *tx_commit;
     sqlite3_stmt *ev_rows[CLAIM_MULTI + 1]; /* INSERT of k event rows from values, made lazily */
     sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1], *claim_upd[MAX_CLAIM_TYPES + 1];
+    sqlite3_stmt *cand[MAX_CLAIM_TYPES + 1], *claim_if; /* the optimistic claim */
     sqlite3_stmt *get, *events, *fetch, *list;
 };
 
@@ -469,17 +470,9 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
             ret = err_set(e, TRAWL_ESTORE, true, "claim: read %zu jobs but updated %zu", cnt,
                           changed);
     }
-    for (size_t i = 0; i < cnt; i++) {
-        /* what the update wrote, without reading the rows back */
-        struct job *j = &jobs[i];
-        j->status = JOB_PROCESSING;
-        j->attempt++;
-        free(j->lease_owner);
-        j->lease_owner = xstrdup(r->owner);
-        j->lease_expires_at = r->now + r->lease_ms;
-        j->last_heartbeat = j->progress_at = j->started_at = j->updated_at = r->now;
-        j->event_seq++;
-    }
+    /* what the update wrote, without reading the rows back */
+    for (size_t i = 0; i < cnt; i++)
+        job_mark_claimed(&jobs[i], r->owner, r->now, r->lease_ms);
     for (size_t i = 0; i < cnt && !ret; i += CLAIM_MULTI) {
         size_t k = cnt - i < CLAIM_MULTI ? cnt - i : CLAIM_MULTI;
         struct ev_row rows[CLAIM_MULTI];
@@ -494,6 +487,83 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
     *out = jobs;
     *n = cnt;
     return (int)cnt;
+}
+
+static int collect(struct sq *q, sqlite3 *db, sqlite3_stmt *st, struct job **out, size_t *n,
+                   struct err *e, const char *what);
+
+static int sq_candidates(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
+                         struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    if (r->ntypes == 0 || r->limit == 0)
+        return 0;
+    if (r->ntypes > MAX_CLAIM_TYPES)
+        return err_set(e, TRAWL_EINVAL, false, "claim: at most %d job types at once",
+                       MAX_CLAIM_TYPES);
+    pthread_mutex_lock(&q->rlock);
+    int rc = 0;
+    sqlite3_stmt *st = q->cand[r->ntypes];
+    if (!st) {
+        char ids[6144], sql[8192];
+        claim_ids_sql(r->ntypes, ids, sizeof ids);
+        if (r->ntypes == 1)
+            snprintf(sql, sizeof sql,
+                     "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_claim WHERE status = "
+                     "'pending' AND type = ?1 AND run_at <= ?100 ORDER BY priority DESC, run_at, "
+                     "id LIMIT ?101");
+        else
+            snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs WHERE id IN (%s)", ids);
+        rc = prep(q->r, sql, &q->cand[r->ntypes], e);
+        st = q->cand[r->ntypes];
+    }
+    if (!rc) {
+        bind_claim(st, r);
+        rc = collect(q, q->r, st, out, n, e, "find jobs to claim");
+        sqlite3_clear_bindings(st);
+    }
+    pthread_mutex_unlock(&q->rlock);
+    if (rc > 1 && r->ntypes > 1)
+        qsort(*out, *n, sizeof **out, claim_order);
+    return rc;
+}
+
+/* The optimistic claim's write: each candidate by its key, only if nothing changed it since it
+ * was read (one pass per row), then the claim events of those taken. */
+static int sq_claim_these(struct store *s, const struct claim_req *r, const struct job *jobs,
+                          size_t n, bool *taken, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    sqlite3_stmt *up = q->claim_if;
+    sqlite3_bind_text(up, 2, r->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(up, 3, r->now + r->lease_ms);
+    sqlite3_bind_int64(up, 4, r->now);
+    size_t k = 0, nrows = 0;
+    struct ev_row rows[CLAIM_MULTI];
+    int ret = 0;
+    for (size_t i = 0; i < n && !ret; i++) {
+        sqlite3_bind_text(up, 1, jobs[i].id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(up, 5, jobs[i].event_seq);
+        int rc = sqlite3_step(up);
+        taken[i] = rc == SQLITE_DONE && sqlite3_changes(q->w) == 1;
+        sqlite3_reset(up);
+        if (rc != SQLITE_DONE) {
+            ret = sqerr(q->w, rc, e, "claim jobs");
+            break;
+        }
+        if (!taken[i])
+            continue;
+        k++;
+        rows[nrows++] = (struct ev_row){jobs[i].id, jobs[i].event_seq + 1, jobs[i].attempt + 1};
+        if (nrows == CLAIM_MULTI) {
+            ret = insert_events(q, rows, nrows, r->now, "pending", "processing", e);
+            nrows = 0;
+        }
+    }
+    sqlite3_clear_bindings(up);
+    if (!ret && nrows)
+        ret = insert_events(q, rows, nrows, r->now, "pending", "processing", e);
+    return ret ? ret : (int)k;
 }
 
 /* Why an update matched no row: the job is missing, the fence does not hold, or its state. */
@@ -967,6 +1037,8 @@ static const struct store_ops sq_ops = {
     .insert = sq_insert,
     .insert_many = sq_insert_many,
     .claim = sq_claim,
+    .candidates = sq_candidates,
+    .claim_these = sq_claim_these,
     .update = sq_update,
     .complete_many = sq_complete_many,
     .processing = sq_processing,
@@ -1195,6 +1267,13 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
         rc = prep_complete_many(q, false, &q->complete_many, e);
     if (!rc)
         rc = prep(q->w, "SAVEPOINT trawl_group", &q->sp_begin, e);
+    if (!rc)
+        rc = prep(q->w,
+                  "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?2, "
+                  "lease_expires_at = ?3, last_heartbeat = ?4, progress_at = ?4, started_at = ?4, "
+                  "updated_at = ?4, event_seq = event_seq + 1 WHERE id = ?1 AND status = "
+                  "'pending' AND event_seq = ?5",
+                  &q->claim_if, e);
     if (!rc)
         rc = prep(q->w, "BEGIN IMMEDIATE", &q->tx_begin, e);
     if (!rc)
