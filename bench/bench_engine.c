@@ -1,7 +1,9 @@
 /* Engine benchmarks: bulk enqueue, end-to-end no-op throughput through the in-process pool,
- * claim cost against table size, and peak memory of a real `trawl serve`. Durable (fsync on
+ * claim cost against table size and past jobs scheduled for later, and peak memory of a real
+ * `trawl serve`. Durable (fsync on
  * every commit) unless --relaxed. Prints one line per figure.
- * usage: bench_engine [--jobs N] [--claim-max N] [--trawl PATH] [--dir DIR] [--only NAME] */
+ * usage: bench_engine [--jobs N] [--claim-max N] [--trawl PATH] [--dir DIR]
+ *                     [--only fsync|enqueue|e2e|claim|future|memory] */
 #include "base/clock.h"
 #include "base/xalloc.h"
 #include "engine/engine.h"
@@ -212,6 +214,52 @@ static void bench_claim(size_t max)
     engine_close(eng);
 }
 
+/* Claim 1,000 due jobs, 100 at a time, with `future` jobs scheduled an hour ahead at a higher
+ * priority in the same table: a claim must not step over them. */
+static void bench_claim_future(size_t max)
+{
+    for (size_t future = 0; future <= max; future = future ? future * 10 : 10000) {
+        char path[600], name[64];
+        snprintf(name, sizeof name, "future-%zu", future);
+        db_path(path, sizeof path, name);
+        struct engine *eng = open_engine(path);
+        size_t n = future + 1000;
+        struct job_spec *sp = xcalloc(n, sizeof *sp);
+        struct enqueue_result *res = xcalloc(n, sizeof *res);
+        int64_t later = engine_now(eng) + 3600 * 1000;
+        for (size_t i = 0; i < n; i++)
+            sp[i] = i < future ? (struct job_spec){.type = "noop", .priority = 10, .run_at = later}
+                               : (struct job_spec){.type = "noop"};
+        struct err e;
+        for (size_t i = 0; i < n; i += 10000) {
+            size_t k = n - i < 10000 ? n - i : 10000;
+            if (engine_enqueue_many(eng, sp + i, k, res + i, &e))
+                die("enqueue", &e);
+        }
+        const char *types[] = {"noop"};
+        size_t got = 0;
+        int64_t t0 = clock_mono_ns();
+        while (got < 1000) {
+            struct job *jobs;
+            size_t k;
+            if (engine_claim(eng, types, 1, 100, "bench", 0, &jobs, &k, &e) <= 0)
+                die("claim", &e);
+            got += k;
+            job_array_free(jobs, k);
+        }
+        int64_t dt = clock_mono_ns() - t0;
+        printf("claim_past_future future_jobs=%zu claimed=%zu us_per_claimed_job=%.1f\n", future,
+               got, (double)dt / 1e3 / (double)got);
+        fflush(stdout);
+        free(sp);
+        free(res);
+        engine_close(eng);
+        unlink(path);
+        if (future == max)
+            break;
+    }
+}
+
 static long vmhwm_kb(pid_t pid)
 {
     char p[64], line[256];
@@ -332,6 +380,9 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (!only || !strcmp(only, "claim"))
         bench_claim(claim_max);
+    fflush(stdout);
+    if (!only || !strcmp(only, "future"))
+        bench_claim_future(claim_max);
     fflush(stdout);
     if (!only || !strcmp(only, "memory"))
         bench_serve_memory(trawl, n);

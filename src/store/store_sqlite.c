@@ -27,6 +27,13 @@
 
 #define CLAIM_MULTI 32 /* claimed jobs changed by one UPDATE */
 
+/* The statements that read a claim, on one connection. */
+struct claim_read {
+    sqlite3 *db;
+    sqlite3_stmt *next_priority; /* the highest priority below ?2 with pending jobs of type ?1 */
+    sqlite3_stmt *rows;          /* due jobs of type ?1 at priority ?2, oldest first */
+};
+
 struct sq {
     struct store base;
     char *path;
@@ -44,8 +51,8 @@ struct sq {
         *complete, *complete_many, *complete_many_seq, *sp_begin, *sp_release, *sp_rollback,
         *tx_begin, *tx_commit;
     sqlite3_stmt *ev_rows[CLAIM_MULTI + 1]; /* INSERT of k event rows from values, made lazily */
-    sqlite3_stmt *claim[MAX_CLAIM_TYPES + 1], *claim_upd[MAX_CLAIM_TYPES + 1];
-    sqlite3_stmt *cand[MAX_CLAIM_TYPES + 1], *claim_if; /* the optimistic claim */
+    struct claim_read claim_w, claim_r;     /* reading a claim, on the writer and on the reader */
+    sqlite3_stmt *claim_if;                 /* take a job if unchanged since it was read */
     sqlite3_stmt *get, *events, *fetch, *list;
 };
 
@@ -354,64 +361,6 @@ static int sq_insert_many(struct store *s, struct job *jobs, size_t n, bool *exi
     return 0;
 }
 
-/* The ids a claim takes: one index range per type, each already in claim order, merged by the
- * outer ORDER BY; the cost follows the number claimed, not the number of jobs in the table. */
-static void claim_ids_sql(size_t ntypes, char *sql, size_t cap)
-{
-    if (ntypes == 1) {
-        snprintf(sql, cap,
-                 "SELECT id FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' AND type = ?1 "
-                 "AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101");
-        return;
-    }
-    size_t n = (size_t)snprintf(sql, cap, "SELECT id FROM (");
-    for (size_t i = 0; i < ntypes; i++)
-        n += (size_t)snprintf(sql + n, cap - n,
-                              "%sSELECT * FROM (SELECT priority, run_at, id FROM jobs INDEXED BY "
-                              "jobs_claim WHERE status = 'pending' AND type = ?%zu AND run_at <= "
-                              "?100 ORDER BY priority DESC, run_at, id LIMIT ?101)",
-                              i ? " UNION ALL " : "", i + 1);
-    snprintf(sql + n, cap - n, ") ORDER BY priority DESC, run_at, id LIMIT ?101");
-}
-
-/* The claim's two statements for ntypes types: read the rows, then update them all at once
- * (the same ids: nothing writes in between, in the one write transaction). */
-static int claim_stmts(struct sq *q, size_t ntypes, struct err *e)
-{
-    if (q->claim[ntypes])
-        return 0;
-    char ids[6144], sql[8192];
-    claim_ids_sql(ntypes, ids, sizeof ids);
-    if (ntypes == 1)
-        snprintf(sql, sizeof sql,
-                 "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' "
-                 "AND type = ?1 AND run_at <= ?100 ORDER BY priority DESC, run_at, id LIMIT ?101");
-    else
-        snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs WHERE id IN (%s)", ids);
-    int rc = prep(q->w, sql, &q->claim[ntypes], e);
-    if (rc)
-        return rc;
-    snprintf(sql, sizeof sql,
-             "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?102, "
-             "lease_expires_at = ?103, last_heartbeat = ?104, progress_at = ?104, started_at = "
-             "?104, updated_at = ?104, event_seq = event_seq + 1 WHERE id IN (%s)",
-             ids);
-    rc = prep(q->w, sql, &q->claim_upd[ntypes], e);
-    if (rc) {
-        sqlite3_finalize(q->claim[ntypes]);
-        q->claim[ntypes] = NULL;
-    }
-    return rc;
-}
-
-static void bind_claim(sqlite3_stmt *st, const struct claim_req *r)
-{
-    for (size_t i = 0; i < r->ntypes; i++)
-        sqlite3_bind_text(st, (int)i + 1, r->types[i], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 100, r->now);
-    sqlite3_bind_int64(st, 101, (sqlite3_int64)r->limit);
-}
-
 /* Claim order: highest priority first, then the oldest run_at, then the id. */
 static int claim_order(const void *pa, const void *pb)
 {
@@ -423,117 +372,140 @@ static int claim_order(const void *pa, const void *pb)
     return strcmp(a->id, b->id);
 }
 
-static int sq_claim(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
-                    struct err *e)
+static int claim_read_prep(sqlite3 *db, struct claim_read *cr, struct err *e)
 {
-    struct sq *q = (struct sq *)s;
-    if (r->ntypes == 0 || r->limit == 0)
-        return 0;
-    if (r->ntypes > MAX_CLAIM_TYPES)
-        return err_set(e, TRAWL_EINVAL, false, "claim: at most %d job types at once",
-                       MAX_CLAIM_TYPES);
-    int ret = claim_stmts(q, r->ntypes, e);
-    if (ret)
-        return ret;
-    sqlite3_stmt *st = q->claim[r->ntypes];
-    bind_claim(st, r);
+    cr->db = db;
+    int rc = prep(db,
+                  "SELECT max(priority) FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' "
+                  "AND type = ?1 AND priority < ?2",
+                  &cr->next_priority, e);
+    if (!rc)
+        rc = prep(db,
+                  "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' "
+                  "AND type = ?1 AND priority = ?2 AND run_at <= ?3 ORDER BY run_at, id LIMIT ?4",
+                  &cr->rows, e);
+    return rc;
+}
+
+/* Read the jobs a claim takes, in claim order. The index is (type, priority DESC, run_at, id),
+ * and only due jobs may be taken, so each priority level that has pending jobs is one range
+ * (priority = p AND run_at <= now): jobs scheduled for later are never stepped over, however
+ * many there are. The cost follows the number claimed and the number of priority levels in
+ * use, not the number of jobs in the table. */
+static int claim_read(struct claim_read *cr, const struct claim_req *r, struct job **out, size_t *n,
+                      struct err *e)
+{
     size_t cap = 0, cnt = 0;
     struct job *jobs = NULL;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 64;
-            jobs = xrealloc(jobs, cap * sizeof *jobs);
+    int rc = SQLITE_DONE;
+    for (size_t t = 0; t < r->ntypes && rc == SQLITE_DONE; t++) {
+        size_t got = 0; /* of this type; each type may fill the limit, the merge keeps the best */
+        int64_t below = INT64_MAX;
+        while (got < r->limit) {
+            sqlite3_stmt *np = cr->next_priority;
+            sqlite3_bind_text(np, 1, r->types[t], -1, SQLITE_STATIC);
+            sqlite3_bind_int64(np, 2, below);
+            rc = sqlite3_step(np);
+            bool have = rc == SQLITE_ROW && sqlite3_column_type(np, 0) != SQLITE_NULL;
+            int64_t prio = have ? sqlite3_column_int64(np, 0) : 0;
+            sqlite3_reset(np);
+            if (rc == SQLITE_ROW)
+                rc = SQLITE_DONE;
+            if (rc != SQLITE_DONE || !have)
+                break;
+            sqlite3_stmt *st = cr->rows;
+            sqlite3_bind_text(st, 1, r->types[t], -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, prio);
+            sqlite3_bind_int64(st, 3, r->now);
+            sqlite3_bind_int64(st, 4, (sqlite3_int64)(r->limit - got));
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (cnt == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    jobs = xrealloc(jobs, cap * sizeof *jobs);
+                }
+                row_to_job(st, 0, &jobs[cnt++]);
+                got++;
+            }
+            sqlite3_reset(st);
+            below = prio;
         }
-        row_to_job(st, 0, &jobs[cnt++]);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        ret = sqerr(q->w, rc, e, "claim jobs");
-    /* multi-type claims come back in id order */
-    if (cnt > 1 && r->ntypes > 1)
-        qsort(jobs, cnt, sizeof *jobs, claim_order);
-    if (!ret && cnt) {
-        /* one UPDATE for them all: a statement's fixed cost is most of a small one's */
-        sqlite3_stmt *up = q->claim_upd[r->ntypes];
-        bind_claim(up, r);
-        sqlite3_bind_text(up, 102, r->owner, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(up, 103, r->now + r->lease_ms);
-        sqlite3_bind_int64(up, 104, r->now);
-        rc = sqlite3_step(up);
-        size_t changed = rc == SQLITE_DONE ? (size_t)sqlite3_changes(q->w) : 0;
-        sqlite3_reset(up);
-        sqlite3_clear_bindings(up);
-        if (rc != SQLITE_DONE)
-            ret = sqerr(q->w, rc, e, "claim jobs");
-        else if (changed != cnt)
-            ret = err_set(e, TRAWL_ESTORE, true, "claim: read %zu jobs but updated %zu", cnt,
-                          changed);
-    }
-    /* what the update wrote, without reading the rows back */
-    for (size_t i = 0; i < cnt; i++)
-        job_mark_claimed(&jobs[i], r->owner, r->now, r->lease_ms);
-    for (size_t i = 0; i < cnt && !ret; i += CLAIM_MULTI) {
-        size_t k = cnt - i < CLAIM_MULTI ? cnt - i : CLAIM_MULTI;
-        struct ev_row rows[CLAIM_MULTI];
-        for (size_t m = 0; m < k; m++)
-            rows[m] = (struct ev_row){jobs[i + m].id, jobs[i + m].event_seq, jobs[i + m].attempt};
-        ret = insert_events(q, rows, k, r->now, "pending", "processing", e);
-    }
-    if (ret) {
+    if (rc != SQLITE_DONE) {
         job_array_free(jobs, cnt);
-        return ret;
+        return sqerr(cr->db, rc, e, "find jobs to claim");
+    }
+    if (r->ntypes > 1 && cnt > 1) {
+        qsort(jobs, cnt, sizeof *jobs, claim_order);
+        for (size_t i = r->limit; i < cnt; i++)
+            job_release(&jobs[i]);
+        if (cnt > r->limit)
+            cnt = r->limit;
     }
     *out = jobs;
     *n = cnt;
     return (int)cnt;
 }
 
-static int collect(struct sq *q, sqlite3 *db, sqlite3_stmt *st, struct job **out, size_t *n,
-                   struct err *e, const char *what);
+static int claim_these(struct sq *q, const struct claim_req *r, const struct job *jobs, size_t n,
+                       bool *taken, struct err *e);
 
+/* The claim in one step, inside the write transaction: read, then take what was read. */
+static int sq_claim(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
+                    struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    *out = NULL;
+    *n = 0;
+    if (r->ntypes == 0 || r->limit == 0)
+        return 0;
+    if (r->ntypes > MAX_CLAIM_TYPES)
+        return err_set(e, TRAWL_EINVAL, false, "claim: at most %d job types at once",
+                       MAX_CLAIM_TYPES);
+    struct job *jobs;
+    size_t cnt;
+    int ret = claim_read(&q->claim_w, r, &jobs, &cnt, e);
+    if (ret <= 0)
+        return ret;
+    bool *taken = xcalloc(cnt, sizeof *taken);
+    ret = claim_these(q, r, jobs, cnt, taken, e);
+    if (ret >= 0 && (size_t)ret != cnt)
+        ret = err_set(e, TRAWL_ESTORE, true, "claim: read %zu jobs but took %d", cnt, ret);
+    free(taken);
+    if (ret < 0) {
+        job_array_free(jobs, cnt);
+        return ret;
+    }
+    /* what the update wrote, without reading the rows back */
+    for (size_t i = 0; i < cnt; i++)
+        job_mark_claimed(&jobs[i], r->owner, r->now, r->lease_ms);
+    *out = jobs;
+    *n = cnt;
+    return (int)cnt;
+}
+
+/* The optimistic claim's read, on the read connection. */
 static int sq_candidates(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
                          struct err *e)
 {
     struct sq *q = (struct sq *)s;
+    *out = NULL;
+    *n = 0;
     if (r->ntypes == 0 || r->limit == 0)
         return 0;
     if (r->ntypes > MAX_CLAIM_TYPES)
         return err_set(e, TRAWL_EINVAL, false, "claim: at most %d job types at once",
                        MAX_CLAIM_TYPES);
     pthread_mutex_lock(&q->rlock);
-    int rc = 0;
-    sqlite3_stmt *st = q->cand[r->ntypes];
-    if (!st) {
-        char ids[6144], sql[8192];
-        claim_ids_sql(r->ntypes, ids, sizeof ids);
-        if (r->ntypes == 1)
-            snprintf(sql, sizeof sql,
-                     "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_claim WHERE status = "
-                     "'pending' AND type = ?1 AND run_at <= ?100 ORDER BY priority DESC, run_at, "
-                     "id LIMIT ?101");
-        else
-            snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs WHERE id IN (%s)", ids);
-        rc = prep(q->r, sql, &q->cand[r->ntypes], e);
-        st = q->cand[r->ntypes];
-    }
-    if (!rc) {
-        bind_claim(st, r);
-        rc = collect(q, q->r, st, out, n, e, "find jobs to claim");
-        sqlite3_clear_bindings(st);
-    }
+    int rc = claim_read(&q->claim_r, r, out, n, e);
     pthread_mutex_unlock(&q->rlock);
-    if (rc > 1 && r->ntypes > 1)
-        qsort(*out, *n, sizeof **out, claim_order);
     return rc;
 }
 
 /* The optimistic claim's write: each candidate by its key, only if nothing changed it since it
  * was read (one pass per row), then the claim events of those taken. */
-static int sq_claim_these(struct store *s, const struct claim_req *r, const struct job *jobs,
-                          size_t n, bool *taken, struct err *e)
+static int claim_these(struct sq *q, const struct claim_req *r, const struct job *jobs, size_t n,
+                       bool *taken, struct err *e)
 {
-    struct sq *q = (struct sq *)s;
     sqlite3_stmt *up = q->claim_if;
     sqlite3_bind_text(up, 2, r->owner, -1, SQLITE_STATIC);
     sqlite3_bind_int64(up, 3, r->now + r->lease_ms);
@@ -564,6 +536,12 @@ static int sq_claim_these(struct store *s, const struct claim_req *r, const stru
     if (!ret && nrows)
         ret = insert_events(q, rows, nrows, r->now, "pending", "processing", e);
     return ret ? ret : (int)k;
+}
+
+static int sq_claim_these(struct store *s, const struct claim_req *r, const struct job *jobs,
+                          size_t n, bool *taken, struct err *e)
+{
+    return claim_these((struct sq *)s, r, jobs, n, taken, e);
 }
 
 /* Why an update matched no row: the job is missing, the fence does not hold, or its state. */
@@ -1274,6 +1252,10 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
                   "updated_at = ?4, event_seq = event_seq + 1 WHERE id = ?1 AND status = "
                   "'pending' AND event_seq = ?5",
                   &q->claim_if, e);
+    if (!rc)
+        rc = claim_read_prep(q->w, &q->claim_w, e);
+    if (!rc)
+        rc = claim_read_prep(q->r, &q->claim_r, e);
     if (!rc)
         rc = prep(q->w, "BEGIN IMMEDIATE", &q->tx_begin, e);
     if (!rc)

@@ -280,3 +280,40 @@ Test(claim, one_step_claim_matches_the_optimistic_one)
     cr_assert_eq(tu_count(eng, JOB_PROCESSING), 7);
     engine_close(eng);
 }
+
+/* Jobs scheduled for later at a higher priority are neither claimed nor in the way: the due
+ * ones come out in claim order, and the scheduled ones once they are due. */
+Test(claim, scheduled_jobs_of_higher_priority_do_not_block_due_ones)
+{
+    struct tu_clock clk;
+    tu_clock_init(&clk, 10000000);
+    struct engine *eng = tu_engine(NULL, &clk);
+    enum { FUTURE = 3000 };
+    struct job_spec *sp = calloc(FUTURE + 4, sizeof *sp);
+    struct enqueue_result *res = calloc(FUTURE + 4, sizeof *res);
+    for (int i = 0; i < FUTURE; i++)
+        sp[i] = (struct job_spec){.type = "noop", .priority = 9 - i % 3, .run_at = 10060000};
+    sp[FUTURE] = (struct job_spec){.type = "noop", .priority = 5, .args = "{\"n\":2}"};
+    sp[FUTURE + 1] = (struct job_spec){.type = "noop", .priority = 7, .args = "{\"n\":1}"};
+    sp[FUTURE + 2] = (struct job_spec){.type = "noop", .priority = 0, .args = "{\"n\":4}"};
+    sp[FUTURE + 3] =
+        (struct job_spec){.type = "noop", .priority = 5, .args = "{\"n\":3}", .run_at = 9000000};
+    struct err e = {0};
+    cr_assert_eq(engine_enqueue_many(eng, sp, FUTURE + 4, res, &e), 0, "%s", e.msg);
+    size_t n;
+    struct job *jobs = claim(eng, "noop", 10, &n);
+    cr_assert_eq(n, 4, "claimed %zu", n);
+    const char *want[] = {"{\"n\":1}", "{\"n\":3}", "{\"n\":2}", "{\"n\":4}"};
+    for (size_t i = 0; i < n; i++)
+        cr_assert_str_eq(jobs[i].args, want[i], "position %zu", i);
+    job_array_free(jobs, n);
+    tu_clock_advance(&clk, 60000);
+    jobs = claim(eng, "noop", 5000, &n);
+    cr_assert_eq(n, FUTURE);
+    cr_assert_eq(jobs[0].priority, 9);
+    cr_assert_eq(jobs[FUTURE - 1].priority, 7);
+    job_array_free(jobs, n);
+    free(sp);
+    free(res);
+    engine_close(eng);
+}
