@@ -9,6 +9,7 @@
  *     released), and completed is reached once, as the last change;
  *   - sleep jobs slept their whole time, and some resumed from a checkpoint after a kill;
  *   - a serve stopped with SIGTERM exits 0 within its grace period.
+ * Every other round runs two serve processes on the database at once, like two nodes.
  * It reads the database with its own read-only SQLite connection: an independent look at what
  * the engine left behind. usage: crash --trawl PATH [--kills N] [--seed N] [--keep] */
 #include <errno.h>
@@ -442,7 +443,9 @@ int main(int argc, char **argv)
     int64_t t0 = now_ms();
     int terms = 0;
     for (int k = 1; k <= kills; k++) {
-        pid_t serve = start_serve();
+        /* every other round two serve processes share the database, as two nodes would: they
+         * race for the same jobs, and a claim must never take one the other holds */
+        pid_t serve[2] = {start_serve(), k % 2 ? start_serve() : -1};
         int64_t until = now_ms() + 200 + rnd(900);
         /* enqueuers come and go while serve runs; the last one may be killed mid-commit */
         while (now_ms() < until) {
@@ -462,15 +465,19 @@ int main(int argc, char **argv)
                 fail("trawl enqueue exited %d (see %s)", WEXITSTATUS(st), log_);
             sleep_ms(20 + rnd(100));
         }
-        int st;
-        if (k % 7 == 0) {
-            stop_gracefully(serve, "serve");
-            terms++;
-        } else {
-            kill(serve, SIGKILL);
-            waitpid(serve, &st, 0);
-            if (!WIFSIGNALED(st))
-                fail("serve was dead before its kill (status %d; see %s)", st, log_);
+        for (int i = 0; i < 2; i++) {
+            int st;
+            if (serve[i] < 0)
+                continue;
+            if (k % 7 == 0) {
+                stop_gracefully(serve[i], "serve");
+                terms += i == 0;
+            } else {
+                kill(serve[i], SIGKILL);
+                waitpid(serve[i], &st, 0);
+                if (!WIFSIGNALED(st))
+                    fail("serve was dead before its kill (status %d; see %s)", st, log_);
+            }
         }
         if (k % 10 == 0) {
             printf("crash: %d/%d kills, %zu jobs acknowledged, %.1f s\n", k, kills, nacked_,
