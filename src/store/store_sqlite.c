@@ -25,7 +25,7 @@
     "last_heartbeat, progress_at, created_at, started_at, completed_at, failed_at, updated_at, "   \
     "event_seq"
 
-#define CLAIM_MULTI 32 /* claimed jobs changed by one UPDATE */
+#define CLAIM_MULTI 32 /* most events written by one INSERT */
 
 /* The statements that read a claim, on one connection. */
 struct claim_read {
@@ -273,7 +273,8 @@ static void sq_rollback(struct store *s)
         sqlite3_exec(q->w, "ROLLBACK", NULL, NULL, NULL);
 }
 
-_Static_assert(STORE_COMPLETE_MAX <= CLAIM_MULTI, "completions share the claim's event statement");
+_Static_assert(STORE_COMPLETE_MAX <= CLAIM_MULTI,
+               "a group of completions writes its events at once");
 #define INSERT_COLS  18
 #define INSERT_MULTI 32 /* rows per multi-row INSERT: one statement run opens the b-trees once */
 
