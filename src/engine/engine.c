@@ -444,13 +444,15 @@ int engine_claim(struct engine *eng, const char *const *types, size_t ntypes, si
             }
         }
         free(c.taken);
-        if (!k) {
-            free(c.cand);
-            c.cand = NULL;
+        if (k) {
+            *out = c.cand;
+            *n = k;
+            return (int)k;
         }
-        *out = c.cand;
-        *n = k;
-        return (int)k;
+        /* every candidate was taken by someone else first (another process claims from the
+         * same database): claim in one step instead, which cannot lose such a race */
+        free(c.cand);
+        c = (struct claim_op){.op = {.run = claim_run, .undo = claim_undo}, .req = c.req};
     }
     int rc = commit_run(eng->committer, &c.op);
     if (rc) {

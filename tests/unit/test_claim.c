@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,5 +316,162 @@ Test(claim, scheduled_jobs_of_higher_priority_do_not_block_due_ones)
     job_array_free(jobs, n);
     free(sp);
     free(res);
+    engine_close(eng);
+}
+
+/* A store that forwards to the SQLite store, except that between reading a claim's candidates
+ * and taking them, another writer (its own connection, as another process would) cancels them. */
+struct racing {
+    struct store base;
+    struct store *in;
+    char path[700];
+};
+
+#define IN(s) (((struct racing *)(s))->in)
+
+static void r_close(struct store *s)
+{
+    store_close(IN(s));
+    free(s);
+}
+static int r_begin(struct store *s, struct err *e)
+{
+    return IN(s)->ops->begin(IN(s), e);
+}
+static int r_commit(struct store *s, struct err *e)
+{
+    return IN(s)->ops->commit(IN(s), e);
+}
+static void r_rollback(struct store *s)
+{
+    IN(s)->ops->rollback(IN(s));
+}
+static int r_insert(struct store *s, struct job *j, struct err *e)
+{
+    return IN(s)->ops->insert(IN(s), j, e);
+}
+static int r_insert_many(struct store *s, struct job *jobs, size_t n, bool *existed, struct err *e)
+{
+    return IN(s)->ops->insert_many(IN(s), jobs, n, existed, e);
+}
+static int r_claim(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
+                   struct err *e)
+{
+    return IN(s)->ops->claim(IN(s), r, out, n, e);
+}
+static int r_candidates(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
+                        struct err *e)
+{
+    int rc = IN(s)->ops->candidates(IN(s), r, out, n, e);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(((struct racing *)s)->path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    for (size_t i = 0; rc > 0 && i < *n; i++) {
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "UPDATE jobs SET status = 'cancelled', event_seq = event_seq + 1 WHERE id = '%s'",
+                 (*out)[i].id);
+        cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    }
+    sqlite3_close(db);
+    return rc;
+}
+static int r_claim_these(struct store *s, const struct claim_req *r, const struct job *jobs,
+                         size_t n, bool *taken, struct err *e)
+{
+    return IN(s)->ops->claim_these(IN(s), r, jobs, n, taken, e);
+}
+static int r_update(struct store *s, const struct job_update *u, struct err *e)
+{
+    return IN(s)->ops->update(IN(s), u, e);
+}
+static int r_complete_many(struct store *s, const struct job_done *d, size_t n, int64_t now,
+                           struct err *e)
+{
+    return IN(s)->ops->complete_many(IN(s), d, n, now, e);
+}
+static int r_processing(struct store *s, struct job **out, size_t *n, struct err *e)
+{
+    return IN(s)->ops->processing(IN(s), out, n, e);
+}
+static int r_promote_due(struct store *s, int64_t now, struct err *e)
+{
+    return IN(s)->ops->promote_due(IN(s), now, e);
+}
+static int r_fetch(struct store *s, const char *id, struct job *out, struct err *e)
+{
+    return IN(s)->ops->fetch(IN(s), id, out, e);
+}
+static int r_get(struct store *s, const char *id, struct job *out, struct err *e)
+{
+    return IN(s)->ops->get(IN(s), id, out, e);
+}
+static int r_events(struct store *s, const char *id, struct job_event **out, size_t *n,
+                    struct err *e)
+{
+    return IN(s)->ops->events(IN(s), id, out, n, e);
+}
+static int r_count(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct err *e)
+{
+    return IN(s)->ops->count(IN(s), counts, e);
+}
+static int r_list(struct store *s, const struct job_filter *f, struct job **out, size_t *n,
+                  struct err *e)
+{
+    return IN(s)->ops->list(IN(s), f, out, n, e);
+}
+static int r_check(struct store *s, struct err *e)
+{
+    return IN(s)->ops->check(IN(s), e);
+}
+
+static const struct store_ops racing_ops = {
+    .version = STORE_OPS_VERSION,
+    .name = "racing",
+    .close = r_close,
+    .begin = r_begin,
+    .commit = r_commit,
+    .rollback = r_rollback,
+    .insert = r_insert,
+    .insert_many = r_insert_many,
+    .claim = r_claim,
+    .candidates = r_candidates,
+    .claim_these = r_claim_these,
+    .update = r_update,
+    .complete_many = r_complete_many,
+    .processing = r_processing,
+    .promote_due = r_promote_due,
+    .fetch = r_fetch,
+    .get = r_get,
+    .events = r_events,
+    .count = r_count,
+    .list = r_list,
+    .check = r_check,
+};
+
+/* When another writer takes every candidate first, the engine claims in one step instead of
+ * coming back empty while due jobs wait. */
+Test(claim, losing_the_race_for_every_candidate_falls_back_to_a_one_step_claim)
+{
+    struct racing *rs = calloc(1, sizeof *rs);
+    rs->base.ops = &racing_ops;
+    snprintf(rs->path, sizeof rs->path, "%s", tu_path("race.db"));
+    struct err e = {0};
+    cr_assert_eq(store_sqlite_open(rs->path, NULL, &rs->in, &e), 0, "%s", e.msg);
+    struct engine *eng;
+    cr_assert_eq(engine_open(&rs->base, NULL, &eng, &e), 0, "%s", e.msg);
+    char a[UUID_STR_LEN], b[UUID_STR_LEN], c[UUID_STR_LEN];
+    strcpy(a, tu_enqueue(eng, "noop", NULL));
+    strcpy(b, tu_enqueue(eng, "noop", NULL));
+    strcpy(c, tu_enqueue(eng, "noop", NULL));
+    size_t n;
+    struct job *jobs = claim(eng, "noop", 1, &n);
+    cr_assert_eq(n, 1, "the claim came back empty");
+    cr_assert_str_eq(jobs[0].id, b);
+    cr_assert_eq(jobs[0].attempt, 1);
+    job_array_free(jobs, n);
+    cr_assert_eq(tu_status(eng, a), JOB_CANCELLED);
+    cr_assert_eq(tu_status(eng, b), JOB_PROCESSING);
+    cr_assert_eq(tu_status(eng, c), JOB_PENDING);
     engine_close(eng);
 }
