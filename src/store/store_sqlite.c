@@ -396,6 +396,13 @@ static int claim_read_prep(sqlite3 *db, struct claim_read *cr, struct err *e)
 static int claim_read(struct claim_read *cr, const struct claim_req *r, struct job **out, size_t *n,
                       struct err *e)
 {
+    *out = NULL;
+    *n = 0;
+    if (r->ntypes == 0 || r->limit == 0)
+        return 0;
+    if (r->ntypes > MAX_CLAIM_TYPES)
+        return err_set(e, TRAWL_EINVAL, false, "claim: at most %d job types at once",
+                       MAX_CLAIM_TYPES);
     size_t cap = 0, cnt = 0;
     struct job *jobs = NULL;
     int rc = SQLITE_DONE;
@@ -457,11 +464,6 @@ static int sq_claim(struct store *s, const struct claim_req *r, struct job **out
     struct sq *q = (struct sq *)s;
     *out = NULL;
     *n = 0;
-    if (r->ntypes == 0 || r->limit == 0)
-        return 0;
-    if (r->ntypes > MAX_CLAIM_TYPES)
-        return err_set(e, TRAWL_EINVAL, false, "claim: at most %d job types at once",
-                       MAX_CLAIM_TYPES);
     struct job *jobs;
     size_t cnt;
     int ret = claim_read(&q->claim_w, r, &jobs, &cnt, e);
@@ -489,13 +491,6 @@ static int sq_candidates(struct store *s, const struct claim_req *r, struct job 
                          struct err *e)
 {
     struct sq *q = (struct sq *)s;
-    *out = NULL;
-    *n = 0;
-    if (r->ntypes == 0 || r->limit == 0)
-        return 0;
-    if (r->ntypes > MAX_CLAIM_TYPES)
-        return err_set(e, TRAWL_EINVAL, false, "claim: at most %d job types at once",
-                       MAX_CLAIM_TYPES);
     pthread_mutex_lock(&q->rlock);
     int rc = claim_read(&q->claim_r, r, out, n, e);
     pthread_mutex_unlock(&q->rlock);
