@@ -181,8 +181,8 @@ static void bench_claim(size_t max)
             struct err e;
             if (engine_claim(eng, types, 1, 1, "bench", 0, &jobs, &n, &e) != 1)
                 die("claim", &e);
-            struct job_fence f = {jobs[0].id, jobs[0].attempt, jobs[0].lease_owner, "noop",
-                                  jobs[0].event_seq};
+            struct job_fence f = {jobs[0].id, jobs[0].attempt,   jobs[0].lease_owner,
+                                  "noop",     jobs[0].event_seq, jobs[0].store_ref};
             if (engine_complete(eng, &f, NULL, &e))
                 die("complete", &e);
             job_array_free(jobs, n);

@@ -474,7 +474,7 @@ struct change_op {
     enum change_kind kind;
     char id[UUID_STR_LEN];
     int attempt;
-    int64_t seq;
+    int64_t seq, ref;
     char *owner;
     struct heartbeat hb;
     char *type, *stage, *checkpoint, *result, *error;
@@ -598,7 +598,7 @@ static int complete_group(struct commit_op **ops, size_t n, struct commit_tx *tx
     struct job_done d[COMMIT_GROUP_MAX];
     for (size_t i = 0; i < n; i++) {
         struct change_op *c = (struct change_op *)ops[i];
-        d[i] = (struct job_done){c->id, c->attempt, c->owner, c->result, c->seq};
+        d[i] = (struct job_done){c->id, c->attempt, c->owner, c->result, c->seq, c->ref};
     }
     int rc = n > 1 ? store_complete_many(commit_store(tx), d, n, engine_now(first->eng), e) : 0;
     if (rc < 0)
@@ -656,6 +656,7 @@ static struct change_op *fenced_new(struct engine *eng, enum change_kind kind,
     struct change_op *c = change_new(eng, kind, f->id);
     c->attempt = f->attempt;
     c->seq = f->seq > 0 ? f->seq : 0;
+    c->ref = f->ref > 0 ? f->ref : 0;
     c->owner = xstrdup(f->owner);
     c->type = xstrdup(f->type);
     return c;

@@ -76,6 +76,8 @@ struct job_fence {
     int64_t seq;       /* optional (0: not checked): the claimed job's event_seq, its lease
                           token; refuses a change when the job changed state since the claim,
                           even if a later claim has the same attempt and owner */
+    int64_t ref;       /* optional (0: unknown): the claimed job's store_ref, which lets the
+                          store find the row without a key lookup */
 };
 
 /* A state change, as listeners see it after it is durable. */

@@ -82,6 +82,7 @@ static void fence_of(struct job_ctx *c, struct job_fence *f)
     f->owner = c->job.lease_owner;
     f->type = c->job.type;
     f->seq = c->job.event_seq;
+    f->ref = c->job.store_ref;
 }
 
 /* under lock */

@@ -59,6 +59,8 @@ struct job {
     int64_t completed_at;
     int64_t failed_at;
     int64_t updated_at;
+    int64_t store_ref; /* the store's own handle for the row (SQLite: its rowid), which finds it
+                          without a key lookup; 0: unknown */
     int64_t event_seq; /* state changes so far; after a claim, the claim's own number, which no
                           later change shares: the claim's lease token */
 };

@@ -91,6 +91,7 @@ struct job_done {
     const char *owner;
     const char *result; /* JSON text or NULL */
     int64_t seq;        /* > 0: the job's event_seq must equal this, as fence_seq */
+    int64_t ref;        /* > 0: the job's store_ref, which finds the row faster */
 };
 
 #define STORE_COMPLETE_MAX 32

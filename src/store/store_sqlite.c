@@ -23,7 +23,7 @@
     "backoff_base_ms, backoff_cap_ms, progress, stage, checkpoint, args, result, error, "          \
     "batch_id, parent_id, root_id, unique_key, workspace, lease_owner, lease_expires_at, "         \
     "last_heartbeat, progress_at, created_at, started_at, completed_at, failed_at, updated_at, "   \
-    "event_seq"
+    "event_seq, rowid"
 
 #define CLAIM_MULTI 32 /* most events written by one INSERT */
 
@@ -182,6 +182,7 @@ static void row_to_job(sqlite3_stmt *st, int c, struct job *j)
     j->failed_at = sqlite3_column_int64(st, c + 29);
     j->updated_at = sqlite3_column_int64(st, c + 30);
     j->event_seq = sqlite3_column_int64(st, c + 31);
+    j->store_ref = sqlite3_column_int64(st, c + 32);
 }
 
 /* Step a statement that returns no rows, then reset it. */
@@ -512,6 +513,7 @@ static int claim_these(struct sq *q, const struct claim_req *r, const struct job
     for (size_t i = 0; i < n && !ret; i++) {
         sqlite3_bind_text(up, 1, jobs[i].id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(up, 5, jobs[i].event_seq);
+        sqlite3_bind_int64(up, 6, jobs[i].store_ref);
         int rc = sqlite3_step(up);
         taken[i] = rc == SQLITE_DONE && sqlite3_changes(q->w) == 1;
         sqlite3_reset(up);
@@ -675,11 +677,12 @@ static int collect(struct sq *q, sqlite3 *db, sqlite3_stmt *st, struct job **out
     return (int)cnt;
 }
 
-#define DONE_COLS 5 /* id, attempt, owner, result, seq */
+#define DONE_COLS 6 /* id, attempt, owner, result, seq, ref */
 
 /* The grouped completion: one UPDATE of up to STORE_COMPLETE_MAX jobs joined to a VALUES list.
- * With every lease token known (seq), each job's new event number is its token + 1; without,
- * the statement returns it (RETURNING costs a temporary table, hence two statements). */
+ * With every lease token (seq) and row handle (ref) known, each row is found by its rowid and
+ * each job's new event number is its token + 1; without, the rows are found by id and the
+ * statement returns the numbers (RETURNING costs a temporary table, hence two statements). */
 static int prep_complete_many(struct sq *q, bool seq_known, sqlite3_stmt **st, struct err *e)
 {
     char sql[8192];
@@ -691,12 +694,13 @@ static int prep_complete_many(struct sq *q, bool seq_known, sqlite3_stmt **st, s
         "updated_at = ?1, event_seq = jobs.event_seq + 1 FROM (VALUES ");
     for (int i = 0; i < STORE_COMPLETE_MAX; i++) {
         int b = 2 + DONE_COLS * i;
-        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?%d, ?%d, ?%d, ?%d, ?%d)",
-                                i ? ", " : "", b, b + 1, b + 2, b + 3, b + 4);
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?%d, ?%d, ?%d, ?%d, ?%d, ?%d)",
+                                i ? ", " : "", b, b + 1, b + 2, b + 3, b + 4, b + 5);
     }
     snprintf(sql + len, sizeof sql - len,
-             ") AS v WHERE jobs.id = v.column1 AND jobs.status = 'processing' AND "
+             ") AS v WHERE %s jobs.id = v.column1 AND jobs.status = 'processing' AND "
              "jobs.attempt = v.column2 AND jobs.lease_owner = v.column3 AND %s",
+             seq_known ? "jobs.rowid = v.column6 AND" : "",
              seq_known ? "jobs.event_seq = v.column5"
                        : "(v.column5 IS NULL OR jobs.event_seq = v.column5) "
                          "RETURNING jobs.id, jobs.event_seq, jobs.attempt");
@@ -710,9 +714,9 @@ static int sq_complete_many(struct store *s, const struct job_done *d, size_t n,
     if (n > STORE_COMPLETE_MAX)
         return err_set(e, TRAWL_EINVAL, false, "complete_many: at most %d jobs",
                        STORE_COMPLETE_MAX);
-    bool seq_known = true;
+    bool seq_known = true; /* and the row handles: the fast statement needs both */
     for (size_t i = 0; i < n; i++)
-        seq_known = seq_known && d[i].seq > 0;
+        seq_known = seq_known && d[i].seq > 0 && d[i].ref > 0;
     /* all or none: a savepoint undoes the UPDATE when some fence did not hold */
     int rc = step_done(q, q->sp_begin, e, "savepoint");
     if (rc)
@@ -730,6 +734,7 @@ static int sq_complete_many(struct store *s, const struct job_done *d, size_t n,
                 sqlite3_bind_int64(st, b + 4, d[i].seq);
             else
                 sqlite3_bind_null(st, b + 4);
+            sqlite3_bind_int64(st, b + 5, d[i].ref);
         } else {
             for (int k = 0; k < DONE_COLS; k++)
                 sqlite3_bind_null(st, b + k);
@@ -1245,8 +1250,8 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
         rc = prep(q->w,
                   "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?2, "
                   "lease_expires_at = ?3, last_heartbeat = ?4, progress_at = ?4, started_at = ?4, "
-                  "updated_at = ?4, event_seq = event_seq + 1 WHERE id = ?1 AND status = "
-                  "'pending' AND event_seq = ?5",
+                  "updated_at = ?4, event_seq = event_seq + 1 WHERE rowid = ?6 AND id = ?1 AND "
+                  "status = 'pending' AND event_seq = ?5",
                   &q->claim_if, e);
     if (!rc)
         rc = claim_read_prep(q->w, &q->claim_w, e);

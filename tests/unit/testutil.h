@@ -34,7 +34,8 @@ enum job_status tu_status(struct engine *eng, const char *id);
 /* The job as stored now; fails the test when it is not there. Release with job_release. */
 void tu_get(struct engine *eng, const char *id, struct job *out);
 /* The fence a worker holding j would present. */
-#define TU_FENCE(j) ((struct job_fence){(j).id, (j).attempt, (j).lease_owner, NULL, (j).event_seq})
+#define TU_FENCE(j)                                                                                \
+    ((struct job_fence){(j).id, (j).attempt, (j).lease_owner, NULL, (j).event_seq, (j).store_ref})
 /* Run one sweep; fails the test on error. */
 struct sweep_report tu_sweep(struct engine *eng);
 /* Number of jobs in status s. */
