@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined test   the same suite under sanitizers (build-san/)
 
 CC      ?= cc
-PKGS    := sqlite3 jansson
+PKGS    := sqlite3 jansson libcurl libmicrohttpd libzstd libcrypto
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)

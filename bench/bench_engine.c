@@ -193,7 +193,7 @@ static void bench_claim(size_t max)
          * transaction and roll it back, 200 times */
         struct store *st = engine_store(eng);
         size_t lim = size < 100 ? size : 100;
-        struct claim_req req = {types, 1, lim, "bench", 30000, engine_now(eng)};
+        struct claim_req req = {types, 1, lim, "bench", 30000, engine_now(eng), NULL};
         int64_t t1 = clock_mono_ns();
         for (int i = 0; i < 200; i++) {
             struct job *jobs;

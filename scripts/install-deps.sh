@@ -3,7 +3,7 @@
 # root. Skips apt entirely when everything is already installed.
 set -eu
 PKGS="build-essential pkg-config git clang-format libsqlite3-dev sqlite3 libjansson-dev
-libcriterion-dev"
+libcriterion-dev libcurl4-openssl-dev libmicrohttpd-dev libzstd-dev libssl-dev ca-certificates"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

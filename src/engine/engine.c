@@ -6,6 +6,7 @@
 #include "base/rand.h"
 #include "base/xalloc.h"
 #include "engine/commit.h"
+#include "engine/wait.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -33,6 +34,7 @@ struct engine {
     int nlisteners;
     uint64_t avail_seq;
     pthread_cond_t avail;
+    struct waiters *waiters;
 };
 
 static void fill_defaults(struct job_type_config *c, const struct job_type_config *d)
@@ -65,6 +67,9 @@ struct store *engine_store(struct engine *eng)
 static void on_changes(void *ctx, const struct job_change_rec *c, size_t n, bool available)
 {
     struct engine *eng = ctx;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].to == JOB_COMPLETED || c[i].to == JOB_FAILED || c[i].to == JOB_CANCELLED)
+            waiters_wake(eng->waiters, c[i].id);
     pthread_mutex_lock(&eng->llock);
     for (size_t i = 0; i < n && eng->nlisteners > 0; i++) {
         struct job_change ch = {c[i].id, c[i].type, c[i].from, c[i].to, c[i].attempt};
@@ -99,6 +104,7 @@ int engine_open(struct store *s, const struct engine_opts *o, struct engine **ou
     pthread_mutex_init(&eng->lock, NULL);
     pthread_mutex_init(&eng->llock, NULL);
     pthread_cond_init(&eng->avail, NULL);
+    eng->waiters = waiters_new();
     eng->committer = commit_start(s, on_changes, eng);
     *out = eng;
     return 0;
@@ -113,6 +119,7 @@ void engine_close(struct engine *eng)
     pthread_mutex_destroy(&eng->lock);
     pthread_mutex_destroy(&eng->llock);
     pthread_cond_destroy(&eng->avail);
+    waiters_free(eng->waiters);
     free(eng);
 }
 
@@ -396,6 +403,13 @@ static void claim_undo(struct commit_op *op)
 int engine_claim(struct engine *eng, const char *const *types, size_t ntypes, size_t limit,
                  const char *owner, int64_t lease_ms, struct job **out, size_t *n, struct err *e)
 {
+    return engine_claim_in(eng, NULL, types, ntypes, limit, owner, lease_ms, out, n, e);
+}
+
+int engine_claim_in(struct engine *eng, const char *workspace, const char *const *types,
+                    size_t ntypes, size_t limit, const char *owner, int64_t lease_ms,
+                    struct job **out, size_t *n, struct err *e)
+{
     *out = NULL;
     *n = 0;
     if (ntypes < 1 || ntypes > ENGINE_CLAIM_TYPES_MAX)
@@ -418,7 +432,7 @@ int engine_claim(struct engine *eng, const char *const *types, size_t ntypes, si
     struct claim_op c = {0};
     c.op.run = claim_run;
     c.op.undo = claim_undo;
-    c.req = (struct claim_req){types, ntypes, limit, owner, lease_ms, engine_now(eng)};
+    c.req = (struct claim_req){types, ntypes, limit, owner, lease_ms, engine_now(eng), workspace};
     if (store_has_candidates(eng->store)) {
         /* read on this thread, write on the committer's: the committer is the bottleneck */
         int rc = store_candidates(eng->store, &c.req, &c.cand, &c.ncand, e);
@@ -466,7 +480,7 @@ int engine_claim(struct engine *eng, const char *const *types, size_t ntypes, si
 
 /* ---- fenced changes ---- */
 
-enum change_kind { CH_HEARTBEAT, CH_COMPLETE, CH_FAIL, CH_RELEASE, CH_CANCEL, CH_RETRY };
+enum change_kind { CH_HEARTBEAT, CH_COMPLETE, CH_FAIL, CH_RELEASE, CH_DEFER, CH_CANCEL, CH_RETRY };
 
 struct change_op {
     struct commit_op op;
@@ -480,6 +494,7 @@ struct change_op {
     char *type, *stage, *checkpoint, *result, *error;
     bool retryable, started;
     int more_attempts;
+    int64_t run_at; /* CH_DEFER */
     int new_status;
     engine_done_fn done;
     void *done_ctx;
@@ -517,7 +532,7 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
     const char *type = need_row ? j.type : c->type;
     int old = -1;
     struct job_update u = {.id = c->id, .now = now, .to = -1, .old_status = &old};
-    if (c->kind <= CH_RELEASE) {
+    if (c->kind <= CH_DEFER) {
         u.from_mask = JOB_MASK(JOB_PROCESSING);
         u.fence_attempt = c->attempt;
         u.fence_owner = c->owner;
@@ -559,6 +574,13 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
         u.run_at = now;
         u.attempt_delta = c->started ? 0 : -1;
         u.message = c->started ? "released at shutdown" : "released before start";
+        break;
+    case CH_DEFER:
+        u.to = JOB_PENDING;
+        u.set = UPD_CLEAR_LEASE | UPD_RUN_AT;
+        u.run_at = c->run_at > now ? c->run_at : now;
+        u.attempt_delta = -1; /* a deferral spends no attempt */
+        u.message = c->error;
         break;
     case CH_CANCEL:
         u.from_mask = JOB_MASK(JOB_PENDING) | JOB_MASK(JOB_RETRYING) | JOB_MASK(JOB_PROCESSING);
@@ -801,6 +823,20 @@ int engine_release(struct engine *eng, const struct job_fence *f, bool started, 
     return change_sync(eng, c, false, e);
 }
 
+int engine_defer(struct engine *eng, const struct job_fence *f, int64_t run_at, const char *why,
+                 struct err *e)
+{
+    int rc = check_fence(f, e);
+    if (rc)
+        return rc;
+    struct change_op *c = fenced_new(eng, CH_DEFER, f);
+    c->run_at = run_at;
+    c->error = xstrdup(why && *why ? why : "deferred");
+    if (strlen(c->error) > 4096)
+        c->error[4096] = '\0';
+    return change_sync(eng, c, false, e);
+}
+
 int engine_cancel(struct engine *eng, const char *id, struct err *e)
 {
     int rc = check_id(id, e);
@@ -818,6 +854,131 @@ int engine_retry(struct engine *eng, const char *id, int more_attempts, struct e
     struct change_op *c = change_new(eng, CH_RETRY, id);
     c->more_attempts = more_attempts;
     return change_sync(eng, c, false, e);
+}
+
+/* ---- a batch's failed jobs ---- */
+
+struct retry_batch_op {
+    struct commit_op op;
+    struct engine *eng;
+    const char *workspace, *batch_id;
+    int more_attempts;
+    int count;
+};
+
+static int retry_batch_run(struct commit_op *op, struct commit_tx *tx)
+{
+    struct retry_batch_op *r = (struct retry_batch_op *)op;
+    struct store *s = commit_store(tx);
+    int64_t now = engine_now(r->eng);
+    r->count = 0;
+    /* the jobs retried leave the failed state, so each round reads from the start */
+    for (;;) {
+        struct batch_filter f = {r->workspace, r->batch_id, JOB_FAILED, 1000, 0};
+        struct job *jobs;
+        size_t n;
+        int rc = store_batch_jobs(s, &f, true, &jobs, &n, &op->err);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            struct job_type_config cfg;
+            engine_type(r->eng, jobs[i].type, &cfg);
+            int old = -1;
+            struct job_update u = {
+                .id = jobs[i].id,
+                .from_mask = JOB_MASK(JOB_FAILED),
+                .to = JOB_PENDING,
+                .set = UPD_RUN_AT | UPD_MAX_ATTEMPTS | UPD_ERROR,
+                .run_at = now,
+                .max_attempts =
+                    jobs[i].attempt + (r->more_attempts > 0 ? r->more_attempts : cfg.max_attempts),
+                .now = now,
+                .message = "retried with its batch",
+                .old_status = &old,
+            };
+            rc = store_update(s, &u, &op->err);
+            if (rc < 0) {
+                job_array_free(jobs, n);
+                return rc;
+            }
+            commit_record(tx, jobs[i].id, jobs[i].type, old, JOB_PENDING, jobs[i].attempt);
+            r->count++;
+        }
+        job_array_free(jobs, n);
+        if (n < 1000)
+            return 0;
+    }
+}
+
+int engine_retry_batch(struct engine *eng, const char *workspace, const char *batch_id,
+                       int more_attempts, struct err *e)
+{
+    if (!workspace || !batch_id || !valid_name(batch_id, JOB_KEY_MAX, false))
+        return err_set(e, TRAWL_EINVAL, false, "batch id must be 1-%d printable characters",
+                       JOB_KEY_MAX);
+    if (more_attempts < 0 || more_attempts > JOB_ATTEMPTS_MAX)
+        return err_set(e, TRAWL_EINVAL, false, "attempts %d is out of range (1 to %d)",
+                       more_attempts, JOB_ATTEMPTS_MAX);
+    struct retry_batch_op r = {
+        .eng = eng, .workspace = workspace, .batch_id = batch_id, .more_attempts = more_attempts};
+    r.op.run = retry_batch_run;
+    int rc = commit_run(eng->committer, &r.op);
+    if (rc) {
+        err_copy(e, &r.op.err);
+        return rc;
+    }
+    return r.count;
+}
+
+/* ---- other writes through the committer ---- */
+
+struct exec_op {
+    struct commit_op op;
+    engine_exec_fn fn;
+    void *arg;
+    engine_done_fn done;
+    void *done_ctx;
+};
+
+static int exec_run(struct commit_op *op, struct commit_tx *tx)
+{
+    struct exec_op *x = (struct exec_op *)op;
+    int rc = x->fn(commit_store(tx), x->arg, &op->err);
+    if (rc < 0)
+        return rc;
+    op->rc = 0;
+    return 0;
+}
+
+int engine_exec(struct engine *eng, engine_exec_fn fn, void *arg, struct err *e)
+{
+    struct exec_op x = {.fn = fn, .arg = arg};
+    x.op.run = exec_run;
+    int rc = commit_run(eng->committer, &x.op);
+    if (rc)
+        err_copy(e, &x.op.err);
+    return rc;
+}
+
+static void exec_done(struct commit_op *op)
+{
+    struct exec_op *x = (struct exec_op *)op;
+    if (x->done)
+        x->done(x->done_ctx, op->rc, &op->err);
+    free(x);
+}
+
+void engine_exec_async(struct engine *eng, engine_exec_fn fn, void *arg, engine_done_fn done,
+                       void *ctx)
+{
+    struct exec_op *x = xcalloc(1, sizeof *x);
+    x->fn = fn;
+    x->arg = arg;
+    x->done = done;
+    x->done_ctx = ctx;
+    x->op.run = exec_run;
+    x->op.done = exec_done;
+    commit_submit(eng->committer, &x->op);
 }
 
 /* ---- the monitor's sweep ---- */
@@ -930,6 +1091,34 @@ int engine_get(struct engine *eng, const char *id, struct job *out, struct err *
 {
     int rc = check_id(id, e);
     return rc ? rc : store_get(eng->store, id, out, e);
+}
+
+void engine_stop_waits(struct engine *eng)
+{
+    waiters_close(eng->waiters);
+}
+
+static bool ended(enum job_status s)
+{
+    return s == JOB_COMPLETED || s == JOB_FAILED || s == JOB_CANCELLED;
+}
+
+int engine_wait(struct engine *eng, const char *id, int64_t timeout_ms, struct job *out,
+                struct err *e)
+{
+    int rc = check_id(id, e);
+    if (rc)
+        return rc;
+    int64_t deadline = clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    struct waiter *w = waiter_add(eng->waiters, id);
+    rc = store_get(eng->store, id, out, e);
+    if (!rc && !ended(out->status) && timeout_ms > 0) {
+        job_release(out);
+        waiter_wait(eng->waiters, w, deadline);
+        rc = store_get(eng->store, id, out, e);
+    }
+    waiter_remove(eng->waiters, w);
+    return rc;
 }
 
 int engine_events(struct engine *eng, const char *id, struct job_event **out, size_t *n,

@@ -125,6 +125,10 @@ int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t
  * lease (the shortest of the types' when several). Returns the number claimed. */
 int engine_claim(struct engine *eng, const char *const *types, size_t ntypes, size_t limit,
                  const char *owner, int64_t lease_ms, struct job **out, size_t *n, struct err *e);
+/* engine_claim limited to one workspace's jobs (NULL: any). */
+int engine_claim_in(struct engine *eng, const char *workspace, const char *const *types,
+                    size_t ntypes, size_t limit, const char *owner, int64_t lease_ms,
+                    struct job **out, size_t *n, struct err *e);
 
 /* Progress and stage of a running job (set=UPD_PROGRESS|UPD_STAGE|UPD_CHECKPOINT chooses which
  * are written); always renews the lease by lease_ms. Fenced: TRAWL_ESTALE when the worker lost
@@ -154,11 +158,42 @@ void engine_fail_async(struct engine *eng, const struct job_fence *f, const char
  * not counted. Fenced. */
 int engine_release(struct engine *eng, const struct job_fence *f, bool started, struct err *e);
 
+/* Put a running job back to pending, due at run_at, without spending an attempt: the work could
+ * not start for a reason outside the job (a circuit breaker is open, a host asks to slow down).
+ * why is recorded in the job's history. Fenced. */
+int engine_defer(struct engine *eng, const struct job_fence *f, int64_t run_at, const char *why,
+                 struct err *e);
+
 /* Cancel a pending, retrying or processing job. */
 int engine_cancel(struct engine *eng, const char *id, struct err *e);
 /* Put a failed or cancelled job back to pending with max_attempts more attempts (0: the type's
  * default); its history is kept. */
 int engine_retry(struct engine *eng, const char *id, int more_attempts, struct err *e);
+
+/* Put every failed job of a workspace's batch back to pending, each with more_attempts more
+ * attempts (0: its type's default), in one transaction. Returns how many. */
+int engine_retry_batch(struct engine *eng, const char *workspace, const char *batch_id,
+                       int more_attempts, struct err *e);
+
+/* A write to the store that is not a job state change (a crawl result, a token), run by the
+ * committer so it shares a transaction and an fsync with other changes. fn runs on the committer
+ * thread inside the transaction and may run more than once (after a rollback of its group), so
+ * it must not consume arg. A negative return rolls the transaction back and is the call's error.
+ * engine_exec returns once the write is durable; engine_exec_async calls done then instead (from
+ * the committer thread), and arg must live until done runs. */
+typedef int (*engine_exec_fn)(struct store *s, void *arg, struct err *e);
+int engine_exec(struct engine *eng, engine_exec_fn fn, void *arg, struct err *e);
+void engine_exec_async(struct engine *eng, engine_exec_fn fn, void *arg, engine_done_fn done,
+                       void *ctx);
+
+/* Wait until the job has ended (completed, failed or cancelled) or timeout_ms passed, and read it
+ * into out. Woken by the state change itself, not by polling. Returns 0 with the job as it is
+ * (ended or not: check out->status), TRAWL_ENOTFOUND, or a store error. */
+int engine_wait(struct engine *eng, const char *id, int64_t timeout_ms, struct job *out,
+                struct err *e);
+
+/* Shutdown: every engine_wait returns now, and later ones at once. */
+void engine_stop_waits(struct engine *eng);
 
 /* What one sweep of the monitor did. */
 struct sweep_report {

@@ -36,6 +36,8 @@ struct job_ctx {
     char *result;
     char *error;
     bool retryable;
+    int64_t defer_until;         /* > 0: give the job back until then */
+    struct job_outcome *outcome; /* pool_run_jobs: where to say what became of the job */
 };
 
 struct pool {
@@ -57,6 +59,7 @@ struct pool {
     bool starved, stopping, workers_exit, hb_exit;
     pthread_t dispatcher, heartbeater, *workers;
     struct pool_stats stats;
+    bool manual; /* pool_run_jobs: no dispatcher; the jobs are given */
 };
 
 static int64_t mono_ms(void)
@@ -135,6 +138,29 @@ const char *job_ctx_checkpoint(struct job_ctx *ctx)
 struct engine *job_ctx_engine(struct job_ctx *ctx)
 {
     return ctx->pool->eng;
+}
+
+void *job_ctx_arg(struct job_ctx *ctx)
+{
+    return ctx->handler->arg;
+}
+
+const atomic_bool *job_ctx_cancel_flag(struct job_ctx *ctx)
+{
+    return &ctx->cancel;
+}
+
+int job_ctx_defer(struct job_ctx *ctx, int64_t run_at, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    free(ctx->error);
+    ctx->error = xstrdup(msg);
+    ctx->defer_until = run_at > 0 ? run_at : 1;
+    return TRAWL_EHANDLER;
 }
 
 bool job_ctx_cancelled(struct job_ctx *ctx)
@@ -247,10 +273,21 @@ int job_ctx_fail(struct job_ctx *ctx, bool retryable, const char *fmt, ...)
 
 /* ---- the pool's threads ---- */
 
+static void note_outcome(struct job_ctx *c, int status, const char *error)
+{
+    if (!c->outcome)
+        return;
+    snprintf(c->outcome->id, sizeof c->outcome->id, "%s", c->job.id);
+    c->outcome->status = status;
+    snprintf(c->outcome->error, sizeof c->outcome->error, "%s", error ? error : "");
+}
+
 static void finished(void *arg, int rc, const struct err *e)
 {
     struct job_ctx *c = arg;
     struct pool *p = c->pool;
+    if (rc)
+        note_outcome(c, -1, e ? e->msg : err_str(rc));
     if (rc && rc != TRAWL_ECLOSED)
         log_debug("job %s: outcome not recorded: %s", c->job.id, e ? e->msg : err_str(rc));
     else if (rc == TRAWL_ECLOSED)
@@ -272,6 +309,19 @@ static void run_one(struct pool *p, struct job_ctx *c)
         struct err e;
         if (engine_release(p->eng, &f, true, &e) != 0)
             log_debug("job %s: not released: %s", c->job.id, e.msg);
+        note_outcome(c, JOB_PENDING, "given back: the pool is stopping");
+        finished(c, 0, NULL);
+        return;
+    }
+    if (rc != 0 && c->defer_until > 0) {
+        struct err e;
+        int drc = engine_defer(p->eng, &f, c->defer_until, c->error, &e);
+        if (drc != 0)
+            log_debug("job %s: not deferred: %s", c->job.id, e.msg);
+        pthread_mutex_lock(&p->lock);
+        p->stats.deferred++;
+        pthread_mutex_unlock(&p->lock);
+        note_outcome(c, drc ? -1 : JOB_PENDING, drc ? e.msg : c->error);
         finished(c, 0, NULL);
         return;
     }
@@ -282,6 +332,7 @@ static void run_one(struct pool *p, struct job_ctx *c)
         p->stats.failed++;
     pthread_mutex_unlock(&p->lock);
     if (rc == 0) {
+        note_outcome(c, JOB_COMPLETED, NULL);
         engine_complete_async(p->eng, &f, c->result, finished, c);
         return;
     }
@@ -293,6 +344,14 @@ static void run_one(struct pool *p, struct job_ctx *c)
         msg = buf;
         if (rc == TRAWL_ECANCELLED)
             retryable = false;
+    }
+    if (c->outcome) {
+        /* the outcome (retrying or failed) is known only once the change is made */
+        struct err e;
+        int st = engine_fail(p->eng, &f, msg, retryable, &e);
+        note_outcome(c, st < 0 ? -1 : st, st < 0 ? e.msg : msg);
+        finished(c, 0, NULL);
+        return;
     }
     engine_fail_async(p->eng, &f, msg, retryable, finished, c);
 }
@@ -650,4 +709,104 @@ void pool_stats(struct pool *p, struct pool_stats *out)
     *out = p->stats;
     out->held = p->nheld;
     pthread_mutex_unlock(&p->lock);
+}
+
+int pool_run_jobs(struct engine *eng, const struct job_handler *handlers, size_t nh,
+                  struct job *jobs, size_t n, int threads, struct job_outcome *out, struct err *e)
+{
+    if (n == 0)
+        return 0;
+    if (nh == 0 || nh > ENGINE_CLAIM_TYPES_MAX)
+        return err_set(e, TRAWL_EINVAL, false, "run jobs: 1 to %d job handlers",
+                       ENGINE_CLAIM_TYPES_MAX);
+    struct pool *p = xcalloc(1, sizeof *p);
+    p->eng = eng;
+    p->manual = true;
+    p->nhandlers = nh;
+    p->handlers = xcalloc(nh, sizeof *p->handlers);
+    memcpy(p->handlers, handlers, nh * sizeof *handlers);
+    p->lease_ms = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct job_type_config cfg;
+        engine_type(eng, jobs[i].type, &cfg);
+        if (!p->lease_ms || cfg.lease_ms < p->lease_ms)
+            p->lease_ms = cfg.lease_ms;
+    }
+    p->hb_interval_ms = p->lease_ms / 3 < 30000 ? p->lease_ms / 3 : 30000;
+    p->nworkers = threads > 0 ? threads : 1;
+    if ((size_t)p->nworkers > n)
+        p->nworkers = (int)n;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cv_ready, NULL);
+    pthread_cond_init(&p->cv_low, NULL);
+    pthread_cond_init(&p->cv_idle, NULL);
+    pthread_cond_init(&p->cv_hb, NULL);
+    for (size_t i = 0; i < n; i++) {
+        struct job_ctx *c = xcalloc(1, sizeof *c);
+        c->pool = p;
+        c->job = jobs[i];
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        c->handler = find_handler(p, c->job.type);
+        c->outcome = &out[i];
+        memset(&out[i], 0, sizeof out[i]);
+        snprintf(out[i].id, sizeof out[i].id, "%s", c->job.id);
+        out[i].status = -1;
+        atomic_init(&c->refs, 1);
+        atomic_init(&c->cancel, false);
+        c->last_write_ms = mono_ms();
+        c->progress = c->job.progress;
+        c->stage = xstrdup(c->job.stage);
+        struct job_type_config cfg;
+        engine_type(eng, c->job.type, &cfg);
+        c->lease_ms = cfg.lease_ms;
+        if (!c->handler) {
+            /* no handler for this type here: give it back untouched */
+            struct job_fence f;
+            fence_of(c, &f);
+            struct err e1;
+            engine_release(eng, &f, false, &e1);
+            note_outcome(c, JOB_PENDING, "no handler for this job type here");
+            ctx_unref(c);
+            continue;
+        }
+        held_add(p, c);
+        if (p->ready_tail)
+            p->ready_tail->next = c;
+        else
+            p->ready_head = c;
+        p->ready_tail = c;
+        p->nready++;
+    }
+    p->workers = xcalloc((size_t)p->nworkers, sizeof *p->workers);
+    for (int i = 0; i < p->nworkers; i++)
+        if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) {
+            log_error("cannot start worker thread");
+            abort();
+        }
+    if (pthread_create(&p->heartbeater, NULL, heartbeat_main, p) != 0) {
+        log_error("cannot start pool threads");
+        abort();
+    }
+    /* every job ran and its outcome is durable once the held set is empty */
+    pthread_mutex_lock(&p->lock);
+    while (p->nheld > 0)
+        pthread_cond_wait(&p->cv_low, &p->lock);
+    p->workers_exit = true;
+    p->hb_exit = true;
+    pthread_cond_broadcast(&p->cv_ready);
+    pthread_cond_broadcast(&p->cv_hb);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->nworkers; i++)
+        pthread_join(p->workers[i], NULL);
+    pthread_join(p->heartbeater, NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cv_ready);
+    pthread_cond_destroy(&p->cv_low);
+    pthread_cond_destroy(&p->cv_idle);
+    pthread_cond_destroy(&p->cv_hb);
+    free(p->held);
+    free(p->workers);
+    free(p->handlers);
+    free(p);
+    return 0;
 }

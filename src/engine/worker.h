@@ -12,6 +12,7 @@
 
 #include "engine/engine.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -21,6 +22,7 @@ typedef int (*job_handler_fn)(struct job_ctx *ctx);
 struct job_handler {
     const char *type;
     job_handler_fn run;
+    void *arg; /* given to the handler through job_ctx_arg(); borrowed */
 };
 
 struct pool_opts {
@@ -41,8 +43,23 @@ int pool_start(struct engine *eng, const struct job_handler *handlers, size_t n,
  * ignored cancellation: the pool is left allocated and the process should exit. */
 bool pool_stop(struct pool *p, int64_t grace_ms);
 
+/* What became of one job run by pool_run_jobs. */
+struct job_outcome {
+    char id[UUID_STR_LEN];
+    int status;      /* JOB_COMPLETED, JOB_RETRYING, JOB_FAILED, JOB_PENDING (deferred or given
+                        back), or -1 when the outcome could not be recorded */
+    char error[512]; /* why, when not completed */
+};
+
+/* Run already-claimed jobs now, up to threads at a time, each to its end, without claiming
+ * anything else (POST /v1/crawl-jobs/process, for deployments without workers). The jobs' strings
+ * move into the run (jobs is left empty; free the array itself). out has n entries. Returns once
+ * every outcome is durable. */
+int pool_run_jobs(struct engine *eng, const struct job_handler *handlers, size_t nh,
+                  struct job *jobs, size_t n, int threads, struct job_outcome *out, struct err *e);
+
 struct pool_stats {
-    uint64_t claimed, completed, failed, released;
+    uint64_t claimed, completed, failed, released, deferred;
     size_t held; /* jobs holding a lease right now */
 };
 void pool_stats(struct pool *p, struct pool_stats *out);
@@ -68,6 +85,15 @@ int job_ctx_fail(struct job_ctx *ctx, bool retryable, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* True once the job was cancelled, its lease was lost, or the pool is shutting down. */
 bool job_ctx_cancelled(struct job_ctx *ctx);
+/* A flag that turns true with job_ctx_cancelled(), for code that polls a pointer. */
+const atomic_bool *job_ctx_cancel_flag(struct job_ctx *ctx);
+/* Give the job back without spending an attempt, due again at run_at (ms since epoch): the
+ * work could not start for a reason outside the job (an open circuit breaker, a host that asks
+ * to wait). Returns TRAWL_EHANDLER for `return job_ctx_defer(...)`. */
+int job_ctx_defer(struct job_ctx *ctx, int64_t run_at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 struct engine *job_ctx_engine(struct job_ctx *ctx);
+/* The arg of the handler's registration. */
+void *job_ctx_arg(struct job_ctx *ctx);
 
 #endif

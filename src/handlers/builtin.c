@@ -4,8 +4,8 @@
 #include <string.h>
 
 static const struct job_handler builtin_[] = {
-    {"noop", handler_noop},
-    {"sleep", handler_sleep},
+    {"noop", handler_noop, NULL},
+    {"sleep", handler_sleep, NULL},
 };
 
 const struct job_handler *handlers_builtin(size_t *n)

@@ -139,3 +139,59 @@ int store_check(struct store *s, struct err *e)
 {
     WRAP(s->ops->check(s, e));
 }
+
+int store_batch_jobs(struct store *s, const struct batch_filter *f, bool writer, struct job **out,
+                     size_t *n, struct err *e)
+{
+    WRAP(s->ops->batch_jobs(s, f, writer, out, n, e));
+}
+
+int store_batch_get(struct store *s, const char *workspace, const char *id, struct batch_info *out,
+                    struct err *e)
+{
+    WRAP(s->ops->batch_get(s, workspace, id, out, e));
+}
+
+int store_batch_list(struct store *s, const char *workspace, size_t limit, size_t offset,
+                     struct batch_info **out, size_t *n, int64_t *total, struct err *e)
+{
+    WRAP(s->ops->batch_list(s, workspace, limit, offset, out, n, total, e));
+}
+
+int store_token_add(struct store *s, const struct api_token *t, struct err *e)
+{
+    WRAP(s->ops->token_add(s, t, e));
+}
+
+int store_token_find(struct store *s, const unsigned char hash[TOKEN_HASH_LEN],
+                     struct api_token *out, struct err *e)
+{
+    WRAP(s->ops->token_find(s, hash, out, e));
+}
+
+int store_token_list(struct store *s, struct api_token **out, size_t *n, struct err *e)
+{
+    WRAP(s->ops->token_list(s, out, n, e));
+}
+
+int store_token_revoke(struct store *s, const char *id, int64_t now, struct err *e)
+{
+    WRAP(s->ops->token_revoke(s, id, now, e));
+}
+
+int store_crawl_save(struct store *s, const struct crawl_result *r, int attempt, const char *owner,
+                     struct err *e)
+{
+    WRAP(s->ops->crawl_save(s, r, attempt, owner, e));
+}
+
+int store_crawl_get(struct store *s, const char *job_id, bool with_body, struct crawl_result *out,
+                    struct err *e)
+{
+    WRAP(s->ops->crawl_get(s, job_id, with_body, out, e));
+}
+
+int store_crawl_expire(struct store *s, int64_t before, size_t limit, struct err *e)
+{
+    WRAP(s->ops->crawl_expire(s, before, limit, e));
+}

@@ -5,22 +5,25 @@
  * Ownership: parameters are borrowed. Jobs and events the store returns belong to the caller
  * (job_array_free, job_release, job_events_free).
  *
- * Threads: write calls (insert, claim, update, processing, promote_due, fetch) are
- * made
- * between begin and commit/rollback by one thread at a time (the engine's committer). Read calls
- * (get, events, count) may be made from any thread at any time. */
+ * Threads: write calls (insert, claim, update, processing, promote_due, fetch, select, and the
+ * *_save, *_add, *_revoke, *_expire calls) are made between begin and commit/rollback by one
+ * thread at a time (the engine's committer). Read calls (get, events, count, list, and the
+ * *_get, *_find, *_list calls) may be made from any thread at any time. */
 #ifndef TRAWL_STORE_H
 #define TRAWL_STORE_H
 
 #include "base/err.h"
+#include "store/batch.h"
+#include "store/crawl.h"
 #include "store/job.h"
+#include "store/token.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_OPS_VERSION 1
+#define STORE_OPS_VERSION 2
 
 struct store;
 
@@ -31,6 +34,7 @@ struct claim_req {
     const char *owner; /* lease owner written into each claimed job */
     int64_t lease_ms;  /* lease length */
     int64_t now;
+    const char *workspace; /* NULL: any; else only this workspace's jobs */
 };
 
 /* Bits of job_update.set: which fields an update writes. */
@@ -84,6 +88,15 @@ struct job_filter {
     size_t limit;          /* most rows; 0 means 100 */
 };
 
+/* The jobs of one batch, oldest first, optionally of one status; offset pagination. */
+struct batch_filter {
+    const char *workspace; /* required */
+    const char *batch_id;  /* required */
+    int status;            /* a job_status or -1 */
+    size_t limit;          /* most rows; 0 means 100 */
+    size_t offset;
+};
+
 /* One completion in store_complete_many: fenced like store_update. */
 struct job_done {
     const char *id;
@@ -132,6 +145,24 @@ struct store_ops {
     int (*list)(struct store *s, const struct job_filter *f, struct job **out, size_t *n,
                 struct err *e);
     int (*check)(struct store *s, struct err *e);
+
+    /* version 2: batches, API tokens, crawl results */
+    int (*batch_jobs)(struct store *s, const struct batch_filter *f, bool writer, struct job **out,
+                      size_t *n, struct err *e);
+    int (*batch_get)(struct store *s, const char *workspace, const char *id, struct batch_info *out,
+                     struct err *e);
+    int (*batch_list)(struct store *s, const char *workspace, size_t limit, size_t offset,
+                      struct batch_info **out, size_t *n, int64_t *total, struct err *e);
+    int (*token_add)(struct store *s, const struct api_token *t, struct err *e);
+    int (*token_find)(struct store *s, const unsigned char hash[TOKEN_HASH_LEN],
+                      struct api_token *out, struct err *e);
+    int (*token_list)(struct store *s, struct api_token **out, size_t *n, struct err *e);
+    int (*token_revoke)(struct store *s, const char *id, int64_t now, struct err *e);
+    int (*crawl_save)(struct store *s, const struct crawl_result *r, int attempt, const char *owner,
+                      struct err *e);
+    int (*crawl_get)(struct store *s, const char *job_id, bool with_body, struct crawl_result *out,
+                     struct err *e);
+    int (*crawl_expire)(struct store *s, int64_t before, size_t limit, struct err *e);
 };
 
 /* The part every implementation embeds first. */
@@ -195,6 +226,41 @@ int store_count(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct err *e
 int store_list(struct store *s, const struct job_filter *f, struct job **out, size_t *n,
                struct err *e);
 int store_check(struct store *s, struct err *e);
+
+/* The jobs of a batch (f->workspace and f->batch_id required), oldest first; returns the number
+ * listed. writer: read on the write connection, inside the committer's transaction. */
+int store_batch_jobs(struct store *s, const struct batch_filter *f, bool writer, struct job **out,
+                     size_t *n, struct err *e);
+/* One batch with its counts; TRAWL_ENOTFOUND when the workspace has no such batch. */
+int store_batch_get(struct store *s, const char *workspace, const char *id, struct batch_info *out,
+                    struct err *e);
+/* A workspace's batches, newest first; *total gets how many it has in all. Returns the number
+ * listed. */
+int store_batch_list(struct store *s, const char *workspace, size_t limit, size_t offset,
+                     struct batch_info **out, size_t *n, int64_t *total, struct err *e);
+
+/* Add a token (write). */
+int store_token_add(struct store *s, const struct api_token *t, struct err *e);
+/* The live (not revoked) token with this hash; TRAWL_ENOTFOUND when there is none. */
+int store_token_find(struct store *s, const unsigned char hash[TOKEN_HASH_LEN],
+                     struct api_token *out, struct err *e);
+/* Every token, revoked ones too, oldest first. Returns the number listed. */
+int store_token_list(struct store *s, struct api_token **out, size_t *n, struct err *e);
+/* Revoke the token whose id is id or starts with id (at least 8 characters, and only one token
+ * may match); TRAWL_ENOTFOUND, or TRAWL_EINVAL when the prefix is ambiguous (write). */
+int store_token_revoke(struct store *s, const char *id, int64_t now, struct err *e);
+
+/* Save (insert or replace) the result of a crawl job (write), fenced: only while the job is
+ * processing attempt `attempt` under lease owner `owner`; otherwise TRAWL_ESTALE and nothing is
+ * written, so a worker that lost its job cannot overwrite the page of a later attempt. */
+int store_crawl_save(struct store *s, const struct crawl_result *r, int attempt, const char *owner,
+                     struct err *e);
+/* The result of a crawl job, with its compressed body when with_body; TRAWL_ENOTFOUND when
+ * the job has none yet. */
+int store_crawl_get(struct store *s, const char *job_id, bool with_body, struct crawl_result *out,
+                    struct err *e);
+/* Drop the bodies of up to limit results fetched before `before` (write); returns how many. */
+int store_crawl_expire(struct store *s, int64_t before, size_t limit, struct err *e);
 
 /* Fault injection for tests: the n-th wrapper call from now on fails (0 turns it off). */
 void store_fail_nth(struct store *s, long n);

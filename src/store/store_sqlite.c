@@ -1,7 +1,8 @@
 /* The SQLite store: WAL mode, one write connection used by one thread at a time (the engine's
  * committer), and one read connection shared under a mutex. Migrations are applied at open. */
+#include "store/sqlite_int.h"
+
 #include "store/migrations.h"
-#include "store/store.h"
 
 #include "base/clock.h"
 #include "base/xalloc.h"
@@ -15,46 +16,6 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
-
-#define MAX_CLAIM_TYPES 16
-
-#define JOB_COLS                                                                                   \
-    "id, type, queue, status, priority, attempt, max_attempts, run_at, timeout_ms, "               \
-    "backoff_base_ms, backoff_cap_ms, progress, stage, checkpoint, args, result, error, "          \
-    "batch_id, parent_id, root_id, unique_key, workspace, lease_owner, lease_expires_at, "         \
-    "last_heartbeat, progress_at, created_at, started_at, completed_at, failed_at, updated_at, "   \
-    "event_seq, rowid"
-
-#define CLAIM_MULTI 32 /* most events written by one INSERT */
-
-/* The statements that read a claim, on one connection. */
-struct claim_read {
-    sqlite3 *db;
-    sqlite3_stmt *next_priority; /* the highest priority below ?2 with pending jobs of type ?1 */
-    sqlite3_stmt *rows;          /* due jobs of type ?1 at priority ?2, oldest first */
-};
-
-struct sq {
-    struct store base;
-    char *path;
-    sqlite3 *w; /* writer */
-    sqlite3 *r; /* reader */
-    pthread_mutex_t rlock;
-    /* the checkpointer: copies the WAL into the database on its own connection and thread, so
-     * commits do not pay for it */
-    sqlite3 *ck;
-    pthread_t ck_thread;
-    pthread_mutex_t ck_lock;
-    pthread_cond_t ck_cv;
-    bool ck_wanted, ck_stop, ck_running;
-    sqlite3_stmt *ins, *ins_multi, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
-        *complete, *complete_many, *complete_many_seq, *sp_begin, *sp_release, *sp_rollback,
-        *tx_begin, *tx_commit;
-    sqlite3_stmt *ev_rows[CLAIM_MULTI + 1]; /* INSERT of k event rows from values, made lazily */
-    struct claim_read claim_w, claim_r;     /* reading a claim, on the writer and on the reader */
-    sqlite3_stmt *claim_if;                 /* take a job if unchanged since it was read */
-    sqlite3_stmt *get, *events, *fetch, *list;
-};
 
 static int map_code(int rc)
 {
@@ -82,7 +43,7 @@ static int map_code(int rc)
 }
 
 /* A failure that can pass (a lock, a full disk, an i/o error) is retryable; corruption is not. */
-static int sqerr(sqlite3 *db, int rc, struct err *e, const char *what)
+int sq_err(sqlite3 *db, int rc, struct err *e, const char *what)
 {
     int code = map_code(rc);
     bool retryable =
@@ -101,19 +62,24 @@ static int sqerr(sqlite3 *db, int rc, struct err *e, const char *what)
     return err_set(e, code, retryable, "%s: %s", what, detail);
 }
 
-static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct err *e)
+int sq_prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct err *e)
 {
     int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
     if (rc != SQLITE_OK)
-        return sqerr(db, rc, e, "prepare");
+        return sq_err(db, rc, e, "prepare");
     return 0;
+}
+
+int sq_prep_once(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct err *e)
+{
+    return *st ? 0 : sq_prep(db, sql, st, e);
 }
 
 static int exec(sqlite3 *db, const char *sql, struct err *e, const char *what)
 {
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return sqerr(db, rc, e, what);
+        return sq_err(db, rc, e, what);
     return 0;
 }
 
@@ -131,7 +97,7 @@ static int exec_open(sqlite3 *db, const char *sql, struct err *e, const char *wh
     }
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+void sq_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)
         sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
@@ -139,20 +105,20 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_null(st, i);
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
+char *sq_col_dup(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     return t ? xstrdup((const char *)t) : NULL;
 }
 
 /* Read the JOB_COLS columns starting at column c into j. */
-static void row_to_job(sqlite3_stmt *st, int c, struct job *j)
+void sq_row_to_job(sqlite3_stmt *st, int c, struct job *j)
 {
     memset(j, 0, sizeof *j);
     const unsigned char *id = sqlite3_column_text(st, c + 0);
     snprintf(j->id, sizeof j->id, "%s", id ? (const char *)id : "");
-    j->type = col_dup(st, c + 1);
-    j->queue = col_dup(st, c + 2);
+    j->type = sq_col_dup(st, c + 1);
+    j->queue = sq_col_dup(st, c + 2);
     j->status = job_status_parse((const char *)sqlite3_column_text(st, c + 3));
     j->priority = sqlite3_column_int(st, c + 4);
     j->attempt = sqlite3_column_int(st, c + 5);
@@ -162,17 +128,17 @@ static void row_to_job(sqlite3_stmt *st, int c, struct job *j)
     j->backoff_base_ms = sqlite3_column_int64(st, c + 9);
     j->backoff_cap_ms = sqlite3_column_int64(st, c + 10);
     j->progress = sqlite3_column_int(st, c + 11);
-    j->stage = col_dup(st, c + 12);
-    j->checkpoint = col_dup(st, c + 13);
-    j->args = col_dup(st, c + 14);
-    j->result = col_dup(st, c + 15);
-    j->error = col_dup(st, c + 16);
-    j->batch_id = col_dup(st, c + 17);
-    j->parent_id = col_dup(st, c + 18);
-    j->root_id = col_dup(st, c + 19);
-    j->unique_key = col_dup(st, c + 20);
-    j->workspace = col_dup(st, c + 21);
-    j->lease_owner = col_dup(st, c + 22);
+    j->stage = sq_col_dup(st, c + 12);
+    j->checkpoint = sq_col_dup(st, c + 13);
+    j->args = sq_col_dup(st, c + 14);
+    j->result = sq_col_dup(st, c + 15);
+    j->error = sq_col_dup(st, c + 16);
+    j->batch_id = sq_col_dup(st, c + 17);
+    j->parent_id = sq_col_dup(st, c + 18);
+    j->root_id = sq_col_dup(st, c + 19);
+    j->unique_key = sq_col_dup(st, c + 20);
+    j->workspace = sq_col_dup(st, c + 21);
+    j->lease_owner = sq_col_dup(st, c + 22);
     j->lease_expires_at = sqlite3_column_int64(st, c + 23);
     j->last_heartbeat = sqlite3_column_int64(st, c + 24);
     j->progress_at = sqlite3_column_int64(st, c + 25);
@@ -186,12 +152,12 @@ static void row_to_job(sqlite3_stmt *st, int c, struct job *j)
 }
 
 /* Step a statement that returns no rows, then reset it. */
-static int step_done(struct sq *q, sqlite3_stmt *st, struct err *e, const char *what)
+int sq_step_done(struct sq *q, sqlite3_stmt *st, struct err *e, const char *what)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return sqerr(q->w, rc, e, what);
+        return sq_err(q->w, rc, e, what);
     return 0;
 }
 
@@ -218,7 +184,7 @@ static int insert_events(struct sq *q, const struct ev_row *rows, size_t k, int6
             len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?%d, ?%d, ?%d, ?1, ?2, ?3)",
                                     r ? ", " : "", b, b + 1, b + 2);
         }
-        int rc = prep(q->w, sql, &q->ev_rows[k], e);
+        int rc = sq_prep(q->w, sql, &q->ev_rows[k], e);
         if (rc)
             return rc;
         st = q->ev_rows[k];
@@ -232,7 +198,7 @@ static int insert_events(struct sq *q, const struct ev_row *rows, size_t k, int6
         sqlite3_bind_int64(st, b + 1, rows[r].seq);
         sqlite3_bind_int(st, b + 2, rows[r].attempt);
     }
-    return step_done(q, st, e, "record job events");
+    return sq_step_done(q, st, e, "record job events");
 }
 
 /* Append the event of a change just made to job id; its seq and attempt are read from the
@@ -245,8 +211,8 @@ static int add_event(struct sq *q, const char *id, int64_t at, int from, int to,
     sqlite3_bind_int64(st, 2, at);
     sqlite3_bind_text(st, 3, job_status_name(from), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, job_status_name(to), -1, SQLITE_STATIC);
-    bind_text(st, 5, msg);
-    int rc = step_done(q, st, e, "record job event");
+    sq_bind_text(st, 5, msg);
+    int rc = sq_step_done(q, st, e, "record job event");
     sqlite3_clear_bindings(st);
     return rc;
 }
@@ -255,13 +221,13 @@ static int add_event(struct sq *q, const char *id, int64_t at, int from, int to,
 static int sq_begin(struct store *s, struct err *e)
 {
     struct sq *q = (struct sq *)s;
-    return step_done(q, q->tx_begin, e, "begin transaction");
+    return sq_step_done(q, q->tx_begin, e, "begin transaction");
 }
 
 static int sq_commit(struct store *s, struct err *e)
 {
     struct sq *q = (struct sq *)s;
-    int rc = step_done(q, q->tx_commit, e, "commit");
+    int rc = sq_step_done(q, q->tx_commit, e, "commit");
     if (rc && !sqlite3_get_autocommit(q->w))
         sqlite3_exec(q->w, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -292,13 +258,13 @@ static void bind_job(sqlite3_stmt *st, int base, const struct job *j)
     sqlite3_bind_int64(st, base + 9, j->backoff_base_ms);
     sqlite3_bind_int64(st, base + 10, j->backoff_cap_ms);
     sqlite3_bind_text(st, base + 11, j->args, -1, SQLITE_STATIC);
-    bind_text(st, base + 12, j->batch_id);
-    bind_text(st, base + 13, j->parent_id);
-    bind_text(st, base + 14, j->root_id);
-    bind_text(st, base + 15, j->unique_key);
+    sq_bind_text(st, base + 12, j->batch_id);
+    sq_bind_text(st, base + 13, j->parent_id);
+    sq_bind_text(st, base + 14, j->root_id);
+    sq_bind_text(st, base + 15, j->unique_key);
     sqlite3_bind_text(st, base + 16, j->workspace, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, base + 17, j->created_at);
-    bind_text(st, base + 18, j->checkpoint);
+    sq_bind_text(st, base + 18, j->checkpoint);
 }
 
 /* 1: a live job has j's unique key; j->id and j->status are now that job's. */
@@ -316,7 +282,7 @@ static int find_unique(struct sq *q, struct job *j, struct err *e)
     }
     sqlite3_reset(f);
     if (rc != SQLITE_DONE)
-        return sqerr(q->w, rc, e, "look up unique key");
+        return sq_err(q->w, rc, e, "look up unique key");
     return 0;
 }
 
@@ -329,7 +295,7 @@ static int sq_insert(struct store *s, struct job *j, struct err *e)
             return rc;
     }
     bind_job(q->ins, 0, j);
-    int rc = step_done(q, q->ins, e, "insert job");
+    int rc = sq_step_done(q, q->ins, e, "insert job");
     sqlite3_clear_bindings(q->ins);
     return rc;
 }
@@ -348,7 +314,7 @@ static int sq_insert_many(struct store *s, struct job *jobs, size_t n, bool *exi
                 bind_job(q->ins_multi, (int)r * INSERT_COLS, &jobs[i + r]);
                 existed[i + r] = false;
             }
-            int rc = step_done(q, q->ins_multi, e, "insert jobs");
+            int rc = sq_step_done(q, q->ins_multi, e, "insert jobs");
             if (rc)
                 return rc;
             i += k;
@@ -377,15 +343,18 @@ static int claim_order(const void *pa, const void *pb)
 static int claim_read_prep(sqlite3 *db, struct claim_read *cr, struct err *e)
 {
     cr->db = db;
-    int rc = prep(db,
-                  "SELECT max(priority) FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' "
-                  "AND type = ?1 AND priority < ?2",
-                  &cr->next_priority, e);
+    int rc =
+        sq_prep(db,
+                "SELECT max(priority) FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' "
+                "AND type = ?1 AND priority < ?2",
+                &cr->next_priority, e);
     if (!rc)
-        rc = prep(db,
-                  "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' "
-                  "AND type = ?1 AND priority = ?2 AND run_at <= ?3 ORDER BY run_at, id LIMIT ?4",
-                  &cr->rows, e);
+        rc = sq_prep(
+            db,
+            "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' "
+            "AND type = ?1 AND priority = ?2 AND run_at <= ?3 AND (?5 IS NULL OR workspace = ?5) "
+            "ORDER BY run_at, id LIMIT ?4",
+            &cr->rows, e);
     return rc;
 }
 
@@ -427,12 +396,13 @@ static int claim_read(struct claim_read *cr, const struct claim_req *r, struct j
             sqlite3_bind_int64(st, 2, prio);
             sqlite3_bind_int64(st, 3, r->now);
             sqlite3_bind_int64(st, 4, (sqlite3_int64)(r->limit - got));
+            sq_bind_text(st, 5, r->workspace);
             while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 if (cnt == cap) {
                     cap = cap ? cap * 2 : 64;
                     jobs = xrealloc(jobs, cap * sizeof *jobs);
                 }
-                row_to_job(st, 0, &jobs[cnt++]);
+                sq_row_to_job(st, 0, &jobs[cnt++]);
                 got++;
             }
             sqlite3_reset(st);
@@ -441,7 +411,7 @@ static int claim_read(struct claim_read *cr, const struct claim_req *r, struct j
     }
     if (rc != SQLITE_DONE) {
         job_array_free(jobs, cnt);
-        return sqerr(cr->db, rc, e, "find jobs to claim");
+        return sq_err(cr->db, rc, e, "find jobs to claim");
     }
     if (r->ntypes > 1 && cnt > 1) {
         qsort(jobs, cnt, sizeof *jobs, claim_order);
@@ -518,7 +488,7 @@ static int claim_these(struct sq *q, const struct claim_req *r, const struct job
         taken[i] = rc == SQLITE_DONE && sqlite3_changes(q->w) == 1;
         sqlite3_reset(up);
         if (rc != SQLITE_DONE) {
-            ret = sqerr(q->w, rc, e, "claim jobs");
+            ret = sq_err(q->w, rc, e, "claim jobs");
             break;
         }
         if (!taken[i])
@@ -552,7 +522,7 @@ static int refuse(struct sq *q, const struct job_update *u, struct err *e, int *
         sqlite3_reset(lk);
         if (rc == SQLITE_DONE)
             return err_set(e, TRAWL_ENOTFOUND, false, "job %s not found", u->id);
-        return sqerr(q->w, rc, e, "look up job");
+        return sq_err(q->w, rc, e, "look up job");
     }
     int status = job_status_parse((const char *)sqlite3_column_text(lk, 0));
     int attempt = sqlite3_column_int(lk, 1);
@@ -604,7 +574,7 @@ static int sq_update(struct store *s, const struct job_update *u, struct err *e)
         /* the hot path of every job, as a statement of its own */
         st = q->complete;
         sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC);
-        bind_text(st, 2, u->result);
+        sq_bind_text(st, 2, u->result);
         sqlite3_bind_int64(st, 3, u->now);
         sqlite3_bind_int(st, 4, u->fence_attempt);
         sqlite3_bind_text(st, 5, u->fence_owner, -1, SQLITE_STATIC);
@@ -618,10 +588,10 @@ static int sq_update(struct store *s, const struct job_update *u, struct err *e)
         sqlite3_bind_int(st, 3, u->attempt_delta);
         sqlite3_bind_int(st, 4, (int)u->set);
         sqlite3_bind_int(st, 5, u->progress);
-        bind_text(st, 6, u->stage);
-        bind_text(st, 7, u->checkpoint);
-        bind_text(st, 8, u->result);
-        bind_text(st, 9, u->error);
+        sq_bind_text(st, 6, u->stage);
+        sq_bind_text(st, 7, u->checkpoint);
+        sq_bind_text(st, 8, u->result);
+        sq_bind_text(st, 9, u->error);
         sqlite3_bind_int64(st, 10, u->run_at);
         sqlite3_bind_int64(st, 11, u->lease_expires_at);
         sqlite3_bind_int(st, 12, u->max_attempts);
@@ -629,7 +599,7 @@ static int sq_update(struct store *s, const struct job_update *u, struct err *e)
         sqlite3_bind_text(st, 14, job_status_name(from), -1, SQLITE_STATIC);
         if (u->fence_attempt > 0)
             sqlite3_bind_int(st, 15, u->fence_attempt);
-        bind_text(st, 16, u->fence_owner);
+        sq_bind_text(st, 16, u->fence_owner);
         sqlite3_bind_int(st, 17, u->to >= 0);
         if (u->fence_seq > 0)
             sqlite3_bind_int64(st, 18, u->fence_seq);
@@ -639,7 +609,7 @@ static int sq_update(struct store *s, const struct job_update *u, struct err *e)
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE)
-        return sqerr(q->w, rc, e, "update job");
+        return sq_err(q->w, rc, e, "update job");
     if (!matched) {
         int ignored;
         rc = refuse(q, u, e, &ignored);
@@ -665,12 +635,12 @@ static int collect(struct sq *q, sqlite3 *db, sqlite3_stmt *st, struct job **out
             cap = cap ? cap * 2 : 16;
             jobs = xrealloc(jobs, cap * sizeof *jobs);
         }
-        row_to_job(st, 0, &jobs[cnt++]);
+        sq_row_to_job(st, 0, &jobs[cnt++]);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         job_array_free(jobs, cnt);
-        return sqerr(db, rc, e, what);
+        return sq_err(db, rc, e, what);
     }
     *out = jobs;
     *n = cnt;
@@ -704,7 +674,7 @@ static int prep_complete_many(struct sq *q, bool seq_known, sqlite3_stmt **st, s
              seq_known ? "jobs.event_seq = v.column5"
                        : "(v.column5 IS NULL OR jobs.event_seq = v.column5) "
                          "RETURNING jobs.id, jobs.event_seq, jobs.attempt");
-    return prep(q->w, sql, st, e);
+    return sq_prep(q->w, sql, st, e);
 }
 
 static int sq_complete_many(struct store *s, const struct job_done *d, size_t n, int64_t now,
@@ -718,7 +688,7 @@ static int sq_complete_many(struct store *s, const struct job_done *d, size_t n,
     for (size_t i = 0; i < n; i++)
         seq_known = seq_known && d[i].seq > 0 && d[i].ref > 0;
     /* all or none: a savepoint undoes the UPDATE when some fence did not hold */
-    int rc = step_done(q, q->sp_begin, e, "savepoint");
+    int rc = sq_step_done(q, q->sp_begin, e, "savepoint");
     if (rc)
         return rc;
     sqlite3_stmt *st = seq_known ? q->complete_many_seq : q->complete_many;
@@ -729,7 +699,7 @@ static int sq_complete_many(struct store *s, const struct job_done *d, size_t n,
             sqlite3_bind_text(st, b, d[i].id, -1, SQLITE_STATIC);
             sqlite3_bind_int(st, b + 1, d[i].attempt);
             sqlite3_bind_text(st, b + 2, d[i].owner, -1, SQLITE_STATIC);
-            bind_text(st, b + 3, d[i].result);
+            sq_bind_text(st, b + 3, d[i].result);
             if (d[i].seq > 0)
                 sqlite3_bind_int64(st, b + 4, d[i].seq);
             else
@@ -758,7 +728,7 @@ static int sq_complete_many(struct store *s, const struct job_done *d, size_t n,
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE) {
-        rc = sqerr(q->w, rc, e, "complete jobs");
+        rc = sq_err(q->w, rc, e, "complete jobs");
         goto undo;
     }
     if (changed != n) {
@@ -768,11 +738,11 @@ static int sq_complete_many(struct store *s, const struct job_done *d, size_t n,
     rc = insert_events(q, rows, changed, now, "processing", "completed", e);
     if (rc)
         goto undo;
-    rc = step_done(q, q->sp_release, e, "release savepoint");
+    rc = sq_step_done(q, q->sp_release, e, "release savepoint");
     return rc ? rc : (int)n;
 undo:
-    step_done(q, q->sp_rollback, NULL, "rollback to savepoint");
-    step_done(q, q->sp_release, NULL, "release savepoint");
+    sq_step_done(q, q->sp_rollback, NULL, "rollback to savepoint");
+    sq_step_done(q, q->sp_release, NULL, "release savepoint");
     return rc;
 }
 
@@ -800,13 +770,13 @@ static int sq_promote_due(struct store *s, int64_t now, struct err *e)
     sqlite3_reset(q->due);
     if (rc != SQLITE_DONE) {
         free(ids);
-        return sqerr(q->w, rc, e, "list due retries");
+        return sq_err(q->w, rc, e, "list due retries");
     }
     int ret = 0;
     for (size_t i = 0; i < cnt && !ret; i++) {
         sqlite3_bind_text(q->promote, 1, ids[i], -1, SQLITE_STATIC);
         sqlite3_bind_int64(q->promote, 2, now);
-        ret = step_done(q, q->promote, e, "make retry due");
+        ret = sq_step_done(q, q->promote, e, "make retry due");
         if (!ret)
             ret = add_event(q, ids[i], now, JOB_RETRYING, JOB_PENDING, "retry due", e);
     }
@@ -820,11 +790,11 @@ static int get_one(sqlite3 *db, sqlite3_stmt *st, const char *id, struct job *ou
     int rc = sqlite3_step(st);
     int ret = 0;
     if (rc == SQLITE_ROW)
-        row_to_job(st, 0, out);
+        sq_row_to_job(st, 0, out);
     else if (rc == SQLITE_DONE)
         ret = err_set(e, TRAWL_ENOTFOUND, false, "job %s not found", id);
     else
-        ret = sqerr(db, rc, e, "get job");
+        ret = sq_err(db, rc, e, "get job");
     sqlite3_reset(st);
     return ret;
 }
@@ -864,11 +834,11 @@ static int sq_events(struct store *s, const char *id, struct job_event **out, si
         v->from = job_status_parse((const char *)sqlite3_column_text(q->events, 2));
         v->to = job_status_parse((const char *)sqlite3_column_text(q->events, 3));
         v->attempt = sqlite3_column_int(q->events, 4);
-        v->message = col_dup(q->events, 5);
+        v->message = sq_col_dup(q->events, 5);
     }
     int ret = 0;
     if (rc != SQLITE_DONE)
-        ret = sqerr(q->r, rc, e, "list job events");
+        ret = sq_err(q->r, rc, e, "list job events");
     sqlite3_reset(q->events);
     pthread_mutex_unlock(&q->rlock);
     if (ret) {
@@ -886,7 +856,7 @@ static int sq_count(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct er
     memset(counts, 0, sizeof(int64_t) * JOB_STATUS_COUNT);
     pthread_mutex_lock(&q->rlock);
     sqlite3_stmt *st = NULL;
-    int ret = prep(q->r, "SELECT status, count(*) FROM jobs GROUP BY status", &st, e);
+    int ret = sq_prep(q->r, "SELECT status, count(*) FROM jobs GROUP BY status", &st, e);
     int rc = SQLITE_DONE;
     while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         int status = job_status_parse((const char *)sqlite3_column_text(st, 0));
@@ -894,7 +864,7 @@ static int sq_count(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct er
             counts[status] = sqlite3_column_int64(st, 1);
     }
     if (!ret && rc != SQLITE_DONE)
-        ret = sqerr(q->r, rc, e, "count jobs");
+        ret = sq_err(q->r, rc, e, "count jobs");
     sqlite3_finalize(st);
     pthread_mutex_unlock(&q->rlock);
     return ret;
@@ -908,10 +878,10 @@ static int sq_list(struct store *s, const struct job_filter *f, struct job **out
     sqlite3_stmt *st = q->list;
     if (f->status >= 0)
         sqlite3_bind_text(st, 1, job_status_name(f->status), -1, SQLITE_STATIC);
-    bind_text(st, 2, f->type);
-    bind_text(st, 3, f->batch_id);
-    bind_text(st, 4, f->workspace);
-    bind_text(st, 5, f->before_id);
+    sq_bind_text(st, 2, f->type);
+    sq_bind_text(st, 3, f->batch_id);
+    sq_bind_text(st, 4, f->workspace);
+    sq_bind_text(st, 5, f->before_id);
     sqlite3_bind_int64(st, 6, f->limit ? (sqlite3_int64)f->limit : 100);
     int rc = collect(q, q->r, st, out, n, e, "list jobs");
     sqlite3_clear_bindings(st);
@@ -924,12 +894,12 @@ static int sq_check(struct store *s, struct err *e)
     struct sq *q = (struct sq *)s;
     pthread_mutex_lock(&q->rlock);
     sqlite3_stmt *st = NULL;
-    int ret = prep(q->r, "PRAGMA integrity_check", &st, e);
+    int ret = sq_prep(q->r, "PRAGMA integrity_check", &st, e);
     if (!ret) {
         int rc = sqlite3_step(st);
         const char *t = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
         if (rc != SQLITE_ROW)
-            ret = sqerr(q->r, rc, e, "integrity check");
+            ret = sq_err(q->r, rc, e, "integrity check");
         else if (!t || strcmp(t, "ok") != 0)
             ret = err_set(e, TRAWL_ECORRUPT, false, "integrity check: %s", t ? t : "?");
     }
@@ -1028,6 +998,16 @@ static const struct store_ops sq_ops = {
     .count = sq_count,
     .list = sq_list,
     .check = sq_check,
+    .batch_jobs = sq_batch_jobs,
+    .batch_get = sq_batch_get,
+    .batch_list = sq_batch_list,
+    .token_add = sq_token_add,
+    .token_find = sq_token_find,
+    .token_list = sq_token_list,
+    .token_revoke = sq_token_revoke,
+    .crawl_save = sq_crawl_save,
+    .crawl_get = sq_crawl_get,
+    .crawl_expire = sq_crawl_expire,
 };
 
 int store_schema_version(void)
@@ -1040,12 +1020,12 @@ static int user_version(sqlite3 *db, int *v, struct err *e)
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
     if (rc != SQLITE_OK)
-        return sqerr(db, rc, e, "read schema version");
+        return sq_err(db, rc, e, "read schema version");
     rc = sqlite3_step(st);
     *v = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW)
-        return sqerr(db, rc, e, "read schema version");
+        return sq_err(db, rc, e, "read schema version");
     return 0;
 }
 
@@ -1192,24 +1172,24 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
             if (r == 0) {
                 char one[2048];
                 snprintf(one, sizeof one, "%.*s", (int)len, sql);
-                rc = prep(q->w, one, &q->ins, e);
+                rc = sq_prep(q->w, one, &q->ins, e);
                 if (rc)
                     break;
             }
         }
         if (!rc)
-            rc = prep(q->w, sql, &q->ins_multi, e);
+            rc = sq_prep(q->w, sql, &q->ins_multi, e);
     }
     if (!rc)
-        rc = prep(q->w,
-                  "SELECT id, status FROM jobs WHERE workspace = ?1 AND unique_key = ?2 AND "
-                  "(status = 'pending' OR status = 'processing' OR status = 'retrying')",
-                  &q->find_unique, e);
+        rc = sq_prep(q->w,
+                     "SELECT id, status FROM jobs WHERE workspace = ?1 AND unique_key = ?2 AND "
+                     "(status = 'pending' OR status = 'processing' OR status = 'retrying')",
+                     &q->find_unique, e);
     if (!rc)
-        rc = prep(q->w, "SELECT status, attempt, lease_owner, event_seq FROM jobs WHERE id = ?1",
-                  &q->lookup, e);
+        rc = sq_prep(q->w, "SELECT status, attempt, lease_owner, event_seq FROM jobs WHERE id = ?1",
+                     &q->lookup, e);
     if (!rc)
-        rc = prep(
+        rc = sq_prep(
             q->w,
             "UPDATE jobs SET status = coalesce(?2, status), attempt = attempt + ?3, "
             "progress_at = CASE WHEN (?4 & 1 AND ?5 IS NOT progress) OR (?4 & 2 AND ?6 IS "
@@ -1232,74 +1212,78 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
             "OR event_seq = ?18)",
             &q->upd, e);
     if (!rc)
-        rc = prep(q->w,
-                  "UPDATE jobs SET status = 'completed', result = ?2, progress = 100, "
-                  "progress_at = CASE WHEN progress IS NOT 100 THEN ?3 ELSE progress_at END, "
-                  "error = NULL, lease_owner = NULL, lease_expires_at = NULL, completed_at = ?3, "
-                  "updated_at = ?3, event_seq = event_seq + 1 WHERE id = ?1 AND status = "
-                  "'processing' AND attempt = ?4 AND lease_owner = ?5 AND (?6 IS NULL OR "
-                  "event_seq = ?6)",
-                  &q->complete, e);
+        rc =
+            sq_prep(q->w,
+                    "UPDATE jobs SET status = 'completed', result = ?2, progress = 100, "
+                    "progress_at = CASE WHEN progress IS NOT 100 THEN ?3 ELSE progress_at END, "
+                    "error = NULL, lease_owner = NULL, lease_expires_at = NULL, completed_at = ?3, "
+                    "updated_at = ?3, event_seq = event_seq + 1 WHERE id = ?1 AND status = "
+                    "'processing' AND attempt = ?4 AND lease_owner = ?5 AND (?6 IS NULL OR "
+                    "event_seq = ?6)",
+                    &q->complete, e);
     if (!rc)
         rc = prep_complete_many(q, true, &q->complete_many_seq, e);
     if (!rc)
         rc = prep_complete_many(q, false, &q->complete_many, e);
     if (!rc)
-        rc = prep(q->w, "SAVEPOINT trawl_group", &q->sp_begin, e);
+        rc = sq_prep(q->w, "SAVEPOINT trawl_group", &q->sp_begin, e);
     if (!rc)
-        rc = prep(q->w,
-                  "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?2, "
-                  "lease_expires_at = ?3, last_heartbeat = ?4, progress_at = ?4, started_at = ?4, "
-                  "updated_at = ?4, event_seq = event_seq + 1 WHERE rowid = ?6 AND id = ?1 AND "
-                  "status = 'pending' AND event_seq = ?5",
-                  &q->claim_if, e);
+        rc = sq_prep(
+            q->w,
+            "UPDATE jobs SET status = 'processing', attempt = attempt + 1, lease_owner = ?2, "
+            "lease_expires_at = ?3, last_heartbeat = ?4, progress_at = ?4, started_at = ?4, "
+            "updated_at = ?4, event_seq = event_seq + 1 WHERE rowid = ?6 AND id = ?1 AND "
+            "status = 'pending' AND event_seq = ?5",
+            &q->claim_if, e);
     if (!rc)
         rc = claim_read_prep(q->w, &q->claim_w, e);
     if (!rc)
         rc = claim_read_prep(q->r, &q->claim_r, e);
     if (!rc)
-        rc = prep(q->w, "BEGIN IMMEDIATE", &q->tx_begin, e);
+        rc = sq_prep(q->w, "BEGIN IMMEDIATE", &q->tx_begin, e);
     if (!rc)
-        rc = prep(q->w, "COMMIT", &q->tx_commit, e);
+        rc = sq_prep(q->w, "COMMIT", &q->tx_commit, e);
     if (!rc)
-        rc = prep(q->w, "RELEASE trawl_group", &q->sp_release, e);
+        rc = sq_prep(q->w, "RELEASE trawl_group", &q->sp_release, e);
     if (!rc)
-        rc = prep(q->w, "ROLLBACK TO trawl_group", &q->sp_rollback, e);
+        rc = sq_prep(q->w, "ROLLBACK TO trawl_group", &q->sp_rollback, e);
     if (!rc)
-        rc = prep(q->w,
-                  "INSERT INTO job_events (job_id, seq, at, from_status, to_status, attempt, "
-                  "message) SELECT id, event_seq, ?2, ?3, ?4, attempt, ?5 FROM jobs WHERE id = ?1",
-                  &q->event, e);
+        rc = sq_prep(
+            q->w,
+            "INSERT INTO job_events (job_id, seq, at, from_status, to_status, attempt, "
+            "message) SELECT id, event_seq, ?2, ?3, ?4, attempt, ?5 FROM jobs WHERE id = ?1",
+            &q->event, e);
     if (!rc)
-        rc = prep(q->w,
-                  "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_processing WHERE status = "
-                  "'processing' ORDER BY lease_expires_at",
-                  &q->processing, e);
+        rc = sq_prep(q->w,
+                     "SELECT " JOB_COLS " FROM jobs INDEXED BY jobs_processing WHERE status = "
+                     "'processing' ORDER BY lease_expires_at",
+                     &q->processing, e);
     if (!rc)
-        rc = prep(q->w,
-                  "SELECT id FROM jobs INDEXED BY jobs_retrying WHERE status = 'retrying' AND "
-                  "run_at <= ?1 ORDER BY run_at",
-                  &q->due, e);
+        rc = sq_prep(q->w,
+                     "SELECT id FROM jobs INDEXED BY jobs_retrying WHERE status = 'retrying' AND "
+                     "run_at <= ?1 ORDER BY run_at",
+                     &q->due, e);
     if (!rc)
-        rc = prep(q->w,
-                  "UPDATE jobs SET status = 'pending', updated_at = ?2, event_seq = event_seq + 1 "
-                  "WHERE id = ?1 AND status = 'retrying'",
-                  &q->promote, e);
+        rc = sq_prep(
+            q->w,
+            "UPDATE jobs SET status = 'pending', updated_at = ?2, event_seq = event_seq + 1 "
+            "WHERE id = ?1 AND status = 'retrying'",
+            &q->promote, e);
     if (!rc)
-        rc = prep(q->r, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->get, e);
+        rc = sq_prep(q->r, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->get, e);
     if (!rc)
-        rc = prep(q->w, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->fetch, e);
+        rc = sq_prep(q->w, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->fetch, e);
     if (!rc)
-        rc = prep(q->r,
-                  "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS "
-                  "NULL OR type = ?2) AND (?3 IS NULL OR batch_id = ?3) AND (?4 IS NULL OR "
-                  "workspace = ?4) AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6",
-                  &q->list, e);
+        rc = sq_prep(q->r,
+                     "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS "
+                     "NULL OR type = ?2) AND (?3 IS NULL OR batch_id = ?3) AND (?4 IS NULL OR "
+                     "workspace = ?4) AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6",
+                     &q->list, e);
     if (!rc)
-        rc = prep(q->r,
-                  "SELECT seq, at, from_status, to_status, attempt, message FROM job_events "
-                  "WHERE job_id = ?1 ORDER BY job_id, seq",
-                  &q->events, e);
+        rc = sq_prep(q->r,
+                     "SELECT seq, at, from_status, to_status, attempt, message FROM job_events "
+                     "WHERE job_id = ?1 ORDER BY job_id, seq",
+                     &q->events, e);
 out:
     if (rc) {
         sq_close(&q->base);

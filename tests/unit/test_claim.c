@@ -224,7 +224,7 @@ Test(claim, optimistic_claim_skips_jobs_changed_since_read)
     strcpy(a, tu_enqueue(eng, "noop", NULL));
     strcpy(b, tu_enqueue(eng, "noop", NULL));
     const char *type = "noop";
-    struct claim_req r = {&type, 1, 10, "w", 30000, engine_now(eng)};
+    struct claim_req r = {&type, 1, 10, "w", 30000, engine_now(eng), NULL};
     struct job *cand;
     size_t n;
     struct err e = {0};
@@ -261,7 +261,7 @@ Test(claim, one_step_claim_matches_the_optimistic_one)
     }
     const char *types[] = {"a", "b"};
     struct store *s = engine_store(eng);
-    struct claim_req r = {types, 2, 7, "w", 30000, engine_now(eng)};
+    struct claim_req r = {types, 2, 7, "w", 30000, engine_now(eng), NULL};
     struct job *cand, *got;
     size_t nc, ng;
     struct err e = {0};

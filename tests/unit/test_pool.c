@@ -85,7 +85,7 @@ Test(pool, failures_retry_from_checkpoint_or_fail)
     struct job_type_config cfg = {.name = "resumable", .backoff = {20, 20}};
     struct err e = {0};
     cr_assert_eq(engine_set_type(eng, &cfg, &e), 0);
-    struct job_handler h[] = {{"resumable", resumable}, {"fatal", fatal}};
+    struct job_handler h[] = {{"resumable", resumable, NULL}, {"fatal", fatal, NULL}};
     struct pool *p = start(eng, h, 2, 2);
     struct monitor *m = monitor_start(eng, 20);
     char a[UUID_STR_LEN], b[UUID_STR_LEN];
@@ -121,7 +121,7 @@ Test(pool, heartbeats_keep_a_quiet_handler_s_lease)
     struct job_type_config cfg = {.name = "quiet", .lease_ms = 300, .no_progress_ms = -1};
     struct err e = {0};
     cr_assert_eq(engine_set_type(eng, &cfg, &e), 0);
-    struct job_handler h[] = {{"quiet", quiet}};
+    struct job_handler h[] = {{"quiet", quiet, NULL}};
     struct pool *p = start(eng, h, 1, 1);
     struct monitor *m = monitor_start(eng, 20);
     char id[UUID_STR_LEN];
@@ -178,7 +178,7 @@ Test(pool, graceful_stop_gives_jobs_back)
     struct job_handler h[8];
     cr_assert_lt(nb, 8);
     memcpy(h, builtin, nb * sizeof *h);
-    h[nb] = (struct job_handler){"spin", spin};
+    h[nb] = (struct job_handler){"spin", spin, NULL};
     struct pool *p = start(eng, h, nb + 1, 3);
     char spinning[UUID_STR_LEN];
     strcpy(spinning, tu_enqueue(eng, "spin", NULL));
@@ -234,7 +234,7 @@ static int spawner(struct job_ctx *ctx)
 Test(pool, handlers_enqueue_children)
 {
     struct engine *eng = tu_engine(NULL, NULL);
-    struct job_handler h[] = {{"spawner", spawner}};
+    struct job_handler h[] = {{"spawner", spawner, NULL}};
     struct pool *p = start(eng, h, 1, 1);
     char id[UUID_STR_LEN];
     strcpy(id, tu_enqueue(eng, "spawner", NULL));

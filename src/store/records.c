@@ -1,0 +1,60 @@
+/* The memory of the rows beside jobs: tokens, batches, crawl results. */
+#include "store/batch.h"
+#include "store/crawl.h"
+#include "store/token.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void api_token_release(struct api_token *t)
+{
+    if (!t)
+        return;
+    free(t->workspace);
+    free(t->name);
+    memset(t, 0, sizeof *t);
+}
+
+void api_token_array_free(struct api_token *t, size_t n)
+{
+    for (size_t i = 0; t && i < n; i++)
+        api_token_release(&t[i]);
+    free(t);
+}
+
+void batch_info_release(struct batch_info *b)
+{
+    if (!b)
+        return;
+    free(b->id);
+    free(b->workspace);
+    memset(b, 0, sizeof *b);
+}
+
+void batch_info_array_free(struct batch_info *b, size_t n)
+{
+    for (size_t i = 0; b && i < n; i++)
+        batch_info_release(&b[i]);
+    free(b);
+}
+
+double batch_progress(const struct batch_info *b)
+{
+    if (b->total <= 0)
+        return 0;
+    int64_t ended = b->counts[JOB_COMPLETED] + b->counts[JOB_FAILED] + b->counts[JOB_CANCELLED];
+    return 100.0 * (double)ended / (double)b->total;
+}
+
+void crawl_result_release(struct crawl_result *r)
+{
+    if (!r)
+        return;
+    free(r->url);
+    free(r->final_url);
+    free(r->content_type);
+    free(r->headers);
+    free(r->body_z);
+    free(r->method);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,87 @@
+/* The SQLite store's insides, shared by its files: the connections and statements, and the
+ * helpers that turn SQLite's answers into trawl's errors. Not for use outside src/store/. */
+#ifndef TRAWL_SQLITE_INT_H
+#define TRAWL_SQLITE_INT_H
+
+#include "store/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#define MAX_CLAIM_TYPES 16
+
+#define JOB_COLS                                                                                   \
+    "id, type, queue, status, priority, attempt, max_attempts, run_at, timeout_ms, "               \
+    "backoff_base_ms, backoff_cap_ms, progress, stage, checkpoint, args, result, error, "          \
+    "batch_id, parent_id, root_id, unique_key, workspace, lease_owner, lease_expires_at, "         \
+    "last_heartbeat, progress_at, created_at, started_at, completed_at, failed_at, updated_at, "   \
+    "event_seq, rowid"
+
+#define CLAIM_MULTI 32 /* most events written by one INSERT */
+
+/* The statements that read a claim, on one connection. */
+struct claim_read {
+    sqlite3 *db;
+    sqlite3_stmt *next_priority; /* the highest priority below ?2 with pending jobs of type ?1 */
+    sqlite3_stmt *rows;          /* due jobs of type ?1 at priority ?2, oldest first */
+};
+
+struct sq {
+    struct store base;
+    char *path;
+    sqlite3 *w; /* writer */
+    sqlite3 *r; /* reader */
+    pthread_mutex_t rlock;
+    /* the checkpointer: copies the WAL into the database on its own connection and thread, so
+     * commits do not pay for it */
+    sqlite3 *ck;
+    pthread_t ck_thread;
+    pthread_mutex_t ck_lock;
+    pthread_cond_t ck_cv;
+    bool ck_wanted, ck_stop, ck_running;
+    sqlite3_stmt *ins, *ins_multi, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
+        *complete, *complete_many, *complete_many_seq, *sp_begin, *sp_release, *sp_rollback,
+        *tx_begin, *tx_commit;
+    sqlite3_stmt *ev_rows[CLAIM_MULTI + 1]; /* INSERT of k event rows from values, made lazily */
+    struct claim_read claim_w, claim_r;     /* reading a claim, on the writer and on the reader */
+    sqlite3_stmt *claim_if;                 /* take a job if unchanged since it was read */
+    sqlite3_stmt *get, *events, *fetch, *list;
+    /* batches, tokens, crawl results (sqlite_api.c); prepared on first use */
+    sqlite3_stmt *batch_jobs_r, *batch_jobs_w, *batch_get, *batch_list, *batch_count, *token_add,
+        *token_find, *token_list, *token_revoke, *crawl_save, *crawl_get, *crawl_expire;
+};
+
+/* e gets a message naming what failed and why; returns the trawl code for SQLite's rc. */
+int sq_err(sqlite3 *db, int rc, struct err *e, const char *what);
+int sq_prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct err *e);
+/* Prepare on first use: *st stays prepared until the store closes. */
+int sq_prep_once(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct err *e);
+/* Bind s, or NULL when s is NULL; the string must outlive the step. */
+void sq_bind_text(sqlite3_stmt *st, int i, const char *s);
+/* A copy of column i's text, or NULL. */
+char *sq_col_dup(sqlite3_stmt *st, int i);
+/* Read the JOB_COLS columns starting at column c into j. */
+void sq_row_to_job(sqlite3_stmt *st, int c, struct job *j);
+/* Step a statement on the writer that returns no rows, then reset it. */
+int sq_step_done(struct sq *q, sqlite3_stmt *st, struct err *e, const char *what);
+
+/* sqlite_api.c: the version 2 operations. */
+int sq_batch_jobs(struct store *s, const struct batch_filter *f, bool writer, struct job **out,
+                  size_t *n, struct err *e);
+int sq_batch_get(struct store *s, const char *workspace, const char *id, struct batch_info *out,
+                 struct err *e);
+int sq_batch_list(struct store *s, const char *workspace, size_t limit, size_t offset,
+                  struct batch_info **out, size_t *n, int64_t *total, struct err *e);
+int sq_token_add(struct store *s, const struct api_token *t, struct err *e);
+int sq_token_find(struct store *s, const unsigned char hash[TOKEN_HASH_LEN], struct api_token *out,
+                  struct err *e);
+int sq_token_list(struct store *s, struct api_token **out, size_t *n, struct err *e);
+int sq_token_revoke(struct store *s, const char *id, int64_t now, struct err *e);
+int sq_crawl_save(struct store *s, const struct crawl_result *r, int attempt, const char *owner,
+                  struct err *e);
+int sq_crawl_get(struct store *s, const char *job_id, bool with_body, struct crawl_result *out,
+                 struct err *e);
+int sq_crawl_expire(struct store *s, int64_t before, size_t limit, struct err *e);
+
+#endif
