@@ -23,13 +23,15 @@ CFLAGS  += $(OPT) $(WARN) -D_GNU_SOURCE -Isrc -I$(BUILD)/gen $(shell pkg-config 
 LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
-LIB_SRC := $(sort $(wildcard src/base/*.c src/store/*.c src/engine/*.c src/handlers/*.c \
-                             src/cli/*.c))
+LIB_SRC := $(sort $(wildcard src/base/*.c src/store/*.c src/engine/*.c src/fetch/*.c \
+                             src/parse/*.c src/handlers/*.c src/api/*.c src/cli/*.c))
 MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
 GEN_SRC := $(BUILD)/gen/migrations.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+E2E_SRC := $(sort $(wildcard tests/e2e/test_*.c)) tests/e2e/e2eutil.c
+E2E_OBJ := $(E2E_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
