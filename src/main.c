@@ -9,21 +9,31 @@ static const struct command {
     int (*fn)(int argc, char **argv);
     const char *help;
 } commands[] = {
-    {"serve", cmd_serve, "run workers and the monitor on a database"},
-    {"enqueue", cmd_enqueue, "add a job to a database (local)"},
-    {"job", cmd_job, "show a job and its history (local)"},
-    {"jobs", cmd_jobs, "list jobs, newest first, by status, type or batch (local)"},
+    {"serve", cmd_serve, "run the HTTP API, the workers and the monitor on a database"},
+    {"submit", cmd_submit, "queue a crawl job for a URL"},
+    {"batch", cmd_batch, "queue crawl jobs for a file of URLs, as one batch"},
+    {"get", cmd_get, "show a crawl job, or its page with --html"},
+    {"wait", cmd_wait, "wait for a crawl job to end"},
+    {"job", cmd_job, "show a job of any type and its history"},
+    {"jobs", cmd_jobs, "list jobs, newest first, by status, type or batch"},
+    {"batches", cmd_batches, "list batches with their progress"},
+    {"batch-status", cmd_batch_status, "show a batch's counts and jobs"},
+    {"retry", cmd_retry, "retry a batch's failed jobs, or one job"},
+    {"cancel", cmd_cancel, "cancel a job"},
+    {"token", cmd_token, "make, list and revoke API tokens (local)"},
+    {"enqueue", cmd_enqueue, "add a job of any type to a database (local)"},
     {"stats", cmd_stats, "count jobs by status (local)"},
-    {"cancel", cmd_cancel, "cancel a job (local)"},
-    {"retry", cmd_retry, "retry a failed or cancelled job (local)"},
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: trawl <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\n'trawl <command> --help' shows a command's options.\n");
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
+    fprintf(f,
+            "\n'trawl <command> --help' shows a command's options. Commands marked local work\n"
+            "on the database file (--db, $TRAWL_DB); the others talk to `trawl serve` over HTTP\n"
+            "(--server, $TRAWL_SERVER; --token, $TRAWL_TOKEN).\n");
 }
 
 int main(int argc, char **argv)

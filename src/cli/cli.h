@@ -9,10 +9,19 @@
 #include <stdint.h>
 
 int cmd_serve(int argc, char **argv);
+/* local: on the database file */
 int cmd_enqueue(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+/* remote: through the HTTP API */
+int cmd_submit(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
-int cmd_stats(int argc, char **argv);
+int cmd_batches(int argc, char **argv);
+int cmd_batch_status(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_retry(int argc, char **argv);
 
@@ -24,5 +33,7 @@ bool cli_int(const char *opt, const char *s, int64_t min, int64_t max, int64_t *
 int cli_open(const char *path, enum store_durability d, struct engine **out);
 /* The default database path: $TRAWL_DB or ./trawl.db. */
 const char *cli_default_db(void);
+/* Parse "[--db PATH] [ID]" (ID when id is not NULL); -1 to go on, else the exit status. */
+int cli_db_args(int argc, char **argv, const char *usage, const char **db, const char **id);
 
 #endif

@@ -1,5 +1,5 @@
-/* Local commands that work on a database file directly (also while trawl serve runs on it):
- * enqueue, job, stats, cancel, retry. They will gain HTTP twins when the API exists. */
+/* Local commands that work on a database file directly (also while trawl serve runs on it), for
+ * administration and for deployments without the HTTP API: enqueue and stats. */
 #include "cli/cli.h"
 
 #include "base/xalloc.h"
@@ -125,8 +125,8 @@ int cmd_enqueue(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
-/* Parse "[--db PATH] ID" for the one-job commands. */
-static int one_job_args(int argc, char **argv, const char *usage, const char **db, const char **id)
+/* Parse "[--db PATH] [ID]"; returns -1 to go on, else the exit status. */
+int cli_db_args(int argc, char **argv, const char *usage, const char **db, const char **id)
 {
     static const struct option longs[] = {
         {"db", required_argument, 0, 'd'},
@@ -156,82 +156,11 @@ static int one_job_args(int argc, char **argv, const char *usage, const char **d
     return -1;
 }
 
-static void print_time(const char *label, int64_t ms)
-{
-    if (!ms)
-        return;
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char buf[32];
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    printf("%-14s %s.%03dZ\n", label, buf, (int)(ms % 1000));
-}
-
-int cmd_job(int argc, char **argv)
-{
-    const char *db, *id;
-    int rc = one_job_args(argc, argv, "usage: trawl job [--db PATH] ID\n", &db, &id);
-    if (rc >= 0)
-        return rc;
-    struct engine *eng;
-    if (cli_open(db, STORE_DURABLE, &eng))
-        return 1;
-    struct job j;
-    struct err e;
-    if (engine_get(eng, id, &j, &e)) {
-        fprintf(stderr, "trawl: %s\n", e.msg);
-        engine_close(eng);
-        return 1;
-    }
-    printf("%-14s %s\n%-14s %s\n%-14s %s\n", "id", j.id, "type", j.type, "status",
-           job_status_name(j.status));
-    printf("%-14s %d/%d\n%-14s %d\n%-14s %d%%\n", "attempt", j.attempt, j.max_attempts, "priority",
-           j.priority, "progress", j.progress);
-    if (j.stage)
-        printf("%-14s %s\n", "stage", j.stage);
-    printf("%-14s %s\n", "args", j.args);
-    if (j.checkpoint)
-        printf("%-14s %s\n", "checkpoint", j.checkpoint);
-    if (j.result)
-        printf("%-14s %s\n", "result", j.result);
-    if (j.error)
-        printf("%-14s %s\n", "error", j.error);
-    if (j.batch_id)
-        printf("%-14s %s\n", "batch", j.batch_id);
-    if (j.lease_owner)
-        printf("%-14s %s\n", "lease owner", j.lease_owner);
-    print_time("created", j.created_at);
-    print_time("run at", j.run_at);
-    print_time("started", j.started_at);
-    print_time("completed", j.completed_at);
-    print_time("failed", j.failed_at);
-    struct job_event *ev;
-    size_t n;
-    if (engine_events(eng, id, &ev, &n, &e) >= 0) {
-        printf("history:\n");
-        print_time("  created", j.created_at);
-        for (size_t i = 0; i < n; i++) {
-            time_t t = (time_t)(ev[i].at / 1000);
-            struct tm tm;
-            gmtime_r(&t, &tm);
-            char buf[32];
-            strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-            printf("  %s.%03dZ  attempt %d  %s -> %s%s%s\n", buf, (int)(ev[i].at % 1000),
-                   ev[i].attempt, job_status_name(ev[i].from), job_status_name(ev[i].to),
-                   ev[i].message ? ": " : "", ev[i].message ? ev[i].message : "");
-        }
-        job_events_free(ev, n);
-    }
-    job_release(&j);
-    engine_close(eng);
-    return 0;
-}
-
 int cmd_stats(int argc, char **argv)
 {
     const char *db;
-    int rc = one_job_args(argc, argv, "usage: trawl stats [--db PATH]\n", &db, NULL);
+    int rc = cli_db_args(
+        argc, argv, "usage: trawl stats [--db PATH]\ncount jobs by status (local)\n", &db, NULL);
     if (rc >= 0)
         return rc;
     struct engine *eng;
@@ -247,114 +176,4 @@ int cmd_stats(int argc, char **argv)
             printf("%-11s %lld\n", job_status_name(i), (long long)counts[i]);
     engine_close(eng);
     return rc ? 1 : 0;
-}
-
-static int change_cmd(int argc, char **argv, bool cancel)
-{
-    const char *db, *id;
-    int rc = one_job_args(argc, argv,
-                          cancel ? "usage: trawl cancel [--db PATH] ID\n"
-                                 : "usage: trawl retry [--db PATH] ID\n",
-                          &db, &id);
-    if (rc >= 0)
-        return rc;
-    struct engine *eng;
-    if (cli_open(db, STORE_DURABLE, &eng))
-        return 1;
-    struct err e;
-    rc = cancel ? engine_cancel(eng, id, &e) : engine_retry(eng, id, 0, &e);
-    if (rc)
-        fprintf(stderr, "trawl: %s\n", e.msg);
-    else
-        printf("%s %s\n", id, cancel ? "cancelled" : "pending again");
-    engine_close(eng);
-    return rc ? 1 : 0;
-}
-
-int cmd_cancel(int argc, char **argv)
-{
-    return change_cmd(argc, argv, true);
-}
-
-int cmd_retry(int argc, char **argv)
-{
-    return change_cmd(argc, argv, false);
-}
-
-static const char jobs_usage_[] =
-    "usage: trawl jobs [--db PATH] [--status S] [--type T] [--batch ID] [--limit N] [--before ID]\n"
-    "lists jobs, newest first: id, type, status, attempt, error\n";
-
-int cmd_jobs(int argc, char **argv)
-{
-    static const struct option longs[] = {
-        {"db", required_argument, 0, 'd'},    {"status", required_argument, 0, 's'},
-        {"type", required_argument, 0, 't'},  {"batch", required_argument, 0, 'b'},
-        {"limit", required_argument, 0, 'n'}, {"before", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
-    };
-    const char *db = cli_default_db(), *status = NULL;
-    struct job_filter f = {.status = -1, .limit = 50};
-    int64_t v;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            db = optarg;
-            break;
-        case 's':
-            status = optarg;
-            break;
-        case 't':
-            f.type = optarg;
-            break;
-        case 'b':
-            f.batch_id = optarg;
-            break;
-        case 'c':
-            f.before_id = optarg;
-            break;
-        case 'n':
-            if (!cli_int("--limit", optarg, 1, 10000, &v))
-                return 2;
-            f.limit = (size_t)v;
-            break;
-        case 'h':
-            fputs(jobs_usage_, stdout);
-            return 0;
-        default:
-            fputs(jobs_usage_, stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fputs(jobs_usage_, stderr);
-        return 2;
-    }
-    if (status && job_status_parse(status) < 0) {
-        fprintf(stderr,
-                "trawl: --status: unknown status '%s' (expected pending, processing, retrying, "
-                "completed, failed or cancelled)\n",
-                status);
-        return 2;
-    }
-    struct engine *eng;
-    if (cli_open(db, STORE_DURABLE, &eng))
-        return 1;
-    struct job *jobs;
-    size_t n;
-    struct err e;
-    int rc = engine_list(eng, status, &f, &jobs, &n, &e);
-    if (rc < 0) {
-        fprintf(stderr, "trawl: %s\n", e.msg);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            printf("%s  %-12s %-10s %d/%d  %s\n", jobs[i].id, jobs[i].type,
-                   job_status_name(jobs[i].status), jobs[i].attempt, jobs[i].max_attempts,
-                   jobs[i].error ? jobs[i].error : "");
-        job_array_free(jobs, n);
-    }
-    engine_close(eng);
-    return rc < 0 ? 1 : 0;
 }

@@ -1,11 +1,17 @@
-/* trawl serve: the worker pool and the monitor on one database, until SIGINT or SIGTERM. The
- * first signal stops claiming and gives running jobs a grace period; a second exits at once.
- * Nothing acknowledged is lost either way: acknowledgements are commits. */
+/* trawl serve: the HTTP API, the worker pools (built-in types, and crawl jobs with the fetcher
+ * under them) and the monitor on one database, until SIGINT or SIGTERM. The first signal stops
+ * claiming and gives running jobs a grace period; a second exits at once. Nothing acknowledged is
+ * lost either way: acknowledgements are commits. */
 #include "cli/cli.h"
 
+#include "api/api.h"
 #include "base/log.h"
+#include "base/xalloc.h"
+#include "engine/breaker.h"
 #include "engine/monitor.h"
 #include "engine/worker.h"
+#include "fetch/fetch.h"
+#include "handlers/crawl.h"
 #include "handlers/handlers.h"
 
 #include <getopt.h>
@@ -19,7 +25,12 @@
 static const char usage_[] =
     "usage: trawl serve [options]\n"
     "  --db PATH              database file (default $TRAWL_DB or ./trawl.db)\n"
-    "  --workers N            handler threads (default 4)\n"
+    "  --listen HOST:PORT     the HTTP API (default 127.0.0.1:8080; port 0 picks one)\n"
+    "  --no-auth              no API tokens: every request is in workspace \"default\";\n"
+    "                         only on a loopback address\n"
+    "  --body-max BYTES       request body cap (default 1048576)\n"
+    "  --workers N            threads for built-in job types (default 4; 0: none)\n"
+    "  --crawl-workers N      crawl jobs fetched at once (default 64; 0: none)\n"
     "  --batch N              most jobs claimed at once (default 256)\n"
     "  --durability MODE      durable (default): every acknowledged change is fsynced;\n"
     "                         relaxed: survives a crash of trawl, not of the machine\n"
@@ -27,7 +38,25 @@ static const char usage_[] =
     "  --sweep MS             how often the monitor sweeps (default 2000)\n"
     "  --type TYPE.KEY=VALUE  a job type setting; KEY is max_attempts, backoff_base_ms,\n"
     "                         backoff_cap_ms, timeout_ms, lease_ms or no_progress_ms (repeatable)\n"
-    "  --log-level LEVEL      debug, info (default), warn or error\n";
+    "  --log-level LEVEL      debug, info (default), warn or error\n"
+    "fetching:\n"
+    "  --allow-private CIDR   let fetches reach this private or special range (repeatable)\n"
+    "  --no-ssrf-guard        let fetches reach any address (never on a shared network)\n"
+    "  --resolve H:P:ADDR     fetch host H port P from address ADDR (repeatable)\n"
+    "  --user-agent TEXT      the User-Agent of fetches\n"
+    "  --ignore-robots        do not read or obey robots.txt\n"
+    "  --host-connections N   requests in flight per site (default 8)\n"
+    "  --host-delay MS        pause between requests to one site (default 0)\n"
+    "  --fetch-timeout MS     most time for one request (default 60000)\n"
+    "  --connect-timeout MS   most time to connect (default 10000)\n"
+    "  --first-byte-timeout MS  most time until the first byte of a response (default 30000)\n"
+    "  --min-speed BYTES      slower than this many bytes/s ... (default 512)\n"
+    "  --min-speed-time MS    ... for this long drops a transfer (default 20000)\n"
+    "  --max-body BYTES       most bytes of a page after decompression (default 10485760)\n"
+    "  --max-redirects N      most redirects followed (default 5)\n"
+    "  --breaker-failures N   failures in a row that open a site's breaker (default 5)\n"
+    "  --breaker-open MS      how long a breaker stays open at first (default 30000)\n"
+    "  --body-retention MS    drop stored pages older than this (default 0: keep)\n";
 
 static pthread_mutex_t sig_lock_ = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sig_cv_ = PTHREAD_COND_INITIALIZER;
@@ -95,20 +124,126 @@ static int type_option(struct engine *eng, const char *opt)
     return 0;
 }
 
+/* POST /v1/crawl-jobs/process: claim a workspace's pending crawl jobs and run them here. */
+struct runner {
+    struct crawl_runner base;
+    struct engine *eng;
+    struct job_handler handler;
+};
+
+static int runner_process(struct crawl_runner *cr, const char *workspace, size_t n,
+                          struct job_outcome **out, struct err *e)
+{
+    struct runner *r = (struct runner *)cr;
+    const char *types[] = {CRAWL_TYPE};
+    char owner[96];
+    snprintf(owner, sizeof owner, "process:%d", (int)getpid());
+    struct job *jobs;
+    size_t got;
+    *out = NULL;
+    int rc = engine_claim_in(r->eng, workspace, types, 1, n, owner, 0, &jobs, &got, e);
+    if (rc < 0)
+        return rc;
+    if (got == 0)
+        return 0;
+    *out = xcalloc(got, sizeof **out);
+    rc = pool_run_jobs(r->eng, &r->handler, 1, jobs, got, got < 16 ? (int)got : 16, *out, e);
+    free(jobs);
+    return rc < 0 ? rc : (int)got;
+}
+
+static int expire_bodies(struct store *s, void *arg, struct err *e)
+{
+    return store_crawl_expire(s, *(const int64_t *)arg, 5000, e);
+}
+
+enum {
+    OPT_LISTEN = 256,
+    OPT_NO_AUTH,
+    OPT_BODY_MAX,
+    OPT_CRAWL_WORKERS,
+    OPT_ALLOW_PRIVATE,
+    OPT_NO_SSRF,
+    OPT_RESOLVE,
+    OPT_UA,
+    OPT_IGNORE_ROBOTS,
+    OPT_HOST_CONN,
+    OPT_HOST_DELAY,
+    OPT_FETCH_TIMEOUT,
+    OPT_CONNECT_TIMEOUT,
+    OPT_FIRST_BYTE,
+    OPT_MIN_SPEED,
+    OPT_MIN_SPEED_TIME,
+    OPT_MAX_BODY,
+    OPT_MAX_REDIRECTS,
+    OPT_BREAKER_FAILURES,
+    OPT_BREAKER_OPEN,
+    OPT_RETENTION,
+};
+
+static bool set_level(const char *v)
+{
+    static const struct {
+        const char *name;
+        enum log_level lvl;
+    } levels[] = {
+        {"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warn", LOG_WARN}, {"error", LOG_ERROR}};
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+        if (!strcmp(v, levels[i].name)) {
+            log_set_level(levels[i].lvl);
+            return true;
+        }
+    fprintf(stderr, "trawl: --log-level: expected debug, info, warn or error\n");
+    return false;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"db", required_argument, 0, 'd'},    {"workers", required_argument, 0, 'w'},
-        {"batch", required_argument, 0, 'b'}, {"durability", required_argument, 0, 'D'},
-        {"grace", required_argument, 0, 'g'}, {"sweep", required_argument, 0, 's'},
-        {"type", required_argument, 0, 't'},  {"log-level", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+        {"db", required_argument, 0, 'd'},
+        {"workers", required_argument, 0, 'w'},
+        {"batch", required_argument, 0, 'b'},
+        {"durability", required_argument, 0, 'D'},
+        {"grace", required_argument, 0, 'g'},
+        {"sweep", required_argument, 0, 's'},
+        {"type", required_argument, 0, 't'},
+        {"log-level", required_argument, 0, 'l'},
+        {"help", no_argument, 0, 'h'},
+        {"listen", required_argument, 0, OPT_LISTEN},
+        {"no-auth", no_argument, 0, OPT_NO_AUTH},
+        {"body-max", required_argument, 0, OPT_BODY_MAX},
+        {"crawl-workers", required_argument, 0, OPT_CRAWL_WORKERS},
+        {"allow-private", required_argument, 0, OPT_ALLOW_PRIVATE},
+        {"no-ssrf-guard", no_argument, 0, OPT_NO_SSRF},
+        {"resolve", required_argument, 0, OPT_RESOLVE},
+        {"user-agent", required_argument, 0, OPT_UA},
+        {"ignore-robots", no_argument, 0, OPT_IGNORE_ROBOTS},
+        {"host-connections", required_argument, 0, OPT_HOST_CONN},
+        {"host-delay", required_argument, 0, OPT_HOST_DELAY},
+        {"fetch-timeout", required_argument, 0, OPT_FETCH_TIMEOUT},
+        {"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
+        {"first-byte-timeout", required_argument, 0, OPT_FIRST_BYTE},
+        {"min-speed", required_argument, 0, OPT_MIN_SPEED},
+        {"min-speed-time", required_argument, 0, OPT_MIN_SPEED_TIME},
+        {"max-body", required_argument, 0, OPT_MAX_BODY},
+        {"max-redirects", required_argument, 0, OPT_MAX_REDIRECTS},
+        {"breaker-failures", required_argument, 0, OPT_BREAKER_FAILURES},
+        {"breaker-open", required_argument, 0, OPT_BREAKER_OPEN},
+        {"body-retention", required_argument, 0, OPT_RETENTION},
+        {0, 0, 0, 0},
     };
     const char *db = cli_default_db();
-    int64_t workers = 4, batch = 256, grace = 10000, sweep = 2000;
+    int64_t workers = 4, crawl_workers = 64, batch = 256, grace = 10000, sweep = 2000, v;
+    int64_t retention = 0;
     enum store_durability dur = STORE_DURABLE;
+    struct api_opts ao = {0};
+    struct fetch_opts fo = {0};
+    struct breaker_opts bo = {0};
+    struct ssrf_policy *policy = ssrf_policy_new();
     char **types = calloc((size_t)argc + 1, sizeof *types);
-    int ntypes = 0, c, rc = 2;
+    const char **resolve = calloc((size_t)argc + 1, sizeof *resolve);
+    int ntypes = 0, nresolve = 0, c, rc = 2;
+    struct err e;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
@@ -116,7 +251,11 @@ int cmd_serve(int argc, char **argv)
             db = optarg;
             break;
         case 'w':
-            if (!cli_int("--workers", optarg, 1, 1024, &workers))
+            if (!cli_int("--workers", optarg, 0, 1024, &workers))
+                goto out;
+            break;
+        case OPT_CRAWL_WORKERS:
+            if (!cli_int("--crawl-workers", optarg, 0, 4096, &crawl_workers))
                 goto out;
             break;
         case 'b':
@@ -145,18 +284,94 @@ int cmd_serve(int argc, char **argv)
             types[ntypes++] = optarg;
             break;
         case 'l':
-            if (!strcmp(optarg, "debug"))
-                log_set_level(LOG_DEBUG);
-            else if (!strcmp(optarg, "info"))
-                log_set_level(LOG_INFO);
-            else if (!strcmp(optarg, "warn"))
-                log_set_level(LOG_WARN);
-            else if (!strcmp(optarg, "error"))
-                log_set_level(LOG_ERROR);
-            else {
-                fprintf(stderr, "trawl: --log-level: expected debug, info, warn or error\n");
+            if (!set_level(optarg))
+                goto out;
+            break;
+        case OPT_LISTEN:
+            ao.listen = optarg;
+            break;
+        case OPT_NO_AUTH:
+            ao.no_auth = true;
+            break;
+        case OPT_BODY_MAX:
+            if (!cli_int("--body-max", optarg, 1024, 1 << 30, &v))
+                goto out;
+            ao.body_max = (size_t)v;
+            break;
+        case OPT_ALLOW_PRIVATE:
+            if (ssrf_policy_allow(policy, optarg, &e) != 0) {
+                fprintf(stderr, "trawl: --allow-private: %s\n", e.msg);
                 goto out;
             }
+            break;
+        case OPT_NO_SSRF:
+            ssrf_policy_disable(policy);
+            break;
+        case OPT_RESOLVE:
+            if (strchr(optarg, ':') == NULL || strchr(strchr(optarg, ':') + 1, ':') == NULL) {
+                fprintf(stderr, "trawl: --resolve: expected HOST:PORT:ADDRESS, got '%s'\n", optarg);
+                goto out;
+            }
+            resolve[nresolve++] = optarg;
+            break;
+        case OPT_UA:
+            fo.user_agent = optarg;
+            break;
+        case OPT_IGNORE_ROBOTS:
+            fo.ignore_robots = true;
+            break;
+        case OPT_HOST_CONN:
+            if (!cli_int("--host-connections", optarg, 1, 1024, &v))
+                goto out;
+            fo.host_connections = (int)v;
+            break;
+        case OPT_HOST_DELAY:
+            if (!cli_int("--host-delay", optarg, 0, 3600000, &fo.host_delay_ms))
+                goto out;
+            break;
+        case OPT_FETCH_TIMEOUT:
+            if (!cli_int("--fetch-timeout", optarg, 100, 3600000, &fo.total_timeout_ms))
+                goto out;
+            break;
+        case OPT_CONNECT_TIMEOUT:
+            if (!cli_int("--connect-timeout", optarg, 100, 3600000, &fo.connect_timeout_ms))
+                goto out;
+            break;
+        case OPT_FIRST_BYTE:
+            if (!cli_int("--first-byte-timeout", optarg, 100, 3600000, &fo.first_byte_timeout_ms))
+                goto out;
+            break;
+        case OPT_MIN_SPEED:
+            if (!cli_int("--min-speed", optarg, 1, 1 << 30, &v))
+                goto out;
+            fo.min_speed_bps = (long)v;
+            break;
+        case OPT_MIN_SPEED_TIME:
+            if (!cli_int("--min-speed-time", optarg, 1000, 3600000, &fo.min_speed_ms))
+                goto out;
+            break;
+        case OPT_MAX_BODY:
+            if (!cli_int("--max-body", optarg, 1024, (int64_t)1 << 32, &v))
+                goto out;
+            fo.max_body = (size_t)v;
+            break;
+        case OPT_MAX_REDIRECTS:
+            if (!cli_int("--max-redirects", optarg, 0, 20, &v))
+                goto out;
+            fo.max_redirects = v ? (int)v : -1;
+            break;
+        case OPT_BREAKER_FAILURES:
+            if (!cli_int("--breaker-failures", optarg, 1, 1000, &v))
+                goto out;
+            bo.failures = (int)v;
+            break;
+        case OPT_BREAKER_OPEN:
+            if (!cli_int("--breaker-open", optarg, 100, 86400000, &bo.open_ms))
+                goto out;
+            break;
+        case OPT_RETENTION:
+            if (!cli_int("--body-retention", optarg, 0, INT64_MAX / 4, &retention))
+                goto out;
             break;
         case 'h':
             fputs(usage_, stdout);
@@ -171,6 +386,8 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "trawl serve: unexpected argument '%s'\n", argv[optind]);
         goto out;
     }
+    fo.ssrf = policy;
+    fo.resolve = resolve;
 
     /* signals are taken by one thread; every other thread inherits the blocked mask */
     static sigset_t set;
@@ -192,36 +409,91 @@ int cmd_serve(int argc, char **argv)
             engine_close(eng);
             goto out;
         }
+    rc = 1;
+    struct fetcher *fetcher = NULL;
+    struct breakers *breakers = breakers_new(&bo, NULL);
+    struct pool *pool = NULL, *cpool = NULL;
+    struct monitor *mon = NULL;
+    struct api *api = NULL;
+    if (fetcher_new(&fo, &fetcher, &e)) {
+        fprintf(stderr, "trawl: %s\n", e.msg);
+        goto stop;
+    }
+    struct crawler crawler = {.fetcher = fetcher, .breakers = breakers};
+    struct runner runner = {
+        .base = {runner_process}, .eng = eng, .handler = {CRAWL_TYPE, handler_crawl, &crawler}};
     size_t nh;
     const struct job_handler *h = handlers_builtin(&nh);
-    struct pool_opts po = {.workers = (int)workers, .batch = (size_t)batch};
-    struct pool *pool;
-    struct err e;
-    if (pool_start(eng, h, nh, &po, &pool, &e)) {
-        fprintf(stderr, "trawl: %s\n", e.msg);
-        engine_close(eng);
-        rc = 1;
-        goto out;
+    if (workers > 0) {
+        struct pool_opts po = {.workers = (int)workers, .batch = (size_t)batch};
+        if (pool_start(eng, h, nh, &po, &pool, &e)) {
+            fprintf(stderr, "trawl: %s\n", e.msg);
+            goto stop;
+        }
     }
-    struct monitor *mon = monitor_start(eng, sweep);
-    log_info("trawl serve: %s, %lld workers, %s durability, schema v%d; ready", db,
-             (long long)workers, dur == STORE_DURABLE ? "full" : "relaxed", store_schema_version());
+    if (crawl_workers > 0) {
+        struct pool_opts po = {.workers = (int)crawl_workers, .batch = (size_t)batch};
+        if (pool_start(eng, &runner.handler, 1, &po, &cpool, &e)) {
+            fprintf(stderr, "trawl: %s\n", e.msg);
+            goto stop;
+        }
+    }
+    mon = monitor_start(eng, sweep);
+    struct api_deps deps = {.eng = eng, .breakers = breakers, .runner = &runner.base};
+    if (api_start(&deps, &ao, &api, &e)) {
+        fprintf(stderr, "trawl: %s\n", e.msg);
+        rc = e.code == TRAWL_EINVAL ? 2 : 1; /* a bad --listen is bad usage */
+        goto stop;
+    }
+    log_info("trawl serve: %s, api on %s (port %d), %lld workers, %lld crawl workers, %s "
+             "durability, schema v%d%s; ready",
+             db, ao.listen ? ao.listen : API_DEFAULT_LISTEN, api_port(api), (long long)workers,
+             (long long)crawl_workers, dur == STORE_DURABLE ? "full" : "relaxed",
+             store_schema_version(), ao.no_auth ? ", no auth" : "");
+    /* a line for scripts and tests that start trawl on port 0 */
+    printf("listening on port %d\n", api_port(api));
+    fflush(stdout);
 
     pthread_mutex_lock(&sig_lock_);
-    while (signals_ == 0)
-        pthread_cond_wait(&sig_cv_, &sig_lock_);
+    while (signals_ == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 60;
+        pthread_cond_timedwait(&sig_cv_, &sig_lock_, &ts);
+        if (signals_ == 0 && retention > 0) {
+            pthread_mutex_unlock(&sig_lock_);
+            int64_t before = engine_now(eng) - retention;
+            int n = engine_exec(eng, expire_bodies, &before, &e);
+            if (n < 0)
+                log_warn("body retention: %s", e.msg);
+            pthread_mutex_lock(&sig_lock_);
+        }
+    }
     pthread_mutex_unlock(&sig_lock_);
-
-    bool clean = pool_stop(pool, grace);
+    rc = 0;
+stop:;
+    int ret = rc;
+    bool clean = true;
+    engine_stop_waits(eng);
+    if (pool)
+        clean = pool_stop(pool, grace) && clean;
+    if (cpool)
+        clean = pool_stop(cpool, grace) && clean;
     monitor_stop(mon);
     if (!clean) {
         log_warn("some handlers did not stop; their jobs were released; exiting");
         _exit(0);
     }
+    api_stop(api);
+    fetcher_free(fetcher);
+    breakers_free(breakers);
     engine_close(eng);
-    log_info("trawl serve: stopped");
-    rc = 0;
+    if (ret == 0)
+        log_info("trawl serve: stopped");
+    rc = ret;
 out:
+    ssrf_policy_free(policy);
     free(types);
+    free(resolve);
     return rc;
 }

@@ -119,6 +119,10 @@ static pid_t start_serve(void)
                     "noop.lease_ms=1500",
                     "--log-level",
                     "warn",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--crawl-workers",
+                    "0",
                     NULL};
     return spawn(argv, -1);
 }

@@ -92,7 +92,13 @@ Test(cli, bad_arguments_are_refused_clearly)
     REFUSED("priority", "enqueue", "--priority", "5000", "noop");
     REFUSED("not a whole number", "enqueue", "--max-attempts", "three", "noop");
     REFUSED("--count and --unique-key", "enqueue", "--count", "2", "--unique-key", "k", "noop");
-    REFUSED("--workers", "serve", "--workers", "0");
+    REFUSED("--workers", "serve", "--workers", "-1");
+    REFUSED("--listen", "serve", "--listen", "nowhere");
+    REFUSED("--allow-private", "serve", "--allow-private", "300.1.1.1/8");
+    REFUSED("--resolve", "serve", "--resolve", "example.com");
+    REFUSED("--workspace", "token", "create");
+    REFUSED("usage", "submit");
+    REFUSED("--limit", "jobs", "--limit", "0");
     REFUSED("--durability", "serve", "--durability", "sometimes");
     REFUSED("TYPE.KEY=VALUE", "serve", "--type", "noop");
     REFUSED("unknown setting", "serve", "--type", "noop.colour=3");
@@ -108,27 +114,31 @@ Test(cli, local_commands_work_on_the_database)
     struct run r;
     RUN(&r, "enqueue", "--count", "3", "--batch", "b7", "noop", "{\"n\":1}");
     cr_assert_eq(r.status, 0, "%s", r.err);
-    char id[UUID_STR_LEN];
     cr_assert_eq(strlen(r.out), 3 * 37, "three ids, one per line: %s", r.out);
-    snprintf(id, sizeof id, "%.36s", r.out);
-    RUN(&r, "job", id);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    cr_assert(strstr(r.out, "pending") && strstr(r.out, "{\"n\":1}") && strstr(r.out, "b7"),
-              "job: %s", r.out);
-    RUN(&r, "cancel", id);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    RUN(&r, "jobs", "--status", "cancelled");
-    cr_assert(strstr(r.out, id) != NULL, "jobs: %s", r.out);
-    RUN(&r, "jobs", "--status", "running");
-    cr_assert_neq(r.status, 0);
-    cr_assert(strstr(r.err, "unknown status") != NULL, "%s", r.err);
-    RUN(&r, "job", "not-an-id");
-    cr_assert_neq(r.status, 0);
-    cr_assert(strlen(r.err) > 0);
-    RUN(&r, "retry", id);
-    cr_assert_eq(r.status, 0, "%s", r.err);
     RUN(&r, "stats");
     cr_assert(strstr(r.out, "pending     3") != NULL, "stats: %s", r.out);
+    /* a token is shown once; the database keeps only its hash */
+    RUN(&r, "token", "create", "--workspace", "acme", "--name", "ci");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strncmp(r.out, "trawl_", 6) == 0 && strlen(r.out) == 50, "token: %s", r.out);
+    char token[64];
+    snprintf(token, sizeof token, "%.49s", r.out);
+    RUN(&r, "token", "list");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "acme") && strstr(r.out, "ci"), "list: %s", r.out);
+    cr_assert_null(strstr(r.out, token), "the token itself must not be listed");
+    char id[UUID_STR_LEN];
+    const char *line = strchr(r.out, '\n');
+    cr_assert_not_null(line);
+    snprintf(id, sizeof id, "%.36s", line + 1);
+    RUN(&r, "token", "revoke", "abc");
+    cr_assert_neq(r.status, 0);
+    cr_assert(strstr(r.err, "at least its first 8") != NULL, "%s", r.err);
+    RUN(&r, "token", "revoke", id);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    RUN(&r, "token", "revoke", id);
+    cr_assert_neq(r.status, 0);
+    cr_assert(strstr(r.err, "already revoked") != NULL, "%s", r.err);
 }
 
 static pid_t start_serve(void)
@@ -140,7 +150,7 @@ static pid_t start_serve(void)
         dup2(e, 1);
         dup2(e, 2);
         execl(trawl_bin(), trawl_bin(), "serve", "--db", tu_path("cli.db"), "--workers", "1",
-              "--grace", "300", (char *)NULL);
+              "--grace", "300", "--listen", "127.0.0.1:0", "--crawl-workers", "0", (char *)NULL);
         _exit(127);
     }
     return pid;

@@ -1,0 +1,54 @@
+/* The HTTP API of `trawl serve` (libmicrohttpd): JSON under /v1, bearer tokens scoped to a
+ * workspace, health checks. It maps requests to engine calls and holds no job logic.
+ *
+ * Ownership: api_start borrows everything in its deps, which must outlive the server. */
+#ifndef TRAWL_API_H
+#define TRAWL_API_H
+
+#include "base/err.h"
+#include "engine/engine.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define API_DEFAULT_LISTEN   "127.0.0.1:8080"
+#define API_DEFAULT_BODY_MAX (1u << 20)
+
+struct breakers;
+struct job_outcome;
+
+/* Runs crawl jobs now, for POST /v1/crawl-jobs/process: claims up to n pending crawl jobs of the
+ * workspace and runs each to its end; *out (n entries at most, freed by the caller) says what
+ * became of each. Returns the number run or an error. */
+struct crawl_runner {
+    int (*process)(struct crawl_runner *r, const char *workspace, size_t n,
+                   struct job_outcome **out, struct err *e);
+};
+
+struct api_opts {
+    const char *listen; /* HOST:PORT, [V6]:PORT; default API_DEFAULT_LISTEN; port 0 picks one */
+    bool no_auth;       /* every request is in workspace "default"; loopback only */
+    size_t body_max;    /* request body cap in bytes; default API_DEFAULT_BODY_MAX */
+    unsigned header_timeout_s; /* idle or slow connections are closed after this; default 30 */
+    unsigned connection_limit; /* most open connections; default 1024 */
+    unsigned waits_max;        /* most requests waiting on jobs at once; default 512 */
+};
+
+/* What the API serves besides the engine; any may be NULL (the calls that need it answer 503). */
+struct api_deps {
+    struct engine *eng;
+    struct breakers *breakers;   /* circuit breaker states, for GET /v1/breakers */
+    struct crawl_runner *runner; /* runs crawl jobs now, for POST /v1/crawl-jobs/process */
+};
+
+struct api;
+
+/* Start listening. On success *out is running and api_port() tells the port. */
+int api_start(const struct api_deps *deps, const struct api_opts *o, struct api **out,
+              struct err *e);
+int api_port(const struct api *a);
+/* Stop accepting, finish requests in flight (waits are woken), free. Accepts NULL. */
+void api_stop(struct api *a);
+
+#endif

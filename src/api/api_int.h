@@ -1,0 +1,107 @@
+/* The API's insides, shared by its resource files: a request as the handlers see it, the reply
+ * helpers, and the route table's entries. Not for use outside src/api/.
+ *
+ * Ownership: a handler borrows the request; the JSON it passes to a reply helper is stolen
+ * (jansson's "_new" convention), as is the body passed to api_reply_raw. */
+#ifndef TRAWL_API_INT_H
+#define TRAWL_API_INT_H
+
+#include "api/api.h"
+#include "base/buf.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+
+#define API_JSON_DEPTH_MAX 32
+#define API_PARAMS_MAX     2
+
+struct api {
+    struct api_deps deps;
+    struct api_opts opts;
+    struct MHD_Daemon *daemon;
+    int port;
+    atomic_int waits;     /* requests waiting on a job now */
+    atomic_bool stopping; /* readyz answers 503 */
+    struct auth_cache *auth;
+};
+
+struct req {
+    struct api *api;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    struct buf body;
+    bool body_too_large;
+    bool answered;
+    const char *workspace; /* after auth */
+    const char *params[API_PARAMS_MAX];
+    json_t *json; /* the parsed body, for routes that take one */
+};
+
+/* Answer with status and a JSON body (stolen). Returns MHD_YES or MHD_NO for the handler. */
+enum MHD_Result api_reply(struct req *r, unsigned status, json_t *body);
+/* Answer {"success": false, "error": {"code", "message"}} with status; code is derived from
+ * status ("bad_request", "unauthorized", ...). */
+enum MHD_Result api_reply_error(struct req *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Answer a trawl error with the status it maps to: EINVAL 400, ENOTFOUND 404, ESTALE and
+ * ESTATE 409, ETOOBIG 413, a store that cannot answer 503, anything else 500. */
+enum MHD_Result api_reply_err(struct req *r, const struct err *e);
+/* {"success": true} merged with body's members. */
+json_t *api_ok(void);
+
+/* A query parameter, or NULL. */
+const char *api_query(struct req *r, const char *name);
+/* Parse query parameter name as an integer in [min, max] (def when absent). On a bad value an
+ * error reply is sent and false returned. */
+bool api_query_int(struct req *r, const char *name, int64_t min, int64_t max, int64_t def,
+                   int64_t *out);
+/* Times as ISO 8601 UTC with milliseconds, or JSON null for 0. */
+json_t *api_time(int64_t ms);
+
+/* Reading a JSON body's members: each sends a 400 naming the field and returns false on a
+ * value of the wrong type or out of range; an absent member leaves *out as it was. */
+bool api_get_int(struct req *r, json_t *obj, const char *key, int64_t min, int64_t max,
+                 int64_t *out);
+bool api_get_str(struct req *r, json_t *obj, const char *key, size_t max, const char **out);
+bool api_get_bool(struct req *r, json_t *obj, const char *key, bool *out);
+
+/* A job as the generic API shows it (without args when brief). */
+json_t *api_job_json(const struct job *j, bool brief);
+
+typedef enum MHD_Result (*api_handler_fn)(struct req *r);
+
+/* Route handlers, one file per resource. */
+enum MHD_Result api_healthz(struct req *r);
+enum MHD_Result api_readyz(struct req *r);
+enum MHD_Result api_breakers(struct req *r);
+
+enum MHD_Result api_jobs_create(struct req *r);
+enum MHD_Result api_jobs_list(struct req *r);
+enum MHD_Result api_jobs_get(struct req *r);
+enum MHD_Result api_jobs_cancel(struct req *r);
+enum MHD_Result api_jobs_retry(struct req *r);
+enum MHD_Result api_jobs_claim(struct req *r);
+enum MHD_Result api_jobs_heartbeat(struct req *r);
+enum MHD_Result api_jobs_complete(struct req *r);
+enum MHD_Result api_jobs_fail(struct req *r);
+
+enum MHD_Result api_crawl_create(struct req *r);
+enum MHD_Result api_crawl_batch(struct req *r);
+enum MHD_Result api_crawl_get(struct req *r);
+enum MHD_Result api_crawl_wait(struct req *r);
+enum MHD_Result api_crawl_process(struct req *r);
+enum MHD_Result api_batches_list(struct req *r);
+enum MHD_Result api_batches_get(struct req *r);
+enum MHD_Result api_batches_retry(struct req *r);
+
+/* auth.c: the workspace of a bearer token, cached for a few seconds. */
+struct auth_cache *auth_cache_new(void);
+void auth_cache_free(struct auth_cache *c);
+/* 0 and the workspace (copied into ws) for a live token; TRAWL_ENOTFOUND for an unknown or
+ * revoked one; a store error otherwise. */
+int auth_lookup(struct auth_cache *c, struct engine *eng, const char *token, char *ws, size_t n,
+                struct err *e);
+
+#endif

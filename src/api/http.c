@@ -1,0 +1,671 @@
+/* The HTTP server: libmicrohttpd with a thread per connection (handlers may block on a commit
+ * or a wait), the route table, body limits, authentication, and the reply helpers. */
+#include "api/api_int.h"
+
+#include "base/log.h"
+#include "base/xalloc.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define API_PATH_MAX     8192
+#define API_STACK_SIZE   (512 * 1024)
+#define API_MEMORY_LIMIT (64 * 1024) /* per connection: the request line and headers */
+
+enum route_flags {
+    R_PUBLIC = 1 << 0, /* no token needed */
+    R_JSON = 1 << 1,   /* takes a JSON object body (may be empty) */
+};
+
+struct route {
+    const char *method;
+    const char *pattern; /* segments; ":x" matches one segment, captured in order */
+    api_handler_fn fn;
+    unsigned flags;
+};
+
+static const struct route routes_[] = {
+    {"GET", "/healthz", api_healthz, R_PUBLIC},
+    {"GET", "/readyz", api_readyz, R_PUBLIC},
+    {"GET", "/v1/breakers", api_breakers, 0},
+    {"POST", "/v1/crawl-jobs", api_crawl_create, R_JSON},
+    {"POST", "/v1/crawl-jobs/batch", api_crawl_batch, R_JSON},
+    {"POST", "/v1/crawl-jobs/process", api_crawl_process, R_JSON},
+    {"GET", "/v1/crawl-jobs/:id", api_crawl_get, 0},
+    {"POST", "/v1/crawl-jobs/:id/wait", api_crawl_wait, R_JSON},
+    {"GET", "/v1/batches", api_batches_list, 0},
+    {"GET", "/v1/batches/:id", api_batches_get, 0},
+    {"POST", "/v1/batches/:id/retry-failed", api_batches_retry, R_JSON},
+    {"POST", "/v1/jobs", api_jobs_create, R_JSON},
+    {"GET", "/v1/jobs", api_jobs_list, 0},
+    {"POST", "/v1/jobs/claim", api_jobs_claim, R_JSON},
+    {"GET", "/v1/jobs/:id", api_jobs_get, 0},
+    {"POST", "/v1/jobs/:id/cancel", api_jobs_cancel, R_JSON},
+    {"POST", "/v1/jobs/:id/retry", api_jobs_retry, R_JSON},
+    {"POST", "/v1/jobs/:id/heartbeat", api_jobs_heartbeat, R_JSON},
+    {"POST", "/v1/jobs/:id/complete", api_jobs_complete, R_JSON},
+    {"POST", "/v1/jobs/:id/fail", api_jobs_fail, R_JSON},
+};
+
+/* ---- replies ---- */
+
+static const char *status_code_name(unsigned status)
+{
+    switch (status) {
+    case 400:
+        return "bad_request";
+    case 401:
+        return "unauthorized";
+    case 403:
+        return "forbidden";
+    case 404:
+        return "not_found";
+    case 405:
+        return "method_not_allowed";
+    case 409:
+        return "conflict";
+    case 413:
+        return "too_large";
+    case 414:
+        return "uri_too_long";
+    case 415:
+        return "unsupported_media_type";
+    case 429:
+        return "too_many_requests";
+    case 503:
+        return "unavailable";
+    default:
+        return status >= 500 ? "internal" : "error";
+    }
+}
+
+static enum MHD_Result send_buf(struct req *r, unsigned status, char *data, size_t len,
+                                const char *ctype, const char *allow, const char *retry_after)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, data, data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (allow)
+        MHD_add_response_header(resp, "Allow", allow);
+    if (retry_after)
+        MHD_add_response_header(resp, "Retry-After", retry_after);
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    r->answered = true;
+    return ret;
+}
+
+static enum MHD_Result reply_full(struct req *r, unsigned status, json_t *body, const char *allow,
+                                  const char *retry_after)
+{
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!s)
+        return MHD_NO;
+    size_t n = strlen(s);
+    /* a final newline makes the output friendlier to terminals; JSON ignores it */
+    char *t = realloc(s, n + 2);
+    if (!t) {
+        free(s);
+        return MHD_NO;
+    }
+    t[n] = '\n';
+    t[n + 1] = 0;
+    return send_buf(r, status, t, n + 1, "application/json", allow, retry_after);
+}
+
+enum MHD_Result api_reply(struct req *r, unsigned status, json_t *body)
+{
+    return reply_full(r, status, body, NULL, NULL);
+}
+
+static enum MHD_Result verror(struct req *r, unsigned status, const char *allow,
+                              const char *retry_after, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    json_t *body = json_pack("{s:b, s:{s:s, s:s}}", "success", 0, "error", "code",
+                             status_code_name(status), "message", msg);
+    return reply_full(r, status, body, allow, retry_after);
+}
+
+enum MHD_Result api_reply_error(struct req *r, unsigned status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    enum MHD_Result ret = verror(r, status, NULL, NULL, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
+static enum MHD_Result reply_error_hdr(struct req *r, unsigned status, const char *allow,
+                                       const char *retry_after, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static enum MHD_Result reply_error_hdr(struct req *r, unsigned status, const char *allow,
+                                       const char *retry_after, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    enum MHD_Result ret = verror(r, status, allow, retry_after, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
+enum MHD_Result api_reply_err(struct req *r, const struct err *e)
+{
+    const char *msg = e->msg[0] ? e->msg : err_str(e->code);
+    switch (e->code) {
+    case TRAWL_EINVAL:
+        return api_reply_error(r, 400, "%s", msg);
+    case TRAWL_ENOTFOUND:
+        return api_reply_error(r, 404, "%s", msg);
+    case TRAWL_ESTALE:
+    case TRAWL_ESTATE:
+        return api_reply_error(r, 409, "%s", msg);
+    case TRAWL_ETOOBIG:
+        return api_reply_error(r, 413, "%s", msg);
+    case TRAWL_EBUSY:
+    case TRAWL_EREADONLY:
+    case TRAWL_ECORRUPT:
+    case TRAWL_EFULL:
+    case TRAWL_EIO:
+    case TRAWL_ESTORE:
+    case TRAWL_ECLOSED:
+    case TRAWL_EINJECTED:
+        log_warn("%s %s: store unavailable: %s", r->method, r->path, msg);
+        return reply_error_hdr(r, 503, NULL, "1", "store unavailable: %s", msg);
+    default:
+        log_error("%s %s: %s", r->method, r->path, msg);
+        return api_reply_error(r, 500, "%s", msg);
+    }
+}
+
+json_t *api_ok(void)
+{
+    return json_pack("{s:b}", "success", 1);
+}
+
+/* ---- reading requests ---- */
+
+const char *api_query(struct req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static bool parse_int(const char *s, int64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || isspace((unsigned char)*s))
+        return false;
+    *out = v;
+    return true;
+}
+
+bool api_query_int(struct req *r, const char *name, int64_t min, int64_t max, int64_t def,
+                   int64_t *out)
+{
+    const char *s = api_query(r, name);
+    if (!s) {
+        *out = def;
+        return true;
+    }
+    int64_t v;
+    if (!parse_int(s, &v) || v < min || v > max) {
+        api_reply_error(r, 400, "query parameter %s must be an integer from %lld to %lld", name,
+                        (long long)min, (long long)max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+json_t *api_time(int64_t ms)
+{
+    if (ms <= 0)
+        return json_null();
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[40];
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof buf - n, ".%03dZ", (int)(ms % 1000));
+    return json_string(buf);
+}
+
+bool api_get_int(struct req *r, json_t *obj, const char *key, int64_t min, int64_t max,
+                 int64_t *out)
+{
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        api_reply_error(r, 400, "%s must be an integer from %lld to %lld", key, (long long)min,
+                        (long long)max);
+        return false;
+    }
+    *out = json_integer_value(v);
+    return true;
+}
+
+bool api_get_str(struct req *r, json_t *obj, const char *key, size_t max, const char **out)
+{
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_string(v)) {
+        api_reply_error(r, 400, "%s must be a string", key);
+        return false;
+    }
+    if (json_string_length(v) == 0 || json_string_length(v) > max) {
+        api_reply_error(r, 400, "%s must be 1 to %zu characters", key, max);
+        return false;
+    }
+    if (strlen(json_string_value(v)) != json_string_length(v)) {
+        api_reply_error(r, 400, "%s must not contain NUL characters", key);
+        return false;
+    }
+    *out = json_string_value(v);
+    return true;
+}
+
+bool api_get_bool(struct req *r, json_t *obj, const char *key, bool *out)
+{
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_boolean(v)) {
+        api_reply_error(r, 400, "%s must be true or false", key);
+        return false;
+    }
+    *out = json_is_true(v);
+    return true;
+}
+
+/* The nesting depth of a JSON text, counted before parsing so that a deeply nested body costs
+ * nothing; strings are skipped. */
+static int json_depth(const char *s, size_t n)
+{
+    int depth = 0, max = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max)
+                max = depth;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return max;
+}
+
+static bool is_json_type(const char *ct)
+{
+    if (!ct)
+        return false;
+    while (*ct == ' ')
+        ct++;
+    size_t n = strlen("application/json");
+    return strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Parse the body into r->json: an object, or NULL for an empty body. Sends the error reply and
+ * returns false when the body is not acceptable. */
+static bool parse_body(struct req *r)
+{
+    if (r->body.len == 0)
+        return true;
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    if (!is_json_type(ct)) {
+        api_reply_error(r, 415,
+                        "the body must be JSON: send Content-Type: application/json (got %s)",
+                        ct ? ct : "none");
+        return false;
+    }
+    if (json_depth(r->body.data, r->body.len) > API_JSON_DEPTH_MAX) {
+        api_reply_error(r, 400, "the JSON body is nested deeper than %d levels",
+                        API_JSON_DEPTH_MAX);
+        return false;
+    }
+    json_error_t je;
+    r->json = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &je);
+    if (!r->json) {
+        api_reply_error(r, 400, "the body is not valid JSON: %s (line %d, column %d)", je.text,
+                        je.line, je.column);
+        return false;
+    }
+    if (!json_is_object(r->json)) {
+        api_reply_error(r, 400, "the body must be a JSON object");
+        return false;
+    }
+    return true;
+}
+
+/* ---- routing ---- */
+
+/* Match path against pattern, capturing ":x" segments into params (pointers into scratch, a copy
+ * of path whose captured segments are cut out with NULs). */
+static bool match(const char *pattern, const char *path, char *scratch, size_t n,
+                  const char **params)
+{
+    size_t len = strlen(path);
+    if (len + 1 > n)
+        return false;
+    memcpy(scratch, path, len + 1);
+    const char *p = pattern;
+    char *s = scratch;
+    char *cuts[API_PARAMS_MAX];
+    int np = 0;
+    for (;;) {
+        if (*p != '/' || *s != '/')
+            return false;
+        p++;
+        s++;
+        size_t plen = strcspn(p, "/"), slen = strcspn(s, "/");
+        if (*p == ':') {
+            if (slen == 0 || np >= API_PARAMS_MAX)
+                return false;
+            params[np] = s;
+            cuts[np++] = s + slen;
+        } else if (plen != slen || memcmp(p, s, plen) != 0) {
+            return false;
+        }
+        p += plen;
+        s += slen;
+        if (*p == 0 || *s == 0)
+            break;
+    }
+    if (*p != 0 || *s != 0)
+        return false;
+    for (int i = 0; i < np; i++)
+        *cuts[i] = 0;
+    return true;
+}
+
+static enum MHD_Result dispatch(struct req *r)
+{
+    size_t plen = strlen(r->path);
+    if (plen > API_PATH_MAX)
+        return api_reply_error(r, 414, "the URL is longer than %d bytes", API_PATH_MAX);
+    /* a trailing slash is accepted as if absent */
+    char path[API_PATH_MAX + 1];
+    snprintf(path, sizeof path, "%s", r->path);
+    if (plen > 1 && path[plen - 1] == '/')
+        path[plen - 1] = 0;
+    char *scratch = xmalloc(sizeof path * 2);
+    const struct route *found = NULL;
+    char allow[128] = "";
+    for (size_t i = 0; i < sizeof routes_ / sizeof routes_[0]; i++) {
+        const char *params[API_PARAMS_MAX] = {0};
+        if (!match(routes_[i].pattern, path, scratch, sizeof path * 2, params))
+            continue;
+        if (strcmp(routes_[i].method, r->method) == 0 ||
+            (strcmp(r->method, "HEAD") == 0 && strcmp(routes_[i].method, "GET") == 0)) {
+            found = &routes_[i];
+            /* keep the captures: they point into scratch, which lives as long as r */
+            memcpy(r->params, params, sizeof params);
+            break;
+        }
+        size_t al = strlen(allow);
+        snprintf(allow + al, sizeof allow - al, "%s%s", al ? ", " : "", routes_[i].method);
+    }
+    enum MHD_Result ret;
+    if (!found) {
+        free(scratch);
+        if (allow[0])
+            return reply_error_hdr(r, 405, allow, NULL, "%s is not allowed on %s (allowed: %s)",
+                                   r->method, r->path, allow);
+        return api_reply_error(r, 404, "no such endpoint: %s %s", r->method, r->path);
+    }
+    if (!(found->flags & R_PUBLIC)) {
+        char ws[256];
+        if (r->api->opts.no_auth) {
+            snprintf(ws, sizeof ws, "default");
+        } else {
+            const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+            if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
+                free(scratch);
+                return reply_error_hdr(r, 401, NULL, NULL,
+                                       "an API token is required: send Authorization: Bearer "
+                                       "<token> (make one with `trawl token create`)");
+            }
+            struct err e;
+            err_clear(&e);
+            int rc = auth_lookup(r->api->auth, r->api->deps.eng, h + 7, ws, sizeof ws, &e);
+            if (rc == TRAWL_ENOTFOUND) {
+                free(scratch);
+                return api_reply_error(r, 401, "the API token is not valid (unknown or revoked)");
+            }
+            if (rc) {
+                free(scratch);
+                return api_reply_err(r, &e);
+            }
+        }
+        r->workspace = xstrdup(ws);
+    }
+    if ((found->flags & R_JSON) && !parse_body(r)) {
+        free(scratch);
+        return MHD_YES;
+    }
+    ret = found->fn(r);
+    free(scratch);
+    return ret;
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **req_cls)
+{
+    (void)version;
+    struct api *a = cls;
+    struct req *r = *req_cls;
+    if (!r) {
+        r = xcalloc(1, sizeof *r);
+        r->api = a;
+        r->conn = conn;
+        r->method = method;
+        r->path = url;
+        buf_init(&r->body, a->opts.body_max);
+        *req_cls = r;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        int64_t len;
+        if (cl && parse_int(cl, &len) && len > (int64_t)a->opts.body_max)
+            return api_reply_error(r, 413, "the request body is %lld bytes; the limit is %zu",
+                                   (long long)len, a->opts.body_max);
+        return MHD_YES;
+    }
+    if (r->answered) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->body_too_large && buf_add(&r->body, upload, *upload_size) != 0) {
+            r->body_too_large = true;
+            buf_release(&r->body);
+            buf_init(&r->body, 1);
+        }
+        if (r->body_too_large) {
+            /* a chunked body past the cap: close rather than read it to its end */
+            log_debug("%s %s: body over %zu bytes, closing", method, url, a->opts.body_max);
+            return MHD_NO;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    return dispatch(r);
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct req *r = *req_cls;
+    if (!r)
+        return;
+    buf_release(&r->body);
+    json_decref(r->json);
+    free((char *)r->workspace);
+    free(r);
+    *req_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = 0;
+    log_debug("http: %s", msg);
+}
+
+/* ---- start and stop ---- */
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, struct err *e)
+{
+    char host[256];
+    const char *port;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':')
+            return err_set(e, TRAWL_EINVAL, false, "--listen: expected [ADDRESS]:PORT, got '%s'",
+                           listen);
+        snprintf(host, sizeof host, "%.*s", (int)(close - listen - 1), listen + 1);
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon)
+            return err_set(e, TRAWL_EINVAL, false, "--listen: expected HOST:PORT, got '%s'",
+                           listen);
+        snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+        port = colon + 1;
+    }
+    int64_t p;
+    if (!parse_int(port, &p) || p < 0 || p > 65535)
+        return err_set(e, TRAWL_EINVAL, false,
+                       "--listen: port '%s' is not a number from 0 to 65535", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *res = NULL;
+    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (rc != 0)
+        return err_set(e, TRAWL_EINVAL, false, "--listen: cannot resolve '%s': %s", host,
+                       gai_strerror(rc));
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return false;
+}
+
+int api_start(const struct api_deps *deps, const struct api_opts *o, struct api **out,
+              struct err *e)
+{
+    *out = NULL;
+    struct api *a = xcalloc(1, sizeof *a);
+    a->deps = *deps;
+    if (o)
+        a->opts = *o;
+    if (!a->opts.listen)
+        a->opts.listen = API_DEFAULT_LISTEN;
+    if (!a->opts.body_max)
+        a->opts.body_max = API_DEFAULT_BODY_MAX;
+    if (!a->opts.header_timeout_s)
+        a->opts.header_timeout_s = 30;
+    if (!a->opts.connection_limit)
+        a->opts.connection_limit = 1024;
+    if (!a->opts.waits_max)
+        a->opts.waits_max = 512;
+    struct sockaddr_storage ss;
+    int rc = parse_listen(a->opts.listen, &ss, e);
+    if (rc)
+        goto fail;
+    if (a->opts.no_auth && !is_loopback(&ss)) {
+        rc = err_set(e, TRAWL_EINVAL, false,
+                     "--no-auth serves without tokens, so it listens on loopback only (127.0.0.1 "
+                     "or ::1), not on %s",
+                     a->opts.listen);
+        goto fail;
+    }
+    a->auth = auth_cache_new();
+    unsigned flags =
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    a->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, access_cb, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_TIMEOUT, a->opts.header_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        a->opts.connection_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_MEMORY_LIMIT,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)API_STACK_SIZE, MHD_OPTION_NOTIFY_COMPLETED,
+        completed_cb, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a, MHD_OPTION_END);
+    if (!a->daemon) {
+        rc = err_set(e, TRAWL_EIO, false, "cannot listen on %s: %s", a->opts.listen,
+                     errno ? strerror(errno) : "the address is in use or not available");
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    a->port = info ? info->port : 0;
+    *out = a;
+    return 0;
+fail:
+    auth_cache_free(a->auth);
+    free(a);
+    return rc;
+}
+
+int api_port(const struct api *a)
+{
+    return a->port;
+}
+
+void api_stop(struct api *a)
+{
+    if (!a)
+        return;
+    atomic_store(&a->stopping, true);
+    MHD_stop_daemon(a->daemon);
+    auth_cache_free(a->auth);
+    free(a);
+}

@@ -1,0 +1,469 @@
+/* Generic jobs of any type: enqueue one or many, list, get with history, cancel, retry; and the
+ * calls external workers in any language use: claim, heartbeat, complete, fail, each fenced by
+ * the lease token the claim handed out. */
+#include "api/api_int.h"
+
+#include "base/xalloc.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JOBS_PER_CALL_MAX 10000
+
+json_t *api_job_json(const struct job *j, bool brief)
+{
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, "
+        "s:o, s:o, s:o}",
+        "id", j->id, "type", j->type ? j->type : "", "queue", j->queue ? j->queue : "", "status",
+        job_status_name(j->status) ? job_status_name(j->status) : "?", "priority", j->priority,
+        "attempt", j->attempt, "max_attempts", j->max_attempts, "progress", j->progress, "stage",
+        j->stage, "error", j->error, "batch_id", j->batch_id, "parent_id", j->parent_id, "root_id",
+        j->root_id, "run_at", api_time(j->run_at), "created_at", api_time(j->created_at),
+        "started_at", api_time(j->started_at), "completed_at", api_time(j->completed_at),
+        "failed_at", api_time(j->failed_at), "updated_at", api_time(j->updated_at));
+    if (!brief) {
+        json_t *v;
+        if (j->args && (v = json_loads(j->args, JSON_DECODE_ANY, NULL)))
+            json_object_set_new(o, "args", v);
+        if (j->result && (v = json_loads(j->result, JSON_DECODE_ANY, NULL)))
+            json_object_set_new(o, "result", v);
+        if (j->checkpoint && (v = json_loads(j->checkpoint, JSON_DECODE_ANY, NULL)))
+            json_object_set_new(o, "checkpoint", v);
+        json_object_set_new(o, "unique_key",
+                            j->unique_key ? json_string(j->unique_key) : json_null());
+        json_object_set_new(o, "workspace", json_string(j->workspace ? j->workspace : ""));
+        json_object_set_new(o, "timeout_ms", json_integer(j->timeout_ms));
+        json_object_set_new(o, "lease_owner",
+                            j->lease_owner ? json_string(j->lease_owner) : json_null());
+        json_object_set_new(o, "lease_expires_at", api_time(j->lease_expires_at));
+        json_object_set_new(o, "last_heartbeat", api_time(j->last_heartbeat));
+    }
+    return o;
+}
+
+/* The job id in the path, which must be a job of the caller's workspace; *out is filled. On
+ * failure the reply has been sent and false is returned. */
+static bool own_job(struct req *r, struct job *out)
+{
+    struct err e;
+    err_clear(&e);
+    int rc = engine_get(r->api->deps.eng, r->params[0], out, &e);
+    if (rc == TRAWL_EINVAL || rc == TRAWL_ENOTFOUND ||
+        (rc == 0 && strcmp(out->workspace ? out->workspace : "", r->workspace) != 0)) {
+        if (rc == 0)
+            job_release(out);
+        api_reply_error(r, 404, "job %s not found", r->params[0]);
+        return false;
+    }
+    if (rc) {
+        api_reply_err(r, &e);
+        return false;
+    }
+    return true;
+}
+
+/* ---- enqueue ---- */
+
+struct spec_buf {
+    struct job_spec spec;
+    char *args; /* owned */
+};
+
+/* Read one job spec from obj; the strings borrow from obj (alive while r->json is). */
+static bool read_spec(struct req *r, json_t *obj, const char *where, struct spec_buf *sb)
+{
+    memset(sb, 0, sizeof *sb);
+    struct job_spec *s = &sb->spec;
+    s->workspace = r->workspace;
+    if (!json_is_object(obj)) {
+        api_reply_error(r, 400, "%s must be a JSON object", where);
+        return false;
+    }
+    int64_t v;
+    if (!api_get_str(r, obj, "type", JOB_TYPE_MAX, &s->type) ||
+        !api_get_str(r, obj, "queue", JOB_KEY_MAX, &s->queue) ||
+        !api_get_str(r, obj, "batchId", JOB_KEY_MAX, &s->batch_id) ||
+        !api_get_str(r, obj, "parentId", 64, &s->parent_id) ||
+        !api_get_str(r, obj, "uniqueKey", JOB_KEY_MAX, &s->unique_key))
+        return false;
+    if (!s->type) {
+        api_reply_error(r, 400, "%stype is required", where[0] ? "" : "");
+        return false;
+    }
+    v = 0;
+    if (!api_get_int(r, obj, "priority", JOB_PRIORITY_MIN, JOB_PRIORITY_MAX, &v))
+        return false;
+    s->priority = (int)v;
+    v = 0;
+    if (!api_get_int(r, obj, "maxAttempts", 1, JOB_ATTEMPTS_MAX, &v))
+        return false;
+    s->max_attempts = (int)v;
+    if (!api_get_int(r, obj, "timeoutMs", 1, INT64_C(7) * 24 * 3600 * 1000, &s->timeout_ms) ||
+        !api_get_int(r, obj, "backoffBaseMs", 1, INT64_C(24) * 3600 * 1000, &s->backoff_base_ms) ||
+        !api_get_int(r, obj, "backoffCapMs", 1, INT64_C(24) * 3600 * 1000, &s->backoff_cap_ms) ||
+        !api_get_int(r, obj, "runAt", 1, INT64_C(1) << 50, &s->run_at))
+        return false;
+    int64_t delay = 0;
+    if (!api_get_int(r, obj, "delayMs", 0, INT64_C(365) * 24 * 3600 * 1000, &delay))
+        return false;
+    if (delay > 0)
+        s->run_at = engine_now(r->api->deps.eng) + delay;
+    json_t *args = json_object_get(obj, "args");
+    if (args && !json_is_null(args)) {
+        if (!json_is_object(args)) {
+            api_reply_error(r, 400, "args must be a JSON object");
+            return false;
+        }
+        sb->args = json_dumps(args, JSON_COMPACT);
+        s->args = sb->args;
+    }
+    return true;
+}
+
+enum MHD_Result api_jobs_create(struct req *r)
+{
+    if (!r->json)
+        return api_reply_error(r, 400,
+                               "the body must be a job: {\"type\": ..., \"args\": {...}}"
+                               " or {\"jobs\": [...]}");
+    json_t *list = json_object_get(r->json, "jobs");
+    bool many = list != NULL;
+    size_t n = many ? json_array_size(list) : 1;
+    if (many && !json_is_array(list))
+        return api_reply_error(r, 400, "jobs must be an array");
+    if (many && (n == 0 || n > JOBS_PER_CALL_MAX))
+        return api_reply_error(r, 400, "jobs must hold 1 to %d jobs", JOBS_PER_CALL_MAX);
+    struct spec_buf *sb = xcalloc(n, sizeof *sb);
+    struct job_spec *specs = xcalloc(n, sizeof *specs);
+    struct enqueue_result *res = xcalloc(n, sizeof *res);
+    enum MHD_Result ret = MHD_YES;
+    size_t ok = 0;
+    for (; ok < n; ok++) {
+        char where[48];
+        snprintf(where, sizeof where, many ? "jobs[%zu]" : "the body", ok);
+        if (!read_spec(r, many ? json_array_get(list, ok) : r->json, where, &sb[ok]))
+            goto out;
+        specs[ok] = sb[ok].spec;
+    }
+    struct err e;
+    err_clear(&e);
+    if (engine_enqueue_many(r->api->deps.eng, specs, n, res, &e) != 0) {
+        ret = api_reply_err(r, &e);
+        goto out;
+    }
+    json_t *body = api_ok();
+    if (many) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(
+                arr, json_pack("{s:s, s:b}", "id", res[i].id, "existed", res[i].existed));
+        json_object_set_new(body, "jobs", arr);
+        json_object_set_new(body, "count", json_integer((json_int_t)n));
+    } else {
+        json_object_set_new(body, "jobId", json_string(res[0].id));
+        json_object_set_new(body, "existed", json_boolean(res[0].existed));
+    }
+    ret = api_reply(r, res[0].existed && !many ? 200 : 201, body);
+out:
+    for (size_t i = 0; i < ok; i++)
+        free(sb[i].args);
+    free(sb);
+    free(specs);
+    free(res);
+    return ret;
+}
+
+/* ---- reading ---- */
+
+enum MHD_Result api_jobs_list(struct req *r)
+{
+    int64_t limit;
+    if (!api_query_int(r, "limit", 1, 1000, 50, &limit))
+        return MHD_YES;
+    struct job_filter f = {.type = api_query(r, "type"),
+                           .batch_id = api_query(r, "batch"),
+                           .workspace = r->workspace,
+                           .before_id = api_query(r, "cursor"),
+                           .limit = (size_t)limit};
+    struct job *jobs;
+    size_t n;
+    struct err e;
+    err_clear(&e);
+    int rc = engine_list(r->api->deps.eng, api_query(r, "status"), &f, &jobs, &n, &e);
+    if (rc < 0)
+        return api_reply_err(r, &e);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, api_job_json(&jobs[i], true));
+    json_t *body = api_ok();
+    json_object_set_new(body, "jobs", arr);
+    json_object_set_new(body, "nextCursor",
+                        n == (size_t)limit ? json_string(jobs[n - 1].id) : json_null());
+    job_array_free(jobs, n);
+    return api_reply(r, 200, body);
+}
+
+static json_t *events_json(struct engine *eng, const char *id)
+{
+    struct job_event *ev;
+    size_t n;
+    struct err e;
+    json_t *arr = json_array();
+    if (engine_events(eng, id, &ev, &n, &e) < 0)
+        return arr;
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:I, s:o, s:s, s:s, s:i, s:s?}", "seq",
+                                             (json_int_t)ev[i].seq, "at", api_time(ev[i].at),
+                                             "from", job_status_name(ev[i].from), "to",
+                                             job_status_name(ev[i].to), "attempt", ev[i].attempt,
+                                             "message", ev[i].message));
+    job_events_free(ev, n);
+    return arr;
+}
+
+enum MHD_Result api_jobs_get(struct req *r)
+{
+    struct job j;
+    if (!own_job(r, &j))
+        return MHD_YES;
+    json_t *body = api_ok();
+    json_object_set_new(body, "job", api_job_json(&j, false));
+    json_object_set_new(body, "events", events_json(r->api->deps.eng, j.id));
+    job_release(&j);
+    return api_reply(r, 200, body);
+}
+
+/* ---- by hand ---- */
+
+static enum MHD_Result after_change(struct req *r, int rc, const struct err *e)
+{
+    if (rc < 0)
+        return api_reply_err(r, e);
+    struct job j;
+    struct err e2;
+    if (engine_get(r->api->deps.eng, r->params[0], &j, &e2) != 0)
+        return api_reply(r, 200, api_ok());
+    json_t *body = api_ok();
+    json_object_set_new(body, "job", api_job_json(&j, true));
+    job_release(&j);
+    return api_reply(r, 200, body);
+}
+
+enum MHD_Result api_jobs_cancel(struct req *r)
+{
+    struct job j;
+    if (!own_job(r, &j))
+        return MHD_YES;
+    job_release(&j);
+    struct err e;
+    err_clear(&e);
+    int rc = engine_cancel(r->api->deps.eng, r->params[0], &e);
+    return after_change(r, rc, &e);
+}
+
+enum MHD_Result api_jobs_retry(struct req *r)
+{
+    struct job j;
+    if (!own_job(r, &j))
+        return MHD_YES;
+    job_release(&j);
+    int64_t more = 0;
+    if (!api_get_int(r, r->json, "attempts", 1, JOB_ATTEMPTS_MAX, &more))
+        return MHD_YES;
+    struct err e;
+    err_clear(&e);
+    int rc = engine_retry(r->api->deps.eng, r->params[0], (int)more, &e);
+    return after_change(r, rc, &e);
+}
+
+/* ---- external workers ---- */
+
+enum MHD_Result api_jobs_claim(struct req *r)
+{
+    json_t *types = r->json ? json_object_get(r->json, "types") : NULL;
+    size_t nt = json_array_size(types);
+    if (!json_is_array(types) || nt == 0 || nt > ENGINE_CLAIM_TYPES_MAX)
+        return api_reply_error(r, 400, "types must be an array of 1 to %d job types",
+                               ENGINE_CLAIM_TYPES_MAX);
+    const char *tv[ENGINE_CLAIM_TYPES_MAX];
+    for (size_t i = 0; i < nt; i++) {
+        json_t *t = json_array_get(types, i);
+        if (!json_is_string(t) || json_string_length(t) == 0 ||
+            json_string_length(t) > JOB_TYPE_MAX)
+            return api_reply_error(r, 400, "types[%zu] must be a job type (1 to %d characters)", i,
+                                   JOB_TYPE_MAX);
+        tv[i] = json_string_value(t);
+    }
+    const char *worker = NULL;
+    int64_t limit = 1, lease = 0;
+    if (!api_get_str(r, r->json, "worker", 128, &worker) ||
+        !api_get_int(r, r->json, "limit", 1, 1000, &limit) ||
+        !api_get_int(r, r->json, "leaseMs", 1000, 24 * 3600 * 1000, &lease))
+        return MHD_YES;
+    if (!worker)
+        return api_reply_error(r, 400, "worker is required: a name for this worker");
+    struct job *jobs;
+    size_t n;
+    struct err e;
+    err_clear(&e);
+    int rc = engine_claim_in(r->api->deps.eng, r->workspace, tv, nt, (size_t)limit, worker, lease,
+                             &jobs, &n, &e);
+    if (rc < 0)
+        return api_reply_err(r, &e);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = api_job_json(&jobs[i], false);
+        char tok[64];
+        snprintf(tok, sizeof tok, "%d:%" PRId64, jobs[i].attempt, jobs[i].event_seq);
+        json_object_set_new(o, "leaseToken", json_string(tok));
+        json_array_append_new(arr, o);
+    }
+    job_array_free(jobs, n);
+    json_t *body = api_ok();
+    json_object_set_new(body, "jobs", arr);
+    return api_reply(r, 200, body);
+}
+
+/* The fence of a worker's call: worker and leaseToken ("ATTEMPT:SEQ" from the claim), or
+ * worker and attempt. Sends the error and returns false when they are missing or malformed. */
+static bool read_fence(struct req *r, struct job_fence *f)
+{
+    memset(f, 0, sizeof *f);
+    f->id = r->params[0];
+    const char *worker = NULL, *token = NULL;
+    int64_t attempt = 0;
+    if (!api_get_str(r, r->json, "worker", 128, &worker) ||
+        !api_get_str(r, r->json, "leaseToken", 64, &token) ||
+        !api_get_int(r, r->json, "attempt", 1, JOB_ATTEMPTS_MAX, &attempt))
+        return false;
+    if (!worker) {
+        api_reply_error(r, 400, "worker is required: the name the job was claimed with");
+        return false;
+    }
+    f->owner = worker;
+    if (token) {
+        int a;
+        long long seq;
+        char extra;
+        if (sscanf(token, "%d:%lld%c", &a, &seq, &extra) != 2 || a <= 0 || seq <= 0) {
+            api_reply_error(r, 400, "leaseToken '%s' is not one this server handed out", token);
+            return false;
+        }
+        f->attempt = a;
+        f->seq = seq;
+    } else if (attempt > 0) {
+        f->attempt = (int)attempt;
+    } else {
+        api_reply_error(r, 400, "leaseToken (from the claim) or attempt is required");
+        return false;
+    }
+    return true;
+}
+
+/* ESTALE and ESTATE from a worker's call: it lost the job. */
+static enum MHD_Result fenced_reply(struct req *r, int rc, const struct err *e, json_t *ok)
+{
+    if (rc < 0) {
+        json_decref(ok);
+        if (rc == TRAWL_ESTALE || rc == TRAWL_ESTATE)
+            return api_reply_error(r, 409, "lease lost: %s", e->msg);
+        return api_reply_err(r, e);
+    }
+    return api_reply(r, 200, ok);
+}
+
+enum MHD_Result api_jobs_heartbeat(struct req *r)
+{
+    struct job j;
+    if (!own_job(r, &j))
+        return MHD_YES;
+    int64_t lease_ms = 0;
+    struct job_fence f;
+    struct heartbeat hb = {0};
+    int64_t progress = -1;
+    const char *stage = NULL;
+    if (!read_fence(r, &f) || !api_get_int(r, r->json, "progress", 0, 100, &progress) ||
+        !api_get_str(r, r->json, "stage", JOB_KEY_MAX, &stage) ||
+        !api_get_int(r, r->json, "leaseMs", 1000, 24 * 3600 * 1000, &lease_ms)) {
+        job_release(&j);
+        return MHD_YES;
+    }
+    f.type = j.type;
+    char *cp = NULL;
+    json_t *c = json_object_get(r->json, "checkpoint");
+    if (c && !json_is_null(c)) {
+        cp = json_dumps(c, JSON_COMPACT | JSON_ENCODE_ANY);
+        hb.set |= UPD_CHECKPOINT;
+        hb.checkpoint = cp;
+    }
+    if (progress >= 0) {
+        hb.set |= UPD_PROGRESS;
+        hb.progress = (int)progress;
+    }
+    if (stage) {
+        hb.set |= UPD_STAGE;
+        hb.stage = stage;
+    }
+    struct job_type_config cfg;
+    engine_type(r->api->deps.eng, j.type, &cfg);
+    hb.lease_ms = lease_ms ? lease_ms : cfg.lease_ms;
+    struct err e;
+    err_clear(&e);
+    int rc = engine_heartbeat(r->api->deps.eng, &f, &hb, &e);
+    free(cp);
+    job_release(&j);
+    json_t *ok = api_ok();
+    json_object_set_new(ok, "leaseExpiresAt", api_time(engine_now(r->api->deps.eng) + hb.lease_ms));
+    return fenced_reply(r, rc, &e, ok);
+}
+
+enum MHD_Result api_jobs_complete(struct req *r)
+{
+    struct job j;
+    if (!own_job(r, &j))
+        return MHD_YES;
+    struct job_fence f;
+    if (!read_fence(r, &f)) {
+        job_release(&j);
+        return MHD_YES;
+    }
+    f.type = j.type;
+    char *result = NULL;
+    json_t *v = json_object_get(r->json, "result");
+    if (v && !json_is_null(v))
+        result = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    struct err e;
+    err_clear(&e);
+    int rc = engine_complete(r->api->deps.eng, &f, result, &e);
+    free(result);
+    job_release(&j);
+    json_t *ok = api_ok();
+    json_object_set_new(ok, "status", json_string("completed"));
+    return fenced_reply(r, rc, &e, ok);
+}
+
+enum MHD_Result api_jobs_fail(struct req *r)
+{
+    struct job j;
+    if (!own_job(r, &j))
+        return MHD_YES;
+    job_release(&j);
+    struct job_fence f;
+    const char *error = NULL;
+    bool retryable = true;
+    if (!read_fence(r, &f) || !api_get_str(r, r->json, "error", 4096, &error) ||
+        !api_get_bool(r, r->json, "retryable", &retryable))
+        return MHD_YES;
+    if (!error)
+        return api_reply_error(r, 400, "error is required: say why the job failed");
+    struct err e;
+    err_clear(&e);
+    int rc = engine_fail(r->api->deps.eng, &f, error, retryable, &e);
+    json_t *ok = api_ok();
+    if (rc >= 0)
+        json_object_set_new(ok, "status", json_string(job_status_name(rc)));
+    return fenced_reply(r, rc, &e, ok);
+}

@@ -1,0 +1,117 @@
+/* The HTTP side of the client commands: one call to trawl serve's API with libcurl, the server
+ * address and token from flags or the environment, and errors printed as the server gave them. */
+#include "cli/client.h"
+
+#include "base/buf.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESPONSE_MAX (256u << 20)
+
+const char *cli_server(const char *flag)
+{
+    if (flag && *flag)
+        return flag;
+    const char *s = getenv("TRAWL_SERVER");
+    return s && *s ? s : "http://127.0.0.1:8080";
+}
+
+static size_t on_data(char *data, size_t size, size_t n, void *arg)
+{
+    struct buf *b = arg;
+    return buf_add(b, data, size * n) == 0 ? size * n : 0;
+}
+
+int cli_call(const struct cli_conn *c, const char *method, const char *path, json_t *body,
+             json_t **out, long *status)
+{
+    *out = NULL;
+    *status = 0;
+    CURL *h = curl_easy_init();
+    if (!h) {
+        fprintf(stderr, "trawl: cannot start libcurl\n");
+        return -1;
+    }
+    char url[4096];
+    const char *server = cli_server(c->server);
+    size_t sl = strlen(server);
+    snprintf(url, sizeof url, "%.*s%s", (int)(sl && server[sl - 1] == '/' ? sl - 1 : sl), server,
+             path);
+    struct curl_slist *hdrs = NULL;
+    char auth[1024];
+    const char *token = c->token && *c->token ? c->token : getenv("TRAWL_TOKEN");
+    if (token && *token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    char *payload = NULL;
+    if (body) {
+        payload = json_dumps(body, JSON_COMPACT);
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
+    }
+    struct buf resp;
+    buf_init(&resp, RESPONSE_MAX);
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms > 0 ? c->timeout_ms : 600000L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    CURLcode cc = curl_easy_perform(h);
+    int rc = 0;
+    if (cc != CURLE_OK) {
+        fprintf(stderr,
+                "trawl: cannot reach the server at %s: %s\n  (is `trawl serve` running? "
+                "set --server or TRAWL_SERVER)\n",
+                server, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        rc = -1;
+        goto out;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    json_error_t je;
+    *out = json_loadb(resp.data, resp.len, 0, &je);
+    if (!*out) {
+        fprintf(stderr, "trawl: the server answered %ld with something that is not JSON\n",
+                *status);
+        rc = -1;
+        goto out;
+    }
+    if (*status >= 400) {
+        json_t *err = json_object_get(*out, "error");
+        const char *msg = json_string_value(json_object_get(err, "message"));
+        fprintf(stderr, "trawl: %s (HTTP %ld)\n", msg ? msg : "request failed", *status);
+        if (*status == 401 && !(token && *token))
+            fprintf(stderr, "  set --token or TRAWL_TOKEN (make one with `trawl token create "
+                            "--workspace NAME`)\n");
+        rc = -1;
+    }
+out:
+    free(payload);
+    buf_release(&resp);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    return rc;
+}
+
+void cli_print_json(json_t *v)
+{
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+}
+
+const char *cli_str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "-";
+}

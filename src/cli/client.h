@@ -1,0 +1,27 @@
+/* Calling trawl serve's HTTP API from the client commands.
+ *
+ * Ownership: the JSON a call returns belongs to the caller (json_decref). */
+#ifndef TRAWL_CLIENT_H
+#define TRAWL_CLIENT_H
+
+#include <jansson.h>
+
+struct cli_conn {
+    const char *server; /* NULL: $TRAWL_SERVER or http://127.0.0.1:8080 */
+    const char *token;  /* NULL: $TRAWL_TOKEN */
+    long timeout_ms;    /* of the whole call; 0: 10 minutes */
+};
+
+/* The server address to use. */
+const char *cli_server(const char *flag);
+/* Call method path with body (may be NULL). 0 on a 2xx with a JSON answer (*out); -1 otherwise,
+ * with the reason printed to stderr (the server's message on a 4xx or 5xx, and then *out still
+ * holds the answer). *status gets the HTTP status, 0 when the server could not be reached. */
+int cli_call(const struct cli_conn *c, const char *method, const char *path, json_t *body,
+             json_t **out, long *status);
+/* Print v indented, for --json. */
+void cli_print_json(json_t *v);
+/* The string member key of o, or "-". */
+const char *cli_str(json_t *o, const char *key);
+
+#endif

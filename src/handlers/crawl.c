@@ -1,0 +1,160 @@
+/* The crawl handler: breaker check, fetch, keep the result, report. The result row is written
+ * (durably) before the job completes, so a completed crawl job always has its page. */
+#include "handlers/crawl.h"
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "base/zstd.h"
+#include "fetch/url.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CRAWL_HEADERS_MAX 32
+
+/* Failures that say the host is in trouble (they count towards its breaker); a 4xx or a robots
+ * refusal says nothing about its health. */
+static bool host_trouble(const struct fetch_result *r)
+{
+    switch (r->kind) {
+    case FETCH_DNS:
+    case FETCH_CONNECT:
+    case FETCH_TIMEOUT:
+    case FETCH_RESET:
+    case FETCH_TLS:
+        return true;
+    case FETCH_HTTP_STATUS:
+        return r->http_status >= 500;
+    default:
+        return false;
+    }
+}
+
+struct save_args {
+    const struct crawl_result *r;
+    int attempt;
+    const char *owner;
+};
+
+/* A stale save is not a store failure: it must not roll back the commit group it shares. */
+static int save(struct store *s, void *arg, struct err *e)
+{
+    struct save_args *a = arg;
+    int rc = store_crawl_save(s, a->r, a->attempt, a->owner, e);
+    return rc == TRAWL_ESTALE ? 0 : rc;
+}
+
+int handler_crawl(struct job_ctx *ctx)
+{
+    struct crawler *cr = job_ctx_arg(ctx);
+    const struct job *job = job_ctx_job(ctx);
+    json_error_t je;
+    json_t *args = json_loads(job_ctx_args(ctx), 0, &je);
+    if (!args)
+        return job_ctx_fail(ctx, false, "invalid_args: args are not JSON: %s", je.text);
+    int ret = 0;
+    char *headers[CRAWL_HEADERS_MAX + 1] = {0};
+    size_t nh = 0;
+    struct fetch_result res = {0};
+    struct crawl_result cres = {0};
+    const char *url = json_string_value(json_object_get(args, "url"));
+    if (!url) {
+        ret = job_ctx_fail(ctx, false, "invalid_args: args.url is missing");
+        goto out;
+    }
+    json_t *h = json_object_get(args, "headers");
+    const char *name;
+    json_t *val;
+    json_object_foreach(h, name, val)
+    {
+        if (nh < CRAWL_HEADERS_MAX && json_is_string(val) &&
+            asprintf(&headers[nh], "%s: %s", name, json_string_value(val)) > 0)
+            nh++;
+    }
+    json_int_t timeout = json_integer_value(json_object_get(args, "timeoutMs"));
+
+    char origin[300];
+    struct err e;
+    if (url_origin(url, origin, sizeof origin, &e) != 0) {
+        ret = job_ctx_fail(ctx, false, "invalid_url: %s", e.msg);
+        goto out;
+    }
+    bool probe = false;
+    int64_t retry_at = 0;
+    if (cr->breakers && !breaker_allow(cr->breakers, origin, &probe, &retry_at)) {
+        ret = job_ctx_defer(ctx, retry_at, "deferred: the circuit breaker for %s is open", origin);
+        goto out;
+    }
+    job_ctx_progress(ctx, 10, "fetching");
+    struct fetch_req req = {
+        .url = url,
+        .headers = (const char *const *)headers,
+        .timeout_ms = timeout,
+        .cancel = job_ctx_cancel_flag(ctx),
+    };
+    int64_t t0 = clock_mono_ms();
+    fetch_run(cr->fetcher, &req, &res);
+    if (res.kind == FETCH_DEFERRED) {
+        if (probe)
+            breaker_success(cr->breakers, origin); /* the probe learnt nothing; let another go */
+        ret = job_ctx_defer(ctx, res.defer_until_ms, "%s", res.error);
+        goto out;
+    }
+    if (res.kind == FETCH_CANCELLED) {
+        ret = job_ctx_fail(ctx, false, "%s", res.error);
+        goto out;
+    }
+    if (cr->breakers) {
+        if (host_trouble(&res))
+            breaker_failure(cr->breakers, origin);
+        else
+            breaker_success(cr->breakers, origin);
+    }
+    if (res.http_status > 0) {
+        job_ctx_progress(ctx, 80, "storing");
+        snprintf(cres.job_id, sizeof cres.job_id, "%s", job->id);
+        cres.url = (char *)url;
+        cres.final_url = res.final_url;
+        cres.http_status = res.http_status;
+        cres.content_type = res.content_type;
+        cres.headers = res.headers;
+        cres.body_length = (int64_t)res.body.len;
+        cres.redirects = res.redirects;
+        cres.fetched_at = engine_now(job_ctx_engine(ctx));
+        cres.processing_time_ms = clock_mono_ms() - t0;
+        cres.method = "http";
+        if (res.body.len && zframe_compress(res.body.data, res.body.len, cr->zstd_level,
+                                            &cres.body_z, &cres.body_z_len, &e) != 0) {
+            ret = job_ctx_fail(ctx, true, "store: %s", e.msg);
+            goto out;
+        }
+        struct save_args sa = {&cres, job->attempt, job->lease_owner};
+        if (engine_exec(job_ctx_engine(ctx), save, &sa, &e) != 0) {
+            ret = job_ctx_fail(ctx, e.retryable, "store: cannot save the page: %s", e.msg);
+            goto out;
+        }
+    }
+    if (res.kind != FETCH_OK) {
+        ret = job_ctx_fail(ctx, res.retryable, "%s", res.error);
+        goto out;
+    }
+    json_t *result =
+        json_pack("{s:i, s:s, s:s?, s:I, s:i, s:I, s:s}", "http_status", res.http_status,
+                  "final_url", res.final_url, "content_type", res.content_type, "html_length",
+                  (json_int_t)res.body.len, "redirects", res.redirects, "processing_time_ms",
+                  (json_int_t)(clock_mono_ms() - t0), "success_method", "http");
+    char *rs = json_dumps(result, JSON_COMPACT);
+    json_decref(result);
+    job_ctx_set_result(ctx, rs);
+    free(rs);
+out:
+    free(cres.body_z);
+    fetch_result_release(&res);
+    for (size_t i = 0; i < nh; i++)
+        free(headers[i]);
+    json_decref(args);
+    return ret;
+}
