@@ -63,11 +63,20 @@ $(BUILD)/tests/unit_tests: $(UNIT_OBJ) $(BUILD)/libtrawl.a
 $(BUILD)/tests/crash_test: $(BUILD)/tests/crash/crash.o $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# end-to-end tests: the real trawl serve driven over HTTP, against origin servers that misbehave
+$(BUILD)/tests/e2e_tests: $(E2E_OBJ) $(BUILD)/libtrawl.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs criterion)
+
+# the misbehaving origin server the e2e tests and benchmarks fetch from
+$(BUILD)/tests/origin: $(BUILD)/tests/e2e/origin.o $(BUILD)/libtrawl.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs zlib)
+
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # everything the suite runs, built but not run
-tests: $(BUILD)/trawl $(BUILD)/tests/unit_tests $(BUILD)/tests/crash_test
+tests: $(BUILD)/trawl $(BUILD)/tests/unit_tests $(BUILD)/tests/crash_test \
+       $(BUILD)/tests/e2e_tests $(BUILD)/tests/origin
 
 test: tests
 	sh scripts/run-tests.sh $(BUILD)

@@ -29,6 +29,8 @@ static const char usage_[] =
     "  --no-auth              no API tokens: every request is in workspace \"default\";\n"
     "                         only on a loopback address\n"
     "  --body-max BYTES       request body cap (default 1048576)\n"
+    "  --header-timeout S     close a connection idle or stalled this long (default 30)\n"
+    "  --max-waits N          requests waiting on jobs at once; more get 429 (default 512)\n"
     "  --workers N            threads for built-in job types (default 4; 0: none)\n"
     "  --crawl-workers N      crawl jobs fetched at once (default 64; 0: none)\n"
     "  --batch N              most jobs claimed at once (default 256)\n"
@@ -179,6 +181,8 @@ enum {
     OPT_BREAKER_FAILURES,
     OPT_BREAKER_OPEN,
     OPT_RETENTION,
+    OPT_HEADER_TIMEOUT,
+    OPT_MAX_WAITS,
 };
 
 static bool set_level(const char *v)
@@ -230,6 +234,8 @@ int cmd_serve(int argc, char **argv)
         {"breaker-failures", required_argument, 0, OPT_BREAKER_FAILURES},
         {"breaker-open", required_argument, 0, OPT_BREAKER_OPEN},
         {"body-retention", required_argument, 0, OPT_RETENTION},
+        {"header-timeout", required_argument, 0, OPT_HEADER_TIMEOUT},
+        {"max-waits", required_argument, 0, OPT_MAX_WAITS},
         {0, 0, 0, 0},
     };
     const char *db = cli_default_db();
@@ -369,6 +375,16 @@ int cmd_serve(int argc, char **argv)
             if (!cli_int("--breaker-open", optarg, 100, 86400000, &bo.open_ms))
                 goto out;
             break;
+        case OPT_HEADER_TIMEOUT:
+            if (!cli_int("--header-timeout", optarg, 1, 3600, &v))
+                goto out;
+            ao.header_timeout_s = (unsigned)v;
+            break;
+        case OPT_MAX_WAITS:
+            if (!cli_int("--max-waits", optarg, 1, 100000, &v))
+                goto out;
+            ao.waits_max = (unsigned)v;
+            break;
         case OPT_RETENTION:
             if (!cli_int("--body-retention", optarg, 0, INT64_MAX / 4, &retention))
                 goto out;
@@ -454,17 +470,24 @@ int cmd_serve(int argc, char **argv)
     printf("listening on port %d\n", api_port(api));
     fflush(stdout);
 
+    /* bodies past the retention are dropped a few times per retention period, at least every
+     * minute */
+    int64_t every_ms = retention / 4 < 1000 ? 1000 : retention / 4 > 60000 ? 60000 : retention / 4;
     pthread_mutex_lock(&sig_lock_);
     while (signals_ == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 60;
+        ts.tv_sec += every_ms / 1000;
+        ts.tv_nsec += (every_ms % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
         pthread_cond_timedwait(&sig_cv_, &sig_lock_, &ts);
         if (signals_ == 0 && retention > 0) {
             pthread_mutex_unlock(&sig_lock_);
             int64_t before = engine_now(eng) - retention;
-            int n = engine_exec(eng, expire_bodies, &before, &e);
-            if (n < 0)
+            if (engine_exec(eng, expire_bodies, &before, &e) < 0)
                 log_warn("body retention: %s", e.msg);
             pthread_mutex_lock(&sig_lock_);
         }

@@ -1,0 +1,82 @@
+/* What the end-to-end tests share: a real `trawl serve` on a free port in the test's own
+ * directory, the misbehaving origin server, API tokens, and HTTP calls with libcurl. Criterion
+ * runs each test in its own process; the processes a test starts are stopped by their PIDs when
+ * it ends. */
+#ifndef TRAWL_E2EUTIL_H
+#define TRAWL_E2EUTIL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A new empty directory for this test (removed at exit); e2e_path joins a name to it. */
+const char *e2e_dir(void);
+const char *e2e_path(const char *name);
+/* The build's trawl binary and origin server (next to this test binary's directory). */
+const char *e2e_trawl(void);
+const char *e2e_origin_bin(void);
+
+struct serve {
+    pid_t pid;
+    int port;
+    char base[64]; /* "http://127.0.0.1:PORT" */
+    char db[1100];
+    char log[1100];
+};
+
+/* Start trawl serve on 127.0.0.1:0 with the database db (NULL: e2e_path("trawl.db")) and the
+ * extra arguments (NULL-terminated); wait until it listens. Fails the test when it does not. */
+void e2e_serve(struct serve *s, const char *db, const char *const *args);
+#define E2E_SERVE(s, db, ...) e2e_serve((s), (db), (const char *const[]){__VA_ARGS__, NULL})
+/* SIGTERM, wait up to ms for the exit; returns the exit status (or -1 after a SIGKILL). */
+int e2e_serve_stop(struct serve *s, int ms);
+/* The serve's log, for assertion messages (static buffer, last 4 KiB). */
+const char *e2e_serve_log(const struct serve *s);
+
+/* Start the origin server (robots: NULL for the default, a file path, "404" or "500"). */
+struct origin {
+    pid_t pid;
+    int port;
+    char base[64];
+};
+void e2e_origin(struct origin *o, const char *robots);
+void e2e_origin_stop(struct origin *o);
+/* How many requests the origin saw for path (without query). */
+long e2e_origin_hits(const struct origin *o, const char *path);
+
+/* A new API token for workspace, made with `trawl token create` on db. Static buffer. */
+const char *e2e_token(const char *db, const char *workspace);
+
+struct resp {
+    long status;
+    json_t *json; /* NULL when the body was not JSON */
+    char *body;
+    size_t len;
+    char headers[4096];
+};
+/* Call base+path with method and a raw body (NULL: none) and content type (NULL: JSON when a
+ * body is given), with token as bearer (NULL: none). */
+void e2e_http(struct resp *r, const char *base, const char *method, const char *path,
+              const char *token, const char *body, size_t body_len, const char *ctype);
+/* The same with a JSON body (stolen, may be NULL). */
+void e2e_call(struct resp *r, const struct serve *s, const char *method, const char *path,
+              const char *token, json_t *body);
+void e2e_resp_release(struct resp *r);
+/* The error message of a failed call, or "". */
+const char *e2e_err(const struct resp *r);
+
+/* Run the trawl binary with args (NULL-terminated) and environment additions (NULL-terminated
+ * "NAME=value"); capture exit status, stdout and stderr. */
+struct run {
+    int status;
+    char out[65536];
+    char err[16384];
+};
+void e2e_run(struct run *r, const char *const *env, const char *const *args);
+#define E2E_RUN(r, env, ...) e2e_run((r), (env), (const char *const[]){__VA_ARGS__, NULL})
+
+int64_t e2e_ms(void);
+void e2e_sleep_ms(int64_t ms);
+
+#endif
