@@ -1,12 +1,19 @@
 /* The committer thread. A batch that fails partway is rolled back and, when it held more than one
  * operation, each operation is retried in a transaction of its own, so one bad operation does
- * not fail its neighbours. */
+ * not fail its neighbours.
+ *
+ * A caller of commit_run that finds nobody committing runs the batch itself (it becomes the
+ * leader) instead of handing it to the committer thread and waiting to be woken: a lone writer
+ * then pays for no thread switch, only for its commit. Either way one thread at a time uses the
+ * store (`busy`). */
 #include "engine/commit.h"
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,9 +33,10 @@ struct committer {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t work; /* ops queued or stopping */
-    pthread_cond_t done; /* some op finished */
+
     struct commit_op *head, *tail;
     bool stopping;
+    bool busy; /* a thread (the committer or a leader) is running a batch */
     struct commit_stats stats;
 };
 
@@ -134,9 +142,11 @@ static void finish(struct committer *c, struct commit_op *ops)
             atail = &op->next;
         } else {
             op->finished = true;
+            /* each waiter sleeps on its own condition variable: a commit wakes its callers and
+             * nobody else (a shared one woke every waiting thread at every commit) */
+            pthread_cond_signal(op->waiter);
         }
     }
-    pthread_cond_broadcast(&c->done);
     pthread_mutex_unlock(&c->lock);
     for (struct commit_op *op = async, *next; op; op = next) {
         next = op->next;
@@ -156,9 +166,22 @@ static void fail_op(struct commit_op *op, int rc, const struct err *e)
 
 static void count(struct committer *c, uint64_t commits, uint64_t ops)
 {
+    int64_t now = clock_mono_ms();
     pthread_mutex_lock(&c->lock);
     c->stats.commits += commits;
     c->stats.ops += ops;
+    c->stats.last_commit_ms = now;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* A transaction failed for a reason of the store's (not a refused operation). */
+static void count_failure(struct committer *c, const struct err *e)
+{
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&c->lock);
+    c->stats.last_failure_ms = now;
+    snprintf(c->stats.last_failure, sizeof c->stats.last_failure, "%s",
+             e && e->msg[0] ? e->msg : "store error");
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -167,6 +190,8 @@ static void process(struct committer *c, struct commit_tx *tx, struct commit_op 
     struct err e;
     err_clear(&e);
     int rc = run_batch(c, tx, ops, &e);
+    if (rc)
+        count_failure(c, &e);
     if (!rc) {
         count(c, 1, n);
     } else if (n > 1) {
@@ -198,31 +223,50 @@ static void process(struct committer *c, struct commit_tx *tx, struct commit_op 
     finish(c, ops);
 }
 
+/* Under lock, with ops queued: take up to MAX_BATCH of them and mark the store busy. */
+static struct commit_op *take_batch(struct committer *c, size_t *n)
+{
+    struct commit_op *ops = c->head, *last = ops;
+    *n = 1;
+    while (last->next && *n < MAX_BATCH) {
+        last = last->next;
+        (*n)++;
+    }
+    c->head = last->next;
+    if (!c->head)
+        c->tail = NULL;
+    last->next = NULL;
+    c->busy = true;
+    return ops;
+}
+
+/* Under lock, after a batch: the store is free; wake the committer when more is queued. */
+static void batch_over(struct committer *c)
+{
+    c->busy = false;
+    if (c->head || c->stopping)
+        pthread_cond_signal(&c->work);
+}
+
 static void *loop(void *arg)
 {
     struct committer *c = arg;
     struct commit_tx tx = {.store = c->store};
     for (;;) {
         pthread_mutex_lock(&c->lock);
-        while (!c->head && !c->stopping)
+        while ((!c->head || c->busy) && !(c->stopping && !c->head && !c->busy))
             pthread_cond_wait(&c->work, &c->lock);
-        if (!c->head && c->stopping) {
+        if (!c->head) {
             pthread_mutex_unlock(&c->lock);
             break;
         }
-        /* take up to MAX_BATCH ops */
-        struct commit_op *ops = c->head, *last = ops;
-        size_t n = 1;
-        while (last->next && n < MAX_BATCH) {
-            last = last->next;
-            n++;
-        }
-        c->head = last->next;
-        if (!c->head)
-            c->tail = NULL;
-        last->next = NULL;
+        size_t n;
+        struct commit_op *ops = take_batch(c, &n);
         pthread_mutex_unlock(&c->lock);
         process(c, &tx, ops, n);
+        pthread_mutex_lock(&c->lock);
+        batch_over(c);
+        pthread_mutex_unlock(&c->lock);
     }
     tx_reset(&tx);
     free(tx.changes);
@@ -237,7 +281,6 @@ struct committer *commit_start(struct store *s, commit_changes_fn fn, void *ctx)
     c->ctx = ctx;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->work, NULL);
-    pthread_cond_init(&c->done, NULL);
     if (pthread_create(&c->thread, NULL, loop, c) != 0) {
         log_error("cannot start the committer thread");
         abort();
@@ -256,7 +299,6 @@ void commit_stop(struct committer *c)
     pthread_join(c->thread, NULL);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->work);
-    pthread_cond_destroy(&c->done);
     free(c);
 }
 
@@ -280,18 +322,51 @@ void commit_submit(struct committer *c, struct commit_op *op)
     else
         c->head = op;
     c->tail = op;
-    pthread_cond_signal(&c->work);
+    if (!c->busy)
+        pthread_cond_signal(&c->work);
     pthread_mutex_unlock(&c->lock);
 }
 
 int commit_run(struct committer *c, struct commit_op *op)
 {
+    pthread_cond_t cv;
+    pthread_cond_init(&cv, NULL);
+    op->waiter = &cv;
     op->done = NULL;
-    commit_submit(c, op);
+    op->next = NULL;
+    op->finished = false;
+    op->rc = 0;
+    err_clear(&op->err);
     pthread_mutex_lock(&c->lock);
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->lock);
+        fail_op(op, TRAWL_ECLOSED, NULL);
+        pthread_cond_destroy(&cv);
+        return op->rc;
+    }
+    if (c->tail)
+        c->tail->next = op;
+    else
+        c->head = op;
+    c->tail = op;
+    if (!c->busy) {
+        /* nobody is committing: lead, so no thread switch stands between this call and its
+         * commit; whatever else is queued goes along */
+        size_t n;
+        struct commit_op *ops = take_batch(c, &n);
+        pthread_mutex_unlock(&c->lock);
+        struct commit_tx tx = {.store = c->store};
+        process(c, &tx, ops, n);
+        free(tx.changes);
+        pthread_mutex_lock(&c->lock);
+        batch_over(c);
+    } else {
+        pthread_cond_signal(&c->work);
+    }
     while (!op->finished)
-        pthread_cond_wait(&c->done, &c->lock);
+        pthread_cond_wait(&cv, &c->lock);
     pthread_mutex_unlock(&c->lock);
+    pthread_cond_destroy(&cv);
     return op->rc;
 }
 

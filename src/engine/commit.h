@@ -10,6 +10,8 @@
 #include "base/err.h"
 #include "store/store.h"
 
+#include <pthread.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -33,6 +35,7 @@ struct commit_op {
     int rc;
     struct err err;
     bool finished;
+    void *waiter; /* commit_run's own condition variable: only its waiter is woken */
 };
 
 struct job_change_rec {
@@ -48,6 +51,9 @@ typedef void (*commit_changes_fn)(void *ctx, const struct job_change_rec *c, siz
 struct commit_stats {
     uint64_t commits;
     uint64_t ops;
+    int64_t last_commit_ms;  /* monotonic time of the last transaction committed; 0: none */
+    int64_t last_failure_ms; /* of the last one that failed; 0: none */
+    char last_failure[512];  /* why it failed */
 };
 
 struct committer;

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #define MAX_CLAIM_TYPES 16
@@ -40,6 +41,9 @@ struct sq {
     pthread_mutex_t ck_lock;
     pthread_cond_t ck_cv;
     bool ck_wanted, ck_stop, ck_running;
+    int ck_asked_at;    /* WAL frames when a checkpoint was last asked for (writer only) */
+    atomic_int ck_done; /* background checkpoints finished */
+    int ck_seen;        /* ck_done when the writer last finished a checkpoint's tail */
     sqlite3_stmt *ins, *ins_multi, *find_unique, *lookup, *upd, *event, *processing, *due, *promote,
         *complete, *complete_many, *complete_many_seq, *sp_begin, *sp_release, *sp_rollback,
         *tx_begin, *tx_commit;

@@ -919,16 +919,37 @@ static void close_conn(sqlite3 *db)
 }
 
 #define CHECKPOINT_PAGES 4000 /* WAL pages that start a background checkpoint */
+#define CHECKPOINT_TAIL  256  /* most frames the writer checkpoints after a background one */
 #define CHECKPOINT_INLINE                                                                          \
     32000 /* past this the writer checkpoints itself: the WAL must not grow                        \
              without bound if the checkpointer falls behind */
 
+/* After every commit, with the WAL's size in frames. A background checkpoint is asked for each
+ * time the WAL has grown by CHECKPOINT_PAGES since the last one was asked for, not after every
+ * commit past the mark: under steady writes a passive checkpoint never catches up with the
+ * newest frames, and asking again at each commit made the checkpointer fsync the database
+ * hundreds of times a second, on the same disk the commits fsync.
+ *
+ * When a background checkpoint has finished and few frames were committed while it ran, the
+ * writer checkpoints those few (cheap: the rest is copied already). The WAL is then wholly in the
+ * database, so the next transaction starts the WAL over from its beginning: commits overwrite
+ * blocks the file already has, whose fdatasync is cheaper than one that must also grow the file,
+ * and the WAL stays the size of one checkpoint interval instead of growing to the inline limit.
+ * Under heavy writes the tail is not small, and the writer leaves it to the next background
+ * checkpoint. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     struct sq *q = arg;
-    if (pages >= CHECKPOINT_INLINE) {
+    if (pages < q->ck_asked_at)
+        q->ck_asked_at = 0; /* the WAL was restarted */
+    int done = atomic_load(&q->ck_done);
+    bool finished = done != q->ck_seen;
+    q->ck_seen = done;
+    if (pages >= CHECKPOINT_INLINE || (finished && pages - q->ck_asked_at <= CHECKPOINT_TAIL)) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    } else if (pages >= CHECKPOINT_PAGES) {
+        q->ck_asked_at = 0;
+    } else if (pages - q->ck_asked_at >= CHECKPOINT_PAGES) {
+        q->ck_asked_at = pages;
         pthread_mutex_lock(&q->ck_lock);
         q->ck_wanted = true;
         pthread_cond_signal(&q->ck_cv);
@@ -949,7 +970,9 @@ static void *checkpoint_main(void *arg)
         q->ck_wanted = false;
         pthread_mutex_unlock(&q->ck_lock);
         /* a failure (busy, full disk) is tried again at the next request */
-        sqlite3_wal_checkpoint_v2(q->ck, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (sqlite3_wal_checkpoint_v2(q->ck, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
+            SQLITE_OK)
+            atomic_fetch_add(&q->ck_done, 1);
         pthread_mutex_lock(&q->ck_lock);
     }
     pthread_mutex_unlock(&q->ck_lock);
