@@ -33,6 +33,7 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 E2E_SRC := $(sort $(wildcard tests/e2e/test_*.c)) tests/e2e/e2eutil.c
 E2E_OBJ := $(E2E_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_UTIL := $(BUILD)/bench/util/benchutil.o
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all tests test bench fmt fmt-check clean
@@ -71,7 +72,7 @@ $(BUILD)/tests/e2e_tests: $(E2E_OBJ) $(BUILD)/libtrawl.a
 $(BUILD)/tests/origin: $(BUILD)/tests/e2e/origin.o $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs zlib)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libtrawl.a
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL) $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # everything the suite runs, built but not run

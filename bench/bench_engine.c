@@ -9,6 +9,7 @@
 #include "engine/engine.h"
 #include "engine/worker.h"
 #include "handlers/handlers.h"
+#include "util/benchutil.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -79,23 +80,8 @@ static double rate(size_t n, int64_t ns)
 /* The disk's own pace: 4 KiB write + fdatasync, 500 times. */
 static void bench_fsync(void)
 {
-    char path[600];
-    snprintf(path, sizeof path, "%s/fsync.probe", dir_);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        die("open fsync probe", NULL);
-    char block[4096];
-    memset(block, 'x', sizeof block);
-    int64_t t0 = clock_mono_ns();
-    for (int i = 0; i < 500; i++)
-        if (pwrite(fd, block, sizeof block, (off_t)i * 4096) != (ssize_t)sizeof block ||
-            fdatasync(fd) != 0)
-            die("fsync probe", NULL);
-    int64_t dt = clock_mono_ns() - t0;
-    close(fd);
-    unlink(path);
-    printf("disk_fdatasync ops=500 us_per_op=%.1f per_s=%.0f\n", (double)dt / 1e3 / 500,
-           rate(500, dt));
+    double us = bench_fdatasync_us(dir_, 500);
+    printf("disk_fdatasync ops=500 us_per_op=%.1f per_s=%.0f\n", us, 1e6 / us);
 }
 
 static void bench_enqueue(size_t n)
@@ -260,20 +246,6 @@ static void bench_claim_future(size_t max)
     }
 }
 
-static long vmhwm_kb(pid_t pid)
-{
-    char p[64], line[256];
-    snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(p, "r");
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb;
-}
-
 static void bench_serve_memory(const char *trawl, size_t n)
 {
     char path[600], log[700];
@@ -286,8 +258,8 @@ static void bench_serve_memory(const char *trawl, size_t n)
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 2);
         execl(trawl, trawl, "serve", "--db", path, "--workers", "2", "--batch", "1024",
-              dur_ == STORE_RELAXED ? "--durability=relaxed" : "--durability=durable",
-              (char *)NULL);
+              dur_ == STORE_RELAXED ? "--durability=relaxed" : "--durability=durable", "--listen",
+              "127.0.0.1:0", (char *)NULL);
         _exit(127);
     }
     int64_t t0 = clock_mono_ns();
@@ -297,7 +269,7 @@ static void bench_serve_memory(const char *trawl, size_t n)
     int64_t deadline = clock_mono_ms() + 300000;
     for (;;) {
         clock_sleep_ms(100);
-        long kb = vmhwm_kb(pid);
+        long kb = bench_vmhwm_kb(pid);
         if (kb > peak)
             peak = kb;
         if (engine_counts(eng, counts, &e))
@@ -306,7 +278,7 @@ static void bench_serve_memory(const char *trawl, size_t n)
             break;
     }
     int64_t dt = clock_mono_ns() - t0;
-    long kb = vmhwm_kb(pid);
+    long kb = bench_vmhwm_kb(pid);
     if (kb > peak)
         peak = kb;
     kill(pid, SIGTERM);

@@ -48,6 +48,9 @@ struct api;
 int api_start(const struct api_deps *deps, const struct api_opts *o, struct api **out,
               struct err *e);
 int api_port(const struct api *a);
+/* Shutdown has begun: /readyz answers 503 from now on, so load balancers move away while running
+ * jobs finish. Requests are still served. Accepts NULL. */
+void api_drain(struct api *a);
 /* Stop accepting, finish requests in flight (waits are woken), free. Accepts NULL. */
 void api_stop(struct api *a);
 

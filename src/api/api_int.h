@@ -45,6 +45,10 @@ enum MHD_Result api_reply(struct req *r, unsigned status, json_t *body);
  * status ("bad_request", "unauthorized", ...). */
 enum MHD_Result api_reply_error(struct req *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with one more response header (Allow, Retry-After, WWW-Authenticate). */
+enum MHD_Result api_reply_error_hdr(struct req *r, unsigned status, const char *hname,
+                                    const char *hvalue, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* Answer a trawl error with the status it maps to: EINVAL 400, ENOTFOUND 404, ESTALE and
  * ESTATE 409, ETOOBIG 413, a store that cannot answer 503, anything else 500. */
 enum MHD_Result api_reply_err(struct req *r, const struct err *e);
@@ -66,6 +70,10 @@ bool api_get_int(struct req *r, json_t *obj, const char *key, int64_t min, int64
                  int64_t *out);
 bool api_get_str(struct req *r, json_t *obj, const char *key, size_t max, const char **out);
 bool api_get_bool(struct req *r, json_t *obj, const char *key, bool *out);
+
+/* A batch id the API can put in a path: 1-128 of letters, digits and . _ : - */
+bool api_valid_batch_id(const char *s);
+#define API_BATCH_ID_MAX 128
 
 /* A job as the generic API shows it (without args when brief). */
 json_t *api_job_json(const struct job *j, bool brief);

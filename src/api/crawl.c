@@ -8,6 +8,7 @@
 #include "base/xalloc.h"
 #include "base/zstd.h"
 #include "engine/worker.h"
+#include "fetch/fetch.h"
 #include "fetch/url.h"
 
 #include <ctype.h>
@@ -18,7 +19,6 @@
 
 #define CRAWL_TYPE           "crawl"
 #define BATCH_URLS_MAX       100000
-#define BATCH_ID_MAX         128
 #define HEADERS_MAX          32
 #define HEADER_BYTES_MAX     8192
 #define WAIT_DEFAULT_MS      30000
@@ -33,24 +33,13 @@ struct crawl_opts {
     int64_t timeout_ms, max_attempts, priority;
 };
 
-static bool valid_batch_id(const char *s)
+bool api_valid_batch_id(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > BATCH_ID_MAX)
+    if (n == 0 || n > API_BATCH_ID_MAX)
         return false;
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)s[i]) && !strchr("._:-", s[i]))
-            return false;
-    return true;
-}
-
-/* A header name is an RFC 9110 token. */
-static bool valid_header_name(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
             return false;
     return true;
 }
@@ -97,29 +86,15 @@ static bool read_crawl_opts(struct req *r, struct crawl_opts *o)
         json_t *v;
         json_object_foreach(h, name, v)
         {
-            static const char *const refused[] = {
-                "host", "content-length", "transfer-encoding", "connection",         "upgrade",
-                "te",   "trailer",        "keep-alive",        "proxy-authorization"};
-            if (!valid_header_name(name)) {
-                api_reply_error(r, 400, "headers: '%s' is not a valid header name", name);
-                return false;
-            }
-            for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
-                if (strcasecmp(name, refused[i]) == 0) {
-                    api_reply_error(r, 400, "headers: %s cannot be set; the fetcher sets it", name);
-                    return false;
-                }
             if (!json_is_string(v)) {
                 api_reply_error(r, 400, "headers: the value of %s must be a string", name);
                 return false;
             }
-            const char *val = json_string_value(v);
-            for (size_t i = 0; i < json_string_length(v); i++)
-                if (val[i] == '\r' || val[i] == '\n' || val[i] == 0) {
-                    api_reply_error(r, 400, "headers: the value of %s has a line break or NUL",
-                                    name);
-                    return false;
-                }
+            struct err e;
+            if (fetch_header_check(name, json_string_value(v), json_string_length(v), &e) != 0) {
+                api_reply_error(r, 400, "headers: %s", e.msg);
+                return false;
+            }
             bytes += strlen(name) + json_string_length(v) + 4;
         }
         if (bytes > HEADER_BYTES_MAX) {
@@ -168,9 +143,9 @@ enum MHD_Result api_crawl_create(struct req *r)
     if (strlen(url) != json_string_length(u))
         return api_reply_error(r, 400, "url must not contain NUL characters");
     struct crawl_opts o;
-    if (!read_crawl_opts(r, &o) || !api_get_str(r, r->json, "batchId", BATCH_ID_MAX, &batch))
+    if (!read_crawl_opts(r, &o) || !api_get_str(r, r->json, "batchId", API_BATCH_ID_MAX, &batch))
         return MHD_YES;
-    if (batch && !valid_batch_id(batch))
+    if (batch && !api_valid_batch_id(batch))
         return api_reply_error(r, 400, "batchId may hold letters, digits and . _ : - only");
     char *norm;
     struct err e;
@@ -201,9 +176,9 @@ enum MHD_Result api_crawl_batch(struct req *r)
         return api_reply_error(r, 400, "urls must hold 1 to %d URLs", BATCH_URLS_MAX);
     struct crawl_opts o;
     const char *batch = NULL;
-    if (!read_crawl_opts(r, &o) || !api_get_str(r, r->json, "batchId", BATCH_ID_MAX, &batch))
+    if (!read_crawl_opts(r, &o) || !api_get_str(r, r->json, "batchId", API_BATCH_ID_MAX, &batch))
         return MHD_YES;
-    if (batch && !valid_batch_id(batch))
+    if (batch && !api_valid_batch_id(batch))
         return api_reply_error(r, 400, "batchId may hold letters, digits and . _ : - only");
     char made[UUID_STR_LEN];
     if (!batch) {
@@ -254,10 +229,18 @@ enum MHD_Result api_crawl_batch(struct req *r)
         json_decref(invalid);
         return api_reply_err(r, &e);
     }
+    if (k == 0) {
+        /* nothing was queued, so there is no batch to speak of */
+        json_t *body = json_pack("{s:b, s:{s:s, s:s}, s:I, s:I, s:I, s:o}", "success", 0, "error",
+                                 "code", "bad_request", "message", "none of the URLs is valid",
+                                 "total", (json_int_t)n, "successCount", (json_int_t)0,
+                                 "failedCount", (json_int_t)n, "invalid", invalid);
+        return api_reply(r, 400, body);
+    }
     json_t *body = json_pack("{s:b, s:s, s:I, s:I, s:I, s:o}", "success", 1, "batchId", batch,
                              "total", (json_int_t)n, "successCount", (json_int_t)k, "failedCount",
                              (json_int_t)(n - k), "invalid", invalid);
-    return api_reply(r, k ? 202 : 400, body);
+    return api_reply(r, 202, body);
 }
 
 /* ---- reading ---- */
@@ -423,20 +406,25 @@ enum MHD_Result api_crawl_process(struct req *r)
     if (got < 0)
         return api_reply_err(r, &e);
     json_t *arr = json_array();
-    int ok = 0, failed = 0;
+    int ok = 0, failed = 0, retrying = 0, later = 0;
     for (int i = 0; i < got; i++) {
         const char *st = out[i].status >= 0 ? job_status_name(out[i].status) : "unknown";
         if (out[i].status == JOB_COMPLETED)
             ok++;
+        else if (out[i].status == JOB_RETRYING)
+            retrying++;
+        else if (out[i].status == JOB_PENDING)
+            later++; /* deferred: the host asked to wait, or its breaker is open */
         else
             failed++;
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s?}", "jobId", out[i].id, "status", st,
                                              "error", out[i].error[0] ? out[i].error : NULL));
     }
     free(out);
-    json_t *body = json_pack("{s:b, s:i, s:i, s:i, s:o, s:I}", "success", 1, "processed", got,
-                             "successCount", ok, "failedCount", failed, "jobs", arr,
-                             "processingTimeMs", (json_int_t)(clock_mono_ms() - t0));
+    json_t *body = json_pack("{s:b, s:i, s:i, s:i, s:i, s:i, s:o, s:I}", "success", 1, "processed",
+                             got, "successCount", ok, "failedCount", failed, "retryingCount",
+                             retrying, "deferredCount", later, "jobs", arr, "processingTimeMs",
+                             (json_int_t)(clock_mono_ms() - t0));
     return api_reply(r, 200, body);
 }
 

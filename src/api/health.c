@@ -15,16 +15,21 @@ enum MHD_Result api_readyz(struct req *r)
         return api_reply_error(r, 503, "shutting down");
     struct err e;
     err_clear(&e);
-    int64_t counts[JOB_STATUS_COUNT];
     struct job j;
     /* a read that touches the jobs table: any id will do */
     int rc =
         store_get(engine_store(r->api->deps.eng), "00000000-0000-7000-8000-000000000000", &j, &e);
     if (rc == 0)
         job_release(&j);
-    (void)counts;
     if (rc && rc != TRAWL_ENOTFOUND)
         return api_reply_err(r, &e);
+    /* reads can work while writes fail (a lock held elsewhere, a full disk): the last write
+     * tells */
+    struct engine_stats st;
+    engine_stats(r->api->deps.eng, &st);
+    if (st.last_failure_ms > st.last_commit_ms)
+        return api_reply_error_hdr(r, 503, "Retry-After", "1", "the store refuses writes: %s",
+                                   st.last_failure);
     return api_reply(r, 200, json_pack("{s:s}", "status", "ready"));
 }
 

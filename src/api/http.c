@@ -88,7 +88,7 @@ static const char *status_code_name(unsigned status)
 }
 
 static enum MHD_Result send_buf(struct req *r, unsigned status, char *data, size_t len,
-                                const char *ctype, const char *allow, const char *retry_after)
+                                const char *ctype, const char *hname, const char *hvalue)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         len, data, data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -99,18 +99,16 @@ static enum MHD_Result send_buf(struct req *r, unsigned status, char *data, size
     MHD_add_response_header(resp, "Content-Type", ctype);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    if (allow)
-        MHD_add_response_header(resp, "Allow", allow);
-    if (retry_after)
-        MHD_add_response_header(resp, "Retry-After", retry_after);
+    if (hname && hvalue)
+        MHD_add_response_header(resp, hname, hvalue);
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     r->answered = true;
     return ret;
 }
 
-static enum MHD_Result reply_full(struct req *r, unsigned status, json_t *body, const char *allow,
-                                  const char *retry_after)
+static enum MHD_Result reply_full(struct req *r, unsigned status, json_t *body, const char *hname,
+                                  const char *hvalue)
 {
     char *s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
@@ -125,7 +123,7 @@ static enum MHD_Result reply_full(struct req *r, unsigned status, json_t *body, 
     }
     t[n] = '\n';
     t[n + 1] = 0;
-    return send_buf(r, status, t, n + 1, "application/json", allow, retry_after);
+    return send_buf(r, status, t, n + 1, "application/json", hname, hvalue);
 }
 
 enum MHD_Result api_reply(struct req *r, unsigned status, json_t *body)
@@ -133,14 +131,14 @@ enum MHD_Result api_reply(struct req *r, unsigned status, json_t *body)
     return reply_full(r, status, body, NULL, NULL);
 }
 
-static enum MHD_Result verror(struct req *r, unsigned status, const char *allow,
-                              const char *retry_after, const char *fmt, va_list ap)
+static enum MHD_Result verror(struct req *r, unsigned status, const char *hname, const char *hvalue,
+                              const char *fmt, va_list ap)
 {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
     json_t *body = json_pack("{s:b, s:{s:s, s:s}}", "success", 0, "error", "code",
                              status_code_name(status), "message", msg);
-    return reply_full(r, status, body, allow, retry_after);
+    return reply_full(r, status, body, hname, hvalue);
 }
 
 enum MHD_Result api_reply_error(struct req *r, unsigned status, const char *fmt, ...)
@@ -152,15 +150,12 @@ enum MHD_Result api_reply_error(struct req *r, unsigned status, const char *fmt,
     return ret;
 }
 
-static enum MHD_Result reply_error_hdr(struct req *r, unsigned status, const char *allow,
-                                       const char *retry_after, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static enum MHD_Result reply_error_hdr(struct req *r, unsigned status, const char *allow,
-                                       const char *retry_after, const char *fmt, ...)
+enum MHD_Result api_reply_error_hdr(struct req *r, unsigned status, const char *hname,
+                                    const char *hvalue, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    enum MHD_Result ret = verror(r, status, allow, retry_after, fmt, ap);
+    enum MHD_Result ret = verror(r, status, hname, hvalue, fmt, ap);
     va_end(ap);
     return ret;
 }
@@ -187,7 +182,7 @@ enum MHD_Result api_reply_err(struct req *r, const struct err *e)
     case TRAWL_ECLOSED:
     case TRAWL_EINJECTED:
         log_warn("%s %s: store unavailable: %s", r->method, r->path, msg);
-        return reply_error_hdr(r, 503, NULL, "1", "store unavailable: %s", msg);
+        return api_reply_error_hdr(r, 503, "Retry-After", "1", "store unavailable: %s", msg);
     default:
         log_error("%s %s: %s", r->method, r->path, msg);
         return api_reply_error(r, 500, "%s", msg);
@@ -439,8 +434,9 @@ static enum MHD_Result dispatch(struct req *r)
     if (!found) {
         free(scratch);
         if (allow[0])
-            return reply_error_hdr(r, 405, allow, NULL, "%s is not allowed on %s (allowed: %s)",
-                                   r->method, r->path, allow);
+            return api_reply_error_hdr(r, 405, "Allow", allow,
+                                       "%s is not allowed on %s (allowed: %s)", r->method, r->path,
+                                       allow);
         return api_reply_error(r, 404, "no such endpoint: %s %s", r->method, r->path);
     }
     if (!(found->flags & R_PUBLIC)) {
@@ -451,16 +447,18 @@ static enum MHD_Result dispatch(struct req *r)
             const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
             if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
                 free(scratch);
-                return reply_error_hdr(r, 401, NULL, NULL,
-                                       "an API token is required: send Authorization: Bearer "
-                                       "<token> (make one with `trawl token create`)");
+                return api_reply_error_hdr(r, 401, "WWW-Authenticate", "Bearer",
+                                           "an API token is required: send Authorization: Bearer "
+                                           "<token> (make one with `trawl token create`)");
             }
             struct err e;
             err_clear(&e);
             int rc = auth_lookup(r->api->auth, r->api->deps.eng, h + 7, ws, sizeof ws, &e);
             if (rc == TRAWL_ENOTFOUND) {
                 free(scratch);
-                return api_reply_error(r, 401, "the API token is not valid (unknown or revoked)");
+                return api_reply_error_hdr(r, 401, "WWW-Authenticate",
+                                           "Bearer error=\"invalid_token\"",
+                                           "the API token is not valid (unknown or revoked)");
             }
             if (rc) {
                 free(scratch);
@@ -658,6 +656,12 @@ fail:
 int api_port(const struct api *a)
 {
     return a->port;
+}
+
+void api_drain(struct api *a)
+{
+    if (a)
+        atomic_store(&a->stopping, true);
 }
 
 void api_stop(struct api *a)

@@ -67,6 +67,28 @@ static bool own_job(struct req *r, struct job *out)
 
 /* ---- enqueue ---- */
 
+/* The engine names fields as stored (max_attempts); the API's callers know them as they sent
+ * them (maxAttempts). */
+static void camel_case_fields(char *msg, size_t n)
+{
+    static const char *const names[][2] = {
+        {"max_attempts", "maxAttempts"}, {"batch_id", "batchId"},     {"parent_id", "parentId"},
+        {"root_id", "rootId"},           {"unique_key", "uniqueKey"}, {"run_at", "runAt"},
+        {"timeout_ms", "timeoutMs"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *p = strstr(msg, names[i][0]);
+        if (!p)
+            continue;
+        size_t from = strlen(names[i][0]), to = strlen(names[i][1]);
+        size_t tail = strlen(p + from);
+        if ((size_t)(p - msg) + to + tail + 1 > n)
+            continue;
+        memmove(p + to, p + from, tail + 1);
+        memcpy(p, names[i][1], to);
+    }
+}
+
 struct spec_buf {
     struct job_spec spec;
     char *args; /* owned */
@@ -90,7 +112,17 @@ static bool read_spec(struct req *r, json_t *obj, const char *where, struct spec
         !api_get_str(r, obj, "uniqueKey", JOB_KEY_MAX, &s->unique_key))
         return false;
     if (!s->type) {
-        api_reply_error(r, 400, "%stype is required", where[0] ? "" : "");
+        api_reply_error(r, 400, "%s: type is required", where);
+        return false;
+    }
+    if (strcmp(s->type, "crawl") == 0) {
+        /* crawl jobs have their own checks (the URL, the headers): they come in by their route */
+        api_reply_error(r, 400, "%s: crawl jobs are submitted with POST /v1/crawl-jobs", where);
+        return false;
+    }
+    if (s->batch_id && !api_valid_batch_id(s->batch_id)) {
+        api_reply_error(r, 400, "%s: batchId may hold 1-%d letters, digits and . _ : - only", where,
+                        API_BATCH_ID_MAX);
         return false;
     }
     v = 0;
@@ -151,6 +183,7 @@ enum MHD_Result api_jobs_create(struct req *r)
     struct err e;
     err_clear(&e);
     if (engine_enqueue_many(r->api->deps.eng, specs, n, res, &e) != 0) {
+        camel_case_fields(e.msg, sizeof e.msg);
         ret = api_reply_err(r, &e);
         goto out;
     }
@@ -369,7 +402,8 @@ static enum MHD_Result fenced_reply(struct req *r, int rc, const struct err *e, 
     if (rc < 0) {
         json_decref(ok);
         if (rc == TRAWL_ESTALE || rc == TRAWL_ESTATE)
-            return api_reply_error(r, 409, "lease lost: %s", e->msg);
+            return api_reply_error(r, 409, "%s%s",
+                                   strstr(e->msg, "lease lost") ? "" : "lease lost: ", e->msg);
         return api_reply_err(r, e);
     }
     return api_reply(r, 200, ok);

@@ -497,6 +497,7 @@ int cmd_serve(int argc, char **argv)
 stop:;
     int ret = rc;
     bool clean = true;
+    api_drain(api);
     engine_stop_waits(eng);
     if (pool)
         clean = pool_stop(pool, grace) && clean;

@@ -1213,4 +1213,7 @@ void engine_stats(struct engine *eng, struct engine_stats *out)
     commit_stats_get(eng->committer, &cs);
     out->commits = cs.commits;
     out->ops = cs.ops;
+    out->last_commit_ms = cs.last_commit_ms;
+    out->last_failure_ms = cs.last_failure_ms;
+    snprintf(out->last_failure, sizeof out->last_failure, "%s", cs.last_failure);
 }

@@ -229,8 +229,11 @@ void engine_wait_available(struct engine *eng, uint64_t seen, int64_t timeout_ms
 
 /* Group-commit statistics since open. */
 struct engine_stats {
-    uint64_t commits; /* transactions committed */
-    uint64_t ops;     /* operations in them */
+    uint64_t commits;        /* transactions committed */
+    uint64_t ops;            /* operations in them */
+    int64_t last_commit_ms;  /* monotonic time of the last commit; 0: none yet */
+    int64_t last_failure_ms; /* of the last transaction the store failed; 0: none */
+    char last_failure[512];  /* why */
 };
 void engine_stats(struct engine *eng, struct engine_stats *out);
 

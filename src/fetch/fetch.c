@@ -70,6 +70,7 @@ struct origin {
     int64_t robots_until_ms; /* monotonic: trusted until */
     bool robots_fetching;
     int64_t robots_fail_until_ms;
+    enum fetch_kind robots_fail_kind;
     char robots_error[1024];
     struct xfer *wait_head, *wait_tail;
     int64_t last_used_ms;
@@ -432,7 +433,7 @@ static enum advance advance(struct fetcher *f, struct xfer *x, struct origin *o)
     }
     if (!f->o.ignore_robots && !x->req->no_robots) {
         if (o->robots_fail_until_ms > now) {
-            set_error(x, FETCH_ROBOTS, true, "robots: %s", o->robots_error);
+            set_error(x, o->robots_fail_kind, true, "%s", o->robots_error);
             finish(f, x);
             return ADV_FINISHED;
         }
@@ -768,9 +769,11 @@ static void robots_done(struct fetcher *f, struct xfer *x)
         /* unreachable or 5xx: RFC 9309 says assume a complete disallow; jobs are told to come
          * back later rather than failed for good */
         o->robots_fail_until_ms = now + ROBOTS_FAIL_MS;
+        /* the job's error names what went wrong (dns, connect, timeout, 5xx), as for a page */
+        o->robots_fail_kind = x->res->kind;
         snprintf(o->robots_error, sizeof o->robots_error,
-                 "%s/robots.txt could not be read (%s), so the site is not crawled for now", o->key,
-                 x->res->error);
+                 "%s (while reading %s/robots.txt; the site is not crawled until it can be read)",
+                 x->res->error, o->key);
     }
     if (o->robots)
         o->robots_until_ms = now + f->o.robots_ttl_ms;
@@ -883,6 +886,26 @@ static void *fetch_main(void *arg)
 }
 
 /* ---- public ---- */
+
+int fetch_header_check(const char *name, const char *value, size_t value_len, struct err *e)
+{
+    static const char *const owned[] = {
+        "host", "content-length", "transfer-encoding", "connection",          "upgrade",
+        "te",   "trailer",        "keep-alive",        "proxy-authorization", "proxy-connection"};
+    if (!*name || strlen(name) > 128)
+        return err_set(e, TRAWL_EINVAL, false, "header name must be 1 to 128 characters");
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", *p)))
+            return err_set(e, TRAWL_EINVAL, false, "'%.128s' is not a valid header name", name);
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        if (strcasecmp(name, owned[i]) == 0)
+            return err_set(e, TRAWL_EINVAL, false, "%s cannot be set; the fetcher sets it", name);
+    for (size_t i = 0; i < value_len; i++)
+        if (value[i] == '\r' || value[i] == '\n' || value[i] == 0)
+            return err_set(e, TRAWL_EINVAL, false, "the value of %s has a line break or NUL", name);
+    return 0;
+}
 
 static void global_init(void)
 {

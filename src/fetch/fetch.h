@@ -97,6 +97,11 @@ struct fetch_result {
     int64_t defer_until_ms; /* FETCH_DEFERRED: wall-clock time to try again */
 };
 
+/* Whether a request header a user asks for may be sent: name an RFC 9110 token, not one the
+ * fetcher owns (Host, Content-Length, Transfer-Encoding, Connection, ...), value without CR,
+ * LF or NUL. 0 or TRAWL_EINVAL with a message naming the header. */
+int fetch_header_check(const char *name, const char *value, size_t value_len, struct err *e);
+
 struct fetcher;
 
 int fetcher_new(const struct fetch_opts *o, struct fetcher **out, struct err *e);

@@ -65,19 +65,32 @@ int handler_crawl(struct job_ctx *ctx)
         ret = job_ctx_fail(ctx, false, "invalid_args: args.url is missing");
         goto out;
     }
+    /* jobs can come from anywhere (trawl enqueue, another process): check what the API would */
+    struct err e;
     json_t *h = json_object_get(args, "headers");
+    if (h && !json_is_object(h)) {
+        ret = job_ctx_fail(ctx, false, "invalid_args: args.headers must be an object");
+        goto out;
+    }
     const char *name;
     json_t *val;
     json_object_foreach(h, name, val)
     {
-        if (nh < CRAWL_HEADERS_MAX && json_is_string(val) &&
-            asprintf(&headers[nh], "%s: %s", name, json_string_value(val)) > 0)
+        if (!json_is_string(val) || nh >= CRAWL_HEADERS_MAX) {
+            ret = job_ctx_fail(ctx, false, "invalid_args: headers: at most %d, each a string",
+                               CRAWL_HEADERS_MAX);
+            goto out;
+        }
+        if (fetch_header_check(name, json_string_value(val), json_string_length(val), &e) != 0) {
+            ret = job_ctx_fail(ctx, false, "invalid_args: headers: %s", e.msg);
+            goto out;
+        }
+        if (asprintf(&headers[nh], "%s: %s", name, json_string_value(val)) > 0)
             nh++;
     }
     json_int_t timeout = json_integer_value(json_object_get(args, "timeoutMs"));
 
     char origin[300];
-    struct err e;
     if (url_origin(url, origin, sizeof origin, &e) != 0) {
         ret = job_ctx_fail(ctx, false, "invalid_url: %s", e.msg);
         goto out;
@@ -113,7 +126,9 @@ int handler_crawl(struct job_ctx *ctx)
         else
             breaker_success(cr->breakers, origin);
     }
-    if (res.http_status > 0) {
+    /* a page is kept only when a whole response came back, a 404 page included; a transfer
+     * stopped at the size cap or cut off has no page worth keeping */
+    if (res.http_status > 0 && (res.kind == FETCH_OK || res.kind == FETCH_HTTP_STATUS)) {
         job_ctx_progress(ctx, 80, "storing");
         snprintf(cres.job_id, sizeof cres.job_id, "%s", job->id);
         cres.url = (char *)url;

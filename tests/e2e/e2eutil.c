@@ -175,6 +175,13 @@ int e2e_serve_stop(struct serve *s, int ms)
     if (s->pid <= 0)
         return -1;
     kill(s->pid, SIGTERM);
+    return e2e_serve_wait(s, ms);
+}
+
+int e2e_serve_wait(struct serve *s, int ms)
+{
+    if (s->pid <= 0)
+        return -1;
     int st;
     for (int t = 0; t < ms; t += 10) {
         if (waitpid(s->pid, &st, WNOHANG) == s->pid) {

@@ -31,6 +31,8 @@ void e2e_serve(struct serve *s, const char *db, const char *const *args);
 #define E2E_SERVE(s, db, ...) e2e_serve((s), (db), (const char *const[]){__VA_ARGS__, NULL})
 /* SIGTERM, wait up to ms for the exit; returns the exit status (or -1 after a SIGKILL). */
 int e2e_serve_stop(struct serve *s, int ms);
+/* Wait up to ms for serve to exit by itself (after a signal the test sent); as e2e_serve_stop. */
+int e2e_serve_wait(struct serve *s, int ms);
 /* The serve's log, for assertion messages (static buffer, last 4 KiB). */
 const char *e2e_serve_log(const struct serve *s);
 

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,7 @@ Test(api, tokens_are_required_and_checked)
     struct resp r;
     e2e_call(&r, &s, "GET", "/v1/jobs", NULL, NULL);
     expect_error(&r, 401, "unauthorized", "Authorization: Bearer");
+    cr_assert(strstr(r.headers, "WWW-Authenticate: Bearer") != NULL, "%s", r.headers);
     e2e_resp_release(&r);
     e2e_call(&r, &s, "GET", "/v1/jobs", "trawl_not-a-real-token", NULL);
     expect_error(&r, 401, "unauthorized", "not valid");
@@ -195,6 +197,24 @@ Test(api, bad_requests_get_the_right_status)
     e2e_resp_release(&r);
     e2e_call(&r, &s, "POST", "/v1/jobs", t, json_pack("{s:i}", "maxAttempts", 2));
     expect_error(&r, 400, "bad_request", "type is required");
+    e2e_resp_release(&r);
+    e2e_call(&r, &s, "POST", "/v1/jobs", t,
+             json_pack("{s:[{s:s}, {s:{}}]}", "jobs", "type", "noop", "args"));
+    expect_error(&r, 400, "bad_request", "jobs[1]: type is required");
+    e2e_resp_release(&r);
+    e2e_call(&r, &s, "POST", "/v1/jobs", t,
+             json_pack("{s:s, s:i}", "type", "noop", "maxAttempts", 0));
+    expect_error(&r, 400, "bad_request", "maxAttempts");
+    e2e_resp_release(&r);
+    /* crawl jobs come by their own route, where their URL and headers are checked */
+    e2e_call(&r, &s, "POST", "/v1/jobs", t,
+             json_pack("{s:s, s:{s:s}}", "type", "crawl", "args", "url", "http://a.test/#x"));
+    expect_error(&r, 400, "bad_request", "POST /v1/crawl-jobs");
+    e2e_resp_release(&r);
+    /* a batch id the batch routes could not address */
+    e2e_call(&r, &s, "POST", "/v1/jobs", t,
+             json_pack("{s:s, s:s}", "type", "noop", "batchId", "gen/1"));
+    expect_error(&r, 400, "bad_request", "batchId");
     e2e_resp_release(&r);
     e2e_call(&r, &s, "GET", "/v1/jobs?status=running", t, NULL);
     expect_error(&r, 400, "bad_request", "unknown status");
@@ -523,14 +543,56 @@ Test(api, a_locked_database_gives_503_and_then_recovers)
     expect_error(&r, 503, "unavailable", "locked");
     cr_assert(strstr(r.headers, "Retry-After:") != NULL, "%s", r.headers);
     e2e_resp_release(&r);
+    /* a load balancer asking /readyz now is told the truth */
+    e2e_call(&r, &s, "GET", "/readyz", NULL, NULL);
+    expect_error(&r, 503, "unavailable", "locked");
+    e2e_resp_release(&r);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
     e2e_call(&r, &s, "POST", "/v1/jobs", t, json_pack("{s:s}", "type", "noop"));
     OK_STATUS(r, 201);
+    e2e_resp_release(&r);
+    e2e_call(&r, &s, "GET", "/readyz", NULL, NULL);
+    OK_STATUS(r, 200);
     e2e_resp_release(&r);
     /* the refused job was not half-written: exactly one job exists */
     e2e_call(&r, &s, "GET", "/v1/jobs", t, NULL);
     cr_assert_eq(json_array_size(json_object_get(r.json, "jobs")), 1, "%s", r.body);
     e2e_resp_release(&r);
     e2e_serve_stop(&s, 15000);
+}
+
+Test(api, readyz_turns_503_as_soon_as_shutdown_begins)
+{
+    struct serve s;
+    E2E_SERVE(&s, NULL, "--crawl-workers", "0", "--workers", "1", "--grace", "4000");
+    char t[128];
+    snprintf(t, sizeof t, "%s", e2e_token(s.db, "w"));
+    struct resp r;
+    e2e_call(&r, &s, "POST", "/v1/jobs", t,
+             json_pack("{s:s, s:{s:i, s:i}}", "type", "sleep", "args", "ms", 60000, "step_ms", 50));
+    OK_STATUS(r, 201);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s", json_string_value(json_object_get(r.json, "jobId")));
+    e2e_resp_release(&r);
+    bool running = false;
+    for (int i = 0; i < 100 && !running; i++) {
+        e2e_sleep_ms(50);
+        e2e_call(&r, &s, "GET", path, t, NULL);
+        running =
+            strcmp(json_string_value(json_object_get(json_object_get(r.json, "job"), "status")),
+                   "processing") == 0;
+        e2e_resp_release(&r);
+    }
+    cr_assert(running, "the sleep job did not start");
+    kill(s.pid, SIGTERM);
+    e2e_sleep_ms(300);
+    /* still serving during the grace period, but not ready */
+    e2e_call(&r, &s, "GET", "/readyz", NULL, NULL);
+    expect_error(&r, 503, "unavailable", "shutting down");
+    e2e_resp_release(&r);
+    e2e_call(&r, &s, "GET", "/healthz", NULL, NULL);
+    OK_STATUS(r, 200);
+    e2e_resp_release(&r);
+    cr_assert_eq(e2e_serve_wait(&s, 15000), 0);
 }

@@ -217,6 +217,15 @@ Test(crawl, a_batch_with_bad_urls_keeps_the_good_ones)
         json_array_append_new(urls, json_string(u));
     }
     json_array_append_new(urls, json_string("not a url"));
+    /* all invalid: nothing queued, an error, and no batch id that leads nowhere */
+    json_t *bad = json_pack("[s, s]", "nope", "ftp://a/");
+    struct resp b;
+    e2e_call(&b, &v.s, "POST", "/v1/crawl-jobs/batch", v.token, json_pack("{s:o}", "urls", bad));
+    cr_assert_eq(b.status, 400, "%s", b.body);
+    cr_assert(json_is_false(json_object_get(b.json, "success")), "%s", b.body);
+    cr_assert_null(json_object_get(b.json, "batchId"), "%s", b.body);
+    cr_assert_eq(json_array_size(json_object_get(b.json, "invalid")), 2, "%s", b.body);
+    e2e_resp_release(&b);
     json_array_append_new(urls, json_string("gopher://old.example/"));
     json_array_append_new(urls, json_integer(7));
     struct resp r;
@@ -266,6 +275,18 @@ Test(crawl, slow_and_endless_servers_free_their_slot)
     expect_failed(&v, "/slow-first-byte?ms=10000", 1, "timeout");
     expect_failed(&v, "/trickle?bytes=100000&interval_ms=100", 1, "timeout");
     expect_failed(&v, "/endless", 1, "too_large");
+    /* a page cut at the cap is not kept as if it were the page */
+    {
+        const char *tid = submit(&v, "/big?bytes=2000000", json_pack("{s:i}", "maxAttempts", 1));
+        char tidc[64];
+        snprintf(tidc, sizeof tidc, "%s", tid);
+        struct resp tr;
+        json_t *tj = wait_job(&v, tidc, &tr);
+        cr_assert(strstr(field(tj, "error"), "too_large") != NULL, "%s", tr.body);
+        cr_assert(json_is_null(json_object_get(tj, "http_status")), "%s", tr.body);
+        cr_assert(json_is_null(json_object_get(tr.json, "html")), "%s", tr.body);
+        e2e_resp_release(&tr);
+    }
     expect_failed(&v, "/gzip-bomb?mb=200", 1, "after decompression");
     /* the server is still fine for the next job */
     const char *id = submit(&v, "/page?id=after", NULL);
