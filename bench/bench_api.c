@@ -4,7 +4,8 @@
  * completes, and crawl jobs fetched from a local nginx (pages per second, peak memory). Durable
  * throughout. Prints one line per figure.
  * usage: bench_api [--trawl PATH] [--dir DIR] [--only submit|concurrent|batch|wait|crawl]
- *                  [--clients N] [--seconds S] [--pages N] [--crawl-workers N] */
+ *                  [--clients N] [--seconds S] [--pages N] [--crawl-workers N]
+ *                  [--host-connections N] [--relaxed] */
 #include "base/clock.h"
 #include "base/xalloc.h"
 #include "engine/engine.h"
@@ -466,6 +467,8 @@ static pid_t start_nginx(int port, size_t page_bytes)
     return -1;
 }
 
+static const char *host_conns_ = "8";
+
 static void bench_crawl(int pages, int workers)
 {
     if (access("/usr/sbin/nginx", X_OK) != 0) {
@@ -479,7 +482,8 @@ static void bench_crawl(int pages, int workers)
     struct srv s;
     srv_start(&s, "crawl",
               (const char *const[]){"--workers", "0", "--crawl-workers", w, "--allow-private",
-                                    "127.0.0.1/32", "--log-level", "warn", NULL});
+                                    "127.0.0.1/32", "--host-connections", host_conns_,
+                                    "--log-level", "warn", NULL});
     struct http c;
     http_init(&c, s.port, s.token);
     json_t *urls = json_array();
@@ -514,9 +518,10 @@ static void bench_crawl(int pages, int workers)
     long kb = bench_vmhwm_kb(s.pid);
     if (kb > peak)
         peak = kb;
-    printf("crawl_nginx pages=%d page_kb=27 crawl_workers=%d completed=%ld failed=%ld seconds=%.2f "
-           "pages_per_s=%.0f peak_rss_mb=%.1f\n",
-           pages, workers, completed, failed, dt, (double)completed / dt, (double)peak / 1024);
+    printf("crawl_nginx pages=%d page_kb=27 crawl_workers=%d host_connections=%s completed=%ld "
+           "failed=%ld seconds=%.2f pages_per_s=%.0f peak_rss_mb=%.1f\n",
+           pages, workers, host_conns_, completed, failed, dt, (double)completed / dt,
+           (double)peak / 1024);
     http_release(&c);
     bench_stop(s.pid);
     kill(ng, SIGTERM);
@@ -534,6 +539,7 @@ int main(int argc, char **argv)
         {"pages", required_argument, 0, 'p'},
         {"crawl-workers", required_argument, 0, 'w'},
         {"relaxed", no_argument, 0, 'r'},
+        {"host-connections", required_argument, 0, 'H'},
         {0, 0, 0, 0},
     };
     const char *only = NULL, *dir = NULL;
@@ -565,6 +571,9 @@ int main(int argc, char **argv)
             break;
         case 'r':
             durability_ = "relaxed";
+            break;
+        case 'H':
+            host_conns_ = optarg;
             break;
         default:
             return 2;

@@ -17,6 +17,9 @@ void buf_init(struct buf *b, size_t cap);
 void buf_release(struct buf *b);
 /* Empty the buffer, keeping its memory. */
 void buf_clear(struct buf *b);
+/* Make room for n more bytes at once (a size known ahead), so appends do not grow the buffer
+ * step by step. TRAWL_ETOOBIG past the cap. */
+int buf_reserve(struct buf *b, size_t n);
 int buf_add(struct buf *b, const void *data, size_t n);
 int buf_adds(struct buf *b, const char *s);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

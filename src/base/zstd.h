@@ -7,7 +7,8 @@
 #include <stddef.h>
 
 /* Compress n bytes of data into a new zstd frame (*out, freed by the caller) at level (0: the
- * default, 3). Returns 0 or TRAWL_ENOMEM. */
+ * default, 1: HTML compresses about as well as at 3, a third faster). Returns 0 or
+ * TRAWL_ENOMEM. */
 int zframe_compress(const void *data, size_t n, int level, void **out, size_t *out_len,
                     struct err *e);
 /* Decompress one frame into a new NUL-terminated buffer (*out; *out_len excludes the NUL).

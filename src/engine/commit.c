@@ -251,6 +251,7 @@ static void batch_over(struct committer *c)
 static void *loop(void *arg)
 {
     struct committer *c = arg;
+    pthread_setname_np(pthread_self(), "committer");
     struct commit_tx tx = {.store = c->store};
     for (;;) {
         pthread_mutex_lock(&c->lock);

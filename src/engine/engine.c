@@ -494,7 +494,9 @@ struct change_op {
     char *type, *stage, *checkpoint, *result, *error;
     bool retryable, started;
     int more_attempts;
-    int64_t run_at; /* CH_DEFER */
+    int64_t run_at;     /* CH_DEFER */
+    engine_exec_fn pre; /* CH_COMPLETE: a write in the same transaction, before the completion */
+    void *pre_arg;
     int new_status;
     engine_done_fn done;
     void *done_ctx;
@@ -531,6 +533,13 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
     }
     const char *type = need_row ? j.type : c->type;
     int old = -1;
+    if (c->kind == CH_COMPLETE && c->pre) {
+        rc = c->pre(s, c->pre_arg, &op->err);
+        if (rc < 0) {
+            job_release(&j);
+            return rc;
+        }
+    }
     struct job_update u = {.id = c->id, .now = now, .to = -1, .old_status = &old};
     if (c->kind <= CH_DEFER) {
         u.from_mask = JOB_MASK(JOB_PROCESSING);
@@ -621,6 +630,15 @@ static int complete_group(struct commit_op **ops, size_t n, struct commit_tx *tx
     for (size_t i = 0; i < n; i++) {
         struct change_op *c = (struct change_op *)ops[i];
         d[i] = (struct job_done){c->id, c->attempt, c->owner, c->result, c->seq, c->ref};
+    }
+    if (n > 1) {
+        /* the writes that go with each completion come first, in the same transaction */
+        for (size_t i = 0; i < n; i++) {
+            struct change_op *c = (struct change_op *)ops[i];
+            int rc = c->pre ? c->pre(commit_store(tx), c->pre_arg, e) : 0;
+            if (rc < 0)
+                return rc;
+        }
     }
     int rc = n > 1 ? store_complete_many(commit_store(tx), d, n, engine_now(first->eng), e) : 0;
     if (rc < 0)
@@ -769,6 +787,12 @@ static void submit_async(struct engine *eng, struct change_op *c, engine_done_fn
 void engine_complete_async(struct engine *eng, const struct job_fence *f, const char *result,
                            engine_done_fn done, void *ctx)
 {
+    engine_complete_with_async(eng, f, result, NULL, NULL, done, ctx);
+}
+
+void engine_complete_with_async(struct engine *eng, const struct job_fence *f, const char *result,
+                                engine_exec_fn pre, void *pre_arg, engine_done_fn done, void *ctx)
+{
     struct change_op *c;
     struct err e;
     int rc = prepare_complete(eng, f, result, &c, &e);
@@ -777,6 +801,8 @@ void engine_complete_async(struct engine *eng, const struct job_fence *f, const 
             done(ctx, rc, &e);
         return;
     }
+    c->pre = pre;
+    c->pre_arg = pre_arg;
     submit_async(eng, c, done, ctx);
 }
 

@@ -90,6 +90,8 @@ struct job_change {
 
 typedef void (*engine_listener_fn)(void *ctx, const struct job_change *c);
 typedef void (*engine_done_fn)(void *ctx, int rc, const struct err *e);
+/* A write to the store run by the committer inside its transaction (see engine_exec). */
+typedef int (*engine_exec_fn)(struct store *s, void *arg, struct err *e);
 
 struct engine;
 
@@ -148,6 +150,12 @@ int engine_complete(struct engine *eng, const struct job_fence *f, const char *r
                     struct err *e);
 void engine_complete_async(struct engine *eng, const struct job_fence *f, const char *result,
                            engine_done_fn done, void *ctx);
+/* engine_complete_async with a write that must land with the completion (a crawl job's page):
+ * pre runs in the same transaction just before the job is completed, so both are durable or
+ * neither is; its failure fails the completion. pre may run more than once (after a rollback of
+ * its group); pre_arg must live until done runs. */
+void engine_complete_with_async(struct engine *eng, const struct job_fence *f, const char *result,
+                                engine_exec_fn pre, void *pre_arg, engine_done_fn done, void *ctx);
 /* End a running attempt with an error. Retryable with attempts left: retrying with backoff;
  * else failed. Returns the new status (JOB_RETRYING or JOB_FAILED) or an error. Fenced. */
 int engine_fail(struct engine *eng, const struct job_fence *f, const char *error, bool retryable,
@@ -181,7 +189,6 @@ int engine_retry_batch(struct engine *eng, const char *workspace, const char *ba
  * it must not consume arg. A negative return rolls the transaction back and is the call's error.
  * engine_exec returns once the write is durable; engine_exec_async calls done then instead (from
  * the committer thread), and arg must live until done runs. */
-typedef int (*engine_exec_fn)(struct store *s, void *arg, struct err *e);
 int engine_exec(struct engine *eng, engine_exec_fn fn, void *arg, struct err *e);
 void engine_exec_async(struct engine *eng, engine_exec_fn fn, void *arg, engine_done_fn done,
                        void *ctx);

@@ -22,6 +22,7 @@ struct monitor {
 static void *monitor_main(void *arg)
 {
     struct monitor *m = arg;
+    pthread_setname_np(pthread_self(), "monitor");
     int64_t last_err = 0;
     pthread_mutex_lock(&m->lock);
     while (!m->stop) {

@@ -38,6 +38,9 @@ struct job_ctx {
     bool retryable;
     int64_t defer_until;         /* > 0: give the job back until then */
     struct job_outcome *outcome; /* pool_run_jobs: where to say what became of the job */
+    engine_exec_fn pre;          /* written with the completion */
+    void *pre_arg;
+    void (*pre_free)(void *);
 };
 
 struct pool {
@@ -75,6 +78,8 @@ static void ctx_unref(struct job_ctx *c)
     free(c->stage);
     free(c->result);
     free(c->error);
+    if (c->pre_free)
+        c->pre_free(c->pre_arg);
     free(c);
 }
 
@@ -252,6 +257,16 @@ int job_ctx_enqueue(struct job_ctx *ctx, const struct job_spec *spec, struct enq
     return engine_enqueue(ctx->pool->eng, &s, res, e);
 }
 
+void job_ctx_complete_with(struct job_ctx *ctx, engine_exec_fn fn, void *arg,
+                           void (*free_arg)(void *))
+{
+    if (ctx->pre_free)
+        ctx->pre_free(ctx->pre_arg);
+    ctx->pre = fn;
+    ctx->pre_arg = arg;
+    ctx->pre_free = free_arg;
+}
+
 void job_ctx_set_result(struct job_ctx *ctx, const char *json)
 {
     free(ctx->result);
@@ -333,7 +348,7 @@ static void run_one(struct pool *p, struct job_ctx *c)
     pthread_mutex_unlock(&p->lock);
     if (rc == 0) {
         note_outcome(c, JOB_COMPLETED, NULL);
-        engine_complete_async(p->eng, &f, c->result, finished, c);
+        engine_complete_with_async(p->eng, &f, c->result, c->pre, c->pre_arg, finished, c);
         return;
     }
     char buf[256];
@@ -359,6 +374,7 @@ static void run_one(struct pool *p, struct job_ctx *c)
 static void *worker_main(void *arg)
 {
     struct pool *p = arg;
+    pthread_setname_np(pthread_self(), "worker");
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (!p->ready_head && !p->workers_exit) {
@@ -395,6 +411,7 @@ static size_t held_cap(struct pool *p)
 static void *dispatcher_main(void *arg)
 {
     struct pool *p = arg;
+    pthread_setname_np(pthread_self(), "dispatcher");
     int64_t last_err_ms = 0;
     for (;;) {
         pthread_mutex_lock(&p->lock);
@@ -463,6 +480,7 @@ static void *dispatcher_main(void *arg)
 static void *heartbeat_main(void *arg)
 {
     struct pool *p = arg;
+    pthread_setname_np(pthread_self(), "heartbeats");
     int64_t tick = p->hb_interval_ms / 4;
     if (tick < 10)
         tick = 10;

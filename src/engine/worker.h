@@ -80,6 +80,12 @@ int job_ctx_enqueue(struct job_ctx *ctx, const struct job_spec *spec, struct enq
                     struct err *e);
 /* The result to store on success (JSON text, copied). */
 void job_ctx_set_result(struct job_ctx *ctx, const char *json);
+/* A write that must land with the job's completion (its output rows): when the handler returns
+ * success, fn(store, arg) runs in the transaction that completes the job, so both are durable
+ * or neither is. arg is the pool's from now on: free_arg(arg) is called once the completion is
+ * recorded or the job ends otherwise. */
+void job_ctx_complete_with(struct job_ctx *ctx, engine_exec_fn fn, void *arg,
+                           void (*free_arg)(void *));
 /* Record why the handler failed; returns TRAWL_EHANDLER for `return job_ctx_fail(...)`. */
 int job_ctx_fail(struct job_ctx *ctx, bool retryable, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -273,6 +273,13 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     struct xfer *x = arg;
     size_t len = size * n;
     x->got_byte = true;
+    if (x->res->body.alloc == 0) {
+        /* room for the whole body at once when its length is announced (and allowed) */
+        curl_off_t cl = -1;
+        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+        size_t want = cl > 0 && (size_t)cl < x->f->o.max_body ? (size_t)cl : 16384;
+        buf_reserve(&x->res->body, want < x->f->o.max_body ? want : x->f->o.max_body);
+    }
     if (buf_add(&x->res->body, data, len) != 0) {
         x->too_big = true;
         return 0; /* stops the transfer: CURLE_WRITE_ERROR */
@@ -845,6 +852,7 @@ static void cancel_all(struct fetcher *f)
 static void *fetch_main(void *arg)
 {
     struct fetcher *f = arg;
+    pthread_setname_np(pthread_self(), "fetcher");
     for (;;) {
         pthread_mutex_lock(&f->lock);
         struct xfer *list = f->submit_head;

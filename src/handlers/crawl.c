@@ -33,18 +33,28 @@ static bool host_trouble(const struct fetch_result *r)
     }
 }
 
-struct save_args {
-    const struct crawl_result *r;
+/* The page, written in the transaction that completes the job. */
+struct page {
+    struct crawl_result r;
     int attempt;
-    const char *owner;
+    char *owner;
 };
 
-/* A stale save is not a store failure: it must not roll back the commit group it shares. */
+/* A stale save is not a store failure: it must not roll back the commit group it shares (the
+ * completion that follows it is refused on its own). */
 static int save(struct store *s, void *arg, struct err *e)
 {
-    struct save_args *a = arg;
-    int rc = store_crawl_save(s, a->r, a->attempt, a->owner, e);
+    struct page *p = arg;
+    int rc = store_crawl_save(s, &p->r, p->attempt, p->owner, e);
     return rc == TRAWL_ESTALE ? 0 : rc;
+}
+
+static void page_free(void *arg)
+{
+    struct page *p = arg;
+    crawl_result_release(&p->r);
+    free(p->owner);
+    free(p);
 }
 
 int handler_crawl(struct job_ctx *ctx)
@@ -59,7 +69,6 @@ int handler_crawl(struct job_ctx *ctx)
     char *headers[CRAWL_HEADERS_MAX + 1] = {0};
     size_t nh = 0;
     struct fetch_result res = {0};
-    struct crawl_result cres = {0};
     const char *url = json_string_value(json_object_get(args, "url"));
     if (!url) {
         ret = job_ctx_fail(ctx, false, "invalid_args: args.url is missing");
@@ -101,7 +110,6 @@ int handler_crawl(struct job_ctx *ctx)
         ret = job_ctx_defer(ctx, retry_at, "deferred: the circuit breaker for %s is open", origin);
         goto out;
     }
-    job_ctx_progress(ctx, 10, "fetching");
     struct fetch_req req = {
         .url = url,
         .headers = (const char *const *)headers,
@@ -129,27 +137,38 @@ int handler_crawl(struct job_ctx *ctx)
     /* a page is kept only when a whole response came back, a 404 page included; a transfer
      * stopped at the size cap or cut off has no page worth keeping */
     if (res.http_status > 0 && (res.kind == FETCH_OK || res.kind == FETCH_HTTP_STATUS)) {
-        job_ctx_progress(ctx, 80, "storing");
-        snprintf(cres.job_id, sizeof cres.job_id, "%s", job->id);
-        cres.url = (char *)url;
-        cres.final_url = res.final_url;
-        cres.http_status = res.http_status;
-        cres.content_type = res.content_type;
-        cres.headers = res.headers;
-        cres.body_length = (int64_t)res.body.len;
-        cres.redirects = res.redirects;
-        cres.fetched_at = engine_now(job_ctx_engine(ctx));
-        cres.processing_time_ms = clock_mono_ms() - t0;
-        cres.method = "http";
+        struct page *pg = xcalloc(1, sizeof *pg);
+        struct crawl_result *cres = &pg->r;
+        snprintf(cres->job_id, sizeof cres->job_id, "%s", job->id);
+        cres->url = xstrdup(url);
+        cres->final_url = xstrdup(res.final_url);
+        cres->http_status = res.http_status;
+        cres->content_type = xstrdup(res.content_type);
+        cres->headers = xstrdup(res.headers);
+        cres->body_length = (int64_t)res.body.len;
+        cres->redirects = res.redirects;
+        cres->fetched_at = engine_now(job_ctx_engine(ctx));
+        cres->processing_time_ms = clock_mono_ms() - t0;
+        cres->method = xstrdup("http");
+        pg->attempt = job->attempt;
+        pg->owner = xstrdup(job->lease_owner);
         if (res.body.len && zframe_compress(res.body.data, res.body.len, cr->zstd_level,
-                                            &cres.body_z, &cres.body_z_len, &e) != 0) {
+                                            &cres->body_z, &cres->body_z_len, &e) != 0) {
+            page_free(pg);
             ret = job_ctx_fail(ctx, true, "store: %s", e.msg);
             goto out;
         }
-        struct save_args sa = {&cres, job->attempt, job->lease_owner};
-        if (engine_exec(job_ctx_engine(ctx), save, &sa, &e) != 0) {
-            ret = job_ctx_fail(ctx, e.retryable, "store: cannot save the page: %s", e.msg);
-            goto out;
+        if (res.kind == FETCH_OK) {
+            /* the page and the completion are one transaction */
+            job_ctx_complete_with(ctx, save, pg, page_free);
+        } else {
+            /* a 404 or 500 page is kept too, for the user to look at; the job fails after */
+            int rc = engine_exec(job_ctx_engine(ctx), save, pg, &e);
+            page_free(pg);
+            if (rc != 0) {
+                ret = job_ctx_fail(ctx, e.retryable, "store: cannot save the page: %s", e.msg);
+                goto out;
+            }
         }
     }
     if (res.kind != FETCH_OK) {
@@ -166,7 +185,6 @@ int handler_crawl(struct job_ctx *ctx)
     job_ctx_set_result(ctx, rs);
     free(rs);
 out:
-    free(cres.body_z);
     fetch_result_release(&res);
     for (size_t i = 0; i < nh; i++)
         free(headers[i]);

@@ -19,7 +19,7 @@
 struct crawler {
     struct fetcher *fetcher;
     struct breakers *breakers;
-    int zstd_level; /* 0: 3 */
+    int zstd_level; /* 0: the default (1) */
 };
 
 /* The handler; register it with arg pointing at a struct crawler. */

@@ -961,6 +961,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 static void *checkpoint_main(void *arg)
 {
     struct sq *q = arg;
+    pthread_setname_np(pthread_self(), "checkpointer");
     pthread_mutex_lock(&q->ck_lock);
     while (!q->ck_stop) {
         if (!q->ck_wanted) {
