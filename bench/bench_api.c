@@ -253,7 +253,8 @@ static void bench_concurrent(int clients, double seconds)
     }
     struct srv s;
     srv_start(&s, "concurrent",
-              (const char *const[]){"--workers", "0", "--crawl-workers", "0", NULL});
+              (const char *const[]){"--workers", "0", "--crawl-workers", "0", "--durability",
+                                    durability_, NULL});
     char lua[700];
     snprintf(lua, sizeof lua, "%s/post.lua", dir_);
     FILE *f = fopen(lua, "w");

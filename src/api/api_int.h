@@ -11,10 +11,13 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #define API_JSON_DEPTH_MAX 32
 #define API_PARAMS_MAX     2
+
+struct api_pool;
 
 struct api {
     struct api_deps deps;
@@ -23,9 +26,18 @@ struct api {
     int port;
     atomic_int waits;     /* requests waiting on a job now */
     atomic_bool stopping; /* readyz answers 503 */
+    atomic_int inflight;  /* connections suspended while their request is worked on */
     struct auth_cache *auth;
+    struct api_pool *pool; /* threads for the handlers that may block */
 };
 
+struct route;
+
+/* A request. libmicrohttpd's threads only read requests and write answers; a handler that may
+ * block (a read of the store, a wait) runs on the API's own threads while its connection is
+ * suspended, and the enqueue handlers hand their work to the committer and are answered from
+ * there. A request is reference-counted: libmicrohttpd holds one reference until the request is
+ * over, and whoever will answer it later holds another. */
 struct req {
     struct api *api;
     struct MHD_Connection *conn;
@@ -33,11 +45,33 @@ struct req {
     const char *path;
     struct buf body;
     bool body_too_large;
-    bool answered;
     const char *workspace; /* after auth */
     const char *params[API_PARAMS_MAX];
-    json_t *json; /* the parsed body, for routes that take one */
+    char *scratch; /* the path, cut into its parameters */
+    json_t *json;  /* the parsed body, for routes that take one */
+    const struct route *route;
+    atomic_int refs;
+    /* delivery of the answer, under lock */
+    pthread_mutex_t lock;
+    bool answered;
+    bool in_access;               /* libmicrohttpd's access handler is running for it ... */
+    pthread_t access_thread;      /* ... on this thread */
+    bool suspended;               /* the connection waits for the answer */
+    bool dispatched;              /* routed: later calls of the access handler deliver the answer */
+    struct MHD_Response *pending; /* an answer made on another thread, queued by libmicrohttpd's */
+    unsigned pending_status;
+    void (*finish)(struct req *r, void *arg); /* makes the answer on libmicrohttpd's thread */
+    void *finish_arg;
 };
+
+/* From any thread (the committer's, typically): the answer can be made now; fn(r, arg) runs on
+ * libmicrohttpd's thread (or at once when this is it) and answers. The committer then does not
+ * spend its time writing JSON. */
+void api_finish_later(struct req *r, void (*fn)(struct req *r, void *arg), void *arg);
+
+/* Take and drop a reference to r; the last one frees it. */
+void api_req_ref(struct req *r);
+void api_req_unref(struct req *r);
 
 /* Answer with status and a JSON body (stolen). Returns MHD_YES or MHD_NO for the handler. */
 enum MHD_Result api_reply(struct req *r, unsigned status, json_t *body);

@@ -131,6 +131,37 @@ static void crawl_spec(struct req *r, const struct crawl_opts *o, const char *ar
     s->max_attempts = (int)o->max_attempts;
 }
 
+struct submitted {
+    struct req *r;
+    struct enqueue_result res;
+    int rc;
+    struct err err;
+};
+
+static void crawl_answer(struct req *r, void *arg)
+{
+    struct submitted *sub = arg;
+    if (sub->rc)
+        api_reply_err(r, &sub->err);
+    else
+        api_reply(r, 202,
+                  json_pack("{s:b, s:s, s:s, s:s}", "success", 1, "jobId", sub->res.id, "status",
+                            "pending", "message", "crawl job queued"));
+    free(sub);
+}
+
+/* On the thread that committed the job: the answer is made on libmicrohttpd's. */
+static void crawl_submitted(void *ctx, int rc, const struct err *e)
+{
+    struct submitted *sub = ctx;
+    struct req *r = sub->r;
+    sub->rc = rc;
+    if (rc)
+        err_copy(&sub->err, e);
+    api_finish_later(r, crawl_answer, sub);
+    api_req_unref(r);
+}
+
 enum MHD_Result api_crawl_create(struct req *r)
 {
     const char *url = NULL, *batch = NULL;
@@ -155,15 +186,14 @@ enum MHD_Result api_crawl_create(struct req *r)
     char *args = crawl_args(norm, &o);
     struct job_spec s;
     crawl_spec(r, &o, args, batch, &s);
-    struct enqueue_result res;
-    int rc = engine_enqueue(r->api->deps.eng, &s, &res, &e);
-    free(args);
+    /* answered from the thread that commits the job, without holding this one */
+    struct submitted *sub = xcalloc(1, sizeof *sub);
+    sub->r = r;
+    api_req_ref(r);
+    engine_enqueue_many_async(r->api->deps.eng, &s, 1, &sub->res, crawl_submitted, sub);
+    free(args); /* the engine copied the spec */
     free(norm);
-    if (rc)
-        return api_reply_err(r, &e);
-    json_t *body = json_pack("{s:b, s:s, s:s, s:s}", "success", 1, "jobId", res.id, "status",
-                             "pending", "message", "crawl job queued");
-    return api_reply(r, 202, body);
+    return MHD_YES;
 }
 
 enum MHD_Result api_crawl_batch(struct req *r)

@@ -2,6 +2,7 @@
  * or a wait), the route table, body limits, authentication, and the reply helpers. */
 #include "api/api_int.h"
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 
@@ -16,13 +17,18 @@
 #include <strings.h>
 #include <time.h>
 
-#define API_PATH_MAX     8192
-#define API_STACK_SIZE   (512 * 1024)
-#define API_MEMORY_LIMIT (64 * 1024) /* per connection: the request line and headers */
+#define API_PATH_MAX   8192
+#define API_STACK_SIZE (512 * 1024)
+/* per connection: the request line and headers (libmicrohttpd zeroes it for every request, so
+ * it is kept to what an API call needs: a URL up to API_PATH_MAX and ordinary headers) */
+#define API_MEMORY_LIMIT (24 * 1024)
+#define API_IO_THREADS   2 /* libmicrohttpd's threads: reading and writing only */
 
 enum route_flags {
     R_PUBLIC = 1 << 0, /* no token needed */
     R_JSON = 1 << 1,   /* takes a JSON object body (may be empty) */
+    R_INLINE = 1 << 2, /* never blocks: runs on libmicrohttpd's thread (it answers or hands its
+                          work to the committer, which answers) */
 };
 
 struct route {
@@ -33,10 +39,10 @@ struct route {
 };
 
 static const struct route routes_[] = {
-    {"GET", "/healthz", api_healthz, R_PUBLIC},
+    {"GET", "/healthz", api_healthz, R_PUBLIC | R_INLINE},
     {"GET", "/readyz", api_readyz, R_PUBLIC},
     {"GET", "/v1/breakers", api_breakers, 0},
-    {"POST", "/v1/crawl-jobs", api_crawl_create, R_JSON},
+    {"POST", "/v1/crawl-jobs", api_crawl_create, R_JSON | R_INLINE},
     {"POST", "/v1/crawl-jobs/batch", api_crawl_batch, R_JSON},
     {"POST", "/v1/crawl-jobs/process", api_crawl_process, R_JSON},
     {"GET", "/v1/crawl-jobs/:id", api_crawl_get, 0},
@@ -44,7 +50,7 @@ static const struct route routes_[] = {
     {"GET", "/v1/batches", api_batches_list, 0},
     {"GET", "/v1/batches/:id", api_batches_get, 0},
     {"POST", "/v1/batches/:id/retry-failed", api_batches_retry, R_JSON},
-    {"POST", "/v1/jobs", api_jobs_create, R_JSON},
+    {"POST", "/v1/jobs", api_jobs_create, R_JSON | R_INLINE},
     {"GET", "/v1/jobs", api_jobs_list, 0},
     {"POST", "/v1/jobs/claim", api_jobs_claim, R_JSON},
     {"GET", "/v1/jobs/:id", api_jobs_get, 0},
@@ -87,6 +93,76 @@ static const char *status_code_name(unsigned status)
     }
 }
 
+/* Hand an answer to libmicrohttpd, from whichever thread has it: inside the access handler it is
+ * queued at once; for a suspended connection it is queued and the connection resumed; an answer
+ * that arrives from another thread before the access handler has returned is kept for the
+ * handler to queue on its way out (settle). */
+static enum MHD_Result deliver(struct req *r, unsigned status, struct MHD_Response *resp)
+{
+    enum MHD_Result ret = MHD_YES;
+    pthread_mutex_lock(&r->lock);
+    if (r->answered) {
+        pthread_mutex_unlock(&r->lock);
+        MHD_destroy_response(resp);
+        return MHD_YES;
+    }
+    r->answered = true;
+    if (r->in_access && pthread_equal(r->access_thread, pthread_self())) {
+        ret = MHD_queue_response(r->conn, status, resp);
+        MHD_destroy_response(resp);
+    } else {
+        /* libmicrohttpd queues it on its own thread: in the access handler it calls again once
+         * the connection is resumed, or in settle() when the handler has not returned yet */
+        r->pending = resp;
+        r->pending_status = status;
+        if (r->suspended) {
+            r->suspended = false;
+            atomic_fetch_sub(&r->api->inflight, 1);
+            MHD_resume_connection(r->conn);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return ret;
+}
+
+void api_finish_later(struct req *r, void (*fn)(struct req *r, void *arg), void *arg)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->in_access && pthread_equal(r->access_thread, pthread_self())) {
+        pthread_mutex_unlock(&r->lock);
+        fn(r, arg);
+        return;
+    }
+    r->finish = fn;
+    r->finish_arg = arg;
+    if (r->suspended) {
+        r->suspended = false;
+        atomic_fetch_sub(&r->api->inflight, 1);
+        MHD_resume_connection(r->conn);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* On libmicrohttpd's thread, inside the access handler: queue an answer made elsewhere, or make
+ * it. Under lock; returns whether the request is answered. */
+static bool take_answer(struct req *r)
+{
+    if (r->pending) {
+        MHD_queue_response(r->conn, r->pending_status, r->pending);
+        MHD_destroy_response(r->pending);
+        r->pending = NULL;
+        return true;
+    }
+    if (r->finish && !r->answered) {
+        void (*fn)(struct req *, void *) = r->finish;
+        r->finish = NULL;
+        pthread_mutex_unlock(&r->lock);
+        fn(r, r->finish_arg);
+        pthread_mutex_lock(&r->lock);
+    }
+    return r->answered;
+}
+
 static enum MHD_Result send_buf(struct req *r, unsigned status, char *data, size_t len,
                                 const char *ctype, const char *hname, const char *hvalue)
 {
@@ -101,10 +177,7 @@ static enum MHD_Result send_buf(struct req *r, unsigned status, char *data, size
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (hname && hvalue)
         MHD_add_response_header(resp, hname, hvalue);
-    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    r->answered = true;
-    return ret;
+    return deliver(r, status, resp);
 }
 
 static enum MHD_Result reply_full(struct req *r, unsigned status, json_t *body, const char *hname,
@@ -403,6 +476,58 @@ static bool match(const char *pattern, const char *path, char *scratch, size_t n
     return true;
 }
 
+/* Authenticate, parse the body, run the handler: on whichever thread runs the route. */
+static void run_route(struct req *r)
+{
+    const struct route *found = r->route;
+    if (!(found->flags & R_PUBLIC)) {
+        char ws[256];
+        if (r->api->opts.no_auth) {
+            snprintf(ws, sizeof ws, "default");
+        } else {
+            const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+            if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
+                api_reply_error_hdr(r, 401, "WWW-Authenticate", "Bearer",
+                                    "an API token is required: send Authorization: Bearer "
+                                    "<token> (make one with `trawl token create`)");
+                return;
+            }
+            struct err e;
+            err_clear(&e);
+            int rc = auth_lookup(r->api->auth, r->api->deps.eng, h + 7, ws, sizeof ws, &e);
+            if (rc == TRAWL_ENOTFOUND) {
+                api_reply_error_hdr(r, 401, "WWW-Authenticate", "Bearer error=\"invalid_token\"",
+                                    "the API token is not valid (unknown or revoked)");
+                return;
+            }
+            if (rc) {
+                api_reply_err(r, &e);
+                return;
+            }
+        }
+        r->workspace = xstrdup(ws);
+    }
+    if ((found->flags & R_JSON) && !parse_body(r))
+        return;
+    found->fn(r);
+}
+
+/* On the way out of the access handler: queue an answer that came early, or suspend the
+ * connection until the answer comes. */
+static void settle(struct req *r)
+{
+    pthread_mutex_lock(&r->lock);
+    if (!take_answer(r) && !r->answered) {
+        atomic_fetch_add(&r->api->inflight, 1);
+        r->suspended = true;
+        MHD_suspend_connection(r->conn);
+    }
+    r->in_access = false;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static bool pool_push(struct api_pool *p, struct req *r);
+
 static enum MHD_Result dispatch(struct req *r)
 {
     size_t plen = strlen(r->path);
@@ -413,67 +538,61 @@ static enum MHD_Result dispatch(struct req *r)
     snprintf(path, sizeof path, "%s", r->path);
     if (plen > 1 && path[plen - 1] == '/')
         path[plen - 1] = 0;
-    char *scratch = xmalloc(sizeof path * 2);
-    const struct route *found = NULL;
+    r->scratch = xmalloc(plen + 1);
     char allow[128] = "";
     for (size_t i = 0; i < sizeof routes_ / sizeof routes_[0]; i++) {
         const char *params[API_PARAMS_MAX] = {0};
-        if (!match(routes_[i].pattern, path, scratch, sizeof path * 2, params))
+        if (!match(routes_[i].pattern, path, r->scratch, plen + 1, params))
             continue;
         if (strcmp(routes_[i].method, r->method) == 0 ||
             (strcmp(r->method, "HEAD") == 0 && strcmp(routes_[i].method, "GET") == 0)) {
-            found = &routes_[i];
-            /* keep the captures: they point into scratch, which lives as long as r */
+            r->route = &routes_[i];
+            /* the captures point into r->scratch, which lives as long as r */
             memcpy(r->params, params, sizeof params);
             break;
         }
         size_t al = strlen(allow);
         snprintf(allow + al, sizeof allow - al, "%s%s", al ? ", " : "", routes_[i].method);
     }
-    enum MHD_Result ret;
-    if (!found) {
-        free(scratch);
+    if (!r->route) {
         if (allow[0])
             return api_reply_error_hdr(r, 405, "Allow", allow,
                                        "%s is not allowed on %s (allowed: %s)", r->method, r->path,
                                        allow);
         return api_reply_error(r, 404, "no such endpoint: %s %s", r->method, r->path);
     }
-    if (!(found->flags & R_PUBLIC)) {
-        char ws[256];
-        if (r->api->opts.no_auth) {
-            snprintf(ws, sizeof ws, "default");
-        } else {
-            const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-            if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
-                free(scratch);
-                return api_reply_error_hdr(r, 401, "WWW-Authenticate", "Bearer",
-                                           "an API token is required: send Authorization: Bearer "
-                                           "<token> (make one with `trawl token create`)");
-            }
-            struct err e;
-            err_clear(&e);
-            int rc = auth_lookup(r->api->auth, r->api->deps.eng, h + 7, ws, sizeof ws, &e);
-            if (rc == TRAWL_ENOTFOUND) {
-                free(scratch);
-                return api_reply_error_hdr(r, 401, "WWW-Authenticate",
-                                           "Bearer error=\"invalid_token\"",
-                                           "the API token is not valid (unknown or revoked)");
-            }
-            if (rc) {
-                free(scratch);
-                return api_reply_err(r, &e);
-            }
+    r->dispatched = true;
+    if (r->route->flags & R_INLINE) {
+        run_route(r);
+    } else {
+        /* a handler that may block runs on the API's threads; the connection waits */
+        api_req_ref(r);
+        if (!pool_push(r->api->pool, r)) {
+            api_req_unref(r);
+            api_reply_error_hdr(r, 503, "Retry-After", "1", "shutting down");
         }
-        r->workspace = xstrdup(ws);
     }
-    if ((found->flags & R_JSON) && !parse_body(r)) {
-        free(scratch);
-        return MHD_YES;
-    }
-    ret = found->fn(r);
-    free(scratch);
-    return ret;
+    settle(r);
+    return MHD_YES;
+}
+
+void api_req_ref(struct req *r)
+{
+    atomic_fetch_add(&r->refs, 1);
+}
+
+void api_req_unref(struct req *r)
+{
+    if (atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    if (r->pending)
+        MHD_destroy_response(r->pending);
+    buf_release(&r->body);
+    json_decref(r->json);
+    free((char *)r->workspace);
+    free(r->scratch);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
@@ -489,13 +608,39 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         r->conn = conn;
         r->method = method;
         r->path = url;
+        atomic_init(&r->refs, 1); /* libmicrohttpd's, dropped when the request is over */
+        pthread_mutex_init(&r->lock, NULL);
         buf_init(&r->body, a->opts.body_max);
         *req_cls = r;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         int64_t len;
-        if (cl && parse_int(cl, &len) && len > (int64_t)a->opts.body_max)
-            return api_reply_error(r, 413, "the request body is %lld bytes; the limit is %zu",
-                                   (long long)len, a->opts.body_max);
+        if (cl && parse_int(cl, &len) && len > (int64_t)a->opts.body_max) {
+            pthread_mutex_lock(&r->lock);
+            r->in_access = true;
+            r->access_thread = pthread_self();
+            pthread_mutex_unlock(&r->lock);
+            enum MHD_Result ret =
+                api_reply_error(r, 413, "the request body is %lld bytes; the limit is %zu",
+                                (long long)len, a->opts.body_max);
+            pthread_mutex_lock(&r->lock);
+            r->in_access = false;
+            pthread_mutex_unlock(&r->lock);
+            return ret;
+        }
+        return MHD_YES;
+    }
+    if (r->dispatched) {
+        /* called again after a resume: the answer is ready */
+        pthread_mutex_lock(&r->lock);
+        r->in_access = true;
+        r->access_thread = pthread_self();
+        if (!take_answer(r) && !r->answered) {
+            atomic_fetch_add(&r->api->inflight, 1);
+            r->suspended = true;
+            MHD_suspend_connection(conn);
+        }
+        r->in_access = false;
+        pthread_mutex_unlock(&r->lock);
         return MHD_YES;
     }
     if (r->answered) {
@@ -516,7 +661,15 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         *upload_size = 0;
         return MHD_YES;
     }
-    return dispatch(r);
+    pthread_mutex_lock(&r->lock);
+    r->in_access = true;
+    r->access_thread = pthread_self();
+    pthread_mutex_unlock(&r->lock);
+    enum MHD_Result ret = dispatch(r);
+    pthread_mutex_lock(&r->lock);
+    r->in_access = false;
+    pthread_mutex_unlock(&r->lock);
+    return ret;
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -528,11 +681,123 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **req_cls,
     struct req *r = *req_cls;
     if (!r)
         return;
-    buf_release(&r->body);
-    json_decref(r->json);
-    free((char *)r->workspace);
-    free(r);
     *req_cls = NULL;
+    api_req_unref(r);
+}
+
+/* ---- the API's threads, for handlers that may block ---- */
+
+#define POOL_MIN     4
+#define POOL_IDLE_MS 30000
+
+struct api_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t work, gone;
+    struct req **queue; /* a ring */
+    size_t head, count, cap;
+    int threads, idle, max;
+    bool stop;
+};
+
+static void *pool_main(void *arg)
+{
+    struct api_pool *p = arg;
+    pthread_setname_np(pthread_self(), "api");
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->count && !p->stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += POOL_IDLE_MS / 1000;
+            p->idle++;
+            int rc = pthread_cond_timedwait(&p->work, &p->lock, &ts);
+            p->idle--;
+            if (rc && !p->count && p->threads > POOL_MIN)
+                goto out; /* idle too long, and enough others remain */
+        }
+        if (!p->count)
+            break;
+        struct req *r = p->queue[p->head];
+        p->head = (p->head + 1) % p->cap;
+        p->count--;
+        pthread_mutex_unlock(&p->lock);
+        run_route(r);
+        pthread_mutex_lock(&r->lock);
+        bool answered = r->answered;
+        pthread_mutex_unlock(&r->lock);
+        if (!answered) /* a handler must answer; a request left hanging is a bug */
+            api_reply_error(r, 500, "internal error: %s %s gave no answer", r->method, r->path);
+        api_req_unref(r);
+        pthread_mutex_lock(&p->lock);
+    }
+out:
+    p->threads--;
+    pthread_cond_broadcast(&p->gone);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static bool pool_push(struct api_pool *p, struct req *r)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->stop) {
+        pthread_mutex_unlock(&p->lock);
+        return false;
+    }
+    if (p->count == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        struct req **q = xcalloc(cap, sizeof *q);
+        for (size_t i = 0; i < p->count; i++)
+            q[i] = p->queue[(p->head + i) % p->cap];
+        free(p->queue);
+        p->queue = q;
+        p->head = 0;
+        p->cap = cap;
+    }
+    p->queue[(p->head + p->count) % p->cap] = r;
+    p->count++;
+    if (p->idle > 0) {
+        pthread_cond_signal(&p->work);
+    } else if (p->threads < p->max) {
+        pthread_t t;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&at, API_STACK_SIZE);
+        if (pthread_create(&t, &at, pool_main, p) == 0)
+            p->threads++;
+        pthread_attr_destroy(&at);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return true;
+}
+
+static struct api_pool *pool_new(int max)
+{
+    struct api_pool *p = xcalloc(1, sizeof *p);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->gone, NULL);
+    p->max = max;
+    return p;
+}
+
+/* Wait until queued requests are done and every thread has ended. */
+static void pool_free(struct api_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->work);
+    while (p->threads > 0)
+        pthread_cond_wait(&p->gone, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->gone);
+    free(p->queue);
+    free(p);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -628,16 +893,20 @@ int api_start(const struct api_deps *deps, const struct api_opts *o, struct api 
         goto fail;
     }
     a->auth = auth_cache_new();
-    unsigned flags =
-        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    a->pool = pool_new((int)a->opts.connection_limit);
+    /* a few threads wait on epoll and only read requests and write answers; no request holds a
+     * thread while it waits for its commit */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     a->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, access_cb, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_TIMEOUT, a->opts.header_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         a->opts.connection_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_MEMORY_LIMIT,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)API_STACK_SIZE, MHD_OPTION_NOTIFY_COMPLETED,
-        completed_cb, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a, MHD_OPTION_END);
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)API_STACK_SIZE, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)API_IO_THREADS, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, a,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a, MHD_OPTION_END);
     if (!a->daemon) {
         rc = err_set(e, TRAWL_EIO, false, "cannot listen on %s: %s", a->opts.listen,
                      errno ? strerror(errno) : "the address is in use or not available");
@@ -648,6 +917,7 @@ int api_start(const struct api_deps *deps, const struct api_opts *o, struct api 
     *out = a;
     return 0;
 fail:
+    pool_free(a->pool);
     auth_cache_free(a->auth);
     free(a);
     return rc;
@@ -669,6 +939,15 @@ void api_stop(struct api *a)
     if (!a)
         return;
     atomic_store(&a->stopping, true);
+    /* requests on the API's threads end first (the engine's waits were woken by then); a
+     * request that arrives now is told the server is going */
+    pool_free(a->pool);
+    a->pool = NULL;
+    /* answers still on their way from the committer */
+    for (int i = 0; i < 500 && atomic_load(&a->inflight) > 0; i++)
+        clock_sleep_ms(10);
+    if (atomic_load(&a->inflight) > 0)
+        log_warn("api: %d requests unanswered at shutdown", atomic_load(&a->inflight));
     MHD_stop_daemon(a->daemon);
     auth_cache_free(a->auth);
     free(a);

@@ -155,6 +155,54 @@ static bool read_spec(struct req *r, json_t *obj, const char *where, struct spec
     return true;
 }
 
+struct created {
+    struct req *r;
+    size_t n;
+    bool many;
+    struct enqueue_result *res;
+    int rc;
+    struct err err;
+};
+
+static void jobs_answer(struct req *r, void *arg);
+
+/* On the thread that committed the jobs: the answer is made on libmicrohttpd's. */
+static void jobs_created(void *ctx, int rc, const struct err *e)
+{
+    struct created *c = ctx;
+    struct req *r = c->r;
+    c->rc = rc;
+    if (rc)
+        err_copy(&c->err, e);
+    api_finish_later(r, jobs_answer, c);
+    api_req_unref(r);
+}
+
+static void jobs_answer(struct req *r, void *arg)
+{
+    struct created *c = arg;
+    if (c->rc) {
+        camel_case_fields(c->err.msg, sizeof c->err.msg);
+        api_reply_err(r, &c->err);
+    } else {
+        json_t *body = api_ok();
+        if (c->many) {
+            json_t *arr = json_array();
+            for (size_t i = 0; i < c->n; i++)
+                json_array_append_new(
+                    arr, json_pack("{s:s, s:b}", "id", c->res[i].id, "existed", c->res[i].existed));
+            json_object_set_new(body, "jobs", arr);
+            json_object_set_new(body, "count", json_integer((json_int_t)c->n));
+        } else {
+            json_object_set_new(body, "jobId", json_string(c->res[0].id));
+            json_object_set_new(body, "existed", json_boolean(c->res[0].existed));
+        }
+        api_reply(r, c->res[0].existed && !c->many ? 200 : 201, body);
+    }
+    free(c->res);
+    free(c);
+}
+
 enum MHD_Result api_jobs_create(struct req *r)
 {
     if (!r->json)
@@ -180,26 +228,15 @@ enum MHD_Result api_jobs_create(struct req *r)
             goto out;
         specs[ok] = sb[ok].spec;
     }
-    struct err e;
-    err_clear(&e);
-    if (engine_enqueue_many(r->api->deps.eng, specs, n, res, &e) != 0) {
-        camel_case_fields(e.msg, sizeof e.msg);
-        ret = api_reply_err(r, &e);
-        goto out;
-    }
-    json_t *body = api_ok();
-    if (many) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(
-                arr, json_pack("{s:s, s:b}", "id", res[i].id, "existed", res[i].existed));
-        json_object_set_new(body, "jobs", arr);
-        json_object_set_new(body, "count", json_integer((json_int_t)n));
-    } else {
-        json_object_set_new(body, "jobId", json_string(res[0].id));
-        json_object_set_new(body, "existed", json_boolean(res[0].existed));
-    }
-    ret = api_reply(r, res[0].existed && !many ? 200 : 201, body);
+    /* answered from the thread that commits the jobs, without holding this one */
+    struct created *c = xcalloc(1, sizeof *c);
+    c->r = r;
+    c->n = n;
+    c->many = many;
+    c->res = res;
+    res = NULL;
+    api_req_ref(r);
+    engine_enqueue_many_async(r->api->deps.eng, specs, n, c->res, jobs_created, c);
 out:
     for (size_t i = 0; i < ok; i++)
         free(sb[i].args);

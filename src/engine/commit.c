@@ -36,7 +36,8 @@ struct committer {
 
     struct commit_op *head, *tail;
     bool stopping;
-    bool busy; /* a thread (the committer or a leader) is running a batch */
+    bool busy;         /* a thread (the committer or a leader) is running a batch */
+    size_t last_batch; /* operations in the batch taken last */
     struct commit_stats stats;
 };
 
@@ -237,6 +238,7 @@ static struct commit_op *take_batch(struct committer *c, size_t *n)
         c->tail = NULL;
     last->next = NULL;
     c->busy = true;
+    c->last_batch = *n;
     return ops;
 }
 
@@ -328,6 +330,50 @@ void commit_submit(struct committer *c, struct commit_op *op)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* Under lock, with op queued and nobody committing: run the queued batch on this thread. The lock
+ * is held again on return. */
+static void lead(struct committer *c)
+{
+    size_t n;
+    struct commit_op *ops = take_batch(c, &n);
+    pthread_mutex_unlock(&c->lock);
+    struct commit_tx tx = {.store = c->store};
+    process(c, &tx, ops, n);
+    free(tx.changes);
+    pthread_mutex_lock(&c->lock);
+    batch_over(c);
+}
+
+void commit_submit_or_lead(struct committer *c, struct commit_op *op)
+{
+    op->next = NULL;
+    op->finished = false;
+    op->rc = 0;
+    err_clear(&op->err);
+    pthread_mutex_lock(&c->lock);
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->lock);
+        fail_op(op, TRAWL_ECLOSED, NULL);
+        op->finished = true;
+        op->done(op);
+        return;
+    }
+    if (c->tail)
+        c->tail->next = op;
+    else
+        c->head = op;
+    c->tail = op;
+    if (!c->busy && c->last_batch <= 1) {
+        /* light load (the last commit held one operation): no hand-off for this one either */
+        lead(c);
+    } else if (!c->busy) {
+        /* under load a caller that led would stop serving its other clients for a whole commit;
+         * the committer takes it, and the operations that pile up meanwhile go together */
+        pthread_cond_signal(&c->work);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
 int commit_run(struct committer *c, struct commit_op *op)
 {
     pthread_cond_t cv;
@@ -353,14 +399,7 @@ int commit_run(struct committer *c, struct commit_op *op)
     if (!c->busy) {
         /* nobody is committing: lead, so no thread switch stands between this call and its
          * commit; whatever else is queued goes along */
-        size_t n;
-        struct commit_op *ops = take_batch(c, &n);
-        pthread_mutex_unlock(&c->lock);
-        struct commit_tx tx = {.store = c->store};
-        process(c, &tx, ops, n);
-        free(tx.changes);
-        pthread_mutex_lock(&c->lock);
-        batch_over(c);
+        lead(c);
     } else {
         pthread_cond_signal(&c->work);
     }

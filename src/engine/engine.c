@@ -240,43 +240,88 @@ struct enqueue_op {
     struct job *jobs;
     size_t n;
     struct enqueue_result *res;
+    engine_done_fn done; /* async: the caller's callback */
+    void *done_ctx;
 };
 
-static int enqueue_run(struct commit_op *op, struct commit_tx *tx)
+/* Find the root of jobs whose parent is given. A parent that does not exist refuses the whole
+ * operation (all or nothing). */
+static int resolve_roots(struct enqueue_op *q, struct store *s)
 {
-    struct enqueue_op *q = (struct enqueue_op *)op;
-    struct store *s = commit_store(tx);
     for (size_t i = 0; i < q->n; i++) {
         struct job *j = &q->jobs[i];
         if (j->parent_id && !j->root_id) {
             struct job parent;
-            int rc = store_fetch(s, j->parent_id, &parent, &op->err);
-            if (rc == TRAWL_ENOTFOUND) {
-                /* roll back: all or nothing */
-                return op->rc = err_set(&op->err, TRAWL_EINVAL, false,
-                                        "jobs[%zu]: parent job %s not found", i, j->parent_id);
-            }
+            int rc = store_fetch(s, j->parent_id, &parent, &q->op.err);
+            if (rc == TRAWL_ENOTFOUND)
+                return q->op.rc = err_set(&q->op.err, TRAWL_EINVAL, false,
+                                          "jobs[%zu]: parent job %s not found", i, j->parent_id);
             if (rc)
                 return rc;
             j->root_id = xstrdup(parent.root_id ? parent.root_id : parent.id);
             job_release(&parent);
         }
     }
-    /* the store overwrites the id of a job whose unique key is live; a replay after a rollback
-     * must insert with the ids first given */
-    char(*ids)[UUID_STR_LEN] = xmalloc(q->n * sizeof *ids);
-    bool *existed = xcalloc(q->n, sizeof *existed);
-    for (size_t i = 0; i < q->n; i++)
-        memcpy(ids[i], q->jobs[i].id, UUID_STR_LEN);
-    int rc = store_insert_many(s, q->jobs, q->n, existed, &op->err);
-    for (size_t i = 0; i < q->n && !rc; i++) {
-        memcpy(q->res[i].id, q->jobs[i].id, UUID_STR_LEN);
-        q->res[i].existed = existed[i];
+    return 0;
+}
+
+/* Insert the jobs of k operations with one store call (multi-row INSERTs), and give each
+ * operation its results. */
+static int insert_ops(struct enqueue_op **qs, size_t k, struct store *s, struct err *e)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < k; i++)
+        total += qs[i]->n;
+    struct job *jobs = xmalloc(total * sizeof *jobs);
+    bool *existed = xcalloc(total, sizeof *existed);
+    size_t at = 0;
+    for (size_t i = 0; i < k; i++) {
+        memcpy(jobs + at, qs[i]->jobs, qs[i]->n * sizeof *jobs); /* shallow: strings shared */
+        at += qs[i]->n;
     }
-    for (size_t i = 0; i < q->n; i++)
-        memcpy(q->jobs[i].id, ids[i], UUID_STR_LEN);
-    free(ids);
+    /* the store overwrites the id of a job whose unique key is live, in this copy only: a replay
+     * after a rollback inserts with the ids first given */
+    int rc = store_insert_many(s, jobs, total, existed, e);
+    at = 0;
+    for (size_t i = 0; i < k && !rc; i++) {
+        for (size_t j = 0; j < qs[i]->n; j++, at++) {
+            memcpy(qs[i]->res[j].id, jobs[at].id, UUID_STR_LEN);
+            qs[i]->res[j].existed = existed[at];
+        }
+    }
+    free(jobs);
     free(existed);
+    return rc;
+}
+
+static int enqueue_run(struct commit_op *op, struct commit_tx *tx)
+{
+    struct enqueue_op *q = (struct enqueue_op *)op;
+    struct store *s = commit_store(tx);
+    int rc = resolve_roots(q, s);
+    if (rc)
+        return rc;
+    rc = insert_ops(&q, 1, s, &op->err);
+    if (rc < 0)
+        return rc;
+    commit_available(tx);
+    return 0;
+}
+
+/* Enqueues queued together (many clients submitting one job each) go to the store as one
+ * multi-row INSERT; when that fails, each is run alone to get its own answer. */
+static int enqueue_group(struct commit_op **ops, size_t n, struct commit_tx *tx, struct err *e)
+{
+    struct store *s = commit_store(tx);
+    for (size_t i = 0; i < n; i++) {
+        ops[i]->rc = 0;
+        int rc = resolve_roots((struct enqueue_op *)ops[i], s);
+        if (rc) {
+            err_copy(e, &ops[i]->err);
+            return rc < 0 ? rc : TRAWL_EINVAL;
+        }
+    }
+    int rc = insert_ops((struct enqueue_op **)ops, n, s, e);
     if (rc < 0)
         return rc;
     commit_available(tx);
@@ -316,8 +361,7 @@ static void enqueue_free(struct enqueue_op *q, const struct job_spec *specs)
     free(q->jobs);
 }
 
-int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t n,
-                        struct enqueue_result *res, struct err *e)
+static int validate_all(const struct job_spec *specs, size_t n, struct err *e)
 {
     for (size_t i = 0; i < n; i++) {
         struct err e1;
@@ -326,12 +370,13 @@ int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t
         if (rc)
             return err_set(e, rc, false, n > 1 ? "jobs[%zu]: %s" : "%.0zu%s", i, e1.msg);
     }
-    if (n == 0)
-        return 0;
+    return 0;
+}
+
+static void jobs_from_specs(struct engine *eng, const struct job_spec *specs, size_t n,
+                            struct job *jobs)
+{
     int64_t now = engine_now(eng);
-    struct enqueue_op q = {.n = n, .res = res};
-    q.op.run = enqueue_run;
-    q.jobs = xmalloc(n * sizeof *q.jobs);
     struct job_type_config cfg;
     const char *cfg_type = NULL;
     for (size_t i = 0; i < n; i++) {
@@ -339,13 +384,68 @@ int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t
             engine_type(eng, specs[i].type, &cfg);
             cfg_type = specs[i].type;
         }
-        job_from_spec(&specs[i], cfg.max_attempts, now, &q.jobs[i]);
+        job_from_spec(&specs[i], cfg.max_attempts, now, &jobs[i]);
     }
-    int rc = commit_run(eng->committer, &q.op);
+}
+
+int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t n,
+                        struct enqueue_result *res, struct err *e)
+{
+    int rc = validate_all(specs, n, e);
+    if (rc || n == 0)
+        return rc;
+    struct enqueue_op q = {.n = n, .res = res};
+    q.op.run = enqueue_run;
+    q.op.run_group = enqueue_group;
+    q.jobs = xmalloc(n * sizeof *q.jobs);
+    jobs_from_specs(eng, specs, n, q.jobs);
+    rc = commit_run(eng->committer, &q.op);
     if (rc)
         err_copy(e, &q.op.err);
     enqueue_free(&q, specs);
     return rc;
+}
+
+static void enqueue_async_done(struct commit_op *op)
+{
+    struct enqueue_op *q = (struct enqueue_op *)op;
+    q->done(q->done_ctx, op->rc, &op->err);
+    job_array_free(q->jobs, q->n); /* the async op owns its strings */
+    free(q);
+}
+
+void engine_enqueue_many_async(struct engine *eng, const struct job_spec *specs, size_t n,
+                               struct enqueue_result *res, engine_done_fn done, void *ctx)
+{
+    struct err e;
+    err_clear(&e);
+    int rc = validate_all(specs, n, &e);
+    if (rc || n == 0) {
+        done(ctx, rc, &e);
+        return;
+    }
+    struct enqueue_op *q = xcalloc(1, sizeof *q);
+    q->n = n;
+    q->res = res;
+    q->done = done;
+    q->done_ctx = ctx;
+    q->op.run = enqueue_run;
+    q->op.run_group = enqueue_group;
+    q->op.done = enqueue_async_done;
+    q->jobs = xmalloc(n * sizeof *q->jobs);
+    jobs_from_specs(eng, specs, n, q->jobs);
+    for (size_t i = 0; i < n; i++) {
+        struct job *j = &q->jobs[i];
+        j->type = xstrdup(j->type);
+        j->queue = xstrdup(j->queue);
+        j->args = xstrdup(j->args);
+        j->batch_id = xstrdup(j->batch_id);
+        j->parent_id = xstrdup(j->parent_id);
+        j->root_id = xstrdup(j->root_id);
+        j->unique_key = xstrdup(j->unique_key);
+        j->workspace = xstrdup(j->workspace);
+    }
+    commit_submit_or_lead(eng->committer, &q->op);
 }
 
 int engine_enqueue(struct engine *eng, const struct job_spec *spec, struct enqueue_result *res,

@@ -114,6 +114,13 @@ struct enqueue_result {
     bool existed; /* a live job with the spec's unique_key was returned */
 };
 
+/* engine_enqueue_many that returns at once: done(ctx, rc, err) is called once the jobs are
+ * durable (or could not be enqueued), from the thread that committed them, which may be the
+ * caller's own (when nothing else was committing, the caller commits: it is not handed to
+ * another thread). A bad spec calls done before this returns. The specs are copied; res must
+ * live until done. */
+void engine_enqueue_many_async(struct engine *eng, const struct job_spec *specs, size_t n,
+                               struct enqueue_result *res, engine_done_fn done, void *ctx);
 /* Enqueue one job; durable on return. */
 int engine_enqueue(struct engine *eng, const struct job_spec *spec, struct enqueue_result *res,
                    struct err *e);
