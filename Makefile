@@ -83,6 +83,7 @@ test: tests
 	sh scripts/run-tests.sh $(BUILD)
 
 bench: $(BUILD)/trawl $(BENCH_BIN)
+	sh scripts/install-deps.sh --bench
 	sh scripts/run-bench.sh $(BUILD)
 
 FMT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src tests bench -name '*.[ch]')

@@ -256,6 +256,7 @@ static void bench_serve_memory(const char *trawl, size_t n)
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1); /* "listening on port N" is not a figure */
         dup2(fd, 2);
         execl(trawl, trawl, "serve", "--db", path, "--workers", "2", "--batch", "1024",
               dur_ == STORE_RELAXED ? "--durability=relaxed" : "--durability=durable", "--listen",

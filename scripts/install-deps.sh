@@ -1,9 +1,11 @@
 #!/bin/sh
 # Install the Debian packages trawl needs to build, run and test. Idempotent; uses sudo when not
-# root. Skips apt entirely when everything is already installed.
+# root. Skips apt entirely when everything is already installed. With --bench, also what the
+# benchmarks drive trawl with (wrk, nginx).
 set -eu
 PKGS="build-essential pkg-config git clang-format libsqlite3-dev sqlite3 libjansson-dev
 libcriterion-dev libcurl4-openssl-dev libmicrohttpd-dev libzstd-dev libssl-dev ca-certificates"
+[ "${1:-}" = "--bench" ] && PKGS="$PKGS wrk nginx-light"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -1,8 +1,12 @@
 #!/bin/sh
 # Run the benchmarks of one build directory; each prints its own figures, one line per figure.
-# usage: run-bench.sh BUILD_DIR     (BENCH_ARGS adds arguments, e.g. "--jobs 20000")
+# usage: run-bench.sh BUILD_DIR     (BENCH_ARGS adds arguments to bench_engine, e.g.
+#        "--jobs 20000"; API_BENCH_ARGS to bench_api). bench_api wants wrk and nginx:
+#        sh scripts/install-deps.sh --bench
 set -eu
 build=${1:-build}
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 # shellcheck disable=SC2086
 "$build/bench/bench_engine" --trawl "$build/trawl" ${BENCH_ARGS:-}
+# shellcheck disable=SC2086
+"$build/bench/bench_api" --trawl "$build/trawl" ${API_BENCH_ARGS:-}
