@@ -273,6 +273,7 @@ static void bench_concurrent(int clients, double seconds)
     char cmd[1600];
     snprintf(cmd, sizeof cmd, "wrk -t2 -c%d -d%.0fs -s '%s' http://127.0.0.1:%d/v1/crawl-jobs 2>&1",
              clients, seconds, lua, s.port);
+    int64_t cpu0 = bench_cpu_us(s.pid);
     FILE *p = popen(cmd, "r");
     char line[512];
     double rps = 0;
@@ -293,11 +294,13 @@ static void bench_concurrent(int clients, double seconds)
     }
     if (p)
         pclose(p);
+    int64_t cpu = bench_cpu_us(s.pid) - cpu0;
     bench_stop(s.pid);
     int64_t in_db = count_jobs(s.db);
     printf("http_submit_concurrent clients=%d seconds=%.0f jobs_per_s=%.0f requests=%ld "
-           "non_2xx=%ld jobs_in_db=%lld mean_latency=%s\n",
-           clients, seconds, rps, reqs, non2xx, (long long)in_db, lat);
+           "non_2xx=%ld jobs_in_db=%lld mean_latency=%s serve_cpu_us_per_job=%.1f\n",
+           clients, seconds, rps, reqs, non2xx, (long long)in_db, lat,
+           reqs ? (double)cpu / (double)reqs : 0);
 }
 
 /* ---- one batch call of 10,000 URLs ---- */

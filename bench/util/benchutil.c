@@ -35,6 +35,25 @@ double bench_fdatasync_us(const char *dir, int n)
     return (double)dt / 1e3 / n;
 }
 
+int64_t bench_cpu_us(pid_t pid)
+{
+    char p[64], line[2048];
+    snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    /* after the command name (in parentheses, may hold spaces): fields 3.. */
+    char *s = strrchr(line, ')');
+    unsigned long long ut = 0, st = 0;
+    if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (int64_t)((ut + st) * 1000000ull / (unsigned long long)hz);
+}
+
 long bench_vmhwm_kb(pid_t pid)
 {
     char p[64], line[256];

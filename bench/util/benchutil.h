@@ -9,6 +9,8 @@
 
 /* Microseconds per (4 KiB pwrite + fdatasync) in dir, over n rounds; exits on failure. */
 double bench_fdatasync_us(const char *dir, int n);
+/* CPU time (user + system) pid has used so far, in microseconds, or -1. */
+int64_t bench_cpu_us(pid_t pid);
 /* Peak resident memory (VmHWM) of pid in KiB, or -1. */
 long bench_vmhwm_kb(pid_t pid);
 /* Start `trawl serve --listen 127.0.0.1:0` with args (NULL-terminated) and its log in log;

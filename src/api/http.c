@@ -17,11 +17,11 @@
 #include <strings.h>
 #include <time.h>
 
-#define API_PATH_MAX   8192
+#define API_PATH_MAX   4096
 #define API_STACK_SIZE (512 * 1024)
 /* per connection: the request line and headers (libmicrohttpd zeroes it for every request, so
  * it is kept to what an API call needs: a URL up to API_PATH_MAX and ordinary headers) */
-#define API_MEMORY_LIMIT (24 * 1024)
+#define API_MEMORY_LIMIT (12 * 1024)
 #define API_IO_THREADS   2 /* libmicrohttpd's threads: reading and writing only */
 
 enum route_flags {
