@@ -1,5 +1,6 @@
-/* The HTTP server: libmicrohttpd with a thread per connection (handlers may block on a commit
- * or a wait), the route table, body limits, authentication, and the reply helpers. */
+/* The HTTP server: libmicrohttpd in epoll mode with two I/O threads, the route table, body
+ * limits, authentication, the reply helpers, and the API's own threads for handlers that may
+ * block (docs/internals/http.md tells the whole request lifecycle). */
 #include "api/api_int.h"
 
 #include "base/clock.h"
@@ -756,9 +757,11 @@ static bool pool_push(struct api_pool *p, struct req *r)
     }
     p->queue[(p->head + p->count) % p->cap] = r;
     p->count++;
-    if (p->idle > 0) {
+    if (p->idle > 0)
         pthread_cond_signal(&p->work);
-    } else if (p->threads < p->max) {
+    /* more queued than idle threads to take them (a woken thread still counts as idle until it
+     * runs): another thread, so no request waits behind a long one */
+    if ((size_t)p->idle < p->count && p->threads < p->max) {
         pthread_t t;
         pthread_attr_t at;
         pthread_attr_init(&at);
@@ -782,8 +785,9 @@ static struct api_pool *pool_new(int max)
     return p;
 }
 
-/* Wait until queued requests are done and every thread has ended. */
-static void pool_free(struct api_pool *p)
+/* Take no more requests (pool_push answers false), let the queued ones run, and wait until every
+ * thread has ended. The pool stays allocated: libmicrohttpd may still dispatch until it stops. */
+static void pool_drain(struct api_pool *p)
 {
     if (!p)
         return;
@@ -793,6 +797,13 @@ static void pool_free(struct api_pool *p)
     while (p->threads > 0)
         pthread_cond_wait(&p->gone, &p->lock);
     pthread_mutex_unlock(&p->lock);
+}
+
+static void pool_free(struct api_pool *p)
+{
+    if (!p)
+        return;
+    pool_drain(p);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->gone);
@@ -941,14 +952,14 @@ void api_stop(struct api *a)
     atomic_store(&a->stopping, true);
     /* requests on the API's threads end first (the engine's waits were woken by then); a
      * request that arrives now is told the server is going */
-    pool_free(a->pool);
-    a->pool = NULL;
+    pool_drain(a->pool);
     /* answers still on their way from the committer */
     for (int i = 0; i < 500 && atomic_load(&a->inflight) > 0; i++)
         clock_sleep_ms(10);
     if (atomic_load(&a->inflight) > 0)
         log_warn("api: %d requests unanswered at shutdown", atomic_load(&a->inflight));
     MHD_stop_daemon(a->daemon);
+    pool_free(a->pool);
     auth_cache_free(a->auth);
     free(a);
 }

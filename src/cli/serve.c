@@ -154,9 +154,14 @@ static int runner_process(struct crawl_runner *cr, const char *workspace, size_t
     return rc < 0 ? rc : (int)got;
 }
 
+/* arg: {before, out: how many were dropped} */
 static int expire_bodies(struct store *s, void *arg, struct err *e)
 {
-    return store_crawl_expire(s, *(const int64_t *)arg, 5000, e);
+    int64_t *a = arg;
+    int rc = store_crawl_expire(s, a[0], 5000, e);
+    if (rc >= 0)
+        a[1] = rc;
+    return rc < 0 ? rc : 0;
 }
 
 enum {
@@ -487,8 +492,17 @@ int cmd_serve(int argc, char **argv)
         if (signals_ == 0 && retention > 0) {
             pthread_mutex_unlock(&sig_lock_);
             int64_t before = engine_now(eng) - retention;
-            if (engine_exec(eng, expire_bodies, &before, &e) < 0)
-                log_warn("body retention: %s", e.msg);
+            /* a pass drops up to 5000 bodies; a busy crawler fetches more than that between
+             * two checks, so passes go on until one drops fewer */
+            for (int pass = 0; pass < 100; pass++) {
+                int64_t arg[2] = {before, 0};
+                if (engine_exec(eng, expire_bodies, arg, &e) < 0) {
+                    log_warn("body retention: %s", e.msg);
+                    break;
+                }
+                if (arg[1] < 5000)
+                    break;
+            }
             pthread_mutex_lock(&sig_lock_);
         }
     }

@@ -128,6 +128,15 @@ void breaker_success(struct breakers *b, const char *service)
     pthread_mutex_unlock(&b->lock);
 }
 
+void breaker_release(struct breakers *b, const char *service)
+{
+    pthread_mutex_lock(&b->lock);
+    struct entry *e = *find(b, service);
+    if (e && e->st.state == BREAKER_HALF_OPEN)
+        e->probe_out_ms = -e->open_ms; /* due now */
+    pthread_mutex_unlock(&b->lock);
+}
+
 void breaker_failure(struct breakers *b, const char *service)
 {
     int64_t now = clock_now_ms(&b->clock);

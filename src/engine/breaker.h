@@ -32,6 +32,9 @@ void breakers_free(struct breakers *b);
  * out); *retry_at_ms says when to ask again. */
 bool breaker_allow(struct breakers *b, const char *service, bool *probe, int64_t *retry_at_ms);
 void breaker_success(struct breakers *b, const char *service);
+/* The probe could not be made (its fetch was deferred): let another caller probe at once,
+ * keeping what the breaker knows. */
+void breaker_release(struct breakers *b, const char *service);
 void breaker_failure(struct breakers *b, const char *service);
 
 struct breaker_state {

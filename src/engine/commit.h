@@ -64,8 +64,10 @@ struct committer *commit_start(struct store *s, commit_changes_fn fn, void *ctx)
 void commit_stop(struct committer *c);
 /* Queue op; returns at once. Once stopped, op fails with TRAWL_ECLOSED. */
 void commit_submit(struct committer *c, struct commit_op *op);
-/* Like commit_submit, but when nobody is committing the caller runs the batch itself, op's done
- * callback included, before this returns (no thread hand-off). */
+/* Like commit_submit, but under light load (nobody is committing and the last batch held one
+ * operation) the caller runs the batch itself, op's done callback included, before this returns
+ * (no thread hand-off); under load the committer takes it, so the caller never waits for an
+ * fsync. */
 void commit_submit_or_lead(struct committer *c, struct commit_op *op);
 /* Queue op and wait until it is finished; returns op->rc. */
 int commit_run(struct committer *c, struct commit_op *op);

@@ -245,7 +245,8 @@ struct enqueue_op {
 };
 
 /* Find the root of jobs whose parent is given. A parent that does not exist refuses the whole
- * operation (all or nothing). */
+ * operation (all or nothing). Returns 0, 1 when refused (op.rc and op.err say why), or a
+ * negative store error. */
 static int resolve_roots(struct enqueue_op *q, struct store *s)
 {
     for (size_t i = 0; i < q->n; i++) {
@@ -253,9 +254,13 @@ static int resolve_roots(struct enqueue_op *q, struct store *s)
         if (j->parent_id && !j->root_id) {
             struct job parent;
             int rc = store_fetch(s, j->parent_id, &parent, &q->op.err);
-            if (rc == TRAWL_ENOTFOUND)
-                return q->op.rc = err_set(&q->op.err, TRAWL_EINVAL, false,
-                                          "jobs[%zu]: parent job %s not found", i, j->parent_id);
+            if (rc == TRAWL_ENOTFOUND) {
+                /* a refusal of this operation, found before it wrote anything: the
+                 * transaction and its other operations go on */
+                q->op.rc = err_set(&q->op.err, TRAWL_EINVAL, false,
+                                   "jobs[%zu]: parent job %s not found", i, j->parent_id);
+                return 1;
+            }
             if (rc)
                 return rc;
             j->root_id = xstrdup(parent.root_id ? parent.root_id : parent.id);
@@ -300,7 +305,7 @@ static int enqueue_run(struct commit_op *op, struct commit_tx *tx)
     struct store *s = commit_store(tx);
     int rc = resolve_roots(q, s);
     if (rc)
-        return rc;
+        return rc < 0 ? rc : 0; /* > 0: refused, op->rc says why */
     rc = insert_ops(&q, 1, s, &op->err);
     if (rc < 0)
         return rc;
@@ -313,15 +318,20 @@ static int enqueue_run(struct commit_op *op, struct commit_tx *tx)
 static int enqueue_group(struct commit_op **ops, size_t n, struct commit_tx *tx, struct err *e)
 {
     struct store *s = commit_store(tx);
+    struct enqueue_op *take[COMMIT_GROUP_MAX];
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        ops[i]->rc = 0;
         int rc = resolve_roots((struct enqueue_op *)ops[i], s);
-        if (rc) {
+        if (rc < 0) {
             err_copy(e, &ops[i]->err);
-            return rc < 0 ? rc : TRAWL_EINVAL;
+            return rc;
         }
+        if (rc == 0) /* > 0: refused, answered by its op->rc */
+            take[k++] = (struct enqueue_op *)ops[i];
     }
-    int rc = insert_ops((struct enqueue_op **)ops, n, s, e);
+    if (k == 0)
+        return 0;
+    int rc = insert_ops(take, k, s, e);
     if (rc < 0)
         return rc;
     commit_available(tx);

@@ -115,10 +115,9 @@ struct enqueue_result {
 };
 
 /* engine_enqueue_many that returns at once: done(ctx, rc, err) is called once the jobs are
- * durable (or could not be enqueued), from the thread that committed them, which may be the
- * caller's own (when nothing else was committing, the caller commits: it is not handed to
- * another thread). A bad spec calls done before this returns. The specs are copied; res must
- * live until done. */
+ * durable (or could not be enqueued), from the thread that committed them: the committer's, or
+ * under light load the caller's own before this returns (see commit_submit_or_lead). A bad spec
+ * calls done before this returns. The specs are copied; res must live until done. */
 void engine_enqueue_many_async(struct engine *eng, const struct job_spec *specs, size_t n,
                                struct enqueue_result *res, engine_done_fn done, void *ctx);
 /* Enqueue one job; durable on return. */

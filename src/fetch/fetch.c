@@ -50,7 +50,8 @@ struct xfer {
     struct curl_slist *hdrs, *resolve;
     struct buf raw_headers;
     int64_t hop_start_ms;
-    bool got_byte, too_big, first_byte_timeout, cancelled, ssrf_blocked;
+    bool got_byte, too_big, first_byte_timeout, cancelled, ssrf_blocked, not_html;
+    bool cross_origin; /* a redirect left the first origin: the caller's headers stay behind */
     char ssrf_why[256];
     char curl_err[CURL_ERROR_SIZE];
     /* robots.txt fetches are transfers of the fetcher's own */
@@ -71,9 +72,11 @@ struct origin {
     bool robots_fetching;
     int64_t robots_fail_until_ms;
     enum fetch_kind robots_fail_kind;
+    bool robots_fail_retryable; /* a refused address or a bad certificate will not get better */
     char robots_error[1024];
     struct xfer *wait_head, *wait_tail;
     int64_t last_used_ms;
+    int64_t reserved_ms;  /* monotonic: the last slot handed to a deferred transfer */
     struct origin *wnext; /* in the fetcher's list of origins with waiting transfers */
     bool in_wlist;
 };
@@ -100,9 +103,9 @@ struct fetcher {
 const char *fetch_kind_name(enum fetch_kind k)
 {
     static const char *const names[] = {
-        "ok",     "http_status", "dns",         "connect",   "timeout",
-        "reset",  "tls",         "protocol",    "too_large", "redirects",
-        "robots", "ssrf",        "invalid_url", "deferred",  "cancelled",
+        "ok",          "http_status", "dns",       "connect",   "timeout", "reset",
+        "tls",         "protocol",    "too_large", "redirects", "robots",  "ssrf",
+        "invalid_url", "deferred",    "cancelled", "not_html",
     };
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
@@ -273,6 +276,14 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     struct xfer *x = arg;
     size_t len = size * n;
     x->got_byte = true;
+    if (x->req && x->req->html_only && x->res->body.alloc == 0) {
+        char *ct = NULL;
+        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
+        if (ct && !strcasestr(ct, "html")) {
+            x->not_html = true;
+            return 0; /* stops the transfer */
+        }
+    }
     if (x->res->body.alloc == 0) {
         /* room for the whole body at once when its length is announced (and allowed) */
         curl_off_t cl = -1;
@@ -347,7 +358,7 @@ static bool launch(struct fetcher *f, struct xfer *x, struct origin *o)
     }
     x->easy = c;
     x->hop_start_ms = now_ms();
-    x->got_byte = x->too_big = x->first_byte_timeout = x->ssrf_blocked = false;
+    x->got_byte = x->too_big = x->first_byte_timeout = x->ssrf_blocked = x->not_html = false;
     x->curl_err[0] = 0;
     buf_clear(&x->raw_headers);
     buf_clear(&x->res->body);
@@ -378,7 +389,7 @@ static bool launch(struct fetcher *f, struct xfer *x, struct origin *o)
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->o.max_body);
     if (f->resolve)
         curl_easy_setopt(c, CURLOPT_RESOLVE, f->resolve);
-    if (x->req && x->req->headers) {
+    if (x->req && x->req->headers && !x->cross_origin) {
         for (const char *const *h = x->req->headers; *h; h++)
             x->hdrs = curl_slist_append(x->hdrs, *h);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
@@ -398,7 +409,10 @@ static bool launch(struct fetcher *f, struct xfer *x, struct origin *o)
     if (o) {
         o->active++;
         o->last_used_ms = x->hop_start_ms;
-        o->next_at_ms = x->hop_start_ms + origin_delay(f, o) + o->penalty_ms;
+        int64_t delay = origin_delay(f, o);
+        if (x->req && x->req->host_delay_ms > delay)
+            delay = x->req->host_delay_ms;
+        o->next_at_ms = x->hop_start_ms + delay + o->penalty_ms;
     }
     pthread_mutex_lock(&f->lock);
     f->stats.started++;
@@ -440,7 +454,7 @@ static enum advance advance(struct fetcher *f, struct xfer *x, struct origin *o)
     }
     if (!f->o.ignore_robots && !x->req->no_robots) {
         if (o->robots_fail_until_ms > now) {
-            set_error(x, o->robots_fail_kind, true, "%s", o->robots_error);
+            set_error(x, o->robots_fail_kind, o->robots_fail_retryable, "%s", o->robots_error);
             finish(f, x);
             return ADV_FINISHED;
         }
@@ -461,6 +475,12 @@ static enum advance advance(struct fetcher *f, struct xfer *x, struct origin *o)
     if (o->next_at_ms > now) {
         int64_t wait = o->next_at_ms - now;
         if (wait > f->o.defer_after_ms && !x->req->no_defer) {
+            /* each deferred transfer gets a slot of its own after the last one handed out, so
+             * a queue of jobs for a slow site comes back one by one, not all at the next slot */
+            int64_t step = origin_delay(f, o) + o->penalty_ms;
+            int64_t slot = o->reserved_ms > o->next_at_ms ? o->reserved_ms + step : o->next_at_ms;
+            o->reserved_ms = slot;
+            wait = slot - now;
             x->res->defer_until_ms = clock_now_ms(&clock_real) + wait;
             set_error(x, FETCH_DEFERRED, true, "deferred: %s asks to wait %lld ms", o->key,
                       (long long)wait);
@@ -561,7 +581,12 @@ static void classify_curl(struct xfer *x, CURLcode cc)
         break;
     case CURLE_WRITE_ERROR:
     case CURLE_FILESIZE_EXCEEDED:
-        if (x->too_big || cc == CURLE_FILESIZE_EXCEEDED)
+        if (x->not_html) {
+            char *ct = NULL;
+            curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
+            set_error(x, FETCH_NOT_HTML, false, "not_html: %s is %s, not HTML", x->url,
+                      ct ? ct : "of no declared type");
+        } else if (x->too_big || cc == CURLE_FILESIZE_EXCEEDED)
             set_error(x, FETCH_TOO_LARGE, false,
                       "too_large: the body is over %zu bytes (counted after decompression)",
                       x->f->o.max_body);
@@ -691,14 +716,25 @@ static void hop_done(struct fetcher *f, struct xfer *x, CURLcode cc)
     if (status >= 300 && status < 400 && status != 304) {
         char *loc = NULL;
         curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc);
-        const char *raw = NULL;
         if (!loc) {
             /* curl gives no redirect URL for one it cannot use; say what the server sent */
             set_error(x, FETCH_REDIRECTS, false, "redirects: %ld from %s without a usable Location",
                       status, x->url);
             goto out;
         }
-        (void)raw;
+        if (x->req && x->req->no_follow) {
+            char *to = NULL;
+            struct err e2;
+            if (url_resolve(x->url, loc, &to, &e2) != 0) {
+                set_error(x, FETCH_REDIRECTS, false,
+                          "redirects: %s redirects to an unusable URL: %s", x->url, e2.msg);
+                goto out;
+            }
+            x->res->location = to;
+            set_error(x, FETCH_HTTP_STATUS, false, "redirect: %s answered %ld, to %s", x->url,
+                      status, to);
+            goto out;
+        }
         int max = x->robots_for ? 5 : f->o.max_redirects;
         if (x->res->redirects >= max) {
             set_error(x, FETCH_REDIRECTS, false, "redirects: more than %d redirects (last %s)", max,
@@ -723,6 +759,11 @@ static void hop_done(struct fetcher *f, struct xfer *x, CURLcode cc)
         if (x->nseen < (int)(sizeof x->seen / sizeof x->seen[0]))
             x->seen[x->nseen++] = xstrdup(x->url);
         hop_cleanup(x);
+        char was[ORIGIN_KEY_MAX], now_o[ORIGIN_KEY_MAX];
+        struct err e3;
+        if (url_origin(x->url, was, sizeof was, &e3) != 0 ||
+            url_origin(next, now_o, sizeof now_o, &e3) != 0 || strcmp(was, now_o) != 0)
+            x->cross_origin = true; /* no Authorization or Cookie for another site */
         free(x->url);
         x->url = next;
         x->res->redirects++;
@@ -765,12 +806,12 @@ static void robots_done(struct fetcher *f, struct xfer *x)
     robots_free(o->robots);
     o->robots = NULL;
     int st = x->res->http_status;
-    if (x->res->kind == FETCH_OK) {
+    if (x->res->kind == FETCH_OK || x->res->kind == FETCH_TOO_LARGE) {
+        /* an oversized robots.txt: its first ROBOTS_MAX_BYTES count, as RFC 9309 allows */
         o->robots = robots_parse(x->res->body.data, x->res->body.len, f->robots_agent);
     } else if (x->res->kind == FETCH_HTTP_STATUS && st >= 400 && st < 500) {
         o->robots = robots_allow_all(); /* RFC 9309: "unavailable" means no rules */
-    } else if (x->res->kind == FETCH_REDIRECTS || x->res->kind == FETCH_TOO_LARGE ||
-               x->res->kind == FETCH_PROTOCOL) {
+    } else if (x->res->kind == FETCH_REDIRECTS || x->res->kind == FETCH_PROTOCOL) {
         o->robots = robots_allow_all();
     } else {
         /* unreachable or 5xx: RFC 9309 says assume a complete disallow; jobs are told to come
@@ -778,6 +819,7 @@ static void robots_done(struct fetcher *f, struct xfer *x)
         o->robots_fail_until_ms = now + ROBOTS_FAIL_MS;
         /* the job's error names what went wrong (dns, connect, timeout, 5xx), as for a page */
         o->robots_fail_kind = x->res->kind;
+        o->robots_fail_retryable = x->res->retryable;
         snprintf(o->robots_error, sizeof o->robots_error,
                  "%s (while reading %s/robots.txt; the site is not crawled until it can be read)",
                  x->res->error, o->key);
@@ -1069,6 +1111,7 @@ void fetch_result_release(struct fetch_result *r)
     free(r->final_url);
     free(r->content_type);
     free(r->headers);
+    free(r->location);
     buf_release(&r->body);
     memset(r, 0, sizeof *r);
 }

@@ -68,6 +68,7 @@ enum fetch_kind {
     FETCH_INVALID_URL,
     FETCH_DEFERRED, /* the origin asks to wait (delay, Retry-After): try again at defer_until */
     FETCH_CANCELLED,
+    FETCH_NOT_HTML, /* html_only: the response is not HTML; the transfer stopped at its headers */
 };
 
 /* "ok", "http_status", "dns", "connect", "timeout", ... */
@@ -80,6 +81,11 @@ struct fetch_req {
     const atomic_bool *cancel;  /* polled; true stops the transfer (FETCH_CANCELLED) */
     bool no_robots;             /* this request is not subject to robots.txt */
     bool no_defer;              /* wait for the origin however long, rather than deferring */
+    bool no_follow;        /* answer a redirect as it is (http_status 3xx, location set) instead of
+                              following it */
+    bool html_only;        /* stop at the headers of a response that is not HTML */
+    int64_t host_delay_ms; /* this origin's next request waits at least this long after this
+                              one starts (on top of the fetcher's own delay) */
 };
 
 struct fetch_result {
@@ -94,6 +100,7 @@ struct fetch_result {
     int redirects;
     int64_t elapsed_ms;
     int64_t retry_after_ms; /* from Retry-After on a 429 or 503: how long to wait; 0 none */
+    char *location;         /* no_follow: where a 3xx points (resolved, normalized), or NULL */
     int64_t defer_until_ms; /* FETCH_DEFERRED: wall-clock time to try again */
 };
 

@@ -120,7 +120,7 @@ int handler_crawl(struct job_ctx *ctx)
     fetch_run(cr->fetcher, &req, &res);
     if (res.kind == FETCH_DEFERRED) {
         if (probe)
-            breaker_success(cr->breakers, origin); /* the probe learnt nothing; let another go */
+            breaker_release(cr->breakers, origin); /* the probe learnt nothing; let another go */
         ret = job_ctx_defer(ctx, res.defer_until_ms, "%s", res.error);
         goto out;
     }
