@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined test   the same suite under sanitizers (build-san/)
 
 CC      ?= cc
-PKGS    := sqlite3 jansson libcurl libmicrohttpd libzstd libcrypto
+PKGS    := sqlite3 jansson libcurl libmicrohttpd libzstd libcrypto libxml-2.0 zlib
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)
@@ -70,7 +70,7 @@ $(BUILD)/tests/e2e_tests: $(E2E_OBJ) $(BUILD)/libtrawl.a
 
 # the misbehaving origin server the e2e tests and benchmarks fetch from
 $(BUILD)/tests/origin: $(BUILD)/tests/e2e/origin.o $(BUILD)/libtrawl.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs zlib)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL) $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -4,7 +4,8 @@
 # benchmarks drive trawl with (wrk, nginx).
 set -eu
 PKGS="build-essential pkg-config git clang-format libsqlite3-dev sqlite3 libjansson-dev
-libcriterion-dev libcurl4-openssl-dev libmicrohttpd-dev libzstd-dev libssl-dev ca-certificates"
+libcriterion-dev libcurl4-openssl-dev libmicrohttpd-dev libzstd-dev libssl-dev libxml2-dev
+zlib1g-dev ca-certificates"
 [ "${1:-}" = "--bench" ] && PKGS="$PKGS wrk nginx-light"
 missing=""
 for p in $PKGS; do

@@ -1,6 +1,7 @@
 /* The memory of the rows beside jobs: tokens, batches, crawl results. */
 #include "store/batch.h"
 #include "store/crawl.h"
+#include "store/scrape.h"
 #include "store/token.h"
 
 #include <stdlib.h>
@@ -57,4 +58,55 @@ void crawl_result_release(struct crawl_result *r)
     free(r->body_z);
     free(r->method);
     memset(r, 0, sizeof *r);
+}
+
+static const char *const page_status_names_[PAGE_STATUS_COUNT] = {"pending", "fetching", "done",
+                                                                  "failed", "skipped"};
+
+const char *page_status_name(int s)
+{
+    return s >= 0 && s < PAGE_STATUS_COUNT ? page_status_names_[s] : NULL;
+}
+
+int page_status_parse(const char *name)
+{
+    for (int i = 0; name && i < PAGE_STATUS_COUNT; i++)
+        if (strcmp(name, page_status_names_[i]) == 0)
+            return i;
+    return -1;
+}
+
+void scrape_session_release(struct scrape_session *s)
+{
+    if (!s)
+        return;
+    free(s->workspace);
+    free(s->source_url);
+    free(s->config);
+    free(s->error_message);
+    memset(s, 0, sizeof *s);
+}
+
+void scrape_session_array_free(struct scrape_session *s, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        scrape_session_release(&s[i]);
+    free(s);
+}
+
+void scrape_page_array_free(struct scrape_page *p, size_t n)
+{
+    for (size_t i = 0; p && i < n; i++) {
+        free(p[i].url);
+        free(p[i].source);
+        free(p[i].error);
+    }
+    free(p);
+}
+
+void record_row_array_free(struct record_row *r, size_t n)
+{
+    for (size_t i = 0; r && i < n; i++)
+        free(r[i].data);
+    free(r);
 }

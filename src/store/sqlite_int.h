@@ -54,6 +54,7 @@ struct sq {
     /* batches, tokens, crawl results (sqlite_api.c); prepared on first use */
     sqlite3_stmt *batch_jobs_r, *batch_jobs_w, *batch_get, *batch_list, *batch_count, *token_add,
         *token_find, *token_list, *token_revoke, *crawl_save, *crawl_get, *crawl_expire;
+    sqlite3_stmt *sc[24]; /* scraping sessions (sqlite_scrape.c), by SC_* index */
 };
 
 /* e gets a message naming what failed and why; returns the trawl code for SQLite's rc. */
@@ -87,5 +88,29 @@ int sq_crawl_save(struct store *s, const struct crawl_result *r, int attempt, co
 int sq_crawl_get(struct store *s, const char *job_id, bool with_body, struct crawl_result *out,
                  struct err *e);
 int sq_crawl_expire(struct store *s, int64_t before, size_t limit, struct err *e);
+
+/* sqlite_scrape.c: the version 3 operations. */
+int sq_session_add(struct store *s, const struct scrape_session *ss, struct err *e);
+int sq_session_get(struct store *s, const char *workspace, const char *id, bool by_job,
+                   struct scrape_session *out, struct err *e);
+int sq_session_list(struct store *s, const char *workspace, size_t limit, size_t offset,
+                    struct scrape_session **out, size_t *n, int64_t *total, struct err *e);
+int sq_session_note(struct store *s, const char *id, const char *error, int warnings, int64_t now,
+                    struct err *e);
+int sq_pages_add(struct store *s, const char *session_id, const struct page_new *p, size_t n,
+                 int64_t now, struct err *e);
+int sq_pages_take(struct store *s, const char *session_id, size_t limit, int64_t now,
+                  struct scrape_page **out, size_t *n, int64_t *next_due, struct err *e);
+int sq_page_finish(struct store *s, const char *session_id, const struct page_outcome *o,
+                   int64_t now, struct err *e);
+int sq_pages_requeue(struct store *s, const char *session_id, bool failed, struct err *e);
+int sq_pages_list(struct store *s, const char *session_id, int status, size_t limit, size_t offset,
+                  struct scrape_page **out, size_t *n, struct err *e);
+int sq_page_content(struct store *s, const char *session_id, int64_t page_id, void **out,
+                    size_t *len, struct err *e);
+int sq_record_put(struct store *s, const char *session_id, const struct record_new *r,
+                  int64_t page_id, int64_t now, struct err *e);
+int sq_records_list(struct store *s, const char *session_id, int64_t after_id, size_t limit,
+                    struct record_row **out, size_t *n, struct err *e);
 
 #endif

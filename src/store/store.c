@@ -195,3 +195,73 @@ int store_crawl_expire(struct store *s, int64_t before, size_t limit, struct err
 {
     WRAP(s->ops->crawl_expire(s, before, limit, e));
 }
+
+int store_session_add(struct store *s, const struct scrape_session *ss, struct err *e)
+{
+    WRAP(s->ops->session_add(s, ss, e));
+}
+
+int store_session_get(struct store *s, const char *workspace, const char *id, bool by_job,
+                      struct scrape_session *out, struct err *e)
+{
+    WRAP(s->ops->session_get(s, workspace, id, by_job, out, e));
+}
+
+int store_session_list(struct store *s, const char *workspace, size_t limit, size_t offset,
+                       struct scrape_session **out, size_t *n, int64_t *total, struct err *e)
+{
+    WRAP(s->ops->session_list(s, workspace, limit, offset, out, n, total, e));
+}
+
+int store_session_note(struct store *s, const char *id, const char *error, int warnings,
+                       int64_t now, struct err *e)
+{
+    WRAP(s->ops->session_note(s, id, error, warnings, now, e));
+}
+
+int store_pages_add(struct store *s, const char *session_id, const struct page_new *p, size_t n,
+                    int64_t now, struct err *e)
+{
+    WRAP(s->ops->pages_add(s, session_id, p, n, now, e));
+}
+
+int store_pages_take(struct store *s, const char *session_id, size_t limit, int64_t now,
+                     struct scrape_page **out, size_t *n, int64_t *next_due, struct err *e)
+{
+    WRAP(s->ops->pages_take(s, session_id, limit, now, out, n, next_due, e));
+}
+
+int store_page_finish(struct store *s, const char *session_id, const struct page_outcome *o,
+                      int64_t now, struct err *e)
+{
+    WRAP(s->ops->page_finish(s, session_id, o, now, e));
+}
+
+int store_pages_requeue(struct store *s, const char *session_id, bool failed, struct err *e)
+{
+    WRAP(s->ops->pages_requeue(s, session_id, failed, e));
+}
+
+int store_pages_list(struct store *s, const char *session_id, int status, size_t limit,
+                     size_t offset, struct scrape_page **out, size_t *n, struct err *e)
+{
+    WRAP(s->ops->pages_list(s, session_id, status, limit, offset, out, n, e));
+}
+
+int store_page_content(struct store *s, const char *session_id, int64_t page_id, void **out,
+                       size_t *len, struct err *e)
+{
+    WRAP(s->ops->page_content(s, session_id, page_id, out, len, e));
+}
+
+int store_record_put(struct store *s, const char *session_id, const struct record_new *r,
+                     int64_t page_id, int64_t now, struct err *e)
+{
+    WRAP(s->ops->record_put(s, session_id, r, page_id, now, e));
+}
+
+int store_records_list(struct store *s, const char *session_id, int64_t after_id, size_t limit,
+                       struct record_row **out, size_t *n, struct err *e)
+{
+    WRAP(s->ops->records_list(s, session_id, after_id, limit, out, n, e));
+}

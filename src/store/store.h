@@ -16,6 +16,7 @@
 #include "store/batch.h"
 #include "store/crawl.h"
 #include "store/job.h"
+#include "store/scrape.h"
 #include "store/token.h"
 
 #include <stdatomic.h>
@@ -23,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_OPS_VERSION 2
+#define STORE_OPS_VERSION 3
 
 struct store;
 
@@ -163,6 +164,30 @@ struct store_ops {
     int (*crawl_get)(struct store *s, const char *job_id, bool with_body, struct crawl_result *out,
                      struct err *e);
     int (*crawl_expire)(struct store *s, int64_t before, size_t limit, struct err *e);
+
+    /* version 3: scraping sessions */
+    int (*session_add)(struct store *s, const struct scrape_session *ss, struct err *e);
+    int (*session_get)(struct store *s, const char *workspace, const char *id, bool by_job,
+                       struct scrape_session *out, struct err *e);
+    int (*session_list)(struct store *s, const char *workspace, size_t limit, size_t offset,
+                        struct scrape_session **out, size_t *n, int64_t *total, struct err *e);
+    int (*session_note)(struct store *s, const char *id, const char *error, int warnings,
+                        int64_t now, struct err *e);
+    int (*pages_add)(struct store *s, const char *session_id, const struct page_new *p, size_t n,
+                     int64_t now, struct err *e);
+    int (*pages_take)(struct store *s, const char *session_id, size_t limit, int64_t now,
+                      struct scrape_page **out, size_t *n, int64_t *next_due, struct err *e);
+    int (*page_finish)(struct store *s, const char *session_id, const struct page_outcome *o,
+                       int64_t now, struct err *e);
+    int (*pages_requeue)(struct store *s, const char *session_id, bool failed, struct err *e);
+    int (*pages_list)(struct store *s, const char *session_id, int status, size_t limit,
+                      size_t offset, struct scrape_page **out, size_t *n, struct err *e);
+    int (*page_content)(struct store *s, const char *session_id, int64_t page_id, void **out,
+                        size_t *len, struct err *e);
+    int (*record_put)(struct store *s, const char *session_id, const struct record_new *r,
+                      int64_t page_id, int64_t now, struct err *e);
+    int (*records_list)(struct store *s, const char *session_id, int64_t after_id, size_t limit,
+                        struct record_row **out, size_t *n, struct err *e);
 };
 
 /* The part every implementation embeds first. */
@@ -261,6 +286,48 @@ int store_crawl_get(struct store *s, const char *job_id, bool with_body, struct 
                     struct err *e);
 /* Drop the bodies of up to limit results fetched before `before` (write); returns how many. */
 int store_crawl_expire(struct store *s, int64_t before, size_t limit, struct err *e);
+
+/* ---- scraping sessions ---- */
+
+/* Add a session (write); its job must exist (enqueued in the same transaction or before). */
+int store_session_add(struct store *s, const struct scrape_session *ss, struct err *e);
+/* A session of the workspace by id (by_job: by its job's id; workspace may then be NULL);
+ * TRAWL_ENOTFOUND when there is none. Read. */
+int store_session_get(struct store *s, const char *workspace, const char *id, bool by_job,
+                      struct scrape_session *out, struct err *e);
+/* A workspace's sessions, newest first; *total the count. Returns the number listed. Read. */
+int store_session_list(struct store *s, const char *workspace, size_t limit, size_t offset,
+                       struct scrape_session **out, size_t *n, int64_t *total, struct err *e);
+/* Set the session's error message (NULL clears it) and add to its warnings (write). */
+int store_session_note(struct store *s, const char *id, const char *error, int warnings,
+                       int64_t now, struct err *e);
+/* Add pages to the frontier, skipping URLs it has (write); returns how many were new. */
+int store_pages_add(struct store *s, const char *session_id, const struct page_new *p, size_t n,
+                    int64_t now, struct err *e);
+/* Take up to limit due pending pages, shallowest first, marking them fetching (their attempt + 1)
+ * (write). *next_due gets the earliest not_before of the pending pages not yet due (0: none).
+ * Returns the number taken. */
+int store_pages_take(struct store *s, const char *session_id, size_t limit, int64_t now,
+                     struct scrape_page **out, size_t *n, int64_t *next_due, struct err *e);
+/* Record what became of a fetched page (write). */
+int store_page_finish(struct store *s, const char *session_id, const struct page_outcome *o,
+                      int64_t now, struct err *e);
+/* Put pages back to pending (write): those left fetching (failed false: after a crash), or the
+ * failed ones (failed true: retry-failed, with their attempts reset). Returns how many. */
+int store_pages_requeue(struct store *s, const char *session_id, bool failed, struct err *e);
+/* A session's pages, oldest first, optionally of one status (page_status or -1). Read. */
+int store_pages_list(struct store *s, const char *session_id, int status, size_t limit,
+                     size_t offset, struct scrape_page **out, size_t *n, struct err *e);
+/* The stored formats of a page (a zstd frame, *out freed by the caller); TRAWL_ENOTFOUND when
+ * there are none. Read. */
+int store_page_content(struct store *s, const char *session_id, int64_t page_id, void **out,
+                       size_t *len, struct err *e);
+/* Keep a record (write): a new key adds one, a known key replaces its data. */
+int store_record_put(struct store *s, const char *session_id, const struct record_new *r,
+                     int64_t page_id, int64_t now, struct err *e);
+/* A session's records after id after_id, in id order, at most limit. Read. */
+int store_records_list(struct store *s, const char *session_id, int64_t after_id, size_t limit,
+                       struct record_row **out, size_t *n, struct err *e);
 
 /* Fault injection for tests: the n-th wrapper call from now on fails (0 turns it off). */
 void store_fail_nth(struct store *s, long n);

@@ -1032,6 +1032,18 @@ static const struct store_ops sq_ops = {
     .crawl_save = sq_crawl_save,
     .crawl_get = sq_crawl_get,
     .crawl_expire = sq_crawl_expire,
+    .session_add = sq_session_add,
+    .session_get = sq_session_get,
+    .session_list = sq_session_list,
+    .session_note = sq_session_note,
+    .pages_add = sq_pages_add,
+    .pages_take = sq_pages_take,
+    .page_finish = sq_page_finish,
+    .pages_requeue = sq_pages_requeue,
+    .pages_list = sq_pages_list,
+    .page_content = sq_page_content,
+    .record_put = sq_record_put,
+    .records_list = sq_records_list,
 };
 
 int store_schema_version(void)

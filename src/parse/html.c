@@ -1,0 +1,187 @@
+/* Parsing HTML with libxml2: the encoding decided before the parser sees a byte (libxml2 would
+ * otherwise take a page without a declared charset for Latin-1), invalid UTF-8 replaced so the
+ * parser never stops early, and the network never touched. */
+#include "parse/html.h"
+
+#include "base/utf8.h"
+#include "base/xalloc.h"
+#include "fetch/url.h"
+
+#include <ctype.h>
+#include <libxml/parser.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void init_once(void)
+{
+    xmlInitParser();
+}
+
+/* The charset named in a Content-Type, or in a <meta charset> or <meta http-equiv> near the
+ * start of the page; "" when none. */
+static void find_charset(const char *data, size_t len, const char *content_type, char *out,
+                         size_t n)
+{
+    out[0] = 0;
+    const char *p = content_type ? strcasestr(content_type, "charset=") : NULL;
+    if (!p) {
+        size_t scan = len < 2048 ? len : 2048;
+        char head[2049];
+        memcpy(head, data, scan);
+        head[scan] = 0;
+        for (size_t i = 0; i < scan; i++)
+            if (!head[i])
+                head[i] = ' ';
+        p = strcasestr(head, "charset=");
+        if (!p)
+            return;
+        p += 8;
+        while (*p == '"' || *p == '\'' || *p == ' ')
+            p++;
+        size_t k = 0;
+        while (k + 1 < n && (isalnum((unsigned char)p[k]) || p[k] == '-' || p[k] == '_'))
+            out[k] = p[k], k++;
+        out[k] = 0;
+        return;
+    }
+    p += 8;
+    while (*p == '"' || *p == ' ')
+        p++;
+    size_t k = 0;
+    while (k + 1 < n && (isalnum((unsigned char)p[k]) || p[k] == '-' || p[k] == '_'))
+        out[k] = p[k], k++;
+    out[k] = 0;
+}
+
+int html_parse(const char *data, size_t len, const char *url, const char *content_type,
+               struct html_doc **out, struct err *e)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_once);
+    *out = NULL;
+    if (len > HTML_MAX_BYTES)
+        return err_set(e, TRAWL_ETOOBIG, false, "page is %zu bytes; at most %u are parsed", len,
+                       HTML_MAX_BYTES);
+    char *norm;
+    if (!url || url_normalize(url, &norm, e) != 0)
+        return url ? TRAWL_EINVAL : err_set(e, TRAWL_EINVAL, false, "no page url given");
+    char charset[64];
+    find_charset(data ? data : "", data ? len : 0, content_type, charset, sizeof charset);
+    bool utf8 =
+        !charset[0] || strcasecmp(charset, "utf-8") == 0 || strcasecmp(charset, "utf8") == 0;
+    char *clean = NULL;
+    size_t clen = len;
+    if (utf8 && data && !utf8_valid(data, len))
+        clean = utf8_sanitize(data, len, &clen);
+    const char *buf = clean ? clean : data ? data : "";
+    int opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
+               HTML_PARSE_COMPACT;
+    xmlDocPtr doc = htmlReadMemory(buf, (int)clen, norm, utf8 ? "UTF-8" : charset, opts);
+    if (!doc && !utf8) /* an encoding libxml2 does not know: read it as UTF-8 */
+        doc = htmlReadMemory(buf, (int)clen, norm, "UTF-8", opts);
+    if (!doc) /* nothing parseable at all: an empty document */
+        doc = htmlReadMemory("<html></html>", 13, norm, "UTF-8", opts);
+    free(clean);
+    if (!doc) {
+        free(norm);
+        return err_set(e, TRAWL_ENOMEM, false, "cannot parse the page");
+    }
+    struct html_doc *d = xcalloc(1, sizeof *d);
+    d->doc = doc;
+    d->url = norm;
+    /* <base href> changes what relative links mean */
+    d->base = xstrdup(norm);
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    for (xmlNodePtr n = root ? root->children : NULL; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE || xmlStrcasecmp(n->name, BAD_CAST "head") != 0)
+            continue;
+        for (xmlNodePtr c = n->children; c; c = c->next) {
+            if (c->type != XML_ELEMENT_NODE || xmlStrcasecmp(c->name, BAD_CAST "base") != 0)
+                continue;
+            char *href = html_attr(c, "href");
+            char *abs = NULL;
+            struct err e2;
+            if (href && url_resolve(norm, href, &abs, &e2) == 0) {
+                free(d->base);
+                d->base = abs;
+            }
+            free(href);
+            break;
+        }
+    }
+    *out = d;
+    return 0;
+}
+
+void html_free(struct html_doc *d)
+{
+    if (!d)
+        return;
+    xmlFreeDoc(d->doc);
+    free(d->url);
+    free(d->base);
+    free(d);
+}
+
+char *html_node_text(xmlNodePtr n)
+{
+    xmlChar *raw = n ? xmlNodeGetContent(n) : NULL;
+    const char *s = raw ? (const char *)raw : "";
+    size_t len = strlen(s);
+    char *out = xmalloc(len + 1);
+    size_t o = 0;
+    bool space = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+            space = o > 0;
+            continue;
+        }
+        /* a no-break space (U+00A0) is whitespace too */
+        if (c == 0xc2 && (unsigned char)s[i + 1] == 0xa0) {
+            space = o > 0;
+            i++;
+            continue;
+        }
+        if (space)
+            out[o++] = ' ';
+        space = false;
+        out[o++] = (char)c;
+    }
+    out[o] = 0;
+    xmlFree(raw);
+    return out;
+}
+
+char *html_attr(xmlNodePtr n, const char *name)
+{
+    if (!n || n->type != XML_ELEMENT_NODE)
+        return NULL;
+    for (xmlAttrPtr a = n->properties; a; a = a->next) {
+        if (xmlStrcasecmp(a->name, BAD_CAST name) != 0)
+            continue;
+        xmlChar *v = xmlNodeListGetString(n->doc, a->children, 1);
+        char *s = xstrdup(v ? (const char *)v : "");
+        xmlFree(v);
+        return s;
+    }
+    return NULL;
+}
+
+char *html_resolve(const struct html_doc *d, const char *ref)
+{
+    if (!ref)
+        return NULL;
+    while (*ref == ' ' || *ref == '\t' || *ref == '\n' || *ref == '\r')
+        ref++;
+    if (!*ref || *ref == '#')
+        return NULL;
+    char *abs;
+    struct err e;
+    if (url_resolve(d->base, ref, &abs, &e) != 0)
+        return NULL;
+    return abs;
+}

@@ -1,0 +1,507 @@
+/* The SQLite store's scraping sessions: the session rows, their frontier of pages and their
+ * records (migration 0004, whose triggers keep a session's counts in step). Reads run on the
+ * reader under its lock; writes on the writer, inside the committer's transaction. */
+#include "store/sqlite_int.h"
+
+#include "base/xalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    SC_SESSION_ADD,
+    SC_SESSION_GET,
+    SC_SESSION_BY_JOB,
+    SC_SESSION_LIST,
+    SC_SESSION_COUNT,
+    SC_SESSION_NOTE,
+    SC_PAGE_ADD,
+    SC_PAGES_DUE,
+    SC_PAGE_TAKE,
+    SC_NEXT_DUE,
+    SC_PAGE_FINISH,
+    SC_REQUEUE_FETCHING,
+    SC_REQUEUE_FAILED,
+    SC_PAGES_LIST,
+    SC_PAGE_CONTENT,
+    SC_RECORD_PUT,
+    SC_RECORDS_LIST,
+    SC_COUNT_,
+};
+
+_Static_assert(SC_COUNT_ <= 24, "struct sq has room for the statements");
+
+#define SESSION_COLS                                                                               \
+    "id, background_job_id, workspace, source_url, config, total_pages, completed_pages, "         \
+    "failed_pages, skipped_pages, materials_processed, warnings, error_message, created_at, "      \
+    "updated_at"
+
+#define PAGE_COLS                                                                                  \
+    "id, url, depth, source, status, attempt, not_before, http_status, error, records, "           \
+    "fetch_ms, discovered_at, fetched_at"
+
+static void row_to_session(sqlite3_stmt *st, struct scrape_session *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->id, sizeof s->id, "%s", (const char *)sqlite3_column_text(st, 0));
+    snprintf(s->job_id, sizeof s->job_id, "%s", (const char *)sqlite3_column_text(st, 1));
+    s->workspace = sq_col_dup(st, 2);
+    s->source_url = sq_col_dup(st, 3);
+    s->config = sq_col_dup(st, 4);
+    s->total_pages = sqlite3_column_int64(st, 5);
+    s->completed_pages = sqlite3_column_int64(st, 6);
+    s->failed_pages = sqlite3_column_int64(st, 7);
+    s->skipped_pages = sqlite3_column_int64(st, 8);
+    s->materials = sqlite3_column_int64(st, 9);
+    s->warnings = sqlite3_column_int64(st, 10);
+    s->error_message = sq_col_dup(st, 11);
+    s->created_at = sqlite3_column_int64(st, 12);
+    s->updated_at = sqlite3_column_int64(st, 13);
+}
+
+static void row_to_page(sqlite3_stmt *st, struct scrape_page *p)
+{
+    memset(p, 0, sizeof *p);
+    p->id = sqlite3_column_int64(st, 0);
+    p->url = sq_col_dup(st, 1);
+    p->depth = sqlite3_column_int(st, 2);
+    p->source = sq_col_dup(st, 3);
+    p->status = page_status_parse((const char *)sqlite3_column_text(st, 4));
+    p->attempt = sqlite3_column_int(st, 5);
+    p->not_before = sqlite3_column_int64(st, 6);
+    p->http_status = sqlite3_column_int(st, 7);
+    p->error = sq_col_dup(st, 8);
+    p->records = sqlite3_column_int(st, 9);
+    p->fetch_ms = sqlite3_column_int64(st, 10);
+    p->discovered_at = sqlite3_column_int64(st, 11);
+    p->fetched_at = sqlite3_column_int64(st, 12);
+}
+
+/* Step st, collecting rows with fn into a growing array; returns the count or an error. */
+static int collect_rows(sqlite3 *db, sqlite3_stmt *st, size_t size,
+                        void (*fn)(sqlite3_stmt *, void *), void **out, size_t *n, struct err *e,
+                        const char *what)
+{
+    size_t cap = 0, cnt = 0;
+    char *rows = NULL;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            rows = xrealloc(rows, cap * size);
+        }
+        fn(st, rows + cnt * size);
+        cnt++;
+    }
+    sqlite3_reset(st);
+    *out = rows;
+    *n = cnt;
+    if (step != SQLITE_DONE)
+        return sq_err(db, step, e, what);
+    return (int)cnt;
+}
+
+static void session_row_fn(sqlite3_stmt *st, void *p)
+{
+    row_to_session(st, p);
+}
+
+static void page_row_fn(sqlite3_stmt *st, void *p)
+{
+    row_to_page(st, p);
+}
+
+/* ---- sessions ---- */
+
+int sq_session_add(struct store *s, const struct scrape_session *ss, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    int rc = sq_prep_once(q->w,
+                          "INSERT INTO scrape_sessions (id, background_job_id, workspace, "
+                          "source_url, config, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                          "?6, ?6)",
+                          &q->sc[SC_SESSION_ADD], e);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = q->sc[SC_SESSION_ADD];
+    sqlite3_bind_text(st, 1, ss->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ss->job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, ss->workspace, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, ss->source_url, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, ss->config, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, ss->created_at);
+    rc = sq_step_done(q, st, e, "add scraping session");
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int sq_session_get(struct store *s, const char *workspace, const char *id, bool by_job,
+                   struct scrape_session *out, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    pthread_mutex_lock(&q->rlock);
+    sqlite3_stmt **slot = &q->sc[by_job ? SC_SESSION_BY_JOB : SC_SESSION_GET];
+    int rc = sq_prep_once(q->r,
+                          by_job ? "SELECT " SESSION_COLS " FROM scrape_sessions WHERE "
+                                   "background_job_id = ?1 AND (?2 IS NULL OR workspace = ?2)"
+                                 : "SELECT " SESSION_COLS " FROM scrape_sessions WHERE id = ?1 "
+                                   "AND (?2 IS NULL OR workspace = ?2)",
+                          slot, e);
+    if (!rc) {
+        sqlite3_stmt *st = *slot;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sq_bind_text(st, 2, workspace);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            row_to_session(st, out);
+        else if (step == SQLITE_DONE)
+            rc = err_set(e, TRAWL_ENOTFOUND, false, "scraping session %s not found", id);
+        else
+            rc = sq_err(q->r, step, e, "get scraping session");
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    pthread_mutex_unlock(&q->rlock);
+    return rc;
+}
+
+int sq_session_list(struct store *s, const char *workspace, size_t limit, size_t offset,
+                    struct scrape_session **out, size_t *n, int64_t *total, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->rlock);
+    int rc = sq_prep_once(q->r,
+                          "SELECT " SESSION_COLS " FROM scrape_sessions WHERE workspace = ?1 "
+                          "ORDER BY workspace, created_at DESC, id LIMIT ?2 OFFSET ?3",
+                          &q->sc[SC_SESSION_LIST], e);
+    if (!rc)
+        rc = sq_prep_once(q->r, "SELECT count(*) FROM scrape_sessions WHERE workspace = ?1",
+                          &q->sc[SC_SESSION_COUNT], e);
+    if (rc)
+        goto out;
+    sqlite3_stmt *st = q->sc[SC_SESSION_COUNT];
+    sqlite3_bind_text(st, 1, workspace, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    *total = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW) {
+        rc = sq_err(q->r, step, e, "count scraping sessions");
+        goto out;
+    }
+    st = q->sc[SC_SESSION_LIST];
+    sqlite3_bind_text(st, 1, workspace, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, limit ? (sqlite3_int64)limit : 20);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
+    void *rows;
+    rc =
+        collect_rows(q->r, st, sizeof **out, session_row_fn, &rows, n, e, "list scraping sessions");
+    *out = rows;
+    if (rc < 0) {
+        scrape_session_array_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+out:
+    pthread_mutex_unlock(&q->rlock);
+    return rc;
+}
+
+int sq_session_note(struct store *s, const char *id, const char *error, int warnings, int64_t now,
+                    struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    int rc =
+        sq_prep_once(q->w,
+                     "UPDATE scrape_sessions SET error_message = ?2, warnings = warnings + ?3, "
+                     "updated_at = ?4 WHERE id = ?1",
+                     &q->sc[SC_SESSION_NOTE], e);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = q->sc[SC_SESSION_NOTE];
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sq_bind_text(st, 2, error);
+    sqlite3_bind_int(st, 3, warnings);
+    sqlite3_bind_int64(st, 4, now);
+    rc = sq_step_done(q, st, e, "note on scraping session");
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* ---- pages ---- */
+
+int sq_pages_add(struct store *s, const char *session_id, const struct page_new *p, size_t n,
+                 int64_t now, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    int rc = sq_prep_once(q->w,
+                          "INSERT INTO scrape_pages (session_id, url, depth, source, "
+                          "discovered_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (session_id, "
+                          "url) DO NOTHING",
+                          &q->sc[SC_PAGE_ADD], e);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = q->sc[SC_PAGE_ADD];
+    int added = 0;
+    sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_text(st, 2, p[i].url, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, p[i].depth);
+        sqlite3_bind_text(st, 4, p[i].source ? p[i].source : "link", -1, SQLITE_STATIC);
+        rc = sq_step_done(q, st, e, "add pages");
+        if (rc)
+            break;
+        added += sqlite3_changes(q->w);
+    }
+    sqlite3_clear_bindings(st);
+    return rc ? rc : added;
+}
+
+int sq_pages_take(struct store *s, const char *session_id, size_t limit, int64_t now,
+                  struct scrape_page **out, size_t *n, int64_t *next_due, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    *out = NULL;
+    *n = 0;
+    *next_due = 0;
+    int rc = sq_prep_once(q->w,
+                          "SELECT " PAGE_COLS " FROM scrape_pages INDEXED BY scrape_pages_status "
+                          "WHERE session_id = ?1 AND status = 'pending' AND not_before <= ?2 "
+                          "ORDER BY session_id, status, depth, id LIMIT ?3",
+                          &q->sc[SC_PAGES_DUE], e);
+    if (!rc)
+        rc = sq_prep_once(q->w,
+                          "UPDATE scrape_pages SET status = 'fetching', attempt = attempt + 1 "
+                          "WHERE id = ?1 AND status = 'pending'",
+                          &q->sc[SC_PAGE_TAKE], e);
+    if (!rc)
+        rc = sq_prep_once(q->w,
+                          "SELECT min(not_before) FROM scrape_pages WHERE session_id = ?1 AND "
+                          "status = 'pending' AND not_before > ?2",
+                          &q->sc[SC_NEXT_DUE], e);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = q->sc[SC_PAGES_DUE];
+    sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+    void *rows;
+    size_t cnt;
+    rc = collect_rows(q->w, st, sizeof **out, page_row_fn, &rows, &cnt, e, "find due pages");
+    sqlite3_clear_bindings(st);
+    struct scrape_page *pages = rows;
+    if (rc < 0) {
+        scrape_page_array_free(pages, cnt);
+        return rc;
+    }
+    sqlite3_stmt *up = q->sc[SC_PAGE_TAKE];
+    for (size_t i = 0; i < cnt; i++) {
+        sqlite3_bind_int64(up, 1, pages[i].id);
+        rc = sq_step_done(q, up, e, "take page");
+        if (rc) {
+            scrape_page_array_free(pages, cnt);
+            return rc;
+        }
+        pages[i].status = PAGE_FETCHING;
+        pages[i].attempt++;
+    }
+    if (cnt < limit) {
+        sqlite3_stmt *nd = q->sc[SC_NEXT_DUE];
+        sqlite3_bind_text(nd, 1, session_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(nd, 2, now);
+        if (sqlite3_step(nd) == SQLITE_ROW)
+            *next_due = sqlite3_column_int64(nd, 0);
+        sqlite3_reset(nd);
+        sqlite3_clear_bindings(nd);
+    }
+    *out = pages;
+    *n = cnt;
+    return (int)cnt;
+}
+
+int sq_page_finish(struct store *s, const char *session_id, const struct page_outcome *o,
+                   int64_t now, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    int rc = sq_prep_once(q->w,
+                          "UPDATE scrape_pages SET status = ?3, http_status = ?4, error = ?5, "
+                          "fetch_ms = ?6, records = ?7, not_before = ?8, fetched_at = ?9, "
+                          "content = ?10 WHERE id = ?2 AND session_id = ?1",
+                          &q->sc[SC_PAGE_FINISH], e);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = q->sc[SC_PAGE_FINISH];
+    sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, o->page_id);
+    sqlite3_bind_text(st, 3, page_status_name(o->status), -1, SQLITE_STATIC);
+    if (o->http_status)
+        sqlite3_bind_int(st, 4, o->http_status);
+    else
+        sqlite3_bind_null(st, 4);
+    sq_bind_text(st, 5, o->error);
+    sqlite3_bind_int64(st, 6, o->fetch_ms);
+    sqlite3_bind_int(st, 7, o->records);
+    sqlite3_bind_int64(st, 8, o->not_before);
+    sqlite3_bind_int64(st, 9, now);
+    if (o->content)
+        sqlite3_bind_blob64(st, 10, o->content, o->content_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 10);
+    rc = sq_step_done(q, st, e, "finish page");
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int sq_pages_requeue(struct store *s, const char *session_id, bool failed, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    int k = failed ? SC_REQUEUE_FAILED : SC_REQUEUE_FETCHING;
+    int rc = sq_prep_once(q->w,
+                          failed ? "UPDATE scrape_pages SET status = 'pending', attempt = 0, "
+                                   "not_before = 0, error = NULL WHERE session_id = ?1 AND "
+                                   "status = 'failed'"
+                                 : "UPDATE scrape_pages SET status = 'pending' WHERE "
+                                   "session_id = ?1 AND status = 'fetching'",
+                          &q->sc[k], e);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = q->sc[k];
+    sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+    rc = sq_step_done(q, st, e, "requeue pages");
+    return rc ? rc : sqlite3_changes(q->w);
+}
+
+int sq_pages_list(struct store *s, const char *session_id, int status, size_t limit, size_t offset,
+                  struct scrape_page **out, size_t *n, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->rlock);
+    int rc = sq_prep_once(q->r,
+                          "SELECT " PAGE_COLS " FROM scrape_pages WHERE session_id = ?1 AND (?2 "
+                          "IS NULL OR status = ?2) ORDER BY id LIMIT ?3 OFFSET ?4",
+                          &q->sc[SC_PAGES_LIST], e);
+    if (!rc) {
+        sqlite3_stmt *st = q->sc[SC_PAGES_LIST];
+        sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+        if (status >= 0)
+            sqlite3_bind_text(st, 2, page_status_name(status), -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 2);
+        sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit : 100);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)offset);
+        void *rows;
+        rc = collect_rows(q->r, st, sizeof **out, page_row_fn, &rows, n, e, "list pages");
+        sqlite3_clear_bindings(st);
+        *out = rows;
+        if (rc < 0) {
+            scrape_page_array_free(*out, *n);
+            *out = NULL;
+            *n = 0;
+        }
+    }
+    pthread_mutex_unlock(&q->rlock);
+    return rc;
+}
+
+int sq_page_content(struct store *s, const char *session_id, int64_t page_id, void **out,
+                    size_t *len, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    *out = NULL;
+    *len = 0;
+    pthread_mutex_lock(&q->rlock);
+    int rc =
+        sq_prep_once(q->r, "SELECT content FROM scrape_pages WHERE session_id = ?1 AND id = ?2",
+                     &q->sc[SC_PAGE_CONTENT], e);
+    if (!rc) {
+        sqlite3_stmt *st = q->sc[SC_PAGE_CONTENT];
+        sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, page_id);
+        int step = sqlite3_step(st);
+        const void *b = step == SQLITE_ROW ? sqlite3_column_blob(st, 0) : NULL;
+        int bl = step == SQLITE_ROW ? sqlite3_column_bytes(st, 0) : 0;
+        if (b && bl > 0) {
+            *out = xmalloc((size_t)bl);
+            memcpy(*out, b, (size_t)bl);
+            *len = (size_t)bl;
+        } else if (step == SQLITE_ROW || step == SQLITE_DONE) {
+            rc = err_set(e, TRAWL_ENOTFOUND, false, "page %lld has no stored content",
+                         (long long)page_id);
+        } else {
+            rc = sq_err(q->r, step, e, "get page content");
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    pthread_mutex_unlock(&q->rlock);
+    return rc;
+}
+
+/* ---- records ---- */
+
+int sq_record_put(struct store *s, const char *session_id, const struct record_new *r,
+                  int64_t page_id, int64_t now, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    int rc =
+        sq_prep_once(q->w,
+                     "INSERT INTO records (session_id, key, url, data, page_id, created_at, "
+                     "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (session_id, "
+                     "key) DO UPDATE SET url = excluded.url, data = excluded.data, page_id = "
+                     "excluded.page_id, updated_at = excluded.updated_at",
+                     &q->sc[SC_RECORD_PUT], e);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = q->sc[SC_RECORD_PUT];
+    sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->key, -1, SQLITE_STATIC);
+    sq_bind_text(st, 3, r->url);
+    sqlite3_bind_text(st, 4, r->data, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, page_id);
+    sqlite3_bind_int64(st, 6, now);
+    rc = sq_step_done(q, st, e, "keep record");
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static void record_row_fn(sqlite3_stmt *st, void *p)
+{
+    struct record_row *r = p;
+    r->id = sqlite3_column_int64(st, 0);
+    r->data = sq_col_dup(st, 1);
+}
+
+int sq_records_list(struct store *s, const char *session_id, int64_t after_id, size_t limit,
+                    struct record_row **out, size_t *n, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->rlock);
+    int rc = sq_prep_once(q->r,
+                          "SELECT id, data FROM records WHERE session_id = ?1 AND id > ?2 ORDER BY "
+                          "id LIMIT ?3",
+                          &q->sc[SC_RECORDS_LIST], e);
+    if (!rc) {
+        sqlite3_stmt *st = q->sc[SC_RECORDS_LIST];
+        sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, after_id);
+        sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit : 500);
+        void *rows;
+        rc = collect_rows(q->r, st, sizeof **out, record_row_fn, &rows, n, e, "list records");
+        sqlite3_clear_bindings(st);
+        *out = rows;
+        if (rc < 0) {
+            record_row_array_free(*out, *n);
+            *out = NULL;
+            *n = 0;
+        }
+    }
+    pthread_mutex_unlock(&q->rlock);
+    return rc;
+}
