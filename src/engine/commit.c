@@ -175,9 +175,13 @@ static void count(struct committer *c, uint64_t commits, uint64_t ops)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* A transaction failed for a reason of the store's (not a refused operation). */
-static void count_failure(struct committer *c, const struct err *e)
+/* A transaction failed for a reason of the store's. An operation that rolled its transaction back
+ * to refuse (a state that does not allow it, a row that is not there, a bad value) says nothing
+ * about the store's health and is not counted. */
+static void count_failure(struct committer *c, int rc, const struct err *e)
 {
+    if (rc == TRAWL_ESTATE || rc == TRAWL_ESTALE || rc == TRAWL_ENOTFOUND || rc == TRAWL_EINVAL)
+        return;
     int64_t now = clock_mono_ms();
     pthread_mutex_lock(&c->lock);
     c->stats.last_failure_ms = now;
@@ -192,7 +196,7 @@ static void process(struct committer *c, struct commit_tx *tx, struct commit_op 
     err_clear(&e);
     int rc = run_batch(c, tx, ops, &e);
     if (rc)
-        count_failure(c, &e);
+        count_failure(c, rc, &e);
     if (!rc) {
         count(c, 1, n);
     } else if (n > 1) {

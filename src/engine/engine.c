@@ -240,6 +240,8 @@ struct enqueue_op {
     struct job *jobs;
     size_t n;
     struct enqueue_result *res;
+    engine_exec_fn after; /* a write in the same transaction, after the jobs are in */
+    void *after_arg;
     engine_done_fn done; /* async: the caller's callback */
     void *done_ctx;
 };
@@ -308,6 +310,8 @@ static int enqueue_run(struct commit_op *op, struct commit_tx *tx)
         return rc < 0 ? rc : 0; /* > 0: refused, op->rc says why */
     rc = insert_ops(&q, 1, s, &op->err);
     if (rc < 0)
+        return rc;
+    if (q->after && (rc = q->after(s, q->after_arg, &op->err)) < 0)
         return rc;
     commit_available(tx);
     return 0;
@@ -413,6 +417,23 @@ int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t
     if (rc)
         err_copy(e, &q.op.err);
     enqueue_free(&q, specs);
+    return rc;
+}
+
+int engine_enqueue_with(struct engine *eng, const struct job_spec *spec, struct enqueue_result *res,
+                        engine_exec_fn after, void *arg, struct err *e)
+{
+    int rc = validate_all(spec, 1, e);
+    if (rc)
+        return rc;
+    struct enqueue_op q = {.n = 1, .res = res, .after = after, .after_arg = arg};
+    q.op.run = enqueue_run; /* alone: its write must share the transaction */
+    q.jobs = xmalloc(sizeof *q.jobs);
+    jobs_from_specs(eng, spec, 1, q.jobs);
+    rc = commit_run(eng->committer, &q.op);
+    if (rc)
+        err_copy(e, &q.op.err);
+    enqueue_free(&q, spec);
     return rc;
 }
 

@@ -120,6 +120,13 @@ struct enqueue_result {
  * calls done before this returns. The specs are copied; res must live until done. */
 void engine_enqueue_many_async(struct engine *eng, const struct job_spec *specs, size_t n,
                                struct enqueue_result *res, engine_done_fn done, void *ctx);
+/* Enqueue one job and, in the same transaction after it, run after(store, arg) (the rows that
+ * belong to the job, such as a scraping session's); both are durable on return, or neither is
+ * there. res->id is the job's id when after runs. after may refuse with a negative code
+ * (TRAWL_ESTATE, TRAWL_ENOTFOUND, ...): the job is rolled back with its writes and the code is
+ * returned; refusals do not count as failures of the store. It may run more than once. */
+int engine_enqueue_with(struct engine *eng, const struct job_spec *spec, struct enqueue_result *res,
+                        engine_exec_fn after, void *arg, struct err *e);
 /* Enqueue one job; durable on return. */
 int engine_enqueue(struct engine *eng, const struct job_spec *spec, struct enqueue_result *res,
                    struct err *e);

@@ -5,6 +5,7 @@
 
 #include "base/uuid.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,7 @@ struct page_outcome {
     int64_t not_before;
     const void *content; /* zstd JSON of the page's formats, or NULL */
     size_t content_len;
+    bool not_tried; /* stopped before it was fetched: the attempt taken is given back */
 };
 
 /* A record to keep (borrowed strings): one per key in a session; a later one replaces it. */

@@ -97,6 +97,8 @@ int sq_session_list(struct store *s, const char *workspace, size_t limit, size_t
                     struct scrape_session **out, size_t *n, int64_t *total, struct err *e);
 int sq_session_note(struct store *s, const char *id, const char *error, int warnings, int64_t now,
                     struct err *e);
+int sq_session_set_job(struct store *s, const char *id, const char *old_job, const char *job_id,
+                       int64_t now, struct err *e);
 int sq_pages_add(struct store *s, const char *session_id, const struct page_new *p, size_t n,
                  int64_t now, struct err *e);
 int sq_pages_take(struct store *s, const char *session_id, size_t limit, int64_t now,

@@ -16,6 +16,7 @@ enum {
     SC_SESSION_LIST,
     SC_SESSION_COUNT,
     SC_SESSION_NOTE,
+    SC_SESSION_SET_JOB,
     SC_PAGE_ADD,
     SC_PAGES_DUE,
     SC_PAGE_TAKE,
@@ -230,6 +231,30 @@ int sq_session_note(struct store *s, const char *id, const char *error, int warn
     return rc;
 }
 
+int sq_session_set_job(struct store *s, const char *id, const char *old_job, const char *job_id,
+                       int64_t now, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    int rc =
+        sq_prep_once(q->w,
+                     "UPDATE scrape_sessions SET background_job_id = ?2, error_message = NULL, "
+                     "updated_at = ?3 WHERE id = ?1 AND background_job_id = ?4",
+                     &q->sc[SC_SESSION_SET_JOB], e);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = q->sc[SC_SESSION_SET_JOB];
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_text(st, 4, old_job, -1, SQLITE_STATIC);
+    rc = sq_step_done(q, st, e, "set the job of a scraping session");
+    sqlite3_clear_bindings(st);
+    if (!rc && sqlite3_changes(q->w) == 0)
+        rc = err_set(e, TRAWL_ESTALE, false, "scraping session %s is not run by job %s", id,
+                     old_job);
+    return rc;
+}
+
 /* ---- pages ---- */
 
 int sq_pages_add(struct store *s, const char *session_id, const struct page_new *p, size_t n,
@@ -329,7 +354,8 @@ int sq_page_finish(struct store *s, const char *session_id, const struct page_ou
     int rc = sq_prep_once(q->w,
                           "UPDATE scrape_pages SET status = ?3, http_status = ?4, error = ?5, "
                           "fetch_ms = ?6, records = ?7, not_before = ?8, fetched_at = ?9, "
-                          "content = ?10 WHERE id = ?2 AND session_id = ?1",
+                          "content = ?10, attempt = max(attempt - ?11, 0) WHERE id = ?2 AND "
+                          "session_id = ?1",
                           &q->sc[SC_PAGE_FINISH], e);
     if (rc)
         return rc;
@@ -350,6 +376,7 @@ int sq_page_finish(struct store *s, const char *session_id, const struct page_ou
         sqlite3_bind_blob64(st, 10, o->content, o->content_len, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 10);
+    sqlite3_bind_int(st, 11, o->not_tried ? 1 : 0);
     rc = sq_step_done(q, st, e, "finish page");
     sqlite3_clear_bindings(st);
     return rc;

@@ -219,6 +219,12 @@ int store_session_note(struct store *s, const char *id, const char *error, int w
     WRAP(s->ops->session_note(s, id, error, warnings, now, e));
 }
 
+int store_session_set_job(struct store *s, const char *id, const char *old_job, const char *job_id,
+                          int64_t now, struct err *e)
+{
+    WRAP(s->ops->session_set_job(s, id, old_job, job_id, now, e));
+}
+
 int store_pages_add(struct store *s, const char *session_id, const struct page_new *p, size_t n,
                     int64_t now, struct err *e)
 {

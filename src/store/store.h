@@ -173,6 +173,8 @@ struct store_ops {
                         struct scrape_session **out, size_t *n, int64_t *total, struct err *e);
     int (*session_note)(struct store *s, const char *id, const char *error, int warnings,
                         int64_t now, struct err *e);
+    int (*session_set_job)(struct store *s, const char *id, const char *old_job, const char *job_id,
+                           int64_t now, struct err *e);
     int (*pages_add)(struct store *s, const char *session_id, const struct page_new *p, size_t n,
                      int64_t now, struct err *e);
     int (*pages_take)(struct store *s, const char *session_id, size_t limit, int64_t now,
@@ -301,6 +303,11 @@ int store_session_list(struct store *s, const char *workspace, size_t limit, siz
 /* Set the session's error message (NULL clears it) and add to its warnings (write). */
 int store_session_note(struct store *s, const char *id, const char *error, int warnings,
                        int64_t now, struct err *e);
+/* Point the session at a new job in place of old_job (write): retry-failed runs the session
+ * again as a new job. Clears its error message. TRAWL_ESTALE when the session is not (or no
+ * longer) run by old_job. */
+int store_session_set_job(struct store *s, const char *id, const char *old_job, const char *job_id,
+                          int64_t now, struct err *e);
 /* Add pages to the frontier, skipping URLs it has (write); returns how many were new. */
 int store_pages_add(struct store *s, const char *session_id, const struct page_new *p, size_t n,
                     int64_t now, struct err *e);

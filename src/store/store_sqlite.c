@@ -1036,6 +1036,7 @@ static const struct store_ops sq_ops = {
     .session_get = sq_session_get,
     .session_list = sq_session_list,
     .session_note = sq_session_note,
+    .session_set_job = sq_session_set_job,
     .pages_add = sq_pages_add,
     .pages_take = sq_pages_take,
     .page_finish = sq_page_finish,
