@@ -72,12 +72,16 @@ $(BUILD)/tests/e2e_tests: $(E2E_OBJ) $(BUILD)/libtrawl.a
 $(BUILD)/tests/origin: $(BUILD)/tests/e2e/origin.o $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# the generated shop the scraping-session tests and benchmarks crawl
+$(BUILD)/tests/shop: $(BUILD)/tests/e2e/shop.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL) $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # everything the suite runs, built but not run
 tests: $(BUILD)/trawl $(BUILD)/tests/unit_tests $(BUILD)/tests/crash_test \
-       $(BUILD)/tests/e2e_tests $(BUILD)/tests/origin
+       $(BUILD)/tests/e2e_tests $(BUILD)/tests/origin $(BUILD)/tests/shop
 
 test: tests
 	sh scripts/run-tests.sh $(BUILD)

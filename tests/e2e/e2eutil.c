@@ -205,21 +205,21 @@ const char *e2e_serve_log(const struct serve *s)
     return buf;
 }
 
-void e2e_origin(struct origin *o, const char *robots)
+/* Start a test server (argv[0], with --portfile appended) and wait for its port. */
+static void start_server(struct origin *o, const char *const *args, const char *what)
 {
     memset(o, 0, sizeof *o);
     static int n;
     char name[64];
-    snprintf(name, sizeof name, "origin%d.port", n++);
+    snprintf(name, sizeof name, "server%d.port", n++);
     char portfile[1100];
     snprintf(portfile, sizeof portfile, "%s", e2e_path(name));
-    /* 127.0.0.2: the only address the tests' serve lets through its SSRF guard */
-    const char *argv[8] = {e2e_origin_bin(), "--portfile", portfile, "--host", "127.0.0.2"};
-    int k = 5;
-    if (robots) {
-        argv[k++] = "--robots";
-        argv[k++] = robots;
-    }
+    const char *argv[24];
+    int k = 0;
+    for (; args[k] && k < 20; k++)
+        argv[k] = args[k];
+    argv[k++] = "--portfile";
+    argv[k++] = portfile;
     argv[k] = NULL;
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
@@ -245,7 +245,26 @@ void e2e_origin(struct origin *o, const char *robots)
         }
         e2e_sleep_ms(10);
     }
-    cr_assert_fail("the origin server did not start");
+    cr_assert_fail("the %s server did not start", what);
+}
+
+void e2e_origin(struct origin *o, const char *robots)
+{
+    /* 127.0.0.2: the only address the tests' serve lets through its SSRF guard */
+    const char *argv[8] = {e2e_origin_bin(), "--host", "127.0.0.2"};
+    if (robots) {
+        argv[3] = "--robots";
+        argv[4] = robots;
+    }
+    start_server(o, argv, "origin");
+}
+
+void e2e_shop(struct origin *o, int products)
+{
+    char n[32];
+    snprintf(n, sizeof n, "%d", products);
+    const char *argv[] = {sibling("shop"), "--host", "127.0.0.2", "--products", n, NULL};
+    start_server(o, argv, "shop");
 }
 
 void e2e_origin_stop(struct origin *o)

@@ -44,6 +44,9 @@ struct origin {
 };
 void e2e_origin(struct origin *o, const char *robots);
 void e2e_origin_stop(struct origin *o);
+/* Start the generated shop (tests/e2e/shop.c) with this many products, on 127.0.0.2; stop it
+ * with e2e_origin_stop. */
+void e2e_shop(struct origin *o, int products);
 /* How many requests the origin saw for path (without query). */
 long e2e_origin_hits(const struct origin *o, const char *path);
 
