@@ -77,8 +77,10 @@ int html_parse(const char *data, size_t len, const char *url, const char *conten
     if (utf8 && data && !utf8_valid(data, len))
         clean = utf8_sanitize(data, len, &clen);
     const char *buf = clean ? clean : data ? data : "";
+    /* XML_PARSE_HUGE: without it libxml2 stops reading at 256 levels of nesting and drops the
+     * rest of the page; the page is at most HTML_MAX_BYTES and every walk of the tree is bounded */
     int opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
-               HTML_PARSE_COMPACT;
+               HTML_PARSE_COMPACT | XML_PARSE_HUGE;
     xmlDocPtr doc = htmlReadMemory(buf, (int)clen, norm, utf8 ? "UTF-8" : charset, opts);
     if (!doc && !utf8) /* an encoding libxml2 does not know: read it as UTF-8 */
         doc = htmlReadMemory(buf, (int)clen, norm, "UTF-8", opts);

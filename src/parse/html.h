@@ -48,40 +48,78 @@ char *html_resolve(const struct html_doc *d, const char *ref);
 /* The page's links to follow: <a href>, <area href>, <link rel="next|prev|alternate|canonical">
  * and <iframe src>, resolved and normalized, without fragments, de-duplicated, in document
  * order; javascript:, mailto:, tel:, data: and other schemes are skipped, as are links marked
- * rel="nofollow" when skip_nofollow. *urls gets a new array of new strings (html_strings_free). */
+ * rel="nofollow" when skip_nofollow (and then every link of a page whose <meta name="robots">
+ * says nofollow or none). Stylesheets and icons (<link rel="alternate stylesheet">) are not
+ * pages and are skipped. *urls gets a new array of new strings (html_strings_free), NULL when
+ * there are none. Returns 0. */
 int html_links(const struct html_doc *d, bool skip_nofollow, char ***urls, size_t *n);
 void html_strings_free(char **s, size_t n);
 
-/* The page's metadata as a JSON object: title, description, language (<html lang>), canonical
- * (resolved), robots (meta robots), og (an object of the og:* properties without the prefix),
- * twitter (likewise). Absent values are left out. */
+/* The page's metadata as a JSON object: title (the first <title> outside an <svg>), description,
+ * language (<html lang>), canonical (resolved), robots (meta robots), og (an object of the og:*
+ * properties without the prefix, from <meta property> or <meta name>) and twitter (likewise);
+ * og:url, og:image, og:video, og:audio and twitter:image are resolved like links. Values have
+ * their whitespace collapsed; the first value of a key in the page wins. Absent and empty values
+ * are left out. A new reference (json_decref). */
 json_t *html_metadata(const struct html_doc *d);
 
 /* ---- markdown.c ---- */
 
-/* The main content of the page: the <main> or <article> element when there is one, else <body>,
- * without scripts, styles, navigation, headers, footers, asides, forms and hidden elements. */
-/* as plain text, paragraphs separated by blank lines */
+/* The main content of the page: the first <main> (or role="main") element when there is one,
+ * else the <article> when there is exactly one (several are a listing, which <body> holds), else
+ * <body> (with what libxml2 puts after </body>), without scripts, styles, navigation, page
+ * headers and footers (a <header> or <footer> inside an article, aside, main, nav or section is
+ * that part's own and stays), asides, forms (unless one wraps the page: it holds a main, article
+ * or h1), embedded objects, form controls and hidden elements (hidden, aria-hidden="true",
+ * display:none or visibility:hidden inline, a closed <dialog>, or role navigation, banner,
+ * contentinfo, complementary, search, dialog, alertdialog, menu or menubar). Whitespace is
+ * collapsed as a browser shows it (a no-break space too, as in html_node_text); no more than one
+ * blank line comes in a row. Each returns a new string, "" for a page without content; output
+ * past 4 * HTML_MAX_BYTES is cut. Elements nested deeper than 512 levels (no parsed page has
+ * them: libxml2 stops at 256) are read as their plain text. */
+/* as plain text, paragraphs separated by blank lines, list items and table rows on lines of their
+ * own (cells separated by tabs), without a final newline */
 char *html_text(const struct html_doc *d);
-/* as Markdown: headings, paragraphs, lists (nested), links [text](url) with absolute URLs,
- * images ![alt](url), emphasis, code, blockquotes and tables (pipe tables) */
+/* as Markdown (CommonMark, with GFM tables and ~~strikethrough~~): ATX headings, paragraphs,
+ * lists (nested), links [text](url) with absolute URLs (links that are not http(s), and links
+ * without text, keep only their text), images ![alt](url) (src, else data-src), emphasis, code
+ * spans and fenced code blocks (with the language of class="language-x"), blockquotes, <br> as
+ * a hard line break, and tables of two columns or more as pipe tables whose first row is the
+ * header (a table with a table inside lays out the page and is read as blocks). Characters that
+ * Markdown would read as markup are escaped. Ends with a newline unless empty. */
 char *html_markdown(const struct html_doc *d);
-/* as cleaned HTML: the same content without scripts, styles, event-handler attributes,
- * javascript: URLs, comments and inline styles; links made absolute */
+/* as cleaned HTML: the same content (the chosen element itself and what is inside it) without
+ * scripts, styles, event-handler attributes (on*), srcdoc, comments and inline styles;
+ * URLs (href, src, srcset, action, cite, poster and the like) made absolute, and those that are
+ * javascript:, vbscript: or data: URLs removed (other schemes, such as mailto:, and #fragments stay
+ * as they are). Whitespace outside <pre> is collapsed. */
 char *html_clean(const struct html_doc *d);
 
 /* ---- select.c ---- */
 
 /* Select nodes with an XPath 1.0 expression (css false) or a CSS selector (css true; a subset:
- * type, #id, .class, [attr], [attr=v], [attr~=v], [attr^=v], [attr$=v], [attr*=v], descendant,
- * child >, adjacent +, sibling ~, groups with commas, :first-child, :last-child,
- * :nth-child(n), and ::text and ::attr(name) at the end as in Scrapy) and give their values as
- * a JSON array of strings: an element's text (html_node_text), an attribute's value, a text
- * node's text; XPath results that are numbers, strings or booleans give one string. A selector
- * that cannot be parsed is TRAWL_EINVAL with a message that names it. */
+ * type, *, #id, .class, [attr], [attr=v], [attr~=v], [attr|=v], [attr^=v], [attr$=v],
+ * [attr*=v], descendant, child >, adjacent +, sibling ~, groups with commas, :first-child,
+ * :last-child, :only-child, :nth-child(an+b) and :nth-last-child(an+b) (odd, even, 3, 2n+1, -n+3),
+ * and ::text and ::attr(name) at the end as in Scrapy; element and attribute names are
+ * case-insensitive, values are not) and give their values as a JSON array of strings: an
+ * element's text (html_node_text), an attribute's value (as it is), a text node's text
+ * (whitespace collapsed; text nodes of whitespace alone are left out); XPath results that are
+ * numbers, strings or booleans give one string ("3", "1.5", "true"). The XPath is evaluated with
+ * the document as the context node (so "html/body" works as "/html/body" does).
+ * *out gets a new reference (json_decref); NULL on error.
+ * Errors: TRAWL_EINVAL for a selector that cannot be parsed, with a message that names it and
+ * says where ("css selector 'div[': unterminated [ at 4", "xpath '//a[': invalid expression at
+ * 4"), or for one longer than 4096 bytes; TRAWL_ETOOBIG when the evaluation takes more than 50
+ * million XPath steps (about a second) or the strings selected exceed 16 MiB.
+ * Cost: CSS selectors become predicates on the selected element ("a b" is //b[ancestor::a]),
+ * which cost the candidates times their depth. An XPath written by hand as //a//b runs in time
+ * quadratic in the matches when many a nest (libxml2 2.9 merges node sets pairwise; the step
+ * limit does not count that work): 200 nested divs around 20,000 links take seconds. */
 int html_select(const struct html_doc *d, const char *selector, bool css, json_t **out,
                 struct err *e);
-/* The XPath for a CSS selector (a new string), as html_select translates it. */
+/* The XPath for a CSS selector (a new string in *xpath, NULL on error), as html_select
+ * translates it; errors as html_select's for CSS. */
 int html_css_to_xpath(const char *css, char **xpath, struct err *e);
 
 #endif
