@@ -8,6 +8,8 @@
 #include "base/err.h"
 #include "engine/engine.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +42,9 @@ struct api_deps {
     struct engine *eng;
     struct breakers *breakers;   /* circuit breaker states, for GET /v1/breakers */
     struct crawl_runner *runner; /* runs crawl jobs now, for POST /v1/crawl-jobs/process */
+    /* checks a scraping session's settings and completes them (handlers/scrape.h's
+     * scrape_config_check), for POST /v1/scraping-sessions */
+    int (*scrape_check)(const json_t *in, json_t **out, struct err *e);
 };
 
 struct api;

@@ -86,6 +86,12 @@ enum MHD_Result api_reply_error_hdr(struct req *r, unsigned status, const char *
 /* Answer a trawl error with the status it maps to: EINVAL 400, ENOTFOUND 404, ESTALE and
  * ESTATE 409, ETOOBIG 413, a store that cannot answer 503, anything else 500. */
 enum MHD_Result api_reply_err(struct req *r, const struct err *e);
+/* Answer 200 with a body made while it is sent (chunked): reader is libmicrohttpd's content
+ * reader and runs on its thread; free_cls(cls) is called when the answer is over (also when it
+ * could not be sent). */
+enum MHD_Result api_reply_stream(struct req *r, const char *ctype, const char *disposition,
+                                 MHD_ContentReaderCallback reader, void *cls,
+                                 MHD_ContentReaderFreeCallback free_cls);
 /* {"success": true} merged with body's members. */
 json_t *api_ok(void);
 
@@ -137,6 +143,15 @@ enum MHD_Result api_crawl_process(struct req *r);
 enum MHD_Result api_batches_list(struct req *r);
 enum MHD_Result api_batches_get(struct req *r);
 enum MHD_Result api_batches_retry(struct req *r);
+
+enum MHD_Result api_sessions_create(struct req *r);
+enum MHD_Result api_sessions_list(struct req *r);
+enum MHD_Result api_sessions_get(struct req *r);
+enum MHD_Result api_sessions_cancel(struct req *r);
+enum MHD_Result api_sessions_retry(struct req *r);
+enum MHD_Result api_sessions_pages(struct req *r);
+enum MHD_Result api_sessions_page_content(struct req *r);
+enum MHD_Result api_sessions_records(struct req *r);
 
 /* auth.c: the workspace of a bearer token, cached for a few seconds. */
 struct auth_cache *auth_cache_new(void);

@@ -51,6 +51,14 @@ static const struct route routes_[] = {
     {"GET", "/v1/batches", api_batches_list, 0},
     {"GET", "/v1/batches/:id", api_batches_get, 0},
     {"POST", "/v1/batches/:id/retry-failed", api_batches_retry, R_JSON},
+    {"POST", "/v1/scraping-sessions", api_sessions_create, R_JSON},
+    {"GET", "/v1/scraping-sessions", api_sessions_list, 0},
+    {"GET", "/v1/scraping-sessions/:id", api_sessions_get, 0},
+    {"POST", "/v1/scraping-sessions/:id/cancel", api_sessions_cancel, R_JSON},
+    {"POST", "/v1/scraping-sessions/:id/retry-failed", api_sessions_retry, R_JSON},
+    {"GET", "/v1/scraping-sessions/:id/pages", api_sessions_pages, 0},
+    {"GET", "/v1/scraping-sessions/:id/pages/:page/content", api_sessions_page_content, 0},
+    {"GET", "/v1/scraping-sessions/:id/records", api_sessions_records, 0},
     {"POST", "/v1/jobs", api_jobs_create, R_JSON | R_INLINE},
     {"GET", "/v1/jobs", api_jobs_list, 0},
     {"POST", "/v1/jobs/claim", api_jobs_claim, R_JSON},
@@ -198,6 +206,24 @@ static enum MHD_Result reply_full(struct req *r, unsigned status, json_t *body, 
     t[n] = '\n';
     t[n + 1] = 0;
     return send_buf(r, status, t, n + 1, "application/json", hname, hvalue);
+}
+
+enum MHD_Result api_reply_stream(struct req *r, const char *ctype, const char *disposition,
+                                 MHD_ContentReaderCallback reader, void *cls,
+                                 MHD_ContentReaderFreeCallback free_cls)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reader, cls, free_cls);
+    if (!resp) {
+        free_cls(cls);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (disposition)
+        MHD_add_response_header(resp, "Content-Disposition", disposition);
+    return deliver(r, 200, resp);
 }
 
 enum MHD_Result api_reply(struct req *r, unsigned status, json_t *body)

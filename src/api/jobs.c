@@ -120,6 +120,12 @@ static bool read_spec(struct req *r, json_t *obj, const char *where, struct spec
         api_reply_error(r, 400, "%s: crawl jobs are submitted with POST /v1/crawl-jobs", where);
         return false;
     }
+    if (strcmp(s->type, "web_scraping") == 0) {
+        /* a session's job needs its session: both are made by their route */
+        api_reply_error(r, 400, "%s: scraping sessions are started with POST /v1/scraping-sessions",
+                        where);
+        return false;
+    }
     if (s->batch_id && !api_valid_batch_id(s->batch_id)) {
         api_reply_error(r, 400, "%s: batchId may hold 1-%d letters, digits and . _ : - only", where,
                         API_BATCH_ID_MAX);

@@ -24,6 +24,9 @@ int cmd_batches(int argc, char **argv);
 int cmd_batch_status(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_retry(int argc, char **argv);
+int cmd_scrape(int argc, char **argv);
+int cmd_sessions(int argc, char **argv);
+int cmd_session(int argc, char **argv);
 
 /* Shared helpers (cli_util.c). */
 /* Parse a whole decimal integer in [min, max]; on failure print "trawl: OPTION: ..." and

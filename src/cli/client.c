@@ -5,6 +5,7 @@
 #include "base/buf.h"
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,84 @@ int cli_call(const struct cli_conn *c, const char *method, const char *path, jso
 out:
     free(payload);
     buf_release(&resp);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    return rc;
+}
+
+struct download {
+    CURL *h;
+    FILE *out;
+    long status;    /* 0 until the first data */
+    struct buf err; /* an error answer, kept to show its message */
+    bool write_failed;
+};
+
+static size_t on_download(char *data, size_t size, size_t n, void *arg)
+{
+    struct download *d = arg;
+    if (!d->status)
+        curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &d->status);
+    if (d->status >= 400)
+        return buf_add(&d->err, data, size * n) == 0 ? size * n : 0;
+    if (fwrite(data, size, n, d->out) != n) {
+        d->write_failed = true;
+        return 0;
+    }
+    return size * n;
+}
+
+int cli_download(const struct cli_conn *c, const char *path, FILE *out, long *status)
+{
+    *status = 0;
+    CURL *h = curl_easy_init();
+    if (!h) {
+        fprintf(stderr, "trawl: cannot start libcurl\n");
+        return -1;
+    }
+    char url[4096];
+    const char *server = cli_server(c->server);
+    size_t sl = strlen(server);
+    snprintf(url, sizeof url, "%.*s%s", (int)(sl && server[sl - 1] == '/' ? sl - 1 : sl), server,
+             path);
+    struct curl_slist *hdrs = NULL;
+    char auth[1024];
+    const char *token = c->token && *c->token ? c->token : getenv("TRAWL_TOKEN");
+    if (token && *token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    struct download d = {.h = h, .out = out};
+    buf_init(&d.err, 1u << 20);
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_download);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    if (c->timeout_ms > 0)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    CURLcode cc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    int rc = 0;
+    if (d.write_failed) {
+        perror("trawl: cannot write the output");
+        rc = -1;
+    } else if (*status >= 400) {
+        json_t *ans = json_loadb(d.err.data, d.err.len, 0, NULL);
+        const char *msg =
+            json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
+        fprintf(stderr, "trawl: %s (HTTP %ld)\n", msg ? msg : "request failed", *status);
+        json_decref(ans);
+        rc = -1;
+    } else if (cc != CURLE_OK) {
+        fprintf(stderr, "trawl: the download from %s stopped: %s\n", server,
+                errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        rc = -1;
+    }
+    buf_release(&d.err);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
     return rc;

@@ -5,6 +5,7 @@
 #define TRAWL_CLIENT_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 struct cli_conn {
     const char *server; /* NULL: $TRAWL_SERVER or http://127.0.0.1:8080 */
@@ -19,6 +20,10 @@ const char *cli_server(const char *flag);
  * holds the answer). *status gets the HTTP status, 0 when the server could not be reached. */
 int cli_call(const struct cli_conn *c, const char *method, const char *path, json_t *body,
              json_t **out, long *status);
+/* GET path and write the answer's body to out as it arrives (an export). 0 when the whole
+ * answer was written; -1 otherwise, with the reason printed (the server's message on a 4xx or
+ * 5xx; a cut answer or a failed write otherwise). *status gets the HTTP status. */
+int cli_download(const struct cli_conn *c, const char *path, FILE *out, long *status);
 /* Print v indented, for --json. */
 void cli_print_json(json_t *v);
 /* The string member key of o, or "-". */

@@ -13,6 +13,7 @@
 #include "fetch/fetch.h"
 #include "handlers/crawl.h"
 #include "handlers/handlers.h"
+#include "handlers/scrape.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -32,7 +33,7 @@ static const char usage_[] =
     "  --header-timeout S     close a connection idle or stalled this long (default 30)\n"
     "  --max-waits N          requests waiting on jobs at once; more get 429 (default 512)\n"
     "  --workers N            threads for built-in job types (default 4; 0: none)\n"
-    "  --crawl-workers N      crawl jobs fetched at once (default 64; 0: none)\n"
+    "  --crawl-workers N      crawl jobs and scraping sessions run at once (default 64; 0: none)\n"
     "  --batch N              most jobs claimed at once (default 256)\n"
     "  --durability MODE      durable (default): every acknowledged change is fsynced;\n"
     "                         relaxed: survives a crash of trawl, not of the machine\n"
@@ -452,15 +453,20 @@ int cmd_serve(int argc, char **argv)
             goto stop;
         }
     }
+    /* crawl jobs and scraping sessions share the fetcher, its politeness and its breakers */
+    const struct job_handler fetching[] = {runner.handler, {SCRAPE_TYPE, handler_scrape, &crawler}};
     if (crawl_workers > 0) {
         struct pool_opts po = {.workers = (int)crawl_workers, .batch = (size_t)batch};
-        if (pool_start(eng, &runner.handler, 1, &po, &cpool, &e)) {
+        if (pool_start(eng, fetching, 2, &po, &cpool, &e)) {
             fprintf(stderr, "trawl: %s\n", e.msg);
             goto stop;
         }
     }
     mon = monitor_start(eng, sweep);
-    struct api_deps deps = {.eng = eng, .breakers = breakers, .runner = &runner.base};
+    struct api_deps deps = {.eng = eng,
+                            .breakers = breakers,
+                            .runner = &runner.base,
+                            .scrape_check = scrape_config_check};
     if (api_start(&deps, &ao, &api, &e)) {
         fprintf(stderr, "trawl: %s\n", e.msg);
         rc = e.code == TRAWL_EINVAL ? 2 : 1; /* a bad --listen is bad usage */

@@ -1,0 +1,1066 @@
+/* The web_scraping handler: discovery (sitemaps, then links as pages are read), a few fetching
+ * threads that take pages from the frontier in the store, and extraction, each page's outcome
+ * committed with the links and records it gave. The frontier, the counts and the records are all
+ * in the store; the handler holds only the pages in flight. */
+#include "handlers/scrape.h"
+
+#include "base/backoff.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/rand.h"
+#include "base/xalloc.h"
+#include "base/zstd.h"
+#include "fetch/robots.h"
+#include "fetch/url.h"
+#include "parse/html.h"
+#include "parse/product.h"
+#include "parse/sitemap.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_PATTERNS        32
+#define MAX_CATEGORIES      64
+#define MAX_SITEMAPS        500 /* sitemap files read by one session */
+#define ADD_BATCH           500 /* pages added per transaction during discovery */
+#define PAGE_ATTEMPTS       3   /* a page that fails with a retryable error is tried this often */
+#define PAGE_BACKOFF_BASE   1000
+#define PAGE_BACKOFF_CAP    30000
+#define CHECKPOINT_EVERY_MS 60000
+
+enum { MODE_SITEMAP = 1, MODE_CRAWL = 2 };
+enum { FMT_MARKDOWN = 1, FMT_TEXT = 2, FMT_HTML = 4, FMT_LINKS = 8, FMT_METADATA = 16 };
+
+struct cfg {
+    char *source;
+    char host[256];   /* the source's host */
+    char site[256];   /* the host without a leading "www.", for allow_subdomains */
+    char origin[300]; /* scheme://host[:port] */
+    unsigned mode;
+    int max_pages, max_depth, concurrency;
+    int64_t delay_ms, timeout_ms;
+    bool subdomains, ignore_query, robots, structured;
+    regex_t inc[MAX_PATTERNS], exc[MAX_PATTERNS];
+    int ninc, nexc;
+    json_t *rules;
+    unsigned formats;
+    char *cats[MAX_CATEGORIES];
+    int ncats;
+};
+
+static void cfg_release(struct cfg *c)
+{
+    free(c->source);
+    for (int i = 0; i < c->ninc; i++)
+        regfree(&c->inc[i]);
+    for (int i = 0; i < c->nexc; i++)
+        regfree(&c->exc[i]);
+    json_decref(c->rules);
+    for (int i = 0; i < c->ncats; i++)
+        free(c->cats[i]);
+    memset(c, 0, sizeof *c);
+}
+
+static int field_int(const json_t *in, const char *k, int64_t min, int64_t max, int64_t def,
+                     int64_t *out, struct err *e)
+{
+    json_t *v = json_object_get(in, k);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return err_set(e, TRAWL_EINVAL, false, "%s must be an integer from %lld to %lld", k,
+                       (long long)min, (long long)max);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static int field_bool(const json_t *in, const char *k, bool def, bool *out, struct err *e)
+{
+    json_t *v = json_object_get(in, k);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_boolean(v))
+        return err_set(e, TRAWL_EINVAL, false, "%s must be true or false", k);
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int patterns(const json_t *in, const char *k, regex_t *re, int *n, struct err *e)
+{
+    json_t *a = json_object_get(in, k);
+    *n = 0;
+    if (!a || json_is_null(a))
+        return 0;
+    if (!json_is_array(a) || json_array_size(a) > MAX_PATTERNS)
+        return err_set(e, TRAWL_EINVAL, false,
+                       "%s must be an array of at most %d regular expressions", k, MAX_PATTERNS);
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        const char *p = json_string_value(json_array_get(a, i));
+        if (!p || !*p || strlen(p) > 1000)
+            return err_set(e, TRAWL_EINVAL, false,
+                           "%s[%zu] must be a regular expression of 1 to 1000 characters", k, i);
+        int rc = regcomp(&re[*n], p, REG_EXTENDED | REG_NOSUB);
+        if (rc) {
+            char msg[256];
+            regerror(rc, &re[*n], msg, sizeof msg);
+            return err_set(e, TRAWL_EINVAL, false,
+                           "%s[%zu] '%s' is not a valid regular expression: %s", k, i, p, msg);
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
+/* Read settings (as sent, or as stored) into c; out (may be NULL) gets them complete. */
+static int cfg_load(const json_t *in, struct cfg *c, json_t **out, struct err *e)
+{
+    memset(c, 0, sizeof *c);
+    int rc = 0;
+    if (!json_is_object(in))
+        return err_set(e, TRAWL_EINVAL, false, "the session's settings must be a JSON object");
+    const char *src = json_string_value(json_object_get(in, "source_url"));
+    if (!src)
+        return err_set(e, TRAWL_EINVAL, false, "source_url is required: the site's start page");
+    struct err e1;
+    if (url_normalize(src, &c->source, &e1) != 0)
+        return err_set(e, TRAWL_EINVAL, false, "source_url: %s", e1.msg);
+    struct url_parts up;
+    if (url_split(c->source, &up, &e1) != 0) {
+        rc = err_set(e, TRAWL_EINVAL, false, "source_url: %s", e1.msg);
+        goto fail;
+    }
+    snprintf(c->host, sizeof c->host, "%s", up.host);
+    url_parts_release(&up);
+    snprintf(c->site, sizeof c->site, "%s",
+             strncmp(c->host, "www.", 4) == 0 ? c->host + 4 : c->host);
+    url_origin(c->source, c->origin, sizeof c->origin, &e1);
+    const char *mode = json_string_value(json_object_get(in, "mode"));
+    if (json_object_get(in, "mode") && !mode) {
+        rc = err_set(e, TRAWL_EINVAL, false, "mode must be \"sitemap\", \"crawl\" or \"both\"");
+        goto fail;
+    }
+    if (!mode || !strcmp(mode, "both"))
+        c->mode = MODE_SITEMAP | MODE_CRAWL;
+    else if (!strcmp(mode, "sitemap"))
+        c->mode = MODE_SITEMAP;
+    else if (!strcmp(mode, "crawl"))
+        c->mode = MODE_CRAWL;
+    else {
+        rc = err_set(e, TRAWL_EINVAL, false,
+                     "mode must be \"sitemap\", \"crawl\" or \"both\", not \"%s\"", mode);
+        goto fail;
+    }
+    int64_t v;
+    if ((rc = field_int(in, "max_pages", 1, 1000000, 1000, &v, e)))
+        goto fail;
+    c->max_pages = (int)v;
+    if ((rc = field_int(in, "max_depth", 0, 50, 3, &v, e)))
+        goto fail;
+    c->max_depth = (int)v;
+    if ((rc = field_int(in, "concurrency", 1, 32, 4, &v, e)))
+        goto fail;
+    c->concurrency = (int)v;
+    if ((rc = field_int(in, "delay_ms", 0, 60000, 0, &c->delay_ms, e)) ||
+        (rc = field_int(in, "timeout_ms", 1000, 300000, 0, &c->timeout_ms, e)) ||
+        (rc = field_bool(in, "allow_subdomains", false, &c->subdomains, e)) ||
+        (rc = field_bool(in, "ignore_query_parameters", false, &c->ignore_query, e)) ||
+        (rc = field_bool(in, "respect_robots", true, &c->robots, e)) ||
+        (rc = patterns(in, "include_paths", c->inc, &c->ninc, e)) ||
+        (rc = patterns(in, "exclude_paths", c->exc, &c->nexc, e)))
+        goto fail;
+    json_t *cats = json_object_get(in, "categories");
+    if (cats && !json_is_null(cats)) {
+        if (!json_is_array(cats) || json_array_size(cats) > MAX_CATEGORIES) {
+            rc = err_set(e, TRAWL_EINVAL, false,
+                         "categories must be an array of at most %d strings", MAX_CATEGORIES);
+            goto fail;
+        }
+        for (size_t i = 0; i < json_array_size(cats); i++) {
+            const char *s = json_string_value(json_array_get(cats, i));
+            if (!s || !*s) {
+                rc = err_set(e, TRAWL_EINVAL, false, "categories[%zu] must be a non-empty string",
+                             i);
+                goto fail;
+            }
+            c->cats[c->ncats++] = xstrdup(s);
+        }
+    }
+    json_t *ex = json_object_get(in, "extract");
+    c->structured = true;
+    if (ex && !json_is_null(ex)) {
+        if (!json_is_object(ex)) {
+            rc = err_set(e, TRAWL_EINVAL, false, "extract must be an object");
+            goto fail;
+        }
+        if ((rc = field_bool(ex, "structured", true, &c->structured, e)))
+            goto fail;
+        json_t *rules = json_object_get(ex, "rules");
+        if (rules && !json_is_null(rules)) {
+            if ((rc = product_rules_check(rules, &e1))) {
+                rc = err_set(e, TRAWL_EINVAL, false, "extract.rules: %s", e1.msg);
+                goto fail;
+            }
+            c->rules = json_incref(rules);
+        }
+        json_t *fm = json_object_get(ex, "formats");
+        if (fm && !json_is_null(fm)) {
+            if (!json_is_array(fm)) {
+                rc = err_set(e, TRAWL_EINVAL, false, "extract.formats must be an array");
+                goto fail;
+            }
+            static const char *const names[] = {"markdown", "text", "html", "links", "metadata"};
+            for (size_t i = 0; i < json_array_size(fm); i++) {
+                const char *f = json_string_value(json_array_get(fm, i));
+                unsigned bit = 0;
+                for (unsigned k = 0; f && k < 5; k++)
+                    if (!strcmp(f, names[k]))
+                        bit = 1u << k;
+                if (!bit) {
+                    rc = err_set(
+                        e, TRAWL_EINVAL, false,
+                        "extract.formats[%zu] must be markdown, text, html, links or metadata", i);
+                    goto fail;
+                }
+                c->formats |= bit;
+            }
+        }
+    }
+    if (out) {
+        json_t *o = json_deep_copy(in);
+        json_object_set_new(o, "source_url", json_string(c->source)); /* set_new steals */
+        static const char *const modes[] = {"", "sitemap", "crawl", "both"};
+        json_object_set_new(o, "mode", json_string(modes[c->mode]));
+        json_object_set_new(o, "max_pages", json_integer(c->max_pages));
+        json_object_set_new(o, "max_depth", json_integer(c->max_depth));
+        json_object_set_new(o, "concurrency", json_integer(c->concurrency));
+        json_object_set_new(o, "delay_ms", json_integer(c->delay_ms));
+        json_object_set_new(o, "allow_subdomains", json_boolean(c->subdomains));
+        json_object_set_new(o, "ignore_query_parameters", json_boolean(c->ignore_query));
+        json_object_set_new(o, "respect_robots", json_boolean(c->robots));
+        *out = o;
+    }
+    return 0;
+fail:
+    cfg_release(c);
+    return rc;
+}
+
+static bool known_key(const char *k, const char *const *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(k, keys[i]))
+            return true;
+    return false;
+}
+
+int scrape_config_check(const json_t *in, json_t **out, struct err *e)
+{
+    static const char *const keys[] = {
+        "source_url",     "mode",          "max_pages",        "max_depth",
+        "include_paths",  "exclude_paths", "allow_subdomains", "ignore_query_parameters",
+        "categories",     "extract",       "concurrency",      "delay_ms",
+        "respect_robots", "timeout_ms"};
+    static const char *const ekeys[] = {"structured", "rules", "formats"};
+    const char *k;
+    json_t *v;
+    /* a misspelt setting would otherwise be ignored without a word */
+    json_object_foreach((json_t *)in, k, v)
+    {
+        if (!known_key(k, keys, sizeof keys / sizeof keys[0]))
+            return err_set(e, TRAWL_EINVAL, false, "unknown setting \"%s\"", k);
+    }
+    json_t *ex = json_object_get(in, "extract");
+    if (json_is_object(ex)) {
+        json_object_foreach(ex, k, v)
+        {
+            if (!known_key(k, ekeys, sizeof ekeys / sizeof ekeys[0]))
+                return err_set(e, TRAWL_EINVAL, false,
+                               "unknown setting \"extract.%s\" (expected structured, rules or "
+                               "formats)",
+                               k);
+        }
+    }
+    struct cfg c;
+    int rc = cfg_load(in, &c, out, e);
+    if (!rc)
+        cfg_release(&c);
+    return rc;
+}
+
+/* ---- what belongs to the session ---- */
+
+static const char *const skip_ext_[] = {
+    ".pdf",  ".jpg",  ".jpeg", ".png",  ".gif",   ".webp", ".svg", ".ico", ".bmp",  ".tif", ".tiff",
+    ".css",  ".js",   ".zip",  ".gz",   ".tgz",   ".rar",  ".7z",  ".mp4", ".mp3",  ".avi", ".mov",
+    ".webm", ".wav",  ".ogg",  ".woff", ".woff2", ".ttf",  ".eot", ".exe", ".dmg",  ".doc", ".docx",
+    ".xls",  ".xlsx", ".ppt",  ".pptx", ".csv",   ".json", ".xml", ".rss", ".atom", ".apk", ".iso"};
+
+/* The URL to queue for u (a new string, its query dropped when the session ignores queries),
+ * or NULL when u is outside the session, with the reason in *why. */
+static char *scope(const struct cfg *c, const char *u, const char **why)
+{
+    struct url_parts p;
+    struct err e;
+    *why = NULL;
+    if (url_split(u, &p, &e) != 0) {
+        *why = "not a url the session can fetch";
+        return NULL;
+    }
+    char *out = NULL;
+    bool same = strcmp(p.host, c->host) == 0;
+    if (!same && c->subdomains) {
+        size_t hl = strlen(p.host), sl = strlen(c->site);
+        same = strcmp(p.host, c->site) == 0 ||
+               (hl > sl && p.host[hl - sl - 1] == '.' && strcmp(p.host + hl - sl, c->site) == 0);
+    }
+    if (!same) {
+        *why = "off-site";
+        goto out;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s", p.path);
+    char *q = strchr(path, '?');
+    size_t plen = q ? (size_t)(q - path) : strlen(path);
+    for (size_t i = 0; i < sizeof skip_ext_ / sizeof skip_ext_[0]; i++) {
+        size_t el = strlen(skip_ext_[i]);
+        if (plen >= el && strncasecmp(path + plen - el, skip_ext_[i], el) == 0) {
+            *why = "not a page (by its extension)";
+            goto out;
+        }
+    }
+    bool inc = c->ninc == 0;
+    for (int i = 0; i < c->ninc && !inc; i++)
+        inc = regexec(&c->inc[i], path, 0, NULL, 0) == 0;
+    if (!inc) {
+        *why = "not in include_paths";
+        goto out;
+    }
+    for (int i = 0; i < c->nexc; i++)
+        if (regexec(&c->exc[i], path, 0, NULL, 0) == 0) {
+            *why = "in exclude_paths";
+            goto out;
+        }
+    out = xstrdup(u);
+    if (c->ignore_query) {
+        char *qm = strchr(out, '?');
+        if (qm)
+            *qm = 0;
+    }
+out:
+    url_parts_release(&p);
+    return out;
+}
+
+/* ---- the run ---- */
+
+struct run {
+    struct job_ctx *ctx;
+    struct crawler *cr;
+    struct engine *eng;
+    struct cfg c;
+    char sid[UUID_STR_LEN];
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    struct scrape_page *batch;
+    size_t bn, bi;
+    int in_flight;
+    bool stop, refilling;
+    int64_t next_due;
+    int64_t known;     /* pages in the frontier, for max_pages */
+    int64_t marked_at; /* the last checkpoint with the counts (monotonic ms) */
+    int64_t total, completed, failed, records;
+    char first_error[1024];
+};
+
+struct add_args {
+    const char *sid;
+    const struct page_new *p;
+    size_t n;
+    int64_t now;
+    int added;
+};
+
+static int add_pages_fn(struct store *s, void *arg, struct err *e)
+{
+    struct add_args *a = arg;
+    int rc = store_pages_add(s, a->sid, a->p, a->n, a->now, e);
+    if (rc < 0)
+        return rc;
+    a->added = rc;
+    return 0;
+}
+
+/* Add pages, as many as max_pages still allows. Returns how many were new, or an error. */
+static int add_pages(struct run *r, const struct page_new *p, size_t n, struct err *e)
+{
+    pthread_mutex_lock(&r->lock);
+    int64_t room = r->c.max_pages - r->known;
+    pthread_mutex_unlock(&r->lock);
+    if (room <= 0 || n == 0)
+        return 0;
+    if ((int64_t)n > room)
+        n = (size_t)room;
+    struct add_args a = {r->sid, p, n, engine_now(r->eng), 0};
+    int rc = engine_exec(r->eng, add_pages_fn, &a, e);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&r->lock);
+    r->known += a.added;
+    r->total += a.added;
+    pthread_mutex_unlock(&r->lock);
+    return a.added;
+}
+
+struct note_args {
+    const char *sid;
+    const char *error;
+    int warnings;
+    int64_t now;
+};
+
+static int note_fn(struct store *s, void *arg, struct err *e)
+{
+    struct note_args *a = arg;
+    return store_session_note(s, a->sid, a->error, a->warnings, a->now, e);
+}
+
+static void warn(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct run *r, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_info("session %s: %s", r->sid, msg);
+    struct note_args a = {r->sid, NULL, 1, engine_now(r->eng)};
+    struct err e;
+    /* the warning is counted; its text is in the log and, for pages, on the page */
+    engine_exec(r->eng, note_fn, &a, &e);
+}
+
+/* Fetch url whole (sitemaps, robots.txt); 0 and out filled, or an error message in out. */
+static int fetch_whole(struct run *r, const char *url, bool no_robots, struct fetch_result *out)
+{
+    struct fetch_req req = {
+        .url = url,
+        .timeout_ms = r->c.timeout_ms,
+        .cancel = job_ctx_cancel_flag(r->ctx),
+        .no_robots = no_robots || !r->c.robots,
+        .no_defer = true,
+        .host_delay_ms = r->c.delay_ms,
+    };
+    return fetch_run(r->cr->fetcher, &req, out);
+}
+
+/* Report progress; and once a minute a checkpoint with the counts, which the engine sees as
+ * progress too: a long session on a large site may keep the same percentage for a long time
+ * without being stuck. */
+static void progress(struct run *r, const char *stage)
+{
+    pthread_mutex_lock(&r->lock);
+    int64_t total = r->total, done = r->completed + r->failed, known = r->known;
+    int64_t now = clock_mono_ms();
+    bool mark = now - r->marked_at >= CHECKPOINT_EVERY_MS;
+    if (mark)
+        r->marked_at = now;
+    pthread_mutex_unlock(&r->lock);
+    int pct = total > 0 ? (int)(done * 100 / total) : 0;
+    job_ctx_progress(r->ctx, pct > 99 && done < total ? 99 : pct, stage);
+    if (mark) {
+        char cp[128];
+        bool scraping = strcmp(stage, "discovering") != 0;
+        snprintf(cp, sizeof cp, "{\"phase\":\"%s\",\"%s\":%lld}",
+                 scraping ? "scraping" : "discovering", scraping ? "pages_done" : "pages_found",
+                 (long long)(scraping ? done : known));
+        struct err e;
+        if (job_ctx_save_checkpoint(r->ctx, cp, &e) != 0)
+            log_warn("session %s: checkpoint: %s", r->sid, e.msg);
+    }
+}
+
+/* Sitemaps: robots.txt's Sitemap lines and /sitemap.xml, indexes followed, every page URL in
+ * the session's scope added. */
+static void discover_sitemaps(struct run *r)
+{
+    char **queue = xcalloc(MAX_SITEMAPS + 2, sizeof *queue);
+    size_t qn = 0, qi = 0;
+    char robots_url[400], def[400];
+    snprintf(robots_url, sizeof robots_url, "%s/robots.txt", r->c.origin);
+    snprintf(def, sizeof def, "%s/sitemap.xml", r->c.origin);
+    struct fetch_result res;
+    if (fetch_whole(r, robots_url, true, &res) == 0) {
+        struct robots *rb = robots_parse(res.body.data, res.body.len, "trawl");
+        size_t ns;
+        const char *const *sm = robots_sitemaps(rb, &ns);
+        for (size_t i = 0; i < ns && qn < MAX_SITEMAPS; i++) {
+            char *u;
+            struct err e;
+            if (url_resolve(robots_url, sm[i], &u, &e) == 0)
+                queue[qn++] = u;
+        }
+        robots_free(rb);
+    }
+    fetch_result_release(&res);
+    bool have_def = false;
+    for (size_t i = 0; i < qn; i++)
+        have_def = have_def || strcmp(queue[i], def) == 0;
+    if (!have_def)
+        queue[qn++] = xstrdup(def);
+    struct page_new *batch = xcalloc(ADD_BATCH, sizeof *batch);
+    char **owned = xcalloc(ADD_BATCH, sizeof *owned);
+    size_t nb = 0;
+    bool full = false;
+    for (; qi < qn && !full && !job_ctx_cancelled(r->ctx); qi++) {
+        const char *smu = queue[qi];
+        int rc = fetch_whole(r, smu, false, &res);
+        if (rc != 0) {
+            /* a missing /sitemap.xml is normal; others are worth a warning */
+            if (!(res.http_status == 404 && strcmp(smu, def) == 0))
+                warn(r, "sitemap %s: %s", smu, res.error);
+            fetch_result_release(&res);
+            continue;
+        }
+        struct sitemap sm;
+        struct err e;
+        if (sitemap_parse(res.body.data, res.body.len, &sm, &e) != 0) {
+            warn(r, "sitemap %s: %s", smu, e.msg);
+            fetch_result_release(&res);
+            continue;
+        }
+        if (sm.warning[0])
+            warn(r, "sitemap %s: %s", smu, sm.warning);
+        for (size_t i = 0; i < sm.n && !full; i++) {
+            char *u;
+            if (url_resolve(smu, sm.entries[i].loc, &u, &e) != 0)
+                continue;
+            if (sm.is_index) {
+                bool seen = false;
+                for (size_t k = 0; k < qn && !seen; k++)
+                    seen = strcmp(queue[k], u) == 0;
+                if (seen || qn >= MAX_SITEMAPS) {
+                    if (!seen)
+                        warn(r, "more than %d sitemaps; %s and later ones are not read",
+                             MAX_SITEMAPS, u);
+                    free(u);
+                    continue;
+                }
+                queue[qn++] = u;
+                continue;
+            }
+            const char *why;
+            char *in = scope(&r->c, u, &why);
+            free(u);
+            if (!in)
+                continue;
+            owned[nb] = in;
+            batch[nb++] = (struct page_new){in, 0, "sitemap"};
+            if (nb == ADD_BATCH) {
+                if (add_pages(r, batch, nb, &e) < 0)
+                    warn(r, "cannot add pages: %s", e.msg);
+                html_strings_free(owned, nb);
+                owned = xcalloc(ADD_BATCH, sizeof *owned);
+                nb = 0;
+                pthread_mutex_lock(&r->lock);
+                full = r->known >= r->c.max_pages;
+                pthread_mutex_unlock(&r->lock);
+                progress(r, "discovering");
+            }
+        }
+        sitemap_release(&sm);
+        fetch_result_release(&res);
+    }
+    struct err e;
+    if (nb && add_pages(r, batch, nb, &e) < 0)
+        warn(r, "cannot add pages: %s", e.msg);
+    html_strings_free(owned, nb);
+    free(batch);
+    for (size_t i = 0; i < qn; i++)
+        free(queue[i]);
+    free(queue);
+}
+
+/* ---- pages ---- */
+
+struct take_args {
+    const char *sid;
+    size_t limit;
+    int64_t now;
+    struct scrape_page *pages;
+    size_t n;
+    int64_t next_due;
+};
+
+static int take_fn(struct store *s, void *arg, struct err *e)
+{
+    struct take_args *a = arg;
+    scrape_page_array_free(a->pages, a->n); /* a second run after a rollback */
+    a->pages = NULL;
+    a->n = 0;
+    int rc = store_pages_take(s, a->sid, a->limit, a->now, &a->pages, &a->n, &a->next_due, e);
+    return rc < 0 ? rc : 0;
+}
+
+/* The next page to fetch, or false when the session has none left (or stops). */
+static bool next_page(struct run *r, struct scrape_page *out)
+{
+    pthread_mutex_lock(&r->lock);
+    for (;;) {
+        if (r->stop || job_ctx_cancelled(r->ctx)) {
+            r->stop = true;
+            pthread_cond_broadcast(&r->cv);
+            pthread_mutex_unlock(&r->lock);
+            return false;
+        }
+        if (r->bi < r->bn) {
+            *out = r->batch[r->bi];
+            memset(&r->batch[r->bi], 0, sizeof r->batch[r->bi]);
+            r->bi++;
+            r->in_flight++;
+            pthread_mutex_unlock(&r->lock);
+            return true;
+        }
+        if (!r->refilling) {
+            r->refilling = true;
+            pthread_mutex_unlock(&r->lock);
+            struct take_args a = {r->sid, (size_t)r->c.concurrency * 4, engine_now(r->eng), NULL, 0,
+                                  0};
+            struct err e;
+            int rc = engine_exec(r->eng, take_fn, &a, &e);
+            pthread_mutex_lock(&r->lock);
+            r->refilling = false;
+            if (rc) {
+                log_warn("session %s: cannot take pages: %s", r->sid, e.msg);
+                scrape_page_array_free(a.pages, a.n);
+                pthread_mutex_unlock(&r->lock);
+                clock_sleep_ms(1000);
+                pthread_mutex_lock(&r->lock);
+                continue;
+            }
+            scrape_page_array_free(r->batch, r->bn);
+            r->batch = a.pages;
+            r->bn = a.n;
+            r->bi = 0;
+            r->next_due = a.next_due;
+            pthread_cond_broadcast(&r->cv);
+            if (a.n)
+                continue;
+            if (r->in_flight == 0 && r->next_due == 0) {
+                r->stop = true; /* nothing pending, nothing in flight: the session is done */
+                pthread_cond_broadcast(&r->cv);
+                pthread_mutex_unlock(&r->lock);
+                return false;
+            }
+        }
+        /* wait for a page in flight to add more, or for a retried one to be due */
+        int64_t wait = 500;
+        if (r->next_due) {
+            int64_t d = r->next_due - engine_now(r->eng);
+            wait = d < 10 ? 10 : d < 500 ? d : 500;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(wait % 1000) * 1000000;
+        ts.tv_sec += wait / 1000 + ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&r->cv, &r->lock, &ts);
+    }
+}
+
+struct page_commit {
+    const char *sid;
+    struct page_outcome o;
+    struct page_new *links;
+    size_t nlinks;
+    struct record_new *recs;
+    size_t nrecs;
+    int64_t now;
+    int added;
+};
+
+/* The page's outcome, the pages it adds and the records it gave: one transaction. */
+static int page_commit_fn(struct store *s, void *arg, struct err *e)
+{
+    struct page_commit *pc = arg;
+    int rc = store_page_finish(s, pc->sid, &pc->o, pc->now, e);
+    if (rc < 0)
+        return rc;
+    pc->added = 0;
+    if (pc->nlinks) {
+        rc = store_pages_add(s, pc->sid, pc->links, pc->nlinks, pc->now, e);
+        if (rc < 0)
+            return rc;
+        pc->added = rc;
+    }
+    for (size_t i = 0; i < pc->nrecs; i++)
+        if ((rc = store_record_put(s, pc->sid, &pc->recs[i], pc->o.page_id, pc->now, e)) < 0)
+            return rc;
+    return 0;
+}
+
+static bool category_wanted(const struct cfg *c, json_t *rec)
+{
+    if (c->ncats == 0)
+        return true;
+    const char *cat = json_string_value(json_object_get(rec, "category"));
+    for (int i = 0; cat && i < c->ncats; i++)
+        if (strcasestr(cat, c->cats[i]))
+            return true;
+    return false;
+}
+
+/* Records of a parsed page, with the keys they are kept under. */
+static size_t page_records(struct run *r, const struct html_doc *d, json_t **recs_out)
+{
+    json_t *recs = json_array();
+    if (r->c.structured) {
+        json_t *found = NULL, *warnings = NULL;
+        struct err e;
+        if (product_extract(d, &found, &warnings, &e) == 0) {
+            size_t i;
+            json_t *rec;
+            json_array_foreach(found, i, rec)
+            {
+                if (category_wanted(&r->c, rec))
+                    json_array_append(recs, rec);
+            }
+        }
+        json_decref(found);
+        json_decref(warnings);
+    }
+    if (r->c.rules) {
+        json_t *rec = NULL;
+        struct err e;
+        /* a rule record counts when it found something beyond its url and sources */
+        if (product_from_rules(d, r->c.rules, &rec, &e) == 0 && json_object_size(rec) > 2 &&
+            category_wanted(&r->c, rec))
+            json_array_append(recs, rec);
+        json_decref(rec);
+    }
+    *recs_out = recs;
+    return json_array_size(recs);
+}
+
+/* The formats asked for, as a zstd frame of a JSON object. */
+static void *page_formats(struct run *r, const struct html_doc *d, size_t *len)
+{
+    if (!r->c.formats)
+        return NULL;
+    json_t *o = json_object();
+    if (r->c.formats & FMT_MARKDOWN) {
+        char *s = html_markdown(d);
+        json_object_set_new(o, "markdown", json_string(s ? s : "")); /* set_new steals */
+        free(s);
+    }
+    if (r->c.formats & FMT_TEXT) {
+        char *s = html_text(d);
+        json_object_set_new(o, "text", json_string(s ? s : ""));
+        free(s);
+    }
+    if (r->c.formats & FMT_HTML) {
+        char *s = html_clean(d);
+        json_object_set_new(o, "html", json_string(s ? s : ""));
+        free(s);
+    }
+    if (r->c.formats & FMT_LINKS) {
+        char **links;
+        size_t n;
+        json_t *a = json_array();
+        if (html_links(d, false, &links, &n) == 0) {
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(a, json_string(links[i]));
+            html_strings_free(links, n);
+        }
+        json_object_set_new(o, "links", a);
+    }
+    if (r->c.formats & FMT_METADATA)
+        json_object_set_new(o, "metadata", html_metadata(d));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    void *z = NULL;
+    struct err e;
+    if (text && zframe_compress(text, strlen(text), 0, &z, len, &e) != 0)
+        z = NULL;
+    free(text);
+    return z;
+}
+
+static bool retryable_kind(const struct fetch_result *f)
+{
+    return f->retryable && f->kind != FETCH_CANCELLED;
+}
+
+static void process_page(struct run *r, struct scrape_page *pg)
+{
+    struct fetch_req req = {
+        .url = pg->url,
+        .timeout_ms = r->c.timeout_ms,
+        .cancel = job_ctx_cancel_flag(r->ctx),
+        .no_robots = !r->c.robots,
+        .no_defer = true,
+        .no_follow = true, /* a redirect's target is a page of its own, checked like a link */
+        .html_only = true,
+        .host_delay_ms = r->c.delay_ms,
+    };
+    int64_t t0 = clock_mono_ms();
+    struct fetch_result f;
+    fetch_run(r->cr->fetcher, &req, &f);
+    struct page_commit pc = {.sid = r->sid, .now = engine_now(r->eng)};
+    pc.o.page_id = pg->id;
+    pc.o.http_status = f.http_status;
+    pc.o.fetch_ms = clock_mono_ms() - t0;
+    char **owned = NULL;
+    size_t nowned = 0;
+    json_t *recs = NULL;
+    char **rec_text = NULL;
+    char error[600] = "";
+    if (f.kind == FETCH_OK) {
+        struct html_doc *d;
+        struct err e;
+        if (html_parse(f.body.data, f.body.len, f.final_url ? f.final_url : pg->url, f.content_type,
+                       &d, &e) != 0) {
+            pc.o.status = PAGE_FAILED;
+            snprintf(error, sizeof error, "parse: %s", e.msg);
+        } else {
+            pc.o.status = PAGE_DONE;
+            if ((r->c.mode & MODE_CRAWL) && pg->depth < r->c.max_depth) {
+                char **links;
+                size_t n;
+                if (html_links(d, false, &links, &n) == 0) {
+                    owned = xcalloc(n + 1, sizeof *owned);
+                    pc.links = xcalloc(n + 1, sizeof *pc.links);
+                    for (size_t i = 0; i < n; i++) {
+                        const char *why;
+                        char *in = scope(&r->c, links[i], &why);
+                        if (!in)
+                            continue;
+                        owned[nowned++] = in;
+                        pc.links[pc.nlinks++] = (struct page_new){in, pg->depth + 1, "link"};
+                    }
+                    html_strings_free(links, n);
+                }
+            }
+            size_t nr = page_records(r, d, &recs);
+            if (nr) {
+                pc.recs = xcalloc(nr, sizeof *pc.recs);
+                rec_text = xcalloc(nr, sizeof *rec_text);
+                for (size_t i = 0; i < nr; i++) {
+                    json_t *rec = json_array_get(recs, i);
+                    const char *sku = json_string_value(json_object_get(rec, "sku"));
+                    const char *url = json_string_value(json_object_get(rec, "url"));
+                    rec_text[i] = json_dumps(rec, JSON_COMPACT);
+                    pc.recs[pc.nrecs++] = (struct record_new){sku && *sku ? sku
+                                                              : url       ? url
+                                                                          : pg->url,
+                                                              url, rec_text[i]};
+                }
+            }
+            pc.o.records = (int)pc.nrecs;
+            pc.o.content = page_formats(r, d, &pc.o.content_len);
+            html_free(d);
+        }
+    } else if (f.kind == FETCH_HTTP_STATUS && f.location) {
+        /* a redirect: its target is a page of the session when it is in scope */
+        const char *why;
+        char *in = scope(&r->c, f.location, &why);
+        pc.o.status = PAGE_SKIPPED;
+        if (in) {
+            owned = xcalloc(2, sizeof *owned);
+            pc.links = xcalloc(1, sizeof *pc.links);
+            owned[nowned++] = in;
+            pc.links[pc.nlinks++] = (struct page_new){in, pg->depth, "redirect"};
+            snprintf(error, sizeof error, "redirect: %d to %s", f.http_status, in);
+        } else {
+            snprintf(error, sizeof error, "redirect: %d to %s, which is %s", f.http_status,
+                     f.location, why);
+        }
+    } else if (f.kind == FETCH_NOT_HTML || (f.kind == FETCH_ROBOTS && !f.retryable)) {
+        pc.o.status = PAGE_SKIPPED;
+        snprintf(error, sizeof error, "%s", f.error);
+    } else if (f.kind == FETCH_CANCELLED) {
+        pc.o.status = PAGE_PENDING; /* not tried: it goes back as it was */
+        pc.o.not_tried = true;
+    } else if (retryable_kind(&f) && pg->attempt < PAGE_ATTEMPTS) {
+        struct backoff b = {PAGE_BACKOFF_BASE, PAGE_BACKOFF_CAP};
+        int64_t delay = backoff_delay_ms(&b, pg->attempt, rand_u64());
+        if (f.retry_after_ms > delay)
+            delay = f.retry_after_ms;
+        pc.o.status = PAGE_PENDING;
+        pc.o.not_before = pc.now + delay;
+        snprintf(error, sizeof error, "%s (attempt %d of %d; tried again)", f.error, pg->attempt,
+                 PAGE_ATTEMPTS);
+    } else {
+        pc.o.status = PAGE_FAILED;
+        snprintf(error, sizeof error, "%s", f.error);
+    }
+    pc.o.error = error[0] ? error : NULL;
+    struct err e;
+    int rc = engine_exec(r->eng, page_commit_fn, &pc, &e);
+    if (rc)
+        log_warn("session %s: page %s not recorded: %s", r->sid, pg->url, e.msg);
+    pthread_mutex_lock(&r->lock);
+    r->in_flight--;
+    if (!rc) {
+        r->known += pc.added;
+        r->total += pc.added;
+        if (pc.o.status == PAGE_DONE) {
+            r->completed++;
+            r->records += (int64_t)pc.nrecs;
+        } else if (pc.o.status == PAGE_FAILED) {
+            r->failed++;
+            if (!r->first_error[0])
+                snprintf(r->first_error, sizeof r->first_error, "%.300s: %.400s", pg->url, error);
+        } else if (pc.o.status == PAGE_SKIPPED) {
+            r->total--; /* skipped pages are not counted */
+        }
+    }
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->lock);
+    if (f.kind == FETCH_CANCELLED)
+        job_ctx_cancelled(r->ctx);
+    progress(r, "scraping");
+    for (size_t i = 0; i < pc.nrecs; i++)
+        free(rec_text[i]);
+    free(rec_text);
+    free(pc.recs);
+    json_decref(recs);
+    html_strings_free(owned, nowned);
+    free(pc.links);
+    free((void *)pc.o.content);
+    fetch_result_release(&f);
+}
+
+static void *scrape_thread(void *arg)
+{
+    struct run *r = arg;
+    pthread_setname_np(pthread_self(), "scrape");
+    struct scrape_page pg;
+    while (next_page(r, &pg)) {
+        process_page(r, &pg);
+        free(pg.url);
+        free(pg.source);
+        free(pg.error);
+    }
+    return NULL;
+}
+
+struct requeue_args {
+    const char *sid;
+};
+
+static int requeue_fn(struct store *s, void *arg, struct err *e)
+{
+    struct requeue_args *a = arg;
+    int rc = store_pages_requeue(s, a->sid, false, e);
+    return rc < 0 ? rc : 0;
+}
+
+int handler_scrape(struct job_ctx *ctx)
+{
+    struct run r = {.ctx = ctx, .cr = job_ctx_arg(ctx), .eng = job_ctx_engine(ctx)};
+    const struct job *job = job_ctx_job(ctx);
+    json_error_t je;
+    json_t *args = json_loads(job_ctx_args(ctx), 0, &je);
+    const char *sid = json_string_value(json_object_get(args, "session_id"));
+    if (!sid) {
+        json_decref(args);
+        return job_ctx_fail(ctx, false, "invalid_args: args.session_id is missing");
+    }
+    snprintf(r.sid, sizeof r.sid, "%s", sid);
+    /* a job of retry-failed runs a session whose pages are known */
+    bool resume = json_is_true(json_object_get(args, "resume"));
+    json_decref(args);
+    struct scrape_session ss;
+    struct err e;
+    if (store_session_get(engine_store(r.eng), NULL, job->id, true, &ss, &e) != 0)
+        return job_ctx_fail(ctx, e.code != TRAWL_ENOTFOUND, "session: %s", e.msg);
+    json_t *config = json_loads(ss.config, 0, &je);
+    int rc = config ? cfg_load(config, &r.c, NULL, &e)
+                    : err_set(&e, TRAWL_EINVAL, false, "stored settings are not JSON");
+    json_decref(config);
+    r.known = ss.total_pages + ss.skipped_pages;
+    r.total = ss.total_pages;
+    r.completed = ss.completed_pages;
+    r.failed = ss.failed_pages;
+    r.records = ss.materials;
+    scrape_session_release(&ss);
+    if (rc)
+        return job_ctx_fail(ctx, false, "session settings: %s", e.msg);
+    pthread_mutex_init(&r.lock, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    r.marked_at = clock_mono_ms();
+
+    /* where it stopped: discovery is done once; pages left fetching go back to pending */
+    const char *cp = job_ctx_checkpoint(ctx);
+    bool discovered = resume || (cp && strstr(cp, "\"scraping\"") != NULL);
+    int ret = 0;
+    if (!discovered) {
+        job_ctx_progress(ctx, 0, "discovering");
+        struct page_new seed = {r.c.source, 0, "seed"};
+        if (add_pages(&r, &seed, 1, &e) < 0) {
+            ret = job_ctx_fail(ctx, true, "store: %s", e.msg);
+            goto out;
+        }
+        if (r.c.mode & MODE_SITEMAP)
+            discover_sitemaps(&r);
+        if (job_ctx_cancelled(ctx)) {
+            ret = job_ctx_fail(ctx, false, "cancelled while discovering");
+            goto out;
+        }
+        if (job_ctx_save_checkpoint(ctx, "{\"phase\":\"scraping\"}", &e) != 0) {
+            ret = job_ctx_fail(ctx, true, "checkpoint: %s", e.msg);
+            goto out;
+        }
+    } else {
+        struct requeue_args a = {r.sid};
+        if (engine_exec(r.eng, requeue_fn, &a, &e) != 0) {
+            ret = job_ctx_fail(ctx, true, "store: %s", e.msg);
+            goto out;
+        }
+    }
+    progress(&r, "scraping");
+    pthread_t th[32];
+    int nth = 0;
+    for (; nth < r.c.concurrency; nth++)
+        if (pthread_create(&th[nth], NULL, scrape_thread, &r) != 0)
+            break;
+    if (nth == 0)
+        scrape_thread(&r);
+    for (int i = 0; i < nth; i++)
+        pthread_join(th[i], NULL);
+    if (job_ctx_cancelled(ctx)) {
+        ret = job_ctx_fail(ctx, false, "cancelled after %lld pages", (long long)r.completed);
+        goto out;
+    }
+    job_ctx_progress(ctx, 100, "done");
+    if (r.completed == 0 && r.failed > 0) {
+        struct note_args a = {r.sid, r.first_error, 0, engine_now(r.eng)};
+        engine_exec(r.eng, note_fn, &a, &e);
+        ret =
+            job_ctx_fail(ctx, false, "no page could be scraped; first failure: %s", r.first_error);
+        goto out;
+    }
+    char res[256];
+    snprintf(res, sizeof res,
+             "{\"total_pages\":%lld,\"completed_pages\":%lld,\"failed_pages\":%lld,"
+             "\"records\":%lld}",
+             (long long)r.total, (long long)r.completed, (long long)r.failed, (long long)r.records);
+    job_ctx_set_result(ctx, res);
+out:
+    scrape_page_array_free(r.batch, r.bn);
+    pthread_mutex_destroy(&r.lock);
+    pthread_cond_destroy(&r.cv);
+    cfg_release(&r.c);
+    return ret;
+}

@@ -1,0 +1,607 @@
+/* Scraping sessions end to end: a real trawl serve crawling the generated shop (tests/e2e/shop.c)
+ * on 127.0.0.2, which plants products as JSON-LD, microdata and OpenGraph, behind sitemaps (two
+ * gzipped), pagination, redirects, a disallowed area, off-site links, broken, flaky and gone
+ * pages. The shop's /__manifest says which products a crawler must find and /__hits which paths
+ * it was asked for, so the tests check what came out against what was planted, and what was
+ * fetched against what may be. */
+#include "e2eutil.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define OK_STATUS(r, want)                                                                         \
+    cr_assert_eq((r).status, (want), "HTTP %ld (want %d): %s", (r).status, (want),                 \
+                 (r).body ? (r).body : "")
+
+struct env {
+    struct serve s;
+    struct origin shop;
+    char token[128];
+};
+
+static const char *const serve_args_[] = {
+    "--allow-private", "127.0.0.2/32", "--workers", "0", "--crawl-workers", "4",
+    "--first-byte-timeout", "2000", "--fetch-timeout", "5000",
+    /* the session's job is noticed soon after a kill -9 */
+    "--type", "web_scraping.lease_ms=2000", "--sweep", "100", NULL};
+
+static void start_serve(struct env *v, const char *db)
+{
+    e2e_serve(&v->s, db, serve_args_);
+}
+
+static void setup(struct env *v, int products)
+{
+    e2e_shop(&v->shop, products);
+    start_serve(v, NULL);
+    snprintf(v->token, sizeof v->token, "%s", e2e_token(v->s.db, "shop"));
+}
+
+static void teardown(struct env *v)
+{
+    cr_assert_eq(e2e_serve_stop(&v->s, 20000), 0, "serve did not stop cleanly: %s",
+                 e2e_serve_log(&v->s));
+    e2e_origin_stop(&v->shop);
+}
+
+static json_t *shop_json(struct env *v, const char *path)
+{
+    struct resp r;
+    e2e_http(&r, v->shop.base, "GET", path, NULL, NULL, 0, NULL);
+    OK_STATUS(r, 200);
+    json_t *j = json_incref(r.json);
+    e2e_resp_release(&r);
+    return j;
+}
+
+/* Start a session on the shop with the settings in cfg (stolen; source_url is set). */
+static void start_session(struct env *v, json_t *cfg, char id[64])
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/", v->shop.base);
+    json_object_set_new(cfg, "source_url", json_string(url));
+    struct resp r;
+    e2e_call(&r, &v->s, "POST", "/v1/scraping-sessions", v->token, cfg);
+    OK_STATUS(r, 201);
+    json_t *s = json_object_get(r.json, "session");
+    snprintf(id, 64, "%s", json_string_value(json_object_get(s, "id")));
+    cr_assert_str_eq(json_string_value(json_object_get(s, "status")), "pending", "%s", r.body);
+    cr_assert_str_eq(json_string_value(json_object_get(s, "background_job_id")) ? "ok" : "", "ok");
+    e2e_resp_release(&r);
+}
+
+static json_t *get_session(struct env *v, const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s", id);
+    struct resp r;
+    e2e_call(&r, &v->s, "GET", path, v->token, NULL);
+    OK_STATUS(r, 200);
+    json_t *s = json_incref(json_object_get(r.json, "session"));
+    e2e_resp_release(&r);
+    return s;
+}
+
+static json_int_t num(json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+static const char *str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* Poll the session until it ends (ms at most), checking at every step that its counts add up. */
+static json_t *wait_session(struct env *v, const char *id, int64_t ms)
+{
+    int64_t end = e2e_ms() + ms;
+    for (;;) {
+        json_t *s = get_session(v, id);
+        json_int_t total = num(s, "total_pages"), done = num(s, "completed_pages"),
+                   failed = num(s, "failed_pages"), pending = num(s, "pending_pages");
+        cr_assert_eq(total, done + failed + pending, "counts do not add up: %s",
+                     json_dumps(s, JSON_COMPACT));
+        const char *st = str(s, "status");
+        if (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "cancelled"))
+            return s;
+        json_decref(s);
+        if (e2e_ms() > end)
+            cr_assert_fail("session %s did not end in %lld ms; log: %s", id, (long long)ms,
+                           e2e_serve_log(&v->s));
+        e2e_sleep_ms(100);
+    }
+}
+
+/* The session's records as a JSON array, read from the JSON Lines export. */
+static json_t *records(struct env *v, const char *id)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/records?format=jsonl", id);
+    struct resp r;
+    e2e_call(&r, &v->s, "GET", path, v->token, NULL);
+    OK_STATUS(r, 200);
+    cr_assert(strstr(r.headers, "application/x-ndjson") != NULL, "%s", r.headers);
+    json_t *a = json_array();
+    char *save = NULL;
+    for (char *line = strtok_r(r.body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_error_t je;
+        json_t *rec = json_loads(line, 0, &je);
+        cr_assert(json_is_object(rec), "not a JSON object: %s (%s)", line, je.text);
+        json_array_append_new(a, rec);
+    }
+    e2e_resp_release(&r);
+    return a;
+}
+
+static const char *availability_of(const char *planted)
+{
+    if (!strcmp(planted, "InStock"))
+        return "in_stock";
+    if (!strcmp(planted, "OutOfStock"))
+        return "out_of_stock";
+    if (!strcmp(planted, "PreOrder"))
+        return "preorder";
+    return planted;
+}
+
+/* Every product planted is found once, with the fields it was planted with. */
+static void check_products(json_t *manifest, json_t *recs)
+{
+    json_t *products = json_object_get(manifest, "products");
+    cr_assert_eq(json_array_size(recs), json_array_size(products),
+                 "%zu records for %zu products planted", json_array_size(recs),
+                 json_array_size(products));
+    size_t i;
+    json_t *p;
+    json_array_foreach(products, i, p)
+    {
+        json_t *found = NULL;
+        size_t k;
+        json_t *rec;
+        int times = 0;
+        json_array_foreach(recs, k, rec)
+        {
+            if (!strcmp(str(rec, "sku"), str(p, "sku"))) {
+                found = rec;
+                times++;
+            }
+        }
+        cr_assert_eq(times, 1, "product %s (%s, planted as %s) found %d times", str(p, "sku"),
+                     str(p, "url"), str(p, "planted"), times);
+        const char *planted = str(p, "planted");
+        static const char *const fields[] = {"name",     "brand", "material", "color",
+                                             "currency", "url",   "category"};
+        for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+            if (!json_object_get(p, fields[f]))
+                continue;
+            cr_assert_str_eq(str(found, fields[f]), str(p, fields[f]),
+                             "product %s (%s): %s is '%s', planted '%s'", str(p, "sku"), planted,
+                             fields[f], str(found, fields[f]), str(p, fields[f]));
+        }
+        double want = json_number_value(json_object_get(p, "price"));
+        double got = json_number_value(json_object_get(found, "price"));
+        cr_assert(got > want - 0.001 && got < want + 0.001, "product %s (%s): price %f, planted %f",
+                  str(p, "sku"), planted, got, want);
+        cr_assert_str_eq(str(found, "availability"), availability_of(str(p, "availability")),
+                         "product %s (%s)", str(p, "sku"), planted);
+        /* every planted image, absolute */
+        json_t *img;
+        size_t m;
+        json_array_foreach(json_object_get(p, "images"), m, img)
+        {
+            bool have = false;
+            size_t q;
+            json_t *g;
+            json_array_foreach(json_object_get(found, "images"), q, g) have =
+                have || json_equal(g, img);
+            cr_assert(have, "product %s (%s): image %s missing", str(p, "sku"), planted,
+                      json_string_value(img));
+        }
+        json_t *dims = json_object_get(p, "dimensions");
+        const char *dk;
+        json_t *dv;
+        json_object_foreach(dims, dk, dv)
+        {
+            cr_assert_str_eq(str(json_object_get(found, "dimensions"), dk), json_string_value(dv),
+                             "product %s (%s): dimensions.%s", str(p, "sku"), planted, dk);
+        }
+        cr_assert(json_is_object(json_object_get(found, "raw")) ||
+                      json_is_array(json_object_get(found, "raw")),
+                  "product %s: the raw structured data is missing", str(p, "sku"));
+    }
+}
+
+static long hits(struct env *v, const char *path)
+{
+    return e2e_origin_hits(&v->shop, path);
+}
+
+Test(scrape, finds_every_planted_product_once_and_nothing_it_must_not_fetch, .timeout = 120)
+{
+    struct env v;
+    setup(&v, 60);
+    char id[64];
+    start_session(
+        &v, json_pack("{s:i, s:i, s:i}", "max_pages", 1000, "max_depth", 10, "concurrency", 4), id);
+    json_t *s = wait_session(&v, id, 90000);
+    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    cr_assert(json_real_value(json_object_get(s, "progress_percentage")) == 100.0, "%s",
+              json_dumps(s, JSON_COMPACT));
+    json_t *manifest = shop_json(&v, "/__manifest");
+    json_t *recs = records(&v, id);
+    check_products(manifest, recs);
+    cr_assert_eq(num(s, "materials_processed"), (json_int_t)json_array_size(recs));
+
+    /* broken pages (500 every time) and gone ones (404) failed; nothing else did */
+    json_int_t broken = (json_int_t)json_array_size(json_object_get(manifest, "broken"));
+    json_int_t gone = (json_int_t)json_array_size(json_object_get(manifest, "gone"));
+    cr_assert_eq(num(s, "failed_pages"), broken + gone, "%s", json_dumps(s, JSON_COMPACT));
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(manifest, "broken"), i, p)
+    {
+        cr_assert_eq(hits(&v, json_string_value(p)), 3, "%s: tried 3 times", json_string_value(p));
+    }
+    /* flaky pages (500 once) were tried again and their products are among those found */
+    json_array_foreach(json_object_get(manifest, "flaky"), i, p)
+    {
+        cr_assert_eq(hits(&v, json_string_value(p)), 2, "%s", json_string_value(p));
+    }
+    /* the disallowed area, the files that are not pages and the off-site links: never fetched */
+    json_array_foreach(json_object_get(manifest, "disallowed"), i, p)
+    {
+        cr_assert_eq(hits(&v, json_string_value(p)), 0, "%s was fetched", json_string_value(p));
+    }
+    json_array_foreach(json_object_get(manifest, "skip"), i, p)
+    {
+        cr_assert_eq(hits(&v, json_string_value(p)), 0, "%s was fetched", json_string_value(p));
+    }
+    struct resp r;
+    char path[256];
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/pages?limit=1000", id);
+    e2e_call(&r, &v.s, "GET", path, v.token, NULL);
+    OK_STATUS(r, 200);
+    json_array_foreach(json_object_get(r.json, "pages"), i, p)
+    {
+        cr_assert(strncmp(str(p, "url"), v.shop.base, strlen(v.shop.base)) == 0,
+                  "an off-site page is in the session: %s", str(p, "url"));
+    }
+    e2e_resp_release(&r);
+    /* every product page was fetched once (flaky ones twice, by design) */
+    json_array_foreach(json_object_get(manifest, "products"), i, p)
+    {
+        const char *u = str(p, "url") + strlen(v.shop.base);
+        long h = hits(&v, u);
+        bool flaky = false;
+        size_t k;
+        json_t *f;
+        json_array_foreach(json_object_get(manifest, "flaky"), k, f) flaky =
+            flaky || !strcmp(json_string_value(f), u);
+        cr_assert_eq(h, flaky ? 2 : 1, "%s fetched %ld times", u, h);
+    }
+    json_decref(recs);
+    json_decref(manifest);
+    json_decref(s);
+    teardown(&v);
+}
+
+Test(scrape, pages_filters_and_exports, .timeout = 120)
+{
+    struct env v;
+    setup(&v, 30);
+    char id[64];
+    start_session(&v,
+                  json_pack("{s:i, s:[s], s:{s:[s,s]}}", "max_pages", 500, "exclude_paths",
+                            "^/category/beds", "extract", "formats", "markdown", "metadata"),
+                  id);
+    json_t *s = wait_session(&v, id, 90000);
+    cr_assert_str_eq(str(s, "status"), "completed");
+    cr_assert_eq(hits(&v, "/category/beds"), 0, "an excluded path was fetched");
+
+    struct resp r;
+    char path[256];
+    /* failed pages, and only those */
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/pages?status=failed", id);
+    e2e_call(&r, &v.s, "GET", path, v.token, NULL);
+    OK_STATUS(r, 200);
+    json_t *pages = json_object_get(r.json, "pages");
+    cr_assert_eq((json_int_t)json_array_size(pages), num(s, "failed_pages"));
+    size_t i;
+    json_t *p;
+    json_array_foreach(pages, i, p)
+    {
+        cr_assert_str_eq(str(p, "status"), "failed");
+        cr_assert(str(p, "error")[0], "a failed page without an error: %s", str(p, "url"));
+    }
+    e2e_resp_release(&r);
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/pages?status=bogus", id);
+    e2e_call(&r, &v.s, "GET", path, v.token, NULL);
+    OK_STATUS(r, 400);
+    e2e_resp_release(&r);
+
+    /* a done product page keeps the formats asked for */
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/pages?status=done&limit=1000", id);
+    e2e_call(&r, &v.s, "GET", path, v.token, NULL);
+    OK_STATUS(r, 200);
+    json_int_t pid = 0;
+    json_array_foreach(json_object_get(r.json, "pages"), i, p)
+    {
+        char want[128];
+        snprintf(want, sizeof want, "%s/product/1", v.shop.base);
+        if (!strcmp(str(p, "url"), want))
+            pid = num(p, "id");
+    }
+    e2e_resp_release(&r);
+    cr_assert_gt(pid, 0, "/product/1 is not among the done pages");
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/pages/%lld/content", id, (long long)pid);
+    e2e_call(&r, &v.s, "GET", path, v.token, NULL);
+    OK_STATUS(r, 200);
+    json_t *content = json_object_get(r.json, "content");
+    cr_assert(strlen(str(content, "markdown")) > 20, "%s", r.body);
+    cr_assert(str(json_object_get(content, "metadata"), "title")[0], "%s", r.body);
+    e2e_resp_release(&r);
+
+    /* CSV: a header and a line per record; JSON: an array */
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/records?format=csv", id);
+    e2e_call(&r, &v.s, "GET", path, v.token, NULL);
+    OK_STATUS(r, 200);
+    cr_assert(strncmp(r.body, "url,name,sku,", 13) == 0, "%.200s", r.body);
+    size_t lines = 0;
+    for (size_t k = 0; k < r.len; k++)
+        lines += r.body[k] == '\n';
+    e2e_resp_release(&r);
+    json_t *recs = records(&v, id);
+    cr_assert_geq(lines, json_array_size(recs) + 1, "CSV lines %zu for %zu records", lines,
+                  json_array_size(recs));
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/records?format=json", id);
+    e2e_call(&r, &v.s, "GET", path, v.token, NULL);
+    OK_STATUS(r, 200);
+    cr_assert(json_is_array(r.json), "%.200s", r.body);
+    cr_assert_eq(json_array_size(r.json), json_array_size(recs));
+    e2e_resp_release(&r);
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/records?format=xml", id);
+    e2e_call(&r, &v.s, "GET", path, v.token, NULL);
+    OK_STATUS(r, 400);
+    e2e_resp_release(&r);
+    json_decref(recs);
+
+    /* the list, and another workspace sees nothing */
+    e2e_call(&r, &v.s, "GET", "/v1/scraping-sessions?limit=5", v.token, NULL);
+    OK_STATUS(r, 200);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "sessions")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "total")), 1);
+    e2e_resp_release(&r);
+    const char *other = e2e_token(v.s.db, "elsewhere");
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s", id);
+    e2e_call(&r, &v.s, "GET", path, other, NULL);
+    OK_STATUS(r, 404);
+    e2e_resp_release(&r);
+    json_decref(s);
+    teardown(&v);
+}
+
+Test(scrape, bad_settings_get_clear_errors, .timeout = 60)
+{
+    struct env v;
+    setup(&v, 10);
+    static const struct {
+        const char *body, *needle;
+    } cases[] = {
+        {"{}", "source_url is required"},
+        {"{\"source_url\":\"ftp://x/\"}", "source_url"},
+        {"{\"source_url\":\"http://127.0.0.2/\",\"mode\":\"all\"}", "mode"},
+        {"{\"source_url\":\"http://127.0.0.2/\",\"max_pages\":0}", "max_pages"},
+        {"{\"source_url\":\"http://127.0.0.2/\",\"include_paths\":[\"(\"]}", "include_paths[0]"},
+        {"{\"source_url\":\"http://127.0.0.2/\",\"maxPages\":5}", "unknown setting \"maxPages\""},
+        {"{\"source_url\":\"http://127.0.0.2/\",\"extract\":{\"formats\":[\"pdf\"]}}",
+         "extract.formats[0]"},
+        {"{\"source_url\":\"http://127.0.0.2/\",\"extract\":{\"rules\":{\"name\":{\"css\":\"h1[\"}}}}",
+         "extract.rules"},
+        {"[1]", "JSON object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct resp r;
+        e2e_http(&r, v.s.base, "POST", "/v1/scraping-sessions", v.token, cases[i].body,
+                 strlen(cases[i].body), NULL);
+        cr_assert_eq(r.status, 400, "%s: HTTP %ld %s", cases[i].body, r.status, r.body);
+        cr_assert(strstr(e2e_err(&r), cases[i].needle) != NULL, "%s: '%s' lacks '%s'",
+                  cases[i].body, e2e_err(&r), cases[i].needle);
+        e2e_resp_release(&r);
+    }
+    struct resp r;
+    e2e_call(&r, &v.s, "GET", "/v1/scraping-sessions/0190a3c2-0000-7000-8000-000000000000", v.token,
+             NULL);
+    OK_STATUS(r, 404);
+    e2e_resp_release(&r);
+    e2e_call(&r, &v.s, "POST", "/v1/jobs", v.token, json_pack("{s:s}", "type", "web_scraping"));
+    OK_STATUS(r, 400);
+    e2e_resp_release(&r);
+    teardown(&v);
+}
+
+/* kill -9 in the middle of a session, start again: it ends as if nothing happened, and no page
+ * that was done before the kill is fetched again. */
+Test(scrape, kill_9_mid_session_resumes_without_loss_or_refetch, .timeout = 180)
+{
+    struct env v;
+    setup(&v, 200);
+    char id[64];
+    /* slow enough to be killed in the middle */
+    start_session(&v,
+                  json_pack("{s:i, s:i, s:i, s:i}", "max_pages", 2000, "max_depth", 20,
+                            "concurrency", 2, "delay_ms", 10),
+                  id);
+    for (int t = 0;; t += 50) {
+        json_t *s = get_session(&v, id);
+        json_int_t done = num(s, "completed_pages");
+        json_decref(s);
+        if (done >= 40)
+            break;
+        cr_assert_lt(t, 60000, "no progress: %s", e2e_serve_log(&v.s));
+        e2e_sleep_ms(50);
+    }
+    kill(v.s.pid, SIGKILL);
+    e2e_serve_wait(&v.s, 10000);
+
+    /* what was done at the kill, read with nothing running */
+    const char *idle[] = {
+        "--allow-private", "127.0.0.2/32", "--workers", "0", "--crawl-workers", "0", NULL};
+    char db[1100];
+    snprintf(db, sizeof db, "%s", v.s.db);
+    e2e_serve(&v.s, db, idle);
+    char path[256];
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/pages?status=done&limit=1000", id);
+    struct resp r;
+    e2e_call(&r, &v.s, "GET", path, v.token, NULL);
+    OK_STATUS(r, 200);
+    json_t *done_before = json_incref(json_object_get(r.json, "pages"));
+    e2e_resp_release(&r);
+    cr_assert_geq(json_array_size(done_before), 40);
+    json_t *s = get_session(&v, id);
+    cr_assert_str_neq(str(s, "status"), "completed", "the session ended before the kill");
+    json_decref(s);
+    cr_assert_eq(e2e_serve_stop(&v.s, 20000), 0);
+
+    start_serve(&v, db);
+    s = wait_session(&v, id, 150000);
+    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    cr_assert_gt(num(s, "attempt"), 1, "the job was not run again: %s",
+                 json_dumps(s, JSON_COMPACT));
+    json_t *manifest = shop_json(&v, "/__manifest");
+    json_t *recs = records(&v, id);
+    check_products(manifest, recs);
+    /* the pages done before the kill were fetched once */
+    size_t i;
+    json_t *p;
+    json_array_foreach(done_before, i, p)
+    {
+        const char *u = str(p, "url") + strlen(v.shop.base);
+        if (strchr(u, '?'))
+            continue; /* the shop counts paths without their query */
+        long h = hits(&v, u);
+        bool flaky = false;
+        size_t k;
+        json_t *f;
+        json_array_foreach(json_object_get(manifest, "flaky"), k, f) flaky =
+            flaky || !strcmp(json_string_value(f), u);
+        cr_assert_eq(h, flaky ? 2 : 1, "%s, done before the kill, was fetched %ld times", u, h);
+    }
+    json_decref(recs);
+    json_decref(manifest);
+    json_decref(done_before);
+    json_decref(s);
+    teardown(&v);
+}
+
+/* retry-failed fetches the failed pages again, and only them; cancel stops a running session. */
+Test(scrape, retry_failed_refetches_only_the_failed_pages, .timeout = 120)
+{
+    struct env v;
+    setup(&v, 30);
+    char id[64];
+    start_session(&v, json_pack("{s:i}", "max_pages", 500), id);
+    json_t *s = wait_session(&v, id, 90000);
+    cr_assert_str_eq(str(s, "status"), "completed");
+    json_int_t failed = num(s, "failed_pages"), completed = num(s, "completed_pages");
+    cr_assert_gt(failed, 0);
+    char old_job[64];
+    snprintf(old_job, sizeof old_job, "%s", str(s, "background_job_id"));
+    json_decref(s);
+    json_t *manifest = shop_json(&v, "/__manifest");
+    struct resp r;
+    e2e_http(&r, v.shop.base, "GET", "/__reset", NULL, NULL, 0, NULL);
+    OK_STATUS(r, 200);
+    e2e_resp_release(&r);
+
+    char path[256];
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/retry-failed", id);
+    e2e_call(&r, &v.s, "POST", path, v.token, json_object());
+    OK_STATUS(r, 200);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "requeued")), failed, "%s", r.body);
+    json_t *ns = json_object_get(r.json, "session");
+    cr_assert_str_neq(str(ns, "background_job_id"), old_job);
+    cr_assert_eq(num(ns, "failed_pages"), 0, "%s", r.body);
+    e2e_resp_release(&r);
+    s = wait_session(&v, id, 90000);
+    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    cr_assert_eq(num(s, "failed_pages"), failed, "the same pages fail again");
+    cr_assert_eq(num(s, "completed_pages"), completed);
+    json_decref(s);
+    /* the only paths asked for: the failed pages (3 attempts each), and robots.txt */
+    json_t *all = shop_json(&v, "/__hits");
+    const char *k;
+    json_t *n;
+    json_t *expect = json_object();
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(manifest, "broken"), i, p)
+        json_object_set_new(expect, json_string_value(p), json_integer(3));
+    json_array_foreach(json_object_get(manifest, "gone"), i, p)
+        json_object_set_new(expect, json_string_value(p), json_integer(1));
+    json_object_foreach(all, k, n)
+    {
+        if (!strcmp(k, "/robots.txt"))
+            continue;
+        json_t *want = json_object_get(expect, k);
+        cr_assert(want != NULL, "%s was fetched again, %lld times, though it had not failed", k,
+                  (long long)json_integer_value(n));
+        cr_assert_eq(json_integer_value(n), json_integer_value(want), "%s: %lld fetches", k,
+                     (long long)json_integer_value(n));
+    }
+    json_decref(expect);
+    json_decref(all);
+    json_decref(manifest);
+
+    /* a session that runs is cancelled; one that has ended cannot be */
+    char id2[64];
+    start_session(
+        &v, json_pack("{s:i, s:i, s:i}", "max_pages", 500, "concurrency", 1, "delay_ms", 300), id2);
+    for (int t = 0;; t += 50) {
+        s = get_session(&v, id2);
+        bool started = num(s, "completed_pages") > 0;
+        json_decref(s);
+        if (started)
+            break;
+        cr_assert_lt(t, 30000, "the session did not start");
+        e2e_sleep_ms(50);
+    }
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/cancel", id2);
+    e2e_call(&r, &v.s, "POST", path, v.token, json_object());
+    OK_STATUS(r, 200);
+    e2e_resp_release(&r);
+    s = wait_session(&v, id2, 30000);
+    cr_assert_str_eq(str(s, "status"), "cancelled");
+    json_decref(s);
+    e2e_call(&r, &v.s, "POST", path, v.token, json_object());
+    OK_STATUS(r, 409);
+    e2e_resp_release(&r);
+    /* retry-failed while a session runs is refused, with what to do */
+    char id3[64];
+    start_session(
+        &v, json_pack("{s:i, s:i, s:i}", "max_pages", 500, "concurrency", 1, "delay_ms", 300), id3);
+    for (int t = 0;; t += 50) {
+        s = get_session(&v, id3);
+        bool running = !strcmp(str(s, "status"), "scraping");
+        json_decref(s);
+        if (running)
+            break;
+        cr_assert_lt(t, 30000, "the session did not start");
+        e2e_sleep_ms(50);
+    }
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/retry-failed", id3);
+    e2e_call(&r, &v.s, "POST", path, v.token, json_object());
+    OK_STATUS(r, 409);
+    cr_assert(strstr(e2e_err(&r), "running") != NULL, "%s", r.body);
+    e2e_resp_release(&r);
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/cancel", id3);
+    e2e_call(&r, &v.s, "POST", path, v.token, json_object());
+    OK_STATUS(r, 200);
+    e2e_resp_release(&r);
+    teardown(&v);
+}
