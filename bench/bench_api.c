@@ -30,75 +30,7 @@
 static char dir_[512];
 static const char *trawl_ = "build/trawl";
 
-static void die(const char *fmt, const char *detail)
-{
-    fprintf(stderr, "bench: %s%s%s\n", fmt, detail ? ": " : "", detail ? detail : "");
-    exit(1);
-}
-
-/* ---- a small HTTP client ---- */
-
-struct http {
-    CURL *h;
-    struct curl_slist *hdrs;
-    char base[64];
-    char *resp;
-    size_t len;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-    struct http *c = arg;
-    c->resp = xrealloc(c->resp, c->len + size * n + 1);
-    memcpy(c->resp + c->len, p, size * n);
-    c->len += size * n;
-    c->resp[c->len] = 0;
-    return size * n;
-}
-
-static void http_init(struct http *c, int port, const char *token)
-{
-    memset(c, 0, sizeof *c);
-    c->h = curl_easy_init();
-    snprintf(c->base, sizeof c->base, "http://127.0.0.1:%d", port);
-    char auth[256];
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    c->hdrs = curl_slist_append(NULL, auth);
-    c->hdrs = curl_slist_append(c->hdrs, "Content-Type: application/json");
-    c->hdrs = curl_slist_append(c->hdrs, "Expect:");
-    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdrs);
-    curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->h, CURLOPT_TCP_NODELAY, 1L);
-}
-
-static void http_release(struct http *c)
-{
-    curl_slist_free_all(c->hdrs);
-    curl_easy_cleanup(c->h);
-    free(c->resp);
-}
-
-/* method path body -> status; the answer is in c->resp */
-static long http_do(struct http *c, const char *method, const char *path, const char *body)
-{
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", c->base, path);
-    c->len = 0;
-    if (c->resp)
-        c->resp[0] = 0;
-    curl_easy_setopt(c->h, CURLOPT_URL, url);
-    curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
-    if (!body)
-        curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
-    if (curl_easy_perform(c->h) != CURLE_OK)
-        die("request failed", path);
-    long st = 0;
-    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &st);
-    return st;
-}
+#define die bench_die
 
 static const char *json_field(const char *text, const char *key, char *out, size_t n)
 {
@@ -158,34 +90,9 @@ static int raw_post(struct raw *c, const char *path, const char *token, const ch
 
 /* ---- a serve for one benchmark ---- */
 
-struct srv {
-    pid_t pid;
-    int port;
-    char db[600];
-    char token[128];
-};
-
-static void srv_start(struct srv *s, const char *name, const char *const *args)
+static void srv_start(struct bench_srv *s, const char *name, const char *const *args)
 {
-    snprintf(s->db, sizeof s->db, "%s/%s.db", dir_, name);
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "rm -f '%s' '%s-wal' '%s-shm'; '%s' token create --workspace bench "
-             "--db '%s' 2>/dev/null",
-             s->db, s->db, s->db, trawl_, s->db);
-    FILE *p = popen(cmd, "r");
-    if (!p || !fgets(s->token, sizeof s->token, p))
-        die("cannot make a token", NULL);
-    pclose(p);
-    s->token[strcspn(s->token, "\n")] = 0;
-    char log[700];
-    snprintf(log, sizeof log, "%s/%s.log", dir_, name);
-    const char *argv[40] = {"--db", s->db};
-    int k = 2;
-    for (; args && *args && k < 38; args++)
-        argv[k++] = *args;
-    argv[k] = NULL;
-    s->pid = bench_serve(trawl_, log, argv, &s->port);
+    bench_srv_start(s, trawl_, dir_, name, args);
 }
 
 /* ---- submit, one client ---- */
@@ -196,7 +103,7 @@ static const char *durability_ = "durable";
  * the disk's own fdatasync are measured in turns, ten rounds each, and compared in sum. */
 static void bench_submit(double seconds)
 {
-    struct srv s;
+    struct bench_srv s;
     srv_start(&s, "submit",
               (const char *const[]){"--workers", "0", "--crawl-workers", "0", "--durability",
                                     durability_, NULL});
@@ -251,7 +158,7 @@ static void bench_concurrent(int clients, double seconds)
         printf("http_submit_concurrent skipped=\"wrk is not installed (apt-get install wrk)\"\n");
         return;
     }
-    struct srv s;
+    struct bench_srv s;
     srv_start(&s, "concurrent",
               (const char *const[]){"--workers", "0", "--crawl-workers", "0", "--durability",
                                     durability_, NULL});
@@ -307,10 +214,10 @@ static void bench_concurrent(int clients, double seconds)
 
 static void bench_batch(void)
 {
-    struct srv s;
+    struct bench_srv s;
     srv_start(&s, "batch", (const char *const[]){"--workers", "0", "--crawl-workers", "0", NULL});
-    struct http c;
-    http_init(&c, s.port, s.token);
+    struct bench_http c;
+    bench_http_init(&c, s.port, s.token);
     for (int round = 0; round < 3; round++) {
         json_t *urls = json_array();
         for (int i = 0; i < 10000; i++) {
@@ -322,14 +229,14 @@ static void bench_batch(void)
         char *body = json_dumps(b, JSON_COMPACT);
         json_decref(b);
         int64_t t0 = clock_mono_ns();
-        long st = http_do(&c, "POST", "/v1/crawl-jobs/batch", body);
+        long st = bench_http_do(&c, "POST", "/v1/crawl-jobs/batch", body);
         double dt = (double)(clock_mono_ns() - t0) / 1e9;
         if (st != 202)
             die("batch refused", c.resp);
         printf("http_batch urls=10000 body_kb=%zu seconds=%.3f\n", strlen(body) / 1024, dt);
         free(body);
     }
-    http_release(&c);
+    bench_http_release(&c);
     bench_stop(s.pid);
 }
 
@@ -345,14 +252,14 @@ struct waiter {
 static void *wait_main(void *arg)
 {
     struct waiter *w = arg;
-    struct http c;
-    http_init(&c, w->port, w->token);
-    if (http_do(&c, "POST", w->path, "{\"maxWaitTimeMs\":10000}") != 200)
+    struct bench_http c;
+    bench_http_init(&c, w->port, w->token);
+    if (bench_http_do(&c, "POST", w->path, "{\"maxWaitTimeMs\":10000}") != 200)
         die("wait failed", c.resp);
     w->returned_ns = clock_mono_ns();
     if (!strstr(c.resp, "\"completed\":true"))
         die("wait returned before the job completed", c.resp);
-    http_release(&c);
+    bench_http_release(&c);
     return NULL;
 }
 
@@ -364,15 +271,15 @@ static int cmp_double(const void *a, const void *b)
 
 static void bench_wait(void)
 {
-    struct srv s;
+    struct bench_srv s;
     srv_start(&s, "wait", (const char *const[]){"--workers", "0", "--crawl-workers", "0", NULL});
-    struct http c;
-    http_init(&c, s.port, s.token);
+    struct bench_http c;
+    bench_http_init(&c, s.port, s.token);
     enum { ROUNDS = 50 };
     double ms[ROUNDS];
     for (int i = 0; i < ROUNDS; i++) {
         char id[64], tok[64], body[256], path[256];
-        http_do(&c, "POST", "/v1/crawl-jobs", "{\"url\":\"http://shop.example/w\"}");
+        bench_http_do(&c, "POST", "/v1/crawl-jobs", "{\"url\":\"http://shop.example/w\"}");
         json_field(c.resp, "jobId", id, sizeof id);
         struct waiter w = {.port = s.port, .token = s.token};
         snprintf(w.path, sizeof w.path, "/v1/crawl-jobs/%s/wait", id);
@@ -380,7 +287,7 @@ static void bench_wait(void)
         pthread_create(&t, NULL, wait_main, &w);
         clock_sleep_ms(20); /* the wait is in place */
         /* an external worker takes the job and completes it */
-        http_do(&c, "POST", "/v1/jobs/claim", "{\"types\":[\"crawl\"],\"worker\":\"bench\"}");
+        bench_http_do(&c, "POST", "/v1/jobs/claim", "{\"types\":[\"crawl\"],\"worker\":\"bench\"}");
         json_t *j = json_loads(c.resp, 0, NULL);
         snprintf(tok, sizeof tok, "%s",
                  json_string_value(
@@ -389,7 +296,7 @@ static void bench_wait(void)
         snprintf(path, sizeof path, "/v1/jobs/%s/complete", id);
         snprintf(body, sizeof body, "{\"worker\":\"bench\",\"leaseToken\":\"%s\"}", tok);
         int64_t sent = clock_mono_ns();
-        if (http_do(&c, "POST", path, body) != 200)
+        if (bench_http_do(&c, "POST", path, body) != 200)
             die("complete refused", c.resp);
         pthread_join(t, NULL);
         /* from sending the completion (before it is committed) to the wait's answer: an upper
@@ -399,29 +306,17 @@ static void bench_wait(void)
     qsort(ms, ROUNDS, sizeof ms[0], cmp_double);
     printf("wait_after_completion rounds=%d p50_ms=%.2f p90_ms=%.2f max_ms=%.2f\n", ROUNDS,
            ms[ROUNDS / 2], ms[ROUNDS * 9 / 10], ms[ROUNDS - 1]);
-    http_release(&c);
+    bench_http_release(&c);
     bench_stop(s.pid);
 }
 
 /* ---- crawl jobs against a local nginx ---- */
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
-    bind(fd, (struct sockaddr *)&sa, sizeof sa);
-    socklen_t len = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &len);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static pid_t start_nginx(int port, size_t page_bytes)
 {
-    char site[600], path[700], conf[700];
+    char site[600], path[700];
     snprintf(site, sizeof site, "%s/site", dir_);
     mkdir(site, 0755);
-    chmod(dir_, 0755); /* nginx's workers run as nobody */
     snprintf(path, sizeof path, "%s/page.html", site);
     FILE *f = fopen(path, "w");
     fprintf(f, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>A product"
@@ -434,41 +329,9 @@ static pid_t start_nginx(int port, size_t page_bytes)
                              i, i, i);
     fprintf(f, "</body></html>\n");
     fclose(f);
-    snprintf(conf, sizeof conf, "%s/nginx.conf", dir_);
-    f = fopen(conf, "w");
-    fprintf(f,
-            "daemon off;\nworker_processes 1;\npid %s/nginx.pid;\nerror_log %s/nginx.err;\n"
-            "events { worker_connections 1024; }\n"
-            "http { access_log off; keepalive_requests 100000;\n"
-            "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
-            "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
-            "  server { listen 127.0.0.1:%d; root %s;\n"
-            "    location = /robots.txt { return 404; }\n"
-            "    location / { default_type text/html; try_files /page.html =404; } } }\n",
-            dir_, dir_, dir_, dir_, dir_, dir_, dir_, port, site);
-    fclose(f);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execl("/usr/sbin/nginx", "nginx", "-p", dir_, "-c", conf, (char *)NULL);
-        _exit(127);
-    }
-    /* wait until it answers */
-    for (int t = 0; t < 5000; t += 20) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET,
-                                 .sin_port = htons((uint16_t)port),
-                                 .sin_addr.s_addr = htonl(0x7f000001)};
-        int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-        close(fd);
-        if (ok)
-            return pid;
-        clock_sleep_ms(20);
-    }
-    die("nginx did not start", conf);
-    return -1;
+    return bench_nginx(dir_, port, site,
+                       "location = /robots.txt { return 404; }\n"
+                       "location / { default_type text/html; try_files /page.html =404; }\n");
 }
 
 static const char *host_conns_ = "8";
@@ -479,17 +342,17 @@ static void bench_crawl(int pages, int workers)
         printf("crawl_nginx skipped=\"nginx is not installed (apt-get install nginx-light)\"\n");
         return;
     }
-    int port = free_port();
+    int port = bench_free_port();
     pid_t ng = start_nginx(port, 27 * 1024);
     char w[16];
     snprintf(w, sizeof w, "%d", workers);
-    struct srv s;
+    struct bench_srv s;
     srv_start(&s, "crawl",
               (const char *const[]){"--workers", "0", "--crawl-workers", w, "--allow-private",
                                     "127.0.0.1/32", "--host-connections", host_conns_,
                                     "--log-level", "warn", NULL});
-    struct http c;
-    http_init(&c, s.port, s.token);
+    struct bench_http c;
+    bench_http_init(&c, s.port, s.token);
     json_t *urls = json_array();
     for (int i = 0; i < pages; i++) {
         char u[96];
@@ -500,7 +363,7 @@ static void bench_crawl(int pages, int workers)
     char *body = json_dumps(b, JSON_COMPACT);
     json_decref(b);
     int64_t t0 = clock_mono_ns();
-    if (http_do(&c, "POST", "/v1/crawl-jobs/batch", body) != 202)
+    if (bench_http_do(&c, "POST", "/v1/crawl-jobs/batch", body) != 202)
         die("batch refused", c.resp);
     free(body);
     long peak = 0;
@@ -510,7 +373,7 @@ static void bench_crawl(int pages, int workers)
         long kb = bench_vmhwm_kb(s.pid);
         if (kb > peak)
             peak = kb;
-        http_do(&c, "GET", "/v1/batches/bench?limit=1", NULL);
+        bench_http_do(&c, "GET", "/v1/batches/bench?limit=1", NULL);
         json_t *j = json_loads(c.resp, 0, NULL);
         json_t *cnt = json_object_get(j, "counts");
         completed = (long)json_integer_value(json_object_get(cnt, "completed"));
@@ -526,10 +389,9 @@ static void bench_crawl(int pages, int workers)
            "failed=%ld seconds=%.2f pages_per_s=%.0f peak_rss_mb=%.1f\n",
            pages, workers, host_conns_, completed, failed, dt, (double)completed / dt,
            (double)peak / 1024);
-    http_release(&c);
+    bench_http_release(&c);
     bench_stop(s.pid);
-    kill(ng, SIGTERM);
-    waitpid(ng, NULL, 0);
+    bench_stop(ng);
 }
 
 int main(int argc, char **argv)

@@ -2,12 +2,18 @@
 #include "benchutil.h"
 
 #include "base/clock.h"
+#include "base/xalloc.h"
+
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,4 +118,140 @@ int bench_stop(pid_t pid)
     if (waitpid(pid, &st, 0) != pid)
         return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void bench_die(const char *msg, const char *detail)
+{
+    fprintf(stderr, "bench: %s%s%s\n", msg, detail ? ": " : "", detail ? detail : "");
+    exit(1);
+}
+
+int bench_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+    bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    socklen_t len = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+void bench_srv_start(struct bench_srv *s, const char *trawl, const char *dir, const char *name,
+                     const char *const *args)
+{
+    snprintf(s->db, sizeof s->db, "%s/%s.db", dir, name);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "rm -f '%s' '%s-wal' '%s-shm'; '%s' token create --workspace bench "
+             "--db '%s' 2>/dev/null",
+             s->db, s->db, s->db, trawl, s->db);
+    FILE *p = popen(cmd, "r");
+    if (!p || !fgets(s->token, sizeof s->token, p))
+        bench_die("cannot make a token", NULL);
+    pclose(p);
+    s->token[strcspn(s->token, "\n")] = 0;
+    char log[700];
+    snprintf(log, sizeof log, "%s/%s.log", dir, name);
+    const char *argv[40] = {"--db", s->db};
+    int k = 2;
+    for (; args && *args && k < 38; args++)
+        argv[k++] = *args;
+    argv[k] = NULL;
+    s->pid = bench_serve(trawl, log, argv, &s->port);
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+    struct bench_http *c = arg;
+    c->resp = xrealloc(c->resp, c->len + size * n + 1);
+    memcpy(c->resp + c->len, p, size * n);
+    c->len += size * n;
+    c->resp[c->len] = 0;
+    return size * n;
+}
+
+void bench_http_init(struct bench_http *c, int port, const char *token)
+{
+    memset(c, 0, sizeof *c);
+    CURL *h = curl_easy_init();
+    c->h = h;
+    snprintf(c->base, sizeof c->base, "http://127.0.0.1:%d", port);
+    char auth[256];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    struct curl_slist *hdrs = curl_slist_append(NULL, auth);
+    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    c->hdrs = hdrs;
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+}
+
+void bench_http_release(struct bench_http *c)
+{
+    curl_slist_free_all(c->hdrs);
+    curl_easy_cleanup(c->h);
+    free(c->resp);
+}
+
+long bench_http_do(struct bench_http *c, const char *method, const char *path, const char *body)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", c->base, path);
+    c->len = 0;
+    if (c->resp)
+        c->resp[0] = 0;
+    curl_easy_setopt(c->h, CURLOPT_URL, url);
+    curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
+    if (!body)
+        curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
+    if (curl_easy_perform(c->h) != CURLE_OK)
+        bench_die("request failed", path);
+    long st = 0;
+    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &st);
+    return st;
+}
+
+pid_t bench_nginx(const char *dir, int port, const char *root, const char *locations)
+{
+    char conf[700];
+    chmod(dir, 0755); /* nginx's workers run as nobody */
+    snprintf(conf, sizeof conf, "%s/nginx.conf", dir);
+    FILE *f = fopen(conf, "w");
+    if (!f)
+        bench_die("cannot write", conf);
+    fprintf(f,
+            "daemon off;\nworker_processes 1;\npid %s/nginx.pid;\nerror_log %s/nginx.err;\n"
+            "events { worker_connections 1024; }\n"
+            "http { access_log off; keepalive_requests 100000;\n"
+            "  include /etc/nginx/mime.types;\n"
+            "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
+            "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
+            "  server { listen 127.0.0.1:%d; root %s;\n%s} }\n",
+            dir, dir, dir, dir, dir, dir, dir, port, root, locations);
+    fclose(f);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execl("/usr/sbin/nginx", "nginx", "-p", dir, "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    for (int t = 0; t < 5000; t += 20) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)port),
+                                 .sin_addr.s_addr = htonl(0x7f000001)};
+        int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        close(fd);
+        if (ok)
+            return pid;
+        clock_sleep_ms(20);
+    }
+    bench_die("nginx did not start", conf);
 }

@@ -19,4 +19,38 @@ pid_t bench_serve(const char *trawl, const char *log, const char *const *args, i
 /* SIGTERM and wait; returns the exit status or -1. */
 int bench_stop(pid_t pid);
 
+/* Print "bench: msg: detail" and exit 1. */
+void bench_die(const char *msg, const char *detail) __attribute__((noreturn));
+/* A port free on 127.0.0.1 just now. */
+int bench_free_port(void);
+
+/* A trawl serve for one benchmark: a fresh database DIR/NAME.db with a token for workspace
+ * "bench", and serve started on it with args (NULL-terminated), its log in DIR/NAME.log. */
+struct bench_srv {
+    pid_t pid;
+    int port;
+    char db[600];
+    char token[128];
+};
+void bench_srv_start(struct bench_srv *s, const char *trawl, const char *dir, const char *name,
+                     const char *const *args);
+
+/* Start nginx (one worker process) on 127.0.0.1:port serving root, with these location blocks,
+ * its files under dir; returns once it answers. Stop it with bench_stop. */
+pid_t bench_nginx(const char *dir, int port, const char *root, const char *locations);
+
+/* A small HTTP client (libcurl) for a serve's API, with its token. */
+struct bench_http {
+    void *h;    /* CURL * */
+    void *hdrs; /* struct curl_slist * */
+    char base[64];
+    char *resp; /* the last answer's body, NUL-terminated */
+    size_t len;
+};
+void bench_http_init(struct bench_http *c, int port, const char *token);
+void bench_http_release(struct bench_http *c);
+/* method path body (NULL: none) -> the HTTP status; the answer is in c->resp. Exits when the
+ * server cannot be reached. */
+long bench_http_do(struct bench_http *c, const char *method, const char *path, const char *body);
+
 #endif
