@@ -458,6 +458,59 @@ int url_normalize(const char *in, char **out, struct err *e)
     return normalize("url", in, out, NULL, e);
 }
 
+/* The common case of a page's links, without libcurl: a root-relative reference ("/a/b?c=d")
+ * against a base that is already normalized. It applies only when normalizing the result could
+ * change nothing: the reference holds only characters a normalized URL keeps as they are (no
+ * '%', no space, no non-ASCII, none of the ones that get percent-encoded), no dot segment and no
+ * empty query; a fragment is dropped as normalization drops it. Returns false to leave the
+ * reference to the general path. */
+static bool resolve_simple(const char *nbase, const char *ref, char **out)
+{
+    if (ref[0] != '/' || ref[1] == '/')
+        return false;
+    size_t n = strcspn(ref, "#");
+    const char *q = memchr(ref, '?', n);
+    if (q && q + 1 == ref + n)
+        return false; /* "?" alone: removed by normalization */
+    size_t plen = q ? (size_t)(q - ref) : n;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)ref[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (c == 0 || !strchr("-._~/!$&'()*+,;=:@?", c)))
+            return false;
+    }
+    for (size_t i = 0; i < plen; i++) /* "/." or "/.." as a whole segment */
+        if (ref[i] == '/' && ref[i + 1] == '.' &&
+            (i + 2 >= plen || ref[i + 2] == '/' ||
+             (ref[i + 2] == '.' && (i + 3 >= plen || ref[i + 3] == '/'))))
+            return false;
+    const char *host = strstr(nbase, "://");
+    if (!host)
+        return false;
+    size_t olen = (size_t)(host + 3 - nbase) + strcspn(host + 3, "/?#");
+    if (olen + n >= URL_MAX)
+        return false;
+    char *r = xmalloc(olen + n + 1);
+    memcpy(r, nbase, olen);
+    memcpy(r + olen, ref, n);
+    r[olen + n] = 0;
+    *out = r;
+    return true;
+}
+
+int url_resolve_normal(const char *nbase, const char *ref, char **out, struct err *e)
+{
+    const char *r = ref ? ref : "";
+    while (is_ws((unsigned char)*r))
+        r++;
+    size_t n = strlen(r);
+    while (n && is_ws((unsigned char)r[n - 1]))
+        n--;
+    if (!r[n] && resolve_simple(nbase, r, out))
+        return 0;
+    return url_resolve(nbase, ref, out, e);
+}
+
 int url_resolve(const char *base, const char *ref, char **out, struct err *e)
 {
     char *nbase = NULL, *text = NULL;

@@ -306,37 +306,61 @@ static const char *const skip_ext_[] = {
     ".webm", ".wav",  ".ogg",  ".woff", ".woff2", ".ttf",  ".eot", ".exe", ".dmg",  ".doc", ".docx",
     ".xls",  ".xlsx", ".ppt",  ".pptx", ".csv",   ".json", ".xml", ".rss", ".atom", ".apk", ".iso"};
 
-/* The URL to queue for u (a new string, its query dropped when the session ignores queries),
- * or NULL when u is outside the session, with the reason in *why. */
+/* The host (without its port, an IPv6 one without brackets, as url_split gives it) and the path
+ * with its query of a normalized URL, read from the string: links come normalized, and this runs
+ * for every one. False when u is not one. */
+static bool split_normal(const char *u, char *host, size_t hn, const char **path)
+{
+    const char *h = strstr(u, "://");
+    if (!h)
+        return false;
+    h += 3;
+    const char *end = h + strcspn(h, "/?#");
+    const char *from = h, *to;
+    if (*h == '[') {
+        from = h + 1;
+        to = memchr(from, ']', (size_t)(end - from));
+        if (!to)
+            return false;
+    } else {
+        to = h + strcspn(h, ":/?#");
+    }
+    size_t hl = (size_t)(to - from);
+    if (hl == 0 || hl >= hn || *end != '/')
+        return false;
+    memcpy(host, from, hl);
+    host[hl] = 0;
+    *path = end;
+    return true;
+}
+
+/* The URL to queue for u (a normalized URL; a new string, its query dropped when the session
+ * ignores queries), or NULL when u is outside the session, with the reason in *why. */
 static char *scope(const struct cfg *c, const char *u, const char **why)
 {
-    struct url_parts p;
-    struct err e;
+    char host[256];
+    const char *path;
     *why = NULL;
-    if (url_split(u, &p, &e) != 0) {
+    if (!split_normal(u, host, sizeof host, &path)) {
         *why = "not a url the session can fetch";
         return NULL;
     }
-    char *out = NULL;
-    bool same = strcmp(p.host, c->host) == 0;
+    bool same = strcmp(host, c->host) == 0;
     if (!same && c->subdomains) {
-        size_t hl = strlen(p.host), sl = strlen(c->site);
-        same = strcmp(p.host, c->site) == 0 ||
-               (hl > sl && p.host[hl - sl - 1] == '.' && strcmp(p.host + hl - sl, c->site) == 0);
+        size_t hl = strlen(host), sl = strlen(c->site);
+        same = strcmp(host, c->site) == 0 ||
+               (hl > sl && host[hl - sl - 1] == '.' && strcmp(host + hl - sl, c->site) == 0);
     }
     if (!same) {
         *why = "off-site";
-        goto out;
+        return NULL;
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s", p.path);
-    char *q = strchr(path, '?');
-    size_t plen = q ? (size_t)(q - path) : strlen(path);
+    size_t plen = strcspn(path, "?");
     for (size_t i = 0; i < sizeof skip_ext_ / sizeof skip_ext_[0]; i++) {
         size_t el = strlen(skip_ext_[i]);
         if (plen >= el && strncasecmp(path + plen - el, skip_ext_[i], el) == 0) {
             *why = "not a page (by its extension)";
-            goto out;
+            return NULL;
         }
     }
     bool inc = c->ninc == 0;
@@ -344,21 +368,19 @@ static char *scope(const struct cfg *c, const char *u, const char **why)
         inc = regexec(&c->inc[i], path, 0, NULL, 0) == 0;
     if (!inc) {
         *why = "not in include_paths";
-        goto out;
+        return NULL;
     }
     for (int i = 0; i < c->nexc; i++)
         if (regexec(&c->exc[i], path, 0, NULL, 0) == 0) {
             *why = "in exclude_paths";
-            goto out;
+            return NULL;
         }
-    out = xstrdup(u);
+    char *out = xstrdup(u);
     if (c->ignore_query) {
         char *qm = strchr(out, '?');
         if (qm)
             *qm = 0;
     }
-out:
-    url_parts_release(&p);
     return out;
 }
 

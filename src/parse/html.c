@@ -183,7 +183,7 @@ char *html_resolve(const struct html_doc *d, const char *ref)
         return NULL;
     char *abs;
     struct err e;
-    if (url_resolve(d->base, ref, &abs, &e) != 0)
+    if (url_resolve_normal(d->base, ref, &abs, &e) != 0)
         return NULL;
     return abs;
 }

@@ -633,3 +633,91 @@ Test(url_origin, refused_url)
     cr_expect(strstr(e.msg, "url must not contain user info") != NULL, "%s", e.msg);
     cr_expect_str_eq(out, "");
 }
+
+/* url_resolve_normal takes a shortcut for simple root-relative references: it must give exactly
+ * what url_resolve gives, for those and for every reference it leaves to the general path. */
+Test(url_resolve_normal, same_as_url_resolve)
+{
+    static const char *const bases[] = {"http://example.com/a/b", "https://shop.example:8443/",
+                                        "http://[::1]:8080/x?y=1", "http://127.0.0.2:18081/p/1"};
+    static const char *const refs[] = {
+        "/",
+        "/a",
+        "/a/b/c",
+        "/a?b=c&d=e",
+        "/a#frag",
+        "/a?b#c",
+        "/a?",
+        "/a/./b",
+        "/a/../b",
+        "/a/.",
+        "/a/..",
+        "/.hidden",
+        "/...",
+        "/a//b",
+        "//other.example/x",
+        "/a b",
+        "/a%20b",
+        "/a%7Eb",
+        "/caf\xc3\xa9",
+        "/a|b",
+        "/a\"b",
+        "/a{b}",
+        "/a^b",
+        "/a`b",
+        "/a\\b",
+        "/x:y@z!$&'()*+,;=",
+        "/~user/_x-y.z",
+        "relative",
+        "../up",
+        "?q=1",
+        "#top",
+        "",
+        "  /trim  ",
+        "/A/B?C=D",
+        "/a?b=/c?d",
+        "/%",
+        "/a?b%zz",
+        "http://example.com/abs",
+        "HTTP://EXAMPLE.COM/",
+        "mailto:x@example.com",
+        "/a\tb",
+    };
+    for (size_t b = 0; b < N(bases); b++) {
+        char *nbase;
+        struct err e = {0};
+        cr_assert_eq(url_normalize(bases[b], &nbase, &e), 0, "%s", e.msg);
+        for (size_t i = 0; i < N(refs); i++) {
+            char *slow = NULL, *fast = NULL;
+            struct err e1 = {0}, e2 = {0};
+            int rs = url_resolve(nbase, refs[i], &slow, &e1);
+            int rf = url_resolve_normal(nbase, refs[i], &fast, &e2);
+            cr_expect_eq(rf, rs, "'%s' against %s: %d, url_resolve %d", refs[i], nbase, rf, rs);
+            if (rs == 0 && rf == 0)
+                cr_expect_str_eq(fast, slow, "'%s' against %s", refs[i], nbase);
+            free(slow);
+            free(fast);
+        }
+        free(nbase);
+    }
+    /* and random references made of the characters the shortcut takes, and a few it does not */
+    static const char alphabet[] = "abcXYZ019-._~/!$&'()*+,;=:@?#%. ";
+    unsigned seed = 12345;
+    for (int k = 0; k < 20000; k++) {
+        char ref[24];
+        ref[0] = '/';
+        int len = 1 + (int)(rand_r(&seed) % 20);
+        for (int i = 1; i < len; i++)
+            ref[i] = alphabet[rand_r(&seed) % (sizeof alphabet - 1)];
+        ref[len] = 0;
+        char *slow = NULL, *fast = NULL;
+        struct err e1 = {0}, e2 = {0};
+        int rs = url_resolve("http://example.com/a/b", ref, &slow, &e1);
+        int rf = url_resolve_normal("http://example.com/a/b", ref, &fast, &e2);
+        cr_assert_eq(rf, rs, "'%s': %d, url_resolve %d", ref, rf, rs);
+        if (rs == 0)
+            cr_assert_str_eq(fast, slow, "'%s'", ref);
+        free(slow);
+        free(fast);
+    }
+}
