@@ -86,7 +86,7 @@ tests: $(BUILD)/trawl $(BUILD)/tests/unit_tests $(BUILD)/tests/crash_test \
 test: tests
 	sh scripts/run-tests.sh $(BUILD)
 
-bench: $(BUILD)/trawl $(BENCH_BIN)
+bench: $(BUILD)/trawl $(BUILD)/tests/shop $(BENCH_BIN)
 	sh scripts/install-deps.sh --bench
 	sh scripts/run-bench.sh $(BUILD)
 

@@ -77,7 +77,7 @@ static void run(int products)
     bench_http_init(&c, s.port, s.token);
     char body[512];
     snprintf(body, sizeof body,
-             "{\"source_url\":\"http://127.0.0.1:%d/\",\"max_pages\":%zu,\"max_depth\":50,"
+             "{\"source_url\":\"http://127.0.0.1:%d/\",\"max_pages\":%zu,\"max_depth\":10000,"
              "\"concurrency\":%d}",
              port, html_pages * 2 + 100, concurrency_);
     int64_t cpu0 = bench_cpu_us(s.pid);

@@ -17,6 +17,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* the servers a benchmark started, stopped by bench_die too */
+static pid_t started_[16];
+
+static void track(pid_t pid)
+{
+    for (size_t i = 0; i < sizeof started_ / sizeof started_[0]; i++)
+        if (!started_[i]) {
+            started_[i] = pid;
+            return;
+        }
+}
+
+static void untrack(pid_t pid)
+{
+    for (size_t i = 0; i < sizeof started_ / sizeof started_[0]; i++)
+        if (started_[i] == pid)
+            started_[i] = 0;
+}
+
 double bench_fdatasync_us(const char *dir, int n)
 {
     char path[600];
@@ -92,6 +111,7 @@ pid_t bench_serve(const char *trawl, const char *log, const char *const *args, i
         execv(trawl, (char *const *)argv);
         _exit(127);
     }
+    track(pid);
     for (int t = 0; t < 10000; t += 10) {
         FILE *f = fopen(out, "r");
         char buf[256] = "";
@@ -113,6 +133,7 @@ pid_t bench_serve(const char *trawl, const char *log, const char *const *args, i
 
 int bench_stop(pid_t pid)
 {
+    untrack(pid);
     kill(pid, SIGTERM);
     int st;
     if (waitpid(pid, &st, 0) != pid)
@@ -123,6 +144,9 @@ int bench_stop(pid_t pid)
 void bench_die(const char *msg, const char *detail)
 {
     fprintf(stderr, "bench: %s%s%s\n", msg, detail ? ": " : "", detail ? detail : "");
+    for (size_t i = 0; i < sizeof started_ / sizeof started_[0]; i++)
+        if (started_[i])
+            bench_stop(started_[i]);
     exit(1);
 }
 
@@ -209,8 +233,12 @@ long bench_http_do(struct bench_http *c, const char *method, const char *path, c
     curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
     if (!body)
         curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
-    if (curl_easy_perform(c->h) != CURLE_OK)
-        bench_die("request failed", path);
+    CURLcode cc = curl_easy_perform(c->h);
+    if (cc != CURLE_OK) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s %s: %s", method, path, curl_easy_strerror(cc));
+        bench_die("request failed", msg);
+    }
     long st = 0;
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &st);
     return st;
@@ -242,6 +270,7 @@ pid_t bench_nginx(const char *dir, int port, const char *root, const char *locat
         execl("/usr/sbin/nginx", "nginx", "-p", dir, "-c", conf, (char *)NULL);
         _exit(127);
     }
+    track(pid);
     for (int t = 0; t < 5000; t += 20) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in sa = {.sin_family = AF_INET,

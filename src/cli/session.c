@@ -259,7 +259,7 @@ int cmd_scrape(int argc, char **argv)
             json_object_set_new(set, "max_pages", json_integer(v));
             break;
         case O_MAX_DEPTH:
-            if (!cli_int("--max-depth", optarg, 0, 50, &v))
+            if (!cli_int("--max-depth", optarg, 0, 10000, &v))
                 goto out;
             json_object_set_new(set, "max_depth", json_integer(v));
             break;

@@ -165,7 +165,7 @@ static int cfg_load(const json_t *in, struct cfg *c, json_t **out, struct err *e
     if ((rc = field_int(in, "max_pages", 1, 1000000, 1000, &v, e)))
         goto fail;
     c->max_pages = (int)v;
-    if ((rc = field_int(in, "max_depth", 0, 50, 3, &v, e)))
+    if ((rc = field_int(in, "max_depth", 0, 10000, 3, &v, e)))
         goto fail;
     c->max_depth = (int)v;
     if ((rc = field_int(in, "concurrency", 1, 32, 4, &v, e)))

@@ -20,7 +20,7 @@
 /* Check a session's settings as a user sends them, and give them back complete (defaults filled
  * in, source_url normalized) as a new JSON object in *out. TRAWL_EINVAL names the field. The
  * settings: source_url (required), mode ("sitemap", "crawl" or "both"; default both), max_pages
- * (1-1000000; default 1000), max_depth (0-50; default 3), include_paths and exclude_paths
+ * (1-1000000; default 1000), max_depth (0-10000; default 3), include_paths and exclude_paths
  * (arrays of POSIX extended regular expressions matched against the path and query),
  * allow_subdomains (default false), ignore_query_parameters (default false: a URL's query
  * makes it another page), categories (array of strings: keep only records whose category
