@@ -521,7 +521,7 @@ static void csv_value(struct buf *b, json_t *v)
             return;
         }
     }
-    s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     if (s)
         csv_field(b, s);
     free(s);

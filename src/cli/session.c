@@ -388,7 +388,9 @@ int cmd_scrape(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     json_t *final;
+    int64_t t0 = clock_mono_ms();
     int frc = follow(&conn, id, as_json, &final);
+    double secs = (double)(clock_mono_ms() - t0) / 1000;
     if (frc != 0) {
         rc = frc;
         goto out;
@@ -398,10 +400,12 @@ int cmd_scrape(int argc, char **argv)
         cli_print_json(final);
     else
         fprintf(stderr,
-                "session %s %s: %lld pages done, %lld failed, %lld skipped; %lld records%s%s\n", id,
-                st, (long long)num(final, "completed_pages"), (long long)num(final, "failed_pages"),
-                (long long)num(final, "skipped_pages"),
-                (long long)num(final, "materials_processed"), out ? " in " : "", out ? out : "");
+                "session %s %s: %lld pages done, %lld failed, %lld skipped; %lld records%s%s "
+                "(%.1f s)\n",
+                id, st, (long long)num(final, "completed_pages"),
+                (long long)num(final, "failed_pages"), (long long)num(final, "skipped_pages"),
+                (long long)num(final, "materials_processed"), out ? " in " : "", out ? out : "",
+                secs);
     const char *msg = json_string_value(json_object_get(final, "error_message"));
     if (msg && strcmp(st, "completed") != 0)
         fprintf(stderr, "trawl: %s\n", msg);

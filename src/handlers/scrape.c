@@ -248,6 +248,12 @@ static int cfg_load(const json_t *in, struct cfg *c, json_t **out, struct err *e
         json_object_set_new(o, "allow_subdomains", json_boolean(c->subdomains));
         json_object_set_new(o, "ignore_query_parameters", json_boolean(c->ignore_query));
         json_object_set_new(o, "respect_robots", json_boolean(c->robots));
+        json_t *oex = json_object_get(o, "extract");
+        if (!json_is_object(oex)) {
+            oex = json_object();
+            json_object_set_new(o, "extract", oex);
+        }
+        json_object_set_new(oex, "structured", json_boolean(c->structured));
         *out = o;
     }
     return 0;
@@ -881,7 +887,8 @@ static void process_page(struct run *r, struct scrape_page *pg)
                     json_t *rec = json_array_get(recs, i);
                     const char *sku = json_string_value(json_object_get(rec, "sku"));
                     const char *url = json_string_value(json_object_get(rec, "url"));
-                    rec_text[i] = json_dumps(rec, JSON_COMPACT);
+                    /* 15 digits: a price of 975.9 is written 975.9, not 975.89999999999998 */
+                    rec_text[i] = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
                     pc.recs[pc.nrecs++] = (struct record_new){sku && *sku ? sku
                                                               : url       ? url
                                                                           : pg->url,

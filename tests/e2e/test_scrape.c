@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define OK_STATUS(r, want)                                                                         \
     cr_assert_eq((r).status, (want), "HTTP %ld (want %d): %s", (r).status, (want),                 \
@@ -603,5 +604,50 @@ Test(scrape, retry_failed_refetches_only_the_failed_pages, .timeout = 120)
     e2e_call(&r, &v.s, "POST", path, v.token, json_object());
     OK_STATUS(r, 200);
     e2e_resp_release(&r);
+    teardown(&v);
+}
+
+/* trawl scrape runs a session from the command line and writes its records. */
+Test(scrape, the_command_line_writes_the_records, .timeout = 120)
+{
+    struct env v;
+    setup(&v, 30);
+    char server[128], token[200], url[128], out[1200];
+    snprintf(server, sizeof server, "TRAWL_SERVER=%s", v.s.base);
+    snprintf(token, sizeof token, "TRAWL_TOKEN=%s", v.token);
+    snprintf(url, sizeof url, "%s/", v.shop.base);
+    const char *env[] = {server, token, NULL};
+    snprintf(out, sizeof out, "%s", e2e_path("products.csv"));
+    struct run r;
+    E2E_RUN(&r, env, "scrape", url, "--max-pages", "300", "-o", out);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "completed") != NULL, "%s", r.err);
+    json_t *manifest = shop_json(&v, "/__manifest");
+    size_t planted = json_array_size(json_object_get(manifest, "products"));
+    json_decref(manifest);
+    FILE *f = fopen(out, "r");
+    cr_assert(f != NULL, "%s was not written", out);
+    char line[8192];
+    size_t lines = 0;
+    cr_assert(fgets(line, sizeof line, f) != NULL);
+    cr_assert(strncmp(line, "url,name,sku,", 13) == 0, "%s", line);
+    while (fgets(line, sizeof line, f))
+        lines += strchr(line, '\n') != NULL;
+    fclose(f);
+    cr_assert_eq(lines, planted, "%zu CSV lines for %zu products", lines, planted);
+    char part[1300];
+    snprintf(part, sizeof part, "%s.part", out);
+    cr_assert_neq(access(part, F_OK), 0, "the .part file was left behind");
+
+    /* bad usage and a server that is not there say so */
+    E2E_RUN(&r, env, "scrape", url, "--mode", "all");
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "--mode must be sitemap, crawl or both") != NULL, "%s", r.err);
+    E2E_RUN(&r, env, "scrape");
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    const char *nowhere[] = {"TRAWL_SERVER=http://127.0.0.1:1", token, NULL};
+    E2E_RUN(&r, nowhere, "scrape", url);
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "cannot reach the server") != NULL, "%s", r.err);
     teardown(&v);
 }
