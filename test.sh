@@ -13,6 +13,7 @@ sh scripts/run-tests.sh build >build/test.log 2>&1 || status=1
 cat build/test.log
 echo "== sanitizer build (address,undefined) =="
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp" \
     CRASH_KILLS=${CRASH_KILLS_SAN:-20} sh scripts/run-tests.sh build-san >build-san/test.log 2>&1 ||
     status=1
 cat build-san/test.log

@@ -352,13 +352,15 @@ enum MHD_Result api_sessions_retry(struct req *r)
 
 static json_t *page_json(const struct scrape_page *p)
 {
-    return json_pack(
+    json_t *o = json_pack(
         "{s:I, s:s, s:i, s:s, s:s, s:i, s:o, s:s?, s:i, s:o, s:o, s:o}", "id", (json_int_t)p->id,
         "url", p->url, "depth", p->depth, "source", p->source ? p->source : "", "status",
         page_status_name(p->status), "attempt", p->attempt, "http_status",
         p->http_status ? json_integer(p->http_status) : json_null(), "error", p->error, "records",
         p->records, "fetch_ms", p->fetched_at ? json_integer(p->fetch_ms) : json_null(),
         "discovered_at", api_time(p->discovered_at), "fetched_at", api_time(p->fetched_at));
+    json_object_set_new(o, "lastmod", p->lastmod ? json_string(p->lastmod) : json_null());
+    return o;
 }
 
 enum MHD_Result api_sessions_pages(struct req *r)

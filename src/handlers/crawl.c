@@ -15,9 +15,7 @@
 
 #define CRAWL_HEADERS_MAX 32
 
-/* Failures that say the host is in trouble (they count towards its breaker); a 4xx or a robots
- * refusal says nothing about its health. */
-static bool host_trouble(const struct fetch_result *r)
+bool crawl_host_trouble(const struct fetch_result *r)
 {
     switch (r->kind) {
     case FETCH_DNS:
@@ -129,7 +127,7 @@ int handler_crawl(struct job_ctx *ctx)
         goto out;
     }
     if (cr->breakers) {
-        if (host_trouble(&res))
+        if (crawl_host_trouble(&res))
             breaker_failure(cr->breakers, origin);
         else
             breaker_success(cr->breakers, origin);

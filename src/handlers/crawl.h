@@ -25,4 +25,8 @@ struct crawler {
 /* The handler; register it with arg pointing at a struct crawler. */
 int handler_crawl(struct job_ctx *ctx);
 
+/* Whether a fetch's failure says the host is in trouble (it counts towards the host's breaker):
+ * no answer, a reset, a timeout, a 5xx. A 4xx or a robots refusal says nothing of its health. */
+bool crawl_host_trouble(const struct fetch_result *r);
+
 #endif

@@ -409,6 +409,7 @@ struct run {
     int64_t marked_at; /* the last checkpoint with the counts (monotonic ms) */
     int64_t total, completed, failed, records;
     char first_error[1024];
+    char first_skip[1024];
 };
 
 struct add_args {
@@ -547,7 +548,7 @@ static void discover_sitemaps(struct run *r)
     if (!have_def)
         queue[qn++] = xstrdup(def);
     struct page_new *batch = xcalloc(ADD_BATCH, sizeof *batch);
-    char **owned = xcalloc(ADD_BATCH, sizeof *owned);
+    char **owned = xcalloc(2 * ADD_BATCH, sizeof *owned);
     size_t nb = 0;
     bool full = false;
     for (; qi < qn && !full && !job_ctx_cancelled(r->ctx); qi++) {
@@ -592,13 +593,17 @@ static void discover_sitemaps(struct run *r)
             free(u);
             if (!in)
                 continue;
-            owned[nb] = in;
-            batch[nb++] = (struct page_new){in, 0, "sitemap"};
+            /* the URL and its lastmod, which must outlive this sitemap */
+            const char *lm = sm.entries[i].lastmod;
+            owned[2 * nb] = in;
+            owned[2 * nb + 1] = lm ? xstrdup(lm) : NULL;
+            batch[nb] = (struct page_new){in, 0, "sitemap", owned[2 * nb + 1]};
+            nb++;
             if (nb == ADD_BATCH) {
                 if (add_pages(r, batch, nb, &e) < 0)
                     warn(r, "cannot add pages: %s", e.msg);
-                html_strings_free(owned, nb);
-                owned = xcalloc(ADD_BATCH, sizeof *owned);
+                html_strings_free(owned, 2 * nb);
+                owned = xcalloc(2 * ADD_BATCH, sizeof *owned);
                 nb = 0;
                 pthread_mutex_lock(&r->lock);
                 full = r->known >= r->c.max_pages;
@@ -612,7 +617,7 @@ static void discover_sitemaps(struct run *r)
     struct err e;
     if (nb && add_pages(r, batch, nb, &e) < 0)
         warn(r, "cannot add pages: %s", e.msg);
-    html_strings_free(owned, nb);
+    html_strings_free(owned, 2 * nb);
     free(batch);
     for (size_t i = 0; i < qn; i++)
         free(queue[i]);
@@ -715,6 +720,7 @@ struct page_commit {
     size_t nrecs;
     int64_t now;
     int added;
+    bool warned; /* the page's data had problems: the session's warnings count it */
 };
 
 /* The page's outcome, the pages it adds and the records it gave: one transaction. */
@@ -734,6 +740,8 @@ static int page_commit_fn(struct store *s, void *arg, struct err *e)
     for (size_t i = 0; i < pc->nrecs; i++)
         if ((rc = store_record_put(s, pc->sid, &pc->recs[i], pc->o.page_id, pc->now, e)) < 0)
             return rc;
+    if (pc->warned && (rc = store_session_note(s, pc->sid, NULL, 1, pc->now, e)) < 0)
+        return rc;
     return 0;
 }
 
@@ -748,14 +756,17 @@ static bool category_wanted(const struct cfg *c, json_t *rec)
     return false;
 }
 
-/* Records of a parsed page, with the keys they are kept under. */
-static size_t page_records(struct run *r, const struct html_doc *d, json_t **recs_out)
+/* Records of a parsed page; *warnings gets what was wrong with its structured data (a JSON
+ * array, possibly empty). */
+static size_t page_records(struct run *r, const struct html_doc *d, json_t **recs_out,
+                           json_t **warnings)
 {
     json_t *recs = json_array();
+    *warnings = NULL;
     if (r->c.structured) {
-        json_t *found = NULL, *warnings = NULL;
+        json_t *found = NULL;
         struct err e;
-        if (product_extract(d, &found, &warnings, &e) == 0) {
+        if (product_extract(d, &found, warnings, &e) == 0) {
             size_t i;
             json_t *rec;
             json_array_foreach(found, i, rec)
@@ -765,7 +776,6 @@ static size_t page_records(struct run *r, const struct html_doc *d, json_t **rec
             }
         }
         json_decref(found);
-        json_decref(warnings);
     }
     if (r->c.rules) {
         json_t *rec = NULL;
@@ -841,10 +851,34 @@ static void process_page(struct run *r, struct scrape_page *pg)
         .html_only = true,
         .host_delay_ms = r->c.delay_ms,
     };
-    int64_t t0 = clock_mono_ms();
+    /* the site's circuit breaker, shared with crawl jobs: while it is open the page waits, and
+     * spends no attempt */
+    char origin[300];
+    const char *h = strstr(pg->url, "://");
+    snprintf(origin, sizeof origin, "%.*s", h ? (int)(h + 3 - pg->url + strcspn(h + 3, "/?#")) : 0,
+             pg->url);
+    bool probe = false;
+    int64_t retry_at = 0;
+    struct breakers *br = r->cr->breakers;
     struct fetch_result f;
-    fetch_run(r->cr->fetcher, &req, &f);
+    memset(&f, 0, sizeof f);
     struct page_commit pc = {.sid = r->sid, .now = engine_now(r->eng)};
+    int64_t t0 = clock_mono_ms();
+    if (br && !breaker_allow(br, origin, &probe, &retry_at)) {
+        f.kind = FETCH_DEFERRED;
+        f.defer_until_ms = retry_at;
+    } else {
+        fetch_run(r->cr->fetcher, &req, &f);
+        if (br && (f.kind == FETCH_CANCELLED || f.kind == FETCH_DEFERRED)) {
+            if (probe)
+                breaker_release(br, origin); /* the probe learnt nothing */
+        } else if (br) {
+            if (crawl_host_trouble(&f))
+                breaker_failure(br, origin);
+            else
+                breaker_success(br, origin);
+        }
+    }
     pc.o.page_id = pg->id;
     pc.o.http_status = f.http_status;
     pc.o.fetch_ms = clock_mono_ms() - t0;
@@ -874,12 +908,22 @@ static void process_page(struct run *r, struct scrape_page *pg)
                         if (!in)
                             continue;
                         owned[nowned++] = in;
-                        pc.links[pc.nlinks++] = (struct page_new){in, pg->depth + 1, "link"};
+                        pc.links[pc.nlinks++] = (struct page_new){in, pg->depth + 1, "link", NULL};
                     }
                     html_strings_free(links, n);
                 }
             }
-            size_t nr = page_records(r, d, &recs);
+            json_t *warnings;
+            size_t nr = page_records(r, d, &recs, &warnings);
+            size_t nw = json_array_size(warnings);
+            if (nw) {
+                /* invalid JSON-LD and the like: on the page, and counted on the session */
+                snprintf(error, sizeof error, "warning: %s%s",
+                         json_string_value(json_array_get(warnings, 0)),
+                         nw > 1 ? " (and more; see the page's structured data)" : "");
+                pc.warned = true;
+            }
+            json_decref(warnings);
             if (nr) {
                 pc.recs = xcalloc(nr, sizeof *pc.recs);
                 rec_text = xcalloc(nr, sizeof *rec_text);
@@ -908,7 +952,7 @@ static void process_page(struct run *r, struct scrape_page *pg)
             owned = xcalloc(2, sizeof *owned);
             pc.links = xcalloc(1, sizeof *pc.links);
             owned[nowned++] = in;
-            pc.links[pc.nlinks++] = (struct page_new){in, pg->depth, "redirect"};
+            pc.links[pc.nlinks++] = (struct page_new){in, pg->depth, "redirect", NULL};
             snprintf(error, sizeof error, "redirect: %d to %s", f.http_status, in);
         } else {
             snprintf(error, sizeof error, "redirect: %d to %s, which is %s", f.http_status,
@@ -920,6 +964,14 @@ static void process_page(struct run *r, struct scrape_page *pg)
     } else if (f.kind == FETCH_CANCELLED) {
         pc.o.status = PAGE_PENDING; /* not tried: it goes back as it was */
         pc.o.not_tried = true;
+    } else if (f.kind == FETCH_DEFERRED) {
+        pc.o.status = PAGE_PENDING; /* the site asks to wait: back, without spending an attempt */
+        pc.o.not_tried = true;
+        pc.o.not_before = f.defer_until_ms > pc.now ? f.defer_until_ms : pc.now + 1000;
+        if (f.error[0])
+            snprintf(error, sizeof error, "%s", f.error);
+        else
+            snprintf(error, sizeof error, "deferred: the circuit breaker for %s is open", origin);
     } else if (retryable_kind(&f) && pg->attempt < PAGE_ATTEMPTS) {
         struct backoff b = {PAGE_BACKOFF_BASE, PAGE_BACKOFF_CAP};
         int64_t delay = backoff_delay_ms(&b, pg->attempt, rand_u64());
@@ -952,6 +1004,8 @@ static void process_page(struct run *r, struct scrape_page *pg)
                 snprintf(r->first_error, sizeof r->first_error, "%.300s: %.400s", pg->url, error);
         } else if (pc.o.status == PAGE_SKIPPED) {
             r->total--; /* skipped pages are not counted */
+            if (!r->first_skip[0])
+                snprintf(r->first_skip, sizeof r->first_skip, "%.300s: %.400s", pg->url, error);
         }
     }
     pthread_cond_broadcast(&r->cv);
@@ -977,9 +1031,7 @@ static void *scrape_thread(void *arg)
     struct scrape_page pg;
     while (next_page(r, &pg)) {
         process_page(r, &pg);
-        free(pg.url);
-        free(pg.source);
-        free(pg.error);
+        scrape_page_release(&pg);
     }
     return NULL;
 }
@@ -1036,7 +1088,7 @@ int handler_scrape(struct job_ctx *ctx)
     int ret = 0;
     if (!discovered) {
         job_ctx_progress(ctx, 0, "discovering");
-        struct page_new seed = {r.c.source, 0, "seed"};
+        struct page_new seed = {r.c.source, 0, "seed", NULL};
         if (add_pages(&r, &seed, 1, &e) < 0) {
             ret = job_ctx_fail(ctx, true, "store: %s", e.msg);
             goto out;
@@ -1073,11 +1125,17 @@ int handler_scrape(struct job_ctx *ctx)
         goto out;
     }
     job_ctx_progress(ctx, 100, "done");
-    if (r.completed == 0 && r.failed > 0) {
-        struct note_args a = {r.sid, r.first_error, 0, engine_now(r.eng)};
+    if (r.completed == 0) {
+        /* not a single page read: the site is down, or its start page leads nowhere the
+         * session may go (a redirect off-site or inward, robots.txt, not HTML) */
+        char why[1200];
+        snprintf(why, sizeof why, "no page could be read; %s",
+                 r.first_error[0]  ? r.first_error
+                 : r.first_skip[0] ? r.first_skip
+                                   : "the start page and the sitemaps gave no page");
+        struct note_args a = {r.sid, why, 0, engine_now(r.eng)};
         engine_exec(r.eng, note_fn, &a, &e);
-        ret =
-            job_ctx_fail(ctx, false, "no page could be scraped; first failure: %s", r.first_error);
+        ret = job_ctx_fail(ctx, false, "%s", why);
         goto out;
     }
     char res[256];

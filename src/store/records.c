@@ -94,13 +94,19 @@ void scrape_session_array_free(struct scrape_session *s, size_t n)
     free(s);
 }
 
+void scrape_page_release(struct scrape_page *p)
+{
+    free(p->url);
+    free(p->source);
+    free(p->error);
+    free(p->lastmod);
+    memset(p, 0, sizeof *p);
+}
+
 void scrape_page_array_free(struct scrape_page *p, size_t n)
 {
-    for (size_t i = 0; p && i < n; i++) {
-        free(p[i].url);
-        free(p[i].source);
-        free(p[i].error);
-    }
+    for (size_t i = 0; p && i < n; i++)
+        scrape_page_release(&p[i]);
     free(p);
 }
 

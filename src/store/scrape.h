@@ -53,8 +53,10 @@ struct scrape_page {
     int records;
     int64_t fetch_ms;
     int64_t discovered_at, fetched_at;
+    char *lastmod; /* as a sitemap gave it, or NULL */
 };
 
+void scrape_page_release(struct scrape_page *p);
 void scrape_page_array_free(struct scrape_page *p, size_t n);
 
 /* A page to add to a frontier (borrowed strings). */
@@ -62,6 +64,7 @@ struct page_new {
     const char *url; /* normalized */
     int depth;
     const char *source;
+    const char *lastmod; /* from a sitemap, or NULL */
 };
 
 /* What became of a fetched page (borrowed strings). status PAGE_PENDING puts it back to be

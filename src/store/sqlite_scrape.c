@@ -40,7 +40,7 @@ _Static_assert(SC_COUNT_ <= 24, "struct sq has room for the statements");
 
 #define PAGE_COLS                                                                                  \
     "id, url, depth, source, status, attempt, not_before, http_status, error, records, "           \
-    "fetch_ms, discovered_at, fetched_at"
+    "fetch_ms, discovered_at, fetched_at, lastmod"
 
 static void row_to_session(sqlite3_stmt *st, struct scrape_session *s)
 {
@@ -77,6 +77,7 @@ static void row_to_page(sqlite3_stmt *st, struct scrape_page *p)
     p->fetch_ms = sqlite3_column_int64(st, 10);
     p->discovered_at = sqlite3_column_int64(st, 11);
     p->fetched_at = sqlite3_column_int64(st, 12);
+    p->lastmod = sq_col_dup(st, 13);
 }
 
 /* Step st, collecting rows with fn into a growing array; returns the count or an error. */
@@ -214,11 +215,11 @@ int sq_session_note(struct store *s, const char *id, const char *error, int warn
                     struct err *e)
 {
     struct sq *q = (struct sq *)s;
-    int rc =
-        sq_prep_once(q->w,
-                     "UPDATE scrape_sessions SET error_message = ?2, warnings = warnings + ?3, "
-                     "updated_at = ?4 WHERE id = ?1",
-                     &q->sc[SC_SESSION_NOTE], e);
+    int rc = sq_prep_once(q->w,
+                          "UPDATE scrape_sessions SET error_message = coalesce(?2, error_message), "
+                          "warnings = warnings + ?3, "
+                          "updated_at = ?4 WHERE id = ?1",
+                          &q->sc[SC_SESSION_NOTE], e);
     if (rc)
         return rc;
     sqlite3_stmt *st = q->sc[SC_SESSION_NOTE];
@@ -263,8 +264,8 @@ int sq_pages_add(struct store *s, const char *session_id, const struct page_new 
     struct sq *q = (struct sq *)s;
     int rc = sq_prep_once(q->w,
                           "INSERT INTO scrape_pages (session_id, url, depth, source, "
-                          "discovered_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (session_id, "
-                          "url) DO NOTHING",
+                          "discovered_at, lastmod) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
+                          "(session_id, url) DO NOTHING",
                           &q->sc[SC_PAGE_ADD], e);
     if (rc)
         return rc;
@@ -276,6 +277,7 @@ int sq_pages_add(struct store *s, const char *session_id, const struct page_new 
         sqlite3_bind_text(st, 2, p[i].url, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, p[i].depth);
         sqlite3_bind_text(st, 4, p[i].source ? p[i].source : "link", -1, SQLITE_STATIC);
+        sq_bind_text(st, 6, p[i].lastmod);
         rc = sq_step_done(q, st, e, "add pages");
         if (rc)
             break;

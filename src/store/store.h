@@ -300,7 +300,7 @@ int store_session_get(struct store *s, const char *workspace, const char *id, bo
 /* A workspace's sessions, newest first; *total the count. Returns the number listed. Read. */
 int store_session_list(struct store *s, const char *workspace, size_t limit, size_t offset,
                        struct scrape_session **out, size_t *n, int64_t *total, struct err *e);
-/* Set the session's error message (NULL clears it) and add to its warnings (write). */
+/* Set the session's error message (NULL leaves it as it is) and add to its warnings (write). */
 int store_session_note(struct store *s, const char *id, const char *error, int warnings,
                        int64_t now, struct err *e);
 /* Point the session at a new job in place of old_job (write): retry-failed runs the session

@@ -27,6 +27,9 @@ struct env {
 static const char *const serve_args_[] = {
     "--allow-private", "127.0.0.2/32", "--workers", "0", "--crawl-workers", "4",
     "--first-byte-timeout", "2000", "--fetch-timeout", "5000",
+    /* the shop's broken pages fail on purpose, several in a row when retried alone: they are
+     * not to open the site's circuit breaker here */
+    "--breaker-failures", "1000",
     /* the session's job is noticed soon after a kill -9 */
     "--type", "web_scraping.lease_ms=2000", "--sweep", "100", NULL};
 
@@ -238,6 +241,10 @@ Test(scrape, finds_every_planted_product_once_and_nothing_it_must_not_fetch, .ti
     json_t *recs = records(&v, id);
     check_products(manifest, recs);
     cr_assert_eq(num(s, "materials_processed"), (json_int_t)json_array_size(recs));
+    /* the pages with a JSON-LD block that is not JSON say so, and the session counts them */
+    json_int_t invalid = (json_int_t)json_array_size(json_object_get(manifest, "invalid_jsonld"));
+    cr_assert_gt(invalid, 0);
+    cr_assert_geq(num(s, "warnings"), invalid, "%s", json_dumps(s, JSON_COMPACT));
 
     /* broken pages (500 every time) and gone ones (404) failed; nothing else did */
     json_int_t broken = (json_int_t)json_array_size(json_object_get(manifest, "broken"));
@@ -268,11 +275,17 @@ Test(scrape, finds_every_planted_product_once_and_nothing_it_must_not_fetch, .ti
     snprintf(path, sizeof path, "/v1/scraping-sessions/%s/pages?limit=1000", id);
     e2e_call(&r, &v.s, "GET", path, v.token, NULL);
     OK_STATUS(r, 200);
+    int warned = 0, with_lastmod = 0;
     json_array_foreach(json_object_get(r.json, "pages"), i, p)
     {
         cr_assert(strncmp(str(p, "url"), v.shop.base, strlen(v.shop.base)) == 0,
                   "an off-site page is in the session: %s", str(p, "url"));
+        warned += !strcmp(str(p, "status"), "done") && !strncmp(str(p, "error"), "warning: ", 9);
+        with_lastmod += str(p, "lastmod")[0] != 0;
     }
+    cr_assert_eq(warned, invalid, "%d pages with a warning, %lld planted", warned,
+                 (long long)invalid);
+    cr_assert_gt(with_lastmod, 0, "no page has the lastmod of its sitemap");
     e2e_resp_release(&r);
     /* every product page was fetched once (flaky ones twice, by design) */
     json_array_foreach(json_object_get(manifest, "products"), i, p)
@@ -649,5 +662,60 @@ Test(scrape, the_command_line_writes_the_records, .timeout = 120)
     E2E_RUN(&r, nowhere, "scrape", url);
     cr_assert_eq(r.status, 1, "%s", r.err);
     cr_assert(strstr(r.err, "cannot reach the server") != NULL, "%s", r.err);
+    teardown(&v);
+}
+
+/* A start page that leads nowhere the session may go, or a site that is down: the session fails,
+ * and says why. A page that is broken in other ways is read. */
+Test(scrape, a_start_page_that_leads_nowhere_fails_with_the_reason, .timeout = 120)
+{
+    struct env v;
+    e2e_origin(&v.shop, NULL);
+    start_serve(&v, NULL);
+    snprintf(v.token, sizeof v.token, "%s", e2e_token(v.s.db, "shop"));
+    static const struct {
+        const char *path, *needle;
+    } cases[] = {
+        {"/redirect?to=http://127.0.0.1:1/",
+         "redirect: 302 to http://127.0.0.1:1/, which is off-site"},
+        {"/redirect?to=http://offsite.example/", "which is off-site"},
+        {"/status?code=404", "404"},
+        {"/gzip-bomb?mb=1024", "too_large"},
+        {"/content-type?type=application/pdf", "not_html"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char url[256];
+        snprintf(url, sizeof url, "%s%s", v.shop.base, cases[i].path);
+        struct resp r;
+        e2e_call(&r, &v.s, "POST", "/v1/scraping-sessions", v.token,
+                 json_pack("{s:s, s:s}", "source_url", url, "mode", "crawl"));
+        OK_STATUS(r, 201);
+        char id[64];
+        snprintf(id, sizeof id, "%s", str(json_object_get(r.json, "session"), "id"));
+        e2e_resp_release(&r);
+        json_t *s = wait_session(&v, id, 60000);
+        cr_assert_str_eq(str(s, "status"), "failed", "%s: %s", cases[i].path,
+                         json_dumps(s, JSON_COMPACT));
+        cr_assert(strstr(str(s, "error_message"), "no page could be read") != NULL &&
+                      strstr(str(s, "error_message"), cases[i].needle) != NULL,
+                  "%s: '%s' lacks '%s'", cases[i].path, str(s, "error_message"), cases[i].needle);
+        json_decref(s);
+    }
+    /* nothing was fetched at the addresses redirected to */
+    cr_assert_eq(e2e_origin_hits(&v.shop, "/redirect"), 2);
+    /* invalid UTF-8 and control characters: read, not refused */
+    char url[256];
+    snprintf(url, sizeof url, "%s/invalid-utf8", v.shop.base);
+    struct resp r;
+    e2e_call(&r, &v.s, "POST", "/v1/scraping-sessions", v.token,
+             json_pack("{s:s, s:s}", "source_url", url, "mode", "crawl"));
+    OK_STATUS(r, 201);
+    char id[64];
+    snprintf(id, sizeof id, "%s", str(json_object_get(r.json, "session"), "id"));
+    e2e_resp_release(&r);
+    json_t *s = wait_session(&v, id, 60000);
+    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    cr_assert_eq(num(s, "completed_pages"), 1);
+    json_decref(s);
     teardown(&v);
 }
