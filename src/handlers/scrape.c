@@ -416,6 +416,7 @@ struct add_args {
     const char *sid;
     const struct page_new *p;
     size_t n;
+    int64_t cap; /* max_pages */
     int64_t now;
     int added;
 };
@@ -423,7 +424,7 @@ struct add_args {
 static int add_pages_fn(struct store *s, void *arg, struct err *e)
 {
     struct add_args *a = arg;
-    int rc = store_pages_add(s, a->sid, a->p, a->n, a->now, e);
+    int rc = store_pages_add(s, a->sid, a->p, a->n, a->cap, a->now, e);
     if (rc < 0)
         return rc;
     a->added = rc;
@@ -440,7 +441,7 @@ static int add_pages(struct run *r, const struct page_new *p, size_t n, struct e
         return 0;
     if ((int64_t)n > room)
         n = (size_t)room;
-    struct add_args a = {r->sid, p, n, engine_now(r->eng), 0};
+    struct add_args a = {r->sid, p, n, r->c.max_pages, engine_now(r->eng), 0};
     int rc = engine_exec(r->eng, add_pages_fn, &a, e);
     if (rc)
         return rc;
@@ -718,6 +719,7 @@ struct page_commit {
     size_t nlinks;
     struct record_new *recs;
     size_t nrecs;
+    int64_t cap; /* max_pages: the store adds links only below it */
     int64_t now;
     int added;
     bool warned; /* the page's data had problems: the session's warnings count it */
@@ -732,7 +734,7 @@ static int page_commit_fn(struct store *s, void *arg, struct err *e)
         return rc;
     pc->added = 0;
     if (pc->nlinks) {
-        rc = store_pages_add(s, pc->sid, pc->links, pc->nlinks, pc->now, e);
+        rc = store_pages_add(s, pc->sid, pc->links, pc->nlinks, pc->cap, pc->now, e);
         if (rc < 0)
             return rc;
         pc->added = rc;
@@ -862,7 +864,7 @@ static void process_page(struct run *r, struct scrape_page *pg)
     struct breakers *br = r->cr->breakers;
     struct fetch_result f;
     memset(&f, 0, sizeof f);
-    struct page_commit pc = {.sid = r->sid, .now = engine_now(r->eng)};
+    struct page_commit pc = {.sid = r->sid, .cap = r->c.max_pages, .now = engine_now(r->eng)};
     int64_t t0 = clock_mono_ms();
     if (br && !breaker_allow(br, origin, &probe, &retry_at)) {
         f.kind = FETCH_DEFERRED;

@@ -100,7 +100,7 @@ int sq_session_note(struct store *s, const char *id, const char *error, int warn
 int sq_session_set_job(struct store *s, const char *id, const char *old_job, const char *job_id,
                        int64_t now, struct err *e);
 int sq_pages_add(struct store *s, const char *session_id, const struct page_new *p, size_t n,
-                 int64_t now, struct err *e);
+                 int64_t cap, int64_t now, struct err *e);
 int sq_pages_take(struct store *s, const char *session_id, size_t limit, int64_t now,
                   struct scrape_page **out, size_t *n, int64_t *next_due, struct err *e);
 int sq_page_finish(struct store *s, const char *session_id, const struct page_outcome *o,

@@ -259,13 +259,16 @@ int sq_session_set_job(struct store *s, const char *id, const char *old_job, con
 /* ---- pages ---- */
 
 int sq_pages_add(struct store *s, const char *session_id, const struct page_new *p, size_t n,
-                 int64_t now, struct err *e)
+                 int64_t cap, int64_t now, struct err *e)
 {
     struct sq *q = (struct sq *)s;
     int rc = sq_prep_once(q->w,
+                          /* the cap is read from the session's counts, which the insert
+                           * trigger keeps, so it holds row by row inside one statement batch */
                           "INSERT INTO scrape_pages (session_id, url, depth, source, "
-                          "discovered_at, lastmod) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
-                          "(session_id, url) DO NOTHING",
+                          "discovered_at, lastmod) SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE ?7 <= 0 "
+                          "OR (SELECT total_pages + skipped_pages FROM scrape_sessions WHERE id "
+                          "= ?1) < ?7 ON CONFLICT (session_id, url) DO NOTHING",
                           &q->sc[SC_PAGE_ADD], e);
     if (rc)
         return rc;
@@ -273,6 +276,7 @@ int sq_pages_add(struct store *s, const char *session_id, const struct page_new 
     int added = 0;
     sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, now);
+    sqlite3_bind_int64(st, 7, cap);
     for (size_t i = 0; i < n; i++) {
         sqlite3_bind_text(st, 2, p[i].url, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, p[i].depth);

@@ -226,9 +226,9 @@ int store_session_set_job(struct store *s, const char *id, const char *old_job, 
 }
 
 int store_pages_add(struct store *s, const char *session_id, const struct page_new *p, size_t n,
-                    int64_t now, struct err *e)
+                    int64_t cap, int64_t now, struct err *e)
 {
-    WRAP(s->ops->pages_add(s, session_id, p, n, now, e));
+    WRAP(s->ops->pages_add(s, session_id, p, n, cap, now, e));
 }
 
 int store_pages_take(struct store *s, const char *session_id, size_t limit, int64_t now,

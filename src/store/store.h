@@ -176,7 +176,7 @@ struct store_ops {
     int (*session_set_job)(struct store *s, const char *id, const char *old_job, const char *job_id,
                            int64_t now, struct err *e);
     int (*pages_add)(struct store *s, const char *session_id, const struct page_new *p, size_t n,
-                     int64_t now, struct err *e);
+                     int64_t cap, int64_t now, struct err *e);
     int (*pages_take)(struct store *s, const char *session_id, size_t limit, int64_t now,
                       struct scrape_page **out, size_t *n, int64_t *next_due, struct err *e);
     int (*page_finish)(struct store *s, const char *session_id, const struct page_outcome *o,
@@ -310,7 +310,7 @@ int store_session_set_job(struct store *s, const char *id, const char *old_job, 
                           int64_t now, struct err *e);
 /* Add pages to the frontier, skipping URLs it has (write); returns how many were new. */
 int store_pages_add(struct store *s, const char *session_id, const struct page_new *p, size_t n,
-                    int64_t now, struct err *e);
+                    int64_t cap, int64_t now, struct err *e);
 /* Take up to limit due pending pages, shallowest first, marking them fetching (their attempt + 1)
  * (write). *next_due gets the earliest not_before of the pending pages not yet due (0: none).
  * Returns the number taken. */

@@ -719,3 +719,31 @@ Test(scrape, a_start_page_that_leads_nowhere_fails_with_the_reason, .timeout = 1
     json_decref(s);
     teardown(&v);
 }
+
+/* max_pages holds for pages found by links too, and the pages beyond it are never fetched. */
+Test(scrape, max_pages_is_a_hard_limit, .timeout = 60)
+{
+    struct env v;
+    setup(&v, 60);
+    char id[64];
+    start_session(
+        &v, json_pack("{s:i, s:s, s:i}", "max_pages", 12, "mode", "crawl", "max_depth", 10), id);
+    json_t *s = wait_session(&v, id, 30000);
+    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    cr_assert_leq(num(s, "total_pages") + num(s, "skipped_pages"), 12, "%s",
+                  json_dumps(s, JSON_COMPACT));
+    json_t *all = shop_json(&v, "/__hits");
+    long fetched = 0;
+    const char *k;
+    json_t *n;
+    json_object_foreach(all, k, n)
+    {
+        if (strcmp(k, "/robots.txt") != 0)
+            fetched += (long)json_integer_value(n);
+    }
+    json_decref(all);
+    /* every page at most 3 times (the broken ones), and no more pages than the limit */
+    cr_assert_leq(fetched, 12 * 3, "%ld fetches for a 12-page session", fetched);
+    json_decref(s);
+    teardown(&v);
+}
