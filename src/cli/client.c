@@ -26,28 +26,41 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
     return buf_add(b, data, size * n) == 0 ? size * n : 0;
 }
 
+/* A libcurl handle for server + path, with the token's Authorization header in *hdrs (the
+ * caller frees both); *server and *token say what was used. NULL when libcurl cannot start. */
+static CURL *start(const struct cli_conn *c, const char *path, const char **server,
+                   const char **token, struct curl_slist **hdrs)
+{
+    CURL *h = curl_easy_init();
+    if (!h) {
+        fprintf(stderr, "trawl: cannot start libcurl\n");
+        return NULL;
+    }
+    char url[4096];
+    *server = cli_server(c->server);
+    size_t sl = strlen(*server);
+    snprintf(url, sizeof url, "%.*s%s", (int)(sl && (*server)[sl - 1] == '/' ? sl - 1 : sl),
+             *server, path);
+    curl_easy_setopt(h, CURLOPT_URL, url); /* libcurl copies it */
+    *token = c->token && *c->token ? c->token : getenv("TRAWL_TOKEN");
+    if (*token && **token) {
+        char auth[1024];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", *token);
+        *hdrs = curl_slist_append(*hdrs, auth); /* copied too */
+    }
+    return h;
+}
+
 int cli_call(const struct cli_conn *c, const char *method, const char *path, json_t *body,
              json_t **out, long *status)
 {
     *out = NULL;
     *status = 0;
-    CURL *h = curl_easy_init();
-    if (!h) {
-        fprintf(stderr, "trawl: cannot start libcurl\n");
-        return -1;
-    }
-    char url[4096];
-    const char *server = cli_server(c->server);
-    size_t sl = strlen(server);
-    snprintf(url, sizeof url, "%.*s%s", (int)(sl && server[sl - 1] == '/' ? sl - 1 : sl), server,
-             path);
+    const char *server, *token;
     struct curl_slist *hdrs = NULL;
-    char auth[1024];
-    const char *token = c->token && *c->token ? c->token : getenv("TRAWL_TOKEN");
-    if (token && *token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
+    CURL *h = start(c, path, &server, &token, &hdrs);
+    if (!h)
+        return -1;
     char *payload = NULL;
     if (body) {
         payload = json_dumps(body, JSON_COMPACT);
@@ -57,7 +70,6 @@ int cli_call(const struct cli_conn *c, const char *method, const char *path, jso
     struct buf resp;
     buf_init(&resp, RESPONSE_MAX);
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
@@ -127,27 +139,14 @@ static size_t on_download(char *data, size_t size, size_t n, void *arg)
 int cli_download(const struct cli_conn *c, const char *path, FILE *out, long *status)
 {
     *status = 0;
-    CURL *h = curl_easy_init();
-    if (!h) {
-        fprintf(stderr, "trawl: cannot start libcurl\n");
-        return -1;
-    }
-    char url[4096];
-    const char *server = cli_server(c->server);
-    size_t sl = strlen(server);
-    snprintf(url, sizeof url, "%.*s%s", (int)(sl && server[sl - 1] == '/' ? sl - 1 : sl), server,
-             path);
+    const char *server, *token;
     struct curl_slist *hdrs = NULL;
-    char auth[1024];
-    const char *token = c->token && *c->token ? c->token : getenv("TRAWL_TOKEN");
-    if (token && *token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
+    CURL *h = start(c, path, &server, &token, &hdrs);
+    if (!h)
+        return -1;
     struct download d = {.h = h, .out = out};
     buf_init(&d.err, 1u << 20);
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_download);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
