@@ -69,11 +69,11 @@ $(BUILD)/tests/e2e_tests: $(E2E_OBJ) $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs criterion)
 
 # the misbehaving origin server the e2e tests and benchmarks fetch from
-$(BUILD)/tests/origin: $(BUILD)/tests/e2e/origin.o $(BUILD)/libtrawl.a
+$(BUILD)/tests/origin: $(BUILD)/tests/e2e/origin.o $(BUILD)/tests/e2e/testsrv.o $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # the generated shop the scraping-session tests and benchmarks crawl
-$(BUILD)/tests/shop: $(BUILD)/tests/e2e/shop.o
+$(BUILD)/tests/shop: $(BUILD)/tests/e2e/shop.o $(BUILD)/tests/e2e/testsrv.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL) $(BUILD)/libtrawl.a

@@ -1,84 +1,36 @@
 /* The origin server trawl's end-to-end tests and benchmarks fetch from: HTTP/1.1 on plain sockets,
- * a thread per connection, and routes that stall, trickle, reset, lie about lengths, send bombs
- * and redirect on purpose, precisely and repeatably. It counts the requests each path got.
+ * a thread per connection (tests/e2e/testsrv.c, shared with the shop), and routes that stall,
+ * trickle, reset, lie about lengths, send bombs and redirect on purpose, precisely and repeatably.
+ * It counts the requests each path got.
  *
  * The routes are in the table `routes` below, each with a line of help that `origin --help`
  * prints. Query parameters are matched by exact name and percent-decoded (`+` stays a `+`); a
  * number that does not parse or is out of range gets a 400 that says which. Every route answers
  * any method (HEAD without the body); request bodies with a Content-Length are read and dropped,
  * chunked request bodies get a 501. /__hits and /__reset are not counted. */
+#include "testsrv.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#define HEAD_MAX    65536         /* request line and headers */
-#define HDRS_MAX    128           /* header lines in a request */
 #define PAGE_MAX    (64LL << 20)  /* /page?size= */
 #define BOMB_MB_MAX 16384         /* /gzip-bomb?mb= */
 #define WAIT_MS_MAX 3600000LL     /* any ?ms= or ?interval_ms= */
 #define BIG_MAX     (1LL << 40)   /* /big?bytes= and /trickle?bytes= */
 #define UNIT        64            /* one filler paragraph */
 #define BLOCK       (1024 * UNIT) /* 64 KiB of filler paragraphs */
-#define TYPE_HTML   "text/html; charset=utf-8"
-#define TYPE_JSON   "application/json"
-
-struct hdr {
-    char *name, *value;
-};
-
-struct req {
-    char *method, *target;
-    char *path;        /* target without the query or scheme and host; NUL-terminated copy */
-    const char *query; /* after the '?', or "" */
-    struct hdr hdr[HDRS_MAX];
-    int nhdr;
-    long long body_len;
-    bool head, http10, keep_alive;
-    char err[160]; /* why a query parameter was refused */
-};
-
-struct conn {
-    int fd;      /* -1 once a route closed it itself */
-    size_t len;  /* bytes in buf */
-    size_t used; /* bytes of buf the current request took (headers and buffered body) */
-    char buf[HEAD_MAX];
-    char path[HEAD_MAX];
-};
-
-struct sb {
-    char *p;
-    size_t len, cap;
-};
-
-/* How many requests a key got: paths for /__hits, keys for /flaky. */
-struct counter {
-    struct counter *next;
-    long long n;
-    char key[];
-};
-
-#define COUNTER_BUCKETS 256
-struct counters {
-    pthread_mutex_t mu;
-    struct counter *bucket[COUNTER_BUCKETS];
-};
 
 /* A compressed bomb, made on first use and kept for the life of the process. */
 struct bomb {
@@ -113,137 +65,6 @@ static const char lorem_[] =
     "totam rem aperiam eaque ipsa quae ab illo inventore veritatis et quasi architecto beatae "
     "vitae dicta sunt explicabo Nemo enim ipsam voluptatem quia voluptas sit aspernatur aut odit ";
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "origin: out of memory\n");
-        abort();
-    }
-    return p;
-}
-
-static void sb_add(struct sb *b, const void *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            fprintf(stderr, "origin: out of memory\n");
-            abort();
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < (int)sizeof small) {
-        sb_add(b, small, (size_t)n);
-        return;
-    }
-    char *big = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_add(b, big, (size_t)n);
-    free(big);
-}
-
-/* The text so far; "" before the first add. */
-static const char *sb_str(const struct sb *b)
-{
-    return b->p ? b->p : "";
-}
-
-static void sb_release(struct sb *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static size_t counter_hash(const char *s)
-{
-    size_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % COUNTER_BUCKETS;
-}
-
-/* Adds d to key's count and returns the new count (d == 0 reads it without adding the key). */
-static long long counters_add(struct counters *t, const char *key, long long d)
-{
-    pthread_mutex_lock(&t->mu);
-    struct counter **pp = &t->bucket[counter_hash(key)];
-    while (*pp && strcmp((*pp)->key, key) != 0)
-        pp = &(*pp)->next;
-    if (!*pp && d) {
-        size_t n = strlen(key);
-        struct counter *e = xmalloc(sizeof *e + n + 1);
-        e->next = NULL;
-        e->n = 0;
-        memcpy(e->key, key, n + 1);
-        *pp = e;
-    }
-    long long v = *pp ? ((*pp)->n += d) : 0;
-    pthread_mutex_unlock(&t->mu);
-    return v;
-}
-
-static void counters_clear(struct counters *t)
-{
-    pthread_mutex_lock(&t->mu);
-    for (int i = 0; i < COUNTER_BUCKETS; i++)
-        while (t->bucket[i]) {
-            struct counter *e = t->bucket[i];
-            t->bucket[i] = e->next;
-            free(e);
-        }
-    pthread_mutex_unlock(&t->mu);
-}
-
-/* jansson refuses strings that are not UTF-8; request bytes may be anything, so those become '?'.
- */
-static char *text_dup_for_json(const char *s)
-{
-    json_t *probe = json_string(s);
-    char *d = strdup(s);
-    if (!d) {
-        fprintf(stderr, "origin: out of memory\n");
-        abort();
-    }
-    if (!probe)
-        for (char *p = d; *p; p++)
-            if ((unsigned char)*p >= 0x80)
-                *p = '?';
-    json_decref(probe);
-    return d;
-}
-
 /* Sets o[key] = a string of val, both made UTF-8 first (json_object_set_new steals the value). */
 static void set_str(json_t *o, const char *key, const char *val)
 {
@@ -251,50 +72,6 @@ static void set_str(json_t *o, const char *key, const char *val)
     json_object_set_new(o, k, json_string(v));
     free(k);
     free(v);
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* A NUL-terminated copy of the n bytes of s with %XX decoded; a malformed % stays as it is. */
-static char *pct_decode(const char *s, size_t n)
-{
-    char *d = xmalloc(n + 1), *o = d;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
-            *o++ = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            *o++ = s[i];
-        }
-    }
-    *o = '\0';
-    return d;
-}
-
-/* The decoded value of the query parameter name ("" when it has no '='), or NULL; free() it. */
-static char *query_dup(const char *q, const char *name)
-{
-    size_t nl = strlen(name);
-    for (const char *p = q; *p;) {
-        const char *amp = strchr(p, '&');
-        size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        if (len >= nl && strncmp(p, name, nl) == 0 && (len == nl || p[nl] == '=')) {
-            const char *v = len == nl ? p + len : p + nl + 1;
-            return pct_decode(v, (size_t)(p + len - v));
-        }
-        p += len;
-        if (*p)
-            p++;
-    }
-    return NULL;
 }
 
 /* *out = the integer parameter name, or def when absent; -1 with r->err set when it is not a
@@ -334,99 +111,6 @@ static int query_header_value(struct req *r, const char *name, char **out)
     return 0;
 }
 
-static const char *reason(int code)
-{
-    static const struct {
-        int code;
-        const char *text;
-    } t[] = {
-        {100, "Continue"},
-        {200, "OK"},
-        {201, "Created"},
-        {202, "Accepted"},
-        {203, "Non-Authoritative Information"},
-        {204, "No Content"},
-        {206, "Partial Content"},
-        {300, "Multiple Choices"},
-        {301, "Moved Permanently"},
-        {302, "Found"},
-        {303, "See Other"},
-        {304, "Not Modified"},
-        {307, "Temporary Redirect"},
-        {308, "Permanent Redirect"},
-        {400, "Bad Request"},
-        {401, "Unauthorized"},
-        {402, "Payment Required"},
-        {403, "Forbidden"},
-        {404, "Not Found"},
-        {405, "Method Not Allowed"},
-        {406, "Not Acceptable"},
-        {407, "Proxy Authentication Required"},
-        {408, "Request Timeout"},
-        {409, "Conflict"},
-        {410, "Gone"},
-        {411, "Length Required"},
-        {412, "Precondition Failed"},
-        {413, "Content Too Large"},
-        {414, "URI Too Long"},
-        {415, "Unsupported Media Type"},
-        {416, "Range Not Satisfiable"},
-        {418, "I'm a teapot"},
-        {421, "Misdirected Request"},
-        {422, "Unprocessable Content"},
-        {425, "Too Early"},
-        {426, "Upgrade Required"},
-        {428, "Precondition Required"},
-        {429, "Too Many Requests"},
-        {431, "Request Header Fields Too Large"},
-        {451, "Unavailable For Legal Reasons"},
-        {500, "Internal Server Error"},
-        {501, "Not Implemented"},
-        {502, "Bad Gateway"},
-        {503, "Service Unavailable"},
-        {504, "Gateway Timeout"},
-        {505, "HTTP Version Not Supported"},
-        {507, "Insufficient Storage"},
-        {508, "Loop Detected"},
-        {511, "Network Authentication Required"},
-    };
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (t[i].code == code)
-            return t[i].text;
-    return "Unknown";
-}
-
-/* Sends all of a then all of b; -1 when the client is gone. */
-static int send_all(int fd, const void *a, size_t alen, const void *b, size_t blen)
-{
-    struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
-    struct iovec *v = iov;
-    int n = 2;
-    while (n > 0) {
-        struct msghdr m = {.msg_iov = v, .msg_iovlen = (size_t)n};
-        ssize_t k = sendmsg(fd, &m, MSG_NOSIGNAL);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -1;
-        while (n > 0 && (size_t)k >= v->iov_len) {
-            k -= (ssize_t)v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (char *)v->iov_base + k;
-            v->iov_len -= (size_t)k;
-        }
-    }
-    return 0;
-}
-
-static int send_str(int fd, const char *s)
-{
-    return send_all(fd, s, strlen(s), NULL, 0);
-}
-
 /* Waits ms, or returns -1 as soon as the client closes or resets the connection. Pipelined
  * requests do not wake it: only POLLRDHUP is asked for. */
 static int pause_ms(int fd, long long ms)
@@ -445,51 +129,16 @@ static int pause_ms(int fd, long long ms)
     }
 }
 
-/* The status line and headers of a response; len < 0 leaves Content-Length out, and so do 204
- * and 304. extra: more header lines, each ending in CRLF, or NULL. */
-static void response_head(struct sb *h, const struct req *r, int code, const char *ctype,
-                          const char *extra, long long len)
+/* A small page for the status code. */
+static void status_page(struct sb *b, int code)
 {
-    sb_printf(h, "HTTP/1.1 %d %s\r\nServer: trawl-origin\r\n", code, reason(code));
-    if (ctype)
-        sb_printf(h, "Content-Type: %s\r\n", ctype);
-    if (len >= 0 && code != 204 && code != 304)
-        sb_printf(h, "Content-Length: %lld\r\n", len);
-    if (extra)
-        sb_puts(h, extra);
-    if (!r->keep_alive)
-        sb_puts(h, "Connection: close\r\n");
-    else if (r->http10)
-        sb_puts(h, "Connection: keep-alive\r\n");
-    sb_puts(h, "\r\n");
+    sb_printf(b,
+              "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
+              "<body><h1>%d %s</h1></body></html>\n",
+              code, reason(code), code, reason(code));
 }
 
-/* A whole response; the body is left out for HEAD, 204 and 304. -1 when the client is gone. */
-static int respond(struct conn *c, const struct req *r, int code, const char *ctype,
-                   const char *extra, const void *body, size_t len)
-{
-    struct sb h = {0};
-    response_head(&h, r, code, ctype, extra, (long long)len);
-    bool with_body = !r->head && code != 204 && code != 304;
-    int rc = send_all(c->fd, h.p, h.len, body, with_body ? len : 0);
-    sb_release(&h);
-    return rc;
-}
-
-static int respond_json(struct conn *c, const struct req *r, json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (!s) {
-        fprintf(stderr, "origin: json_dumps failed\n");
-        abort();
-    }
-    int rc = respond(c, r, 200, TYPE_JSON, NULL, s, strlen(s));
-    free(s);
-    return rc;
-}
-
-/* A small page for the status code, or body verbatim when it is not NULL. */
+/* The status code's page, or body verbatim when it is not NULL. */
 static int respond_status(struct conn *c, const struct req *r, int code, const char *extra,
                           const char *body)
 {
@@ -497,10 +146,7 @@ static int respond_status(struct conn *c, const struct req *r, int code, const c
     if (body)
         sb_puts(&b, body);
     else
-        sb_printf(&b,
-                  "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
-                  "<body><h1>%d %s</h1></body></html>\n",
-                  code, reason(code), code, reason(code));
+        status_page(&b, code);
     int rc = respond(c, r, code, TYPE_HTML, extra, b.p, b.len);
     sb_release(&b);
     return rc;
@@ -513,30 +159,6 @@ static int respond_bad(struct conn *c, const struct req *r)
     int rc = respond(c, r, 400, "text/plain; charset=utf-8", NULL, b.p, b.len);
     sb_release(&b);
     return rc;
-}
-
-static void html_escape(struct sb *b, const char *s)
-{
-    for (; *s; s++)
-        switch (*s) {
-        case '&':
-            sb_puts(b, "&amp;");
-            break;
-        case '<':
-            sb_puts(b, "&lt;");
-            break;
-        case '>':
-            sb_puts(b, "&gt;");
-            break;
-        case '"':
-            sb_puts(b, "&quot;");
-            break;
-        case '\'':
-            sb_puts(b, "&#39;");
-            break;
-        default:
-            sb_add(b, s, 1);
-        }
 }
 
 static void url_escape(struct sb *b, const char *s)
@@ -556,7 +178,7 @@ static void url_escape(struct sb *b, const char *s)
 static void page_build(struct sb *b, const char *id, long long size, long long links)
 {
     struct sb e = {0};
-    html_escape(&e, id);
+    sb_put_html(&e, id, true);
     sb_printf(b,
               "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
               "<title>page %s</title>\n<meta name=\"description\" content=\"test page %s\">\n"
@@ -631,7 +253,7 @@ static int route_slow_headers(struct conn *c, struct req *r)
     static const char body[] = "<!DOCTYPE html>\n<html><head><title>slow headers</title></head>"
                                "<body><p>late</p></body></html>\n";
     struct sb h = {0};
-    response_head(&h, r, 200, TYPE_HTML, NULL, (long long)strlen(body));
+    response_head(&h, c, r, 200, TYPE_HTML, NULL, (long long)strlen(body));
     size_t line = (size_t)(strstr(h.p, "\r\n") + 2 - h.p);
     int rc = send_all(c->fd, h.p, line, NULL, 0);
     if (rc == 0)
@@ -649,7 +271,7 @@ static int route_trickle(struct conn *c, struct req *r)
         query_num(r, "interval_ms", 200, 0, WAIT_MS_MAX, &interval) < 0)
         return respond_bad(c, r);
     struct sb h = {0};
-    response_head(&h, r, 200, TYPE_HTML, NULL, n);
+    response_head(&h, c, r, 200, TYPE_HTML, NULL, n);
     int rc = send_all(c->fd, h.p, h.len, NULL, 0);
     sb_release(&h);
     for (long long i = 0; rc == 0 && !r->head && i < n; i++) {
@@ -667,7 +289,8 @@ static int route_endless(struct conn *c, struct req *r)
     if (r->http10)
         r->keep_alive = false;
     struct sb h = {0};
-    response_head(&h, r, 200, TYPE_HTML, r->http10 ? NULL : "Transfer-Encoding: chunked\r\n", -1);
+    response_head(&h, c, r, 200, TYPE_HTML, r->http10 ? NULL : "Transfer-Encoding: chunked\r\n",
+                  -1);
     int rc = send_all(c->fd, h.p, h.len, NULL, 0);
     sb_release(&h);
     if (r->head)
@@ -845,7 +468,7 @@ static int route_reset(struct conn *c, struct req *r)
 static int route_close_early(struct conn *c, struct req *r)
 {
     struct sb h = {0};
-    response_head(&h, r, 200, TYPE_HTML, NULL, 100000);
+    response_head(&h, c, r, 200, TYPE_HTML, NULL, 100000);
     send_all(c->fd, h.p, h.len, filler_, r->head ? 0 : 1000);
     sb_release(&h);
     return -1;
@@ -956,7 +579,7 @@ static int route_big(struct conn *c, struct req *r)
     static const char post[] = "</body></html>\n";
     long long fixed = (long long)(sizeof pre - 1 + sizeof post - 1);
     struct sb h = {0};
-    response_head(&h, r, 200, TYPE_HTML, NULL, n);
+    response_head(&h, c, r, 200, TYPE_HTML, NULL, n);
     int rc = send_all(c->fd, h.p, h.len, NULL, 0);
     sb_release(&h);
     if (r->head || rc < 0)
@@ -1002,23 +625,7 @@ static int route_private(struct conn *c, struct req *r)
 
 static int route_hits(struct conn *c, struct req *r)
 {
-    char *path = query_dup(r->query, "path");
-    json_t *o = json_object();
-    if (path) {
-        set_str(o, "path", path);
-        json_object_set_new(o, "hits", json_integer(counters_add(&hits_, path, 0)));
-        free(path);
-        return respond_json(c, r, o);
-    }
-    pthread_mutex_lock(&hits_.mu);
-    for (int i = 0; i < COUNTER_BUCKETS; i++)
-        for (struct counter *e = hits_.bucket[i]; e; e = e->next) {
-            char *k = text_dup_for_json(e->key);
-            json_object_set_new(o, k, json_integer(e->n));
-            free(k);
-        }
-    pthread_mutex_unlock(&hits_.mu);
-    return respond_json(c, r, o);
+    return respond_hits(c, r, &hits_);
 }
 
 static int route_reset_counters(struct conn *c, struct req *r)
@@ -1080,211 +687,12 @@ static int dispatch(struct conn *c, struct req *r)
     return respond_status(c, r, 404, NULL, NULL);
 }
 
-/* An error answered before the request was understood; the connection closes after it. */
-static int refuse(struct conn *c, int code)
-{
-    struct req r = {.keep_alive = false};
-    respond_status(c, &r, code, NULL, NULL);
-    return -1;
-}
-
-static int parse_head(struct conn *c, struct req *r, char *head)
-{
-    char *line_end = strstr(head, "\r\n");
-    char *next = line_end ? line_end + 2 : head + strlen(head);
-    if (line_end)
-        *line_end = '\0';
-    r->method = head;
-    char *sp = strchr(head, ' ');
-    if (!sp || sp == head)
-        return refuse(c, 400);
-    *sp = '\0';
-    r->target = sp + 1;
-    sp = strchr(r->target, ' ');
-    if (!sp || sp == r->target)
-        return refuse(c, 400);
-    *sp = '\0';
-    const char *version = sp + 1;
-    if (strcmp(version, "HTTP/1.1") != 0 && strcmp(version, "HTTP/1.0") != 0)
-        return refuse(c, strncmp(version, "HTTP/", 5) == 0 ? 505 : 400);
-    r->http10 = strcmp(version, "HTTP/1.0") == 0;
-    r->head = strcmp(r->method, "HEAD") == 0;
-    r->keep_alive = !r->http10;
-    for (char *p = next; *p; p = next) {
-        line_end = strstr(p, "\r\n");
-        next = line_end ? line_end + 2 : p + strlen(p);
-        if (line_end)
-            *line_end = '\0';
-        char *colon = strchr(p, ':');
-        if (!colon || colon == p || strcspn(p, " \t") < (size_t)(colon - p))
-            return refuse(c, 400);
-        if (r->nhdr == HDRS_MAX)
-            return refuse(c, 431);
-        *colon = '\0';
-        char *v = colon + 1, *e = v + strlen(v);
-        while (*v == ' ' || *v == '\t')
-            v++;
-        while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-            *--e = '\0';
-        r->hdr[r->nhdr++] = (struct hdr){p, v};
-    }
-    r->body_len = -1;
-    for (int i = 0; i < r->nhdr; i++) {
-        const char *n = r->hdr[i].name, *v = r->hdr[i].value;
-        if (strcasecmp(n, "content-length") == 0) {
-            char *end;
-            errno = 0;
-            long long len = strtoll(v, &end, 10);
-            if (!*v || *end || errno || len < 0 || (r->body_len >= 0 && len != r->body_len))
-                return refuse(c, 400); /* a repeated Content-Length must agree */
-            r->body_len = len;
-        } else if (strcasecmp(n, "transfer-encoding") == 0) {
-            return refuse(c, 501);
-        } else if (strcasecmp(n, "connection") == 0) {
-            if (strcasestr(v, "close"))
-                r->keep_alive = false;
-            else if (strcasestr(v, "keep-alive"))
-                r->keep_alive = true;
-        }
-    }
-    if (r->body_len < 0)
-        r->body_len = 0;
-    /* origin-form "/p?q", or absolute-form "http://host/p?q" */
-    const char *t = r->target;
-    const char *scheme = t[0] == '/' ? NULL : strstr(t, "://");
-    if (scheme) {
-        t = strchr(scheme + 3, '/');
-        t = t ? t : "/";
-    }
-    snprintf(c->path, sizeof c->path, "%s", t);
-    r->path = c->path;
-    char *q = strchr(r->path, '?');
-    r->query = "";
-    if (q) {
-        *q = '\0';
-        r->query = q + 1;
-    }
-    return 0;
-}
-
-/* Reads the next request into c->buf and drops its body. 1: a request; 0: the client closed
- * between requests; -1: close the connection (an error was answered or the client is gone). */
-static int read_request(struct conn *c, struct req *r)
-{
-    char *end;
-    for (;;) {
-        /* blank lines before a request line are allowed */
-        size_t skip = 0;
-        while (skip + 1 < c->len && c->buf[skip] == '\r' && c->buf[skip + 1] == '\n')
-            skip += 2;
-        if (skip) {
-            memmove(c->buf, c->buf + skip, c->len - skip);
-            c->len -= skip;
-        }
-        end = memmem(c->buf, c->len, "\r\n\r\n", 4);
-        if (end)
-            break;
-        if (c->len == sizeof c->buf)
-            return refuse(c, 431);
-        ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return c->len ? -1 : 0;
-        c->len += (size_t)n;
-    }
-    memset(r, 0, sizeof *r);
-    size_t head_len = (size_t)(end - c->buf) + 4;
-    *end = '\0';
-    if (parse_head(c, r, c->buf) < 0)
-        return -1;
-    size_t buffered = c->len - head_len;
-    if ((unsigned long long)r->body_len <= buffered) {
-        c->used = head_len + (size_t)r->body_len;
-        return 1;
-    }
-    c->used = c->len;
-    long long left = r->body_len - (long long)buffered;
-    for (int i = 0; i < r->nhdr; i++)
-        if (!r->http10 && strcasecmp(r->hdr[i].name, "expect") == 0 &&
-            strcasecmp(r->hdr[i].value, "100-continue") == 0 &&
-            send_str(c->fd, "HTTP/1.1 100 Continue\r\n\r\n") < 0)
-            return -1;
-    char scratch[16384];
-    while (left > 0) {
-        ssize_t n = recv(c->fd, scratch,
-                         left < (long long)sizeof scratch ? (size_t)left : sizeof scratch, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        left -= n;
-    }
-    return 1;
-}
-
-/* Closing with unread request bytes (a 431, pipelined requests after a close) would make the
- * kernel send a reset that can destroy the answer before the client reads it: send FIN first and
- * read what is still coming for a moment. */
-static void close_gently(int fd)
-{
-    shutdown(fd, SHUT_WR);
-    char scratch[16384];
-    long long end = now_ms() + 500;
-    for (long long left = 500; left > 0; left = end - now_ms()) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, (int)left) <= 0 || recv(fd, scratch, sizeof scratch, 0) <= 0)
-            break;
-    }
-    close(fd);
-}
-
-static void *conn_main(void *arg)
-{
-    struct conn *c = arg;
-    for (;;) {
-        struct req r;
-        if (read_request(c, &r) <= 0)
-            break;
-        if (dispatch(c, &r) < 0 || !r.keep_alive)
-            break;
-        memmove(c->buf, c->buf + c->used, c->len - c->used);
-        c->len -= c->used;
-    }
-    if (c->fd >= 0)
-        close_gently(c->fd);
-    free(c);
-    return NULL;
-}
-
-static void *accept_main(void *arg)
-{
-    int lfd = *(int *)arg;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 512 * 1024);
-    for (;;) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                poll(NULL, 0, 10); /* out of descriptors: let some connections end */
-            continue;
-        }
-        /* trickle and slow-headers must leave in the pieces they are written in */
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        struct conn *c = xmalloc(sizeof *c);
-        c->fd = fd;
-        c->len = c->used = 0;
-        pthread_t t;
-        if (pthread_create(&t, &attr, conn_main, c) != 0) {
-            close(fd);
-            free(c);
-        }
-    }
-    return NULL;
-}
+static const struct testsrv origin_ = {
+    .server = "trawl-origin",
+    .dispatch = dispatch,
+    .status_page = status_page,
+    .expect_continue = true,
+};
 
 static const char usage_[] =
     "usage: origin [--port N] [--portfile PATH] [--robots PATH|404|500] [--host ADDR]\n"
@@ -1386,41 +794,9 @@ int main(int argc, char **argv)
     load_robots(robots);
     fill_blocks();
 
-    /* SIGTERM and SIGINT are taken by sigwait in main; every thread inherits the mask */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    socklen_t salen = sizeof sa;
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, SOMAXCONN) < 0 ||
-        getsockname(lfd, (struct sockaddr *)&sa, &salen) < 0) {
-        fprintf(stderr, "origin: cannot listen on %s:%ld: %s\n", host, port, strerror(errno));
+    int bound;
+    int lfd = testsrv_listen(&sa, host, &bound);
+    if (lfd < 0)
         return 1;
-    }
-    int bound = ntohs(sa.sin_port);
-    printf("%d\n", bound);
-    fflush(stdout);
-    if (portfile) {
-        char tmp[PATH_MAX];
-        snprintf(tmp, sizeof tmp, "%s.tmp", portfile);
-        FILE *f = fopen(tmp, "w");
-        if (!f || fprintf(f, "%d\n", bound) < 0 || fclose(f) != 0 || rename(tmp, portfile) != 0) {
-            fprintf(stderr, "origin: cannot write %s: %s\n", portfile, strerror(errno));
-            return 1;
-        }
-    }
-    pthread_t t;
-    if (pthread_create(&t, NULL, accept_main, &lfd) != 0) {
-        fprintf(stderr, "origin: cannot start the accept thread\n");
-        return 1;
-    }
-    int sig;
-    sigwait(&stop, &sig);
-    return 0;
+    return testsrv_run(&origin_, lfd, bound, portfile);
 }

@@ -5,36 +5,28 @@
  * the same on every run; with --write DIR the same site is written as static files for nginx
  * instead.
  *
- * HTTP/1.1 on plain sockets, a thread per connection, keep-alive, as tests/e2e/origin.c (whose
- * small helpers are copied here: tests are separate programs). Absolute URLs (robots.txt,
- * sitemaps, canonical links, JSON-LD, the manifest) use the request's Host header. /__hits,
- * /__reset and /__manifest are for the tests and are not counted. `shop --help` lists the URLs. */
+ * HTTP/1.1 on plain sockets, a thread per connection, keep-alive: the plumbing it shares with
+ * tests/e2e/origin.c, in tests/e2e/testsrv.c. Absolute URLs (robots.txt, sitemaps, canonical
+ * links, JSON-LD, the manifest) use the request's Host header. /__hits, /__reset and /__manifest
+ * are for the tests and are not counted. `shop --help` lists the URLs. */
+#include "testsrv.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
-#include <time.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#define HEAD_MAX     65536 /* request line and headers */
-#define HDRS_MAX     128   /* header lines in a request */
-#define BASE_MAX     320   /* "http://" and a Host header */
+#define BASE_MAX     320 /* "http://" and a Host header */
 #define URL_MAX      (BASE_MAX + 128)
 #define PER_PAGE     10 /* products on a category page */
 #define NCAT         6  /* categories */
@@ -44,320 +36,10 @@
 #define PDF_BYTES    (5 << 20)
 #define PRODUCTS_MAX 1000000
 #define PAGE_KB_MAX  100000
-#define TYPE_HTML    "text/html; charset=utf-8"
-#define TYPE_JSON    "application/json"
 #define TYPE_XML     "application/xml; charset=utf-8"
 #define TYPE_TEXT    "text/plain; charset=utf-8"
 #define SITE_NAME    "Trawl Furniture"
 #define SITEMAPS_NS  "http://www.sitemaps.org/schemas/sitemap/0.9"
-
-/* ---- buffers, counters and HTTP plumbing, as in origin.c ---- */
-
-struct hdr {
-    char *name, *value;
-};
-
-struct req {
-    char *method, *target;
-    char *path;        /* target without the query or scheme and host; NUL-terminated copy */
-    const char *query; /* after the '?', or "" */
-    struct hdr hdr[HDRS_MAX];
-    int nhdr;
-    long long body_len;
-    bool head, http10, keep_alive;
-};
-
-struct conn {
-    int fd;
-    size_t len;  /* bytes in buf */
-    size_t used; /* bytes of buf the current request took (headers and buffered body) */
-    char buf[HEAD_MAX];
-    char path[HEAD_MAX];
-};
-
-struct sb {
-    char *p;
-    size_t len, cap;
-};
-
-/* How many requests a key got: paths for /__hits and for the flaky products. */
-struct counter {
-    struct counter *next;
-    long long n;
-    char key[];
-};
-
-#define COUNTER_BUCKETS 256
-struct counters {
-    pthread_mutex_t mu;
-    struct counter *bucket[COUNTER_BUCKETS];
-};
-
-static void oom(void)
-{
-    fprintf(stderr, "shop: out of memory\n");
-    abort();
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        oom();
-    return p;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p)
-        oom();
-    return p;
-}
-
-static void sb_add(struct sb *b, const void *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            oom();
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < (int)sizeof small) {
-        sb_add(b, small, (size_t)n);
-        return;
-    }
-    char *big = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_add(b, big, (size_t)n);
-    free(big);
-}
-
-/* The text so far; "" before the first add. */
-static const char *sb_str(const struct sb *b)
-{
-    return b->p ? b->p : "";
-}
-
-static void sb_release(struct sb *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static size_t counter_hash(const char *s)
-{
-    size_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % COUNTER_BUCKETS;
-}
-
-/* Adds d to key's count and returns the new count (d == 0 reads it without adding the key). */
-static long long counters_add(struct counters *t, const char *key, long long d)
-{
-    pthread_mutex_lock(&t->mu);
-    struct counter **pp = &t->bucket[counter_hash(key)];
-    while (*pp && strcmp((*pp)->key, key) != 0)
-        pp = &(*pp)->next;
-    if (!*pp && d) {
-        size_t n = strlen(key);
-        struct counter *e = xmalloc(sizeof *e + n + 1);
-        e->next = NULL;
-        e->n = 0;
-        memcpy(e->key, key, n + 1);
-        *pp = e;
-    }
-    long long v = *pp ? ((*pp)->n += d) : 0;
-    pthread_mutex_unlock(&t->mu);
-    return v;
-}
-
-static void counters_clear(struct counters *t)
-{
-    pthread_mutex_lock(&t->mu);
-    for (int i = 0; i < COUNTER_BUCKETS; i++)
-        while (t->bucket[i]) {
-            struct counter *e = t->bucket[i];
-            t->bucket[i] = e->next;
-            free(e);
-        }
-    pthread_mutex_unlock(&t->mu);
-}
-
-/* jansson refuses strings that are not UTF-8; request bytes may be anything, so those become '?'.
- */
-static char *text_dup_for_json(const char *s)
-{
-    json_t *probe = json_string(s);
-    char *d = strdup(s);
-    if (!d)
-        oom();
-    if (!probe)
-        for (char *p = d; *p; p++)
-            if ((unsigned char)*p >= 0x80)
-                *p = '?';
-    json_decref(probe);
-    return d;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* A NUL-terminated copy of the n bytes of s with %XX decoded; a malformed % stays as it is. */
-static char *pct_decode(const char *s, size_t n)
-{
-    char *d = xmalloc(n + 1), *o = d;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
-            *o++ = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            *o++ = s[i];
-        }
-    }
-    *o = '\0';
-    return d;
-}
-
-/* The decoded value of the query parameter name ("" when it has no '='), or NULL; free() it. */
-static char *query_dup(const char *q, const char *name)
-{
-    size_t nl = strlen(name);
-    for (const char *p = q; *p;) {
-        const char *amp = strchr(p, '&');
-        size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        if (len >= nl && strncmp(p, name, nl) == 0 && (len == nl || p[nl] == '=')) {
-            const char *v = len == nl ? p + len : p + nl + 1;
-            return pct_decode(v, (size_t)(p + len - v));
-        }
-        p += len;
-        if (*p)
-            p++;
-    }
-    return NULL;
-}
-
-static const char *reason(int code)
-{
-    switch (code) {
-    case 200:
-        return "OK";
-    case 301:
-        return "Moved Permanently";
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Unknown";
-    }
-}
-
-/* Sends all of a then all of b; -1 when the client is gone. */
-static int send_all(int fd, const void *a, size_t alen, const void *b, size_t blen)
-{
-    struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
-    struct iovec *v = iov;
-    int n = 2;
-    while (n > 0) {
-        struct msghdr m = {.msg_iov = v, .msg_iovlen = (size_t)n};
-        ssize_t k = sendmsg(fd, &m, MSG_NOSIGNAL);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -1;
-        while (n > 0 && (size_t)k >= v->iov_len) {
-            k -= (ssize_t)v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (char *)v->iov_base + k;
-            v->iov_len -= (size_t)k;
-        }
-    }
-    return 0;
-}
-
-/* A whole response; the body is left out for HEAD. extra: more header lines, each ending in CRLF,
- * or NULL. -1 when the client is gone. */
-static int respond(struct conn *c, const struct req *r, int code, const char *ctype,
-                   const char *extra, const void *body, size_t len)
-{
-    struct sb h = {0};
-    sb_printf(&h, "HTTP/1.1 %d %s\r\nServer: trawl-shop\r\n", code, reason(code));
-    if (ctype)
-        sb_printf(&h, "Content-Type: %s\r\n", ctype);
-    sb_printf(&h, "Content-Length: %zu\r\n", len);
-    if (extra)
-        sb_puts(&h, extra);
-    if (!r->keep_alive)
-        sb_puts(&h, "Connection: close\r\n");
-    else if (r->http10)
-        sb_puts(&h, "Connection: keep-alive\r\n");
-    sb_puts(&h, "\r\n");
-    int rc = send_all(c->fd, h.p, h.len, body, r->head ? 0 : len);
-    sb_release(&h);
-    return rc;
-}
-
-static int respond_json(struct conn *c, const struct req *r, json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    json_decref(j);
-    if (!s)
-        oom();
-    int rc = respond(c, r, 200, TYPE_JSON, NULL, s, strlen(s));
-    free(s);
-    return rc;
-}
 
 /* ---- the site's data, all of it from the seed ---- */
 
@@ -733,25 +415,10 @@ static void site_make(uint64_t seed, int n, size_t page_min, size_t page_max)
 
 /* ---- rendering ---- */
 
+/* The shop's attributes are all double-quoted, so its pages leave ' as it is. */
 static void put_text(struct sb *b, const char *s)
 {
-    for (; *s; s++)
-        switch (*s) {
-        case '&':
-            sb_puts(b, "&amp;");
-            break;
-        case '<':
-            sb_puts(b, "&lt;");
-            break;
-        case '>':
-            sb_puts(b, "&gt;");
-            break;
-        case '"':
-            sb_puts(b, "&quot;");
-            break;
-        default:
-            sb_add(b, s, 1);
-        }
+    sb_put_html(b, s, false);
 }
 
 static void price_plain(char *out, size_t n, long long cents)
@@ -1844,36 +1511,13 @@ static void base_for(const struct req *r, char *out, size_t n)
     snprintf(out, n, "%s", site_.listen_base);
 }
 
-static int route_hits(struct conn *c, struct req *r)
-{
-    char *path = query_dup(r->query, "path");
-    json_t *o = json_object();
-    if (path) {
-        char *p = text_dup_for_json(path);
-        jset(o, "path", jstr(p));
-        jset(o, "hits", json_integer(counters_add(&hits_, path, 0)));
-        free(p);
-        free(path);
-        return respond_json(c, r, o);
-    }
-    pthread_mutex_lock(&hits_.mu);
-    for (int i = 0; i < COUNTER_BUCKETS; i++)
-        for (struct counter *e = hits_.bucket[i]; e; e = e->next) {
-            char *k = text_dup_for_json(e->key);
-            json_object_set_new(o, k, json_integer(e->n));
-            free(k);
-        }
-    pthread_mutex_unlock(&hits_.mu);
-    return respond_json(c, r, o);
-}
-
 static int dispatch(struct conn *c, struct req *r)
 {
     char base[BASE_MAX];
     base_for(r, base, sizeof base);
     struct view v = {.base = base, .static_site = false};
     if (strcmp(r->path, "/__hits") == 0)
-        return route_hits(c, r);
+        return respond_hits(c, r, &hits_);
     if (strcmp(r->path, "/__reset") == 0) {
         counters_clear(&hits_);
         counters_clear(&flaky_);
@@ -1902,205 +1546,12 @@ static int dispatch(struct conn *c, struct req *r)
     return rc;
 }
 
-/* An error answered before the request was understood; the connection closes after it. */
-static int refuse(struct conn *c, int code)
-{
-    struct req r = {.keep_alive = false};
-    struct sb b = {0};
-    render_status(&b, code);
-    respond(c, &r, code, TYPE_HTML, NULL, b.p, b.len);
-    sb_release(&b);
-    return -1;
-}
-
-static int parse_head(struct conn *c, struct req *r, char *head)
-{
-    char *line_end = strstr(head, "\r\n");
-    char *next = line_end ? line_end + 2 : head + strlen(head);
-    if (line_end)
-        *line_end = '\0';
-    r->method = head;
-    char *sp = strchr(head, ' ');
-    if (!sp || sp == head)
-        return refuse(c, 400);
-    *sp = '\0';
-    r->target = sp + 1;
-    sp = strchr(r->target, ' ');
-    if (!sp || sp == r->target)
-        return refuse(c, 400);
-    *sp = '\0';
-    const char *version = sp + 1;
-    if (strcmp(version, "HTTP/1.1") != 0 && strcmp(version, "HTTP/1.0") != 0)
-        return refuse(c, strncmp(version, "HTTP/", 5) == 0 ? 505 : 400);
-    r->http10 = strcmp(version, "HTTP/1.0") == 0;
-    r->head = strcmp(r->method, "HEAD") == 0;
-    r->keep_alive = !r->http10;
-    for (char *p = next; *p; p = next) {
-        line_end = strstr(p, "\r\n");
-        next = line_end ? line_end + 2 : p + strlen(p);
-        if (line_end)
-            *line_end = '\0';
-        char *colon = strchr(p, ':');
-        if (!colon || colon == p || strcspn(p, " \t") < (size_t)(colon - p))
-            return refuse(c, 400);
-        if (r->nhdr == HDRS_MAX)
-            return refuse(c, 431);
-        *colon = '\0';
-        char *v = colon + 1, *e = v + strlen(v);
-        while (*v == ' ' || *v == '\t')
-            v++;
-        while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-            *--e = '\0';
-        r->hdr[r->nhdr++] = (struct hdr){p, v};
-    }
-    r->body_len = -1;
-    for (int i = 0; i < r->nhdr; i++) {
-        const char *n = r->hdr[i].name, *v = r->hdr[i].value;
-        if (strcasecmp(n, "content-length") == 0) {
-            char *end;
-            errno = 0;
-            long long len = strtoll(v, &end, 10);
-            if (!*v || *end || errno || len < 0 || (r->body_len >= 0 && len != r->body_len))
-                return refuse(c, 400); /* a repeated Content-Length must agree */
-            r->body_len = len;
-        } else if (strcasecmp(n, "transfer-encoding") == 0) {
-            return refuse(c, 501);
-        } else if (strcasecmp(n, "connection") == 0) {
-            if (strcasestr(v, "close"))
-                r->keep_alive = false;
-            else if (strcasestr(v, "keep-alive"))
-                r->keep_alive = true;
-        }
-    }
-    if (r->body_len < 0)
-        r->body_len = 0;
-    /* origin-form "/p?q", or absolute-form "http://host/p?q" */
-    const char *t = r->target;
-    const char *scheme = t[0] == '/' ? NULL : strstr(t, "://");
-    if (scheme) {
-        t = strchr(scheme + 3, '/');
-        t = t ? t : "/";
-    }
-    snprintf(c->path, sizeof c->path, "%s", t);
-    r->path = c->path;
-    char *q = strchr(r->path, '?');
-    r->query = "";
-    if (q) {
-        *q = '\0';
-        r->query = q + 1;
-    }
-    return 0;
-}
-
-/* Reads the next request into c->buf and drops its body. 1: a request; 0: the client closed
- * between requests; -1: close the connection (an error was answered or the client is gone). */
-static int read_request(struct conn *c, struct req *r)
-{
-    char *end;
-    for (;;) {
-        size_t skip = 0; /* blank lines before a request line are allowed */
-        while (skip + 1 < c->len && c->buf[skip] == '\r' && c->buf[skip + 1] == '\n')
-            skip += 2;
-        if (skip) {
-            memmove(c->buf, c->buf + skip, c->len - skip);
-            c->len -= skip;
-        }
-        end = memmem(c->buf, c->len, "\r\n\r\n", 4);
-        if (end)
-            break;
-        if (c->len == sizeof c->buf)
-            return refuse(c, 431);
-        ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return c->len ? -1 : 0;
-        c->len += (size_t)n;
-    }
-    memset(r, 0, sizeof *r);
-    size_t head_len = (size_t)(end - c->buf) + 4;
-    *end = '\0';
-    if (parse_head(c, r, c->buf) < 0)
-        return -1;
-    size_t buffered = c->len - head_len;
-    if ((unsigned long long)r->body_len <= buffered) {
-        c->used = head_len + (size_t)r->body_len;
-        return 1;
-    }
-    c->used = c->len;
-    long long left = r->body_len - (long long)buffered;
-    char scratch[16384];
-    while (left > 0) {
-        ssize_t n = recv(c->fd, scratch,
-                         left < (long long)sizeof scratch ? (size_t)left : sizeof scratch, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        left -= n;
-    }
-    return 1;
-}
-
-/* Closing with unread request bytes would make the kernel send a reset that can destroy the
- * answer before the client reads it: send FIN first and read what is still coming for a moment. */
-static void close_gently(int fd)
-{
-    shutdown(fd, SHUT_WR);
-    char scratch[16384];
-    long long end = now_ms() + 500;
-    for (long long left = 500; left > 0; left = end - now_ms()) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, (int)left) <= 0 || recv(fd, scratch, sizeof scratch, 0) <= 0)
-            break;
-    }
-    close(fd);
-}
-
-static void *conn_main(void *arg)
-{
-    struct conn *c = arg;
-    for (;;) {
-        struct req r;
-        if (read_request(c, &r) <= 0)
-            break;
-        if (dispatch(c, &r) < 0 || !r.keep_alive)
-            break;
-        memmove(c->buf, c->buf + c->used, c->len - c->used);
-        c->len -= c->used;
-    }
-    close_gently(c->fd);
-    free(c);
-    return NULL;
-}
-
-static void *accept_main(void *arg)
-{
-    int lfd = *(int *)arg;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 512 * 1024);
-    for (;;) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                poll(NULL, 0, 10); /* out of descriptors: let some connections end */
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        struct conn *c = xmalloc(sizeof *c);
-        c->fd = fd;
-        c->len = c->used = 0;
-        pthread_t t;
-        if (pthread_create(&t, &attr, conn_main, c) != 0) {
-            close(fd);
-            free(c);
-        }
-    }
-    return NULL;
-}
+static const struct testsrv shop_ = {
+    .server = "trawl-shop",
+    .dispatch = dispatch,
+    .status_page = render_status,
+    .expect_continue = false, /* never did: such a client sends its body after a short wait */
+};
 
 /* ---- --write ---- */
 
@@ -2330,42 +1781,10 @@ int main(int argc, char **argv)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
         return bad_args("bad host (want an IPv4 address)", host);
-    /* SIGTERM and SIGINT are taken by sigwait in main; every thread inherits the mask */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    socklen_t salen = sizeof sa;
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, SOMAXCONN) < 0 ||
-        getsockname(lfd, (struct sockaddr *)&sa, &salen) < 0) {
-        fprintf(stderr, "shop: cannot listen on %s:%lld: %s\n", host, port, strerror(errno));
+    int bound;
+    int lfd = testsrv_listen(&sa, host, &bound);
+    if (lfd < 0)
         return 1;
-    }
-    int bound = ntohs(sa.sin_port);
     snprintf(site_.listen_base, sizeof site_.listen_base, "http://%s:%d", host, bound);
-    printf("%d\n", bound);
-    fflush(stdout);
-    if (portfile) {
-        char tmp[PATH_MAX];
-        snprintf(tmp, sizeof tmp, "%s.tmp", portfile);
-        FILE *f = fopen(tmp, "w");
-        if (!f || fprintf(f, "%d\n", bound) < 0 || fclose(f) != 0 || rename(tmp, portfile) != 0) {
-            fprintf(stderr, "shop: cannot write %s: %s\n", portfile, strerror(errno));
-            return 1;
-        }
-    }
-    pthread_t t;
-    if (pthread_create(&t, NULL, accept_main, &lfd) != 0) {
-        fprintf(stderr, "shop: cannot start the accept thread\n");
-        return 1;
-    }
-    int sig;
-    sigwait(&stop, &sig);
-    return 0;
+    return testsrv_run(&shop_, lfd, bound, portfile);
 }
