@@ -309,7 +309,9 @@ void commit_stop(struct committer *c)
     free(c);
 }
 
-void commit_submit(struct committer *c, struct commit_op *op)
+/* Reset op and put it at the end of the queue. true: queued, with the lock held; false: the
+ * committer is stopping, op has failed with TRAWL_ECLOSED and the lock is not held. */
+static bool queue_op(struct committer *c, struct commit_op *op)
 {
     op->next = NULL;
     op->finished = false;
@@ -319,16 +321,24 @@ void commit_submit(struct committer *c, struct commit_op *op)
     if (c->stopping) {
         pthread_mutex_unlock(&c->lock);
         fail_op(op, TRAWL_ECLOSED, NULL);
-        op->finished = true;
-        if (op->done)
-            op->done(op);
-        return;
+        return false;
     }
     if (c->tail)
         c->tail->next = op;
     else
         c->head = op;
     c->tail = op;
+    return true;
+}
+
+void commit_submit(struct committer *c, struct commit_op *op)
+{
+    if (!queue_op(c, op)) {
+        op->finished = true;
+        if (op->done)
+            op->done(op);
+        return;
+    }
     if (!c->busy)
         pthread_cond_signal(&c->work);
     pthread_mutex_unlock(&c->lock);
@@ -350,23 +360,11 @@ static void lead(struct committer *c)
 
 void commit_submit_or_lead(struct committer *c, struct commit_op *op)
 {
-    op->next = NULL;
-    op->finished = false;
-    op->rc = 0;
-    err_clear(&op->err);
-    pthread_mutex_lock(&c->lock);
-    if (c->stopping) {
-        pthread_mutex_unlock(&c->lock);
-        fail_op(op, TRAWL_ECLOSED, NULL);
+    if (!queue_op(c, op)) {
         op->finished = true;
         op->done(op);
         return;
     }
-    if (c->tail)
-        c->tail->next = op;
-    else
-        c->head = op;
-    c->tail = op;
     if (!c->busy && c->last_batch <= 1) {
         /* light load (the last commit held one operation): no hand-off for this one either */
         lead(c);
@@ -384,22 +382,10 @@ int commit_run(struct committer *c, struct commit_op *op)
     pthread_cond_init(&cv, NULL);
     op->waiter = &cv;
     op->done = NULL;
-    op->next = NULL;
-    op->finished = false;
-    op->rc = 0;
-    err_clear(&op->err);
-    pthread_mutex_lock(&c->lock);
-    if (c->stopping) {
-        pthread_mutex_unlock(&c->lock);
-        fail_op(op, TRAWL_ECLOSED, NULL);
+    if (!queue_op(c, op)) {
         pthread_cond_destroy(&cv);
         return op->rc;
     }
-    if (c->tail)
-        c->tail->next = op;
-    else
-        c->head = op;
-    c->tail = op;
     if (!c->busy) {
         /* nobody is committing: lead, so no thread switch stands between this call and its
          * commit; whatever else is queued goes along */

@@ -155,15 +155,23 @@ const atomic_bool *job_ctx_cancel_flag(struct job_ctx *ctx)
     return &ctx->cancel;
 }
 
-int job_ctx_defer(struct job_ctx *ctx, int64_t run_at, const char *fmt, ...)
+/* The handler's message for its failure or deferral. */
+static void set_error(struct job_ctx *ctx, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void set_error(struct job_ctx *ctx, const char *fmt, va_list ap)
 {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     free(ctx->error);
     ctx->error = xstrdup(msg);
+}
+
+int job_ctx_defer(struct job_ctx *ctx, int64_t run_at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error(ctx, fmt, ap);
+    va_end(ap);
     ctx->defer_until = run_at > 0 ? run_at : 1;
     return TRAWL_EHANDLER;
 }
@@ -275,13 +283,10 @@ void job_ctx_set_result(struct job_ctx *ctx, const char *json)
 
 int job_ctx_fail(struct job_ctx *ctx, bool retryable, const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    set_error(ctx, fmt, ap);
     va_end(ap);
-    free(ctx->error);
-    ctx->error = xstrdup(msg);
     ctx->retryable = retryable;
     return TRAWL_EHANDLER;
 }
