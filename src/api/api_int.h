@@ -101,6 +101,9 @@ const char *api_query(struct req *r, const char *name);
  * error reply is sent and false returned. */
 bool api_query_int(struct req *r, const char *name, int64_t min, int64_t max, int64_t def,
                    int64_t *out);
+/* A page of a listing: limit (1 to 1000, def when absent) and offset (0 or more, default 0). On a
+ * bad value an error reply is sent and false returned. */
+bool api_query_page(struct req *r, int64_t def, int64_t *limit, int64_t *offset);
 /* Times as ISO 8601 UTC with milliseconds, or JSON null for 0. */
 json_t *api_time(int64_t ms);
 

@@ -480,8 +480,7 @@ static json_t *batch_json(const struct batch_info *b)
 enum MHD_Result api_batches_list(struct req *r)
 {
     int64_t limit, offset;
-    if (!api_query_int(r, "limit", 1, 1000, 20, &limit) ||
-        !api_query_int(r, "offset", 0, INT32_MAX, 0, &offset))
+    if (!api_query_page(r, 20, &limit, &offset))
         return MHD_YES;
     struct batch_info *list;
     size_t n;
@@ -505,8 +504,7 @@ enum MHD_Result api_batches_list(struct req *r)
 enum MHD_Result api_batches_get(struct req *r)
 {
     int64_t limit, offset;
-    if (!api_query_int(r, "limit", 1, 1000, 100, &limit) ||
-        !api_query_int(r, "offset", 0, INT32_MAX, 0, &offset))
+    if (!api_query_page(r, 100, &limit, &offset))
         return MHD_YES;
     const char *status = api_query(r, "status");
     int st = -1;

@@ -332,6 +332,12 @@ bool api_query_int(struct req *r, const char *name, int64_t min, int64_t max, in
     return true;
 }
 
+bool api_query_page(struct req *r, int64_t def, int64_t *limit, int64_t *offset)
+{
+    return api_query_int(r, "limit", 1, 1000, def, limit) &&
+           api_query_int(r, "offset", 0, INT32_MAX, 0, offset);
+}
+
 json_t *api_time(int64_t ms)
 {
     if (ms <= 0)

@@ -77,13 +77,15 @@ static json_t *session_json(const struct scrape_session *ss, const struct job *j
     return o;
 }
 
-/* Session sid (the one in the path), of the caller's workspace, with its job (j->id[0] == 0
- * when the job is gone). On failure the reply has been sent and false is returned. */
+/* Session sid (the one in the path), of the caller's workspace, with its job when j is not NULL
+ * (j->id[0] == 0 when the job is gone). On failure the reply has been sent and false is
+ * returned. */
 static bool own_session_id(struct req *r, const char *sid, struct scrape_session *ss, struct job *j)
 {
     struct err e;
     err_clear(&e);
-    memset(j, 0, sizeof *j);
+    if (j)
+        memset(j, 0, sizeof *j);
     if (!uuid_valid(sid)) {
         api_reply_error(r, 404, "scraping session %s not found", sid);
         return false;
@@ -97,6 +99,8 @@ static bool own_session_id(struct req *r, const char *sid, struct scrape_session
         api_reply_err(r, &e);
         return false;
     }
+    if (!j)
+        return true;
     rc = engine_get(r->api->deps.eng, ss->job_id, j, &e);
     if (rc && rc != TRAWL_ENOTFOUND) {
         scrape_session_release(ss);
@@ -191,8 +195,7 @@ enum MHD_Result api_sessions_get(struct req *r)
 enum MHD_Result api_sessions_list(struct req *r)
 {
     int64_t limit, offset;
-    if (!api_query_int(r, "limit", 1, 1000, 20, &limit) ||
-        !api_query_int(r, "offset", 0, INT32_MAX, 0, &offset))
+    if (!api_query_page(r, 20, &limit, &offset))
         return MHD_YES;
     struct engine *eng = r->api->deps.eng;
     struct scrape_session *list;
@@ -366,8 +369,7 @@ static json_t *page_json(const struct scrape_page *p)
 enum MHD_Result api_sessions_pages(struct req *r)
 {
     int64_t limit, offset;
-    if (!api_query_int(r, "limit", 1, 1000, 100, &limit) ||
-        !api_query_int(r, "offset", 0, INT32_MAX, 0, &offset))
+    if (!api_query_page(r, 100, &limit, &offset))
         return MHD_YES;
     const char *status = api_query(r, "status");
     int st = -1;
@@ -377,10 +379,8 @@ enum MHD_Result api_sessions_pages(struct req *r)
                                "failed or skipped)",
                                status);
     struct scrape_session ss;
-    struct job j;
-    if (!own_session(r, &ss, &j))
+    if (!own_session(r, &ss, NULL))
         return MHD_YES;
-    job_release(&j);
     struct scrape_page *pages;
     size_t n;
     struct err e;
@@ -409,10 +409,8 @@ enum MHD_Result api_sessions_page_content(struct req *r)
     if (*end || pid <= 0)
         return api_reply_error(r, 404, "page %s not found", r->params[1]);
     struct scrape_session ss;
-    struct job j;
-    if (!own_session(r, &ss, &j))
+    if (!own_session(r, &ss, NULL))
         return MHD_YES;
-    job_release(&j);
     void *z = NULL;
     size_t zn = 0;
     struct err e;
@@ -615,10 +613,8 @@ enum MHD_Result api_sessions_records(struct req *r)
     else
         return api_reply_error(r, 400, "format must be jsonl, json or csv, not \"%s\"", f);
     struct scrape_session ss;
-    struct job j;
-    if (!own_session(r, &ss, &j))
+    if (!own_session(r, &ss, NULL))
         return MHD_YES;
-    job_release(&j);
     struct export *x = xcalloc(1, sizeof *x);
     x->store = engine_store(r->api->deps.eng);
     memcpy(x->sid, ss.id, UUID_STR_LEN);
