@@ -3,6 +3,7 @@
  * parser never stops early, and the network never touched. */
 #include "parse/html.h"
 
+#include "base/buf.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
 #include "fetch/url.h"
@@ -128,34 +129,99 @@ void html_free(struct html_doc *d)
     free(d);
 }
 
-char *html_node_text(xmlNodePtr n)
+bool html_is(xmlNodePtr n, const char *name)
 {
-    xmlChar *raw = n ? xmlNodeGetContent(n) : NULL;
-    const char *s = raw ? (const char *)raw : "";
-    size_t len = strlen(s);
-    char *out = xmalloc(len + 1);
+    return n->type == XML_ELEMENT_NODE && xmlStrcasecmp(n->name, BAD_CAST name) == 0;
+}
+
+xmlNodePtr html_next(xmlNodePtr n, xmlNodePtr root, bool descend)
+{
+    if (descend && n->type == XML_ELEMENT_NODE && n->children)
+        return n->children;
+    while (n && n != root) {
+        if (n->next)
+            return n->next;
+        n = n->parent;
+    }
+    return NULL;
+}
+
+static bool ascii_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+char *html_collapse(char *s)
+{
     size_t o = 0;
     bool space = false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+    for (size_t i = 0; s[i]; i++) {
+        if (ascii_space(s[i])) {
             space = o > 0;
-            continue;
-        }
-        /* a no-break space (U+00A0) is whitespace too */
-        if (c == 0xc2 && (unsigned char)s[i + 1] == 0xa0) {
-            space = o > 0;
-            i++;
             continue;
         }
         if (space)
-            out[o++] = ' ';
+            s[o++] = ' ';
         space = false;
-        out[o++] = (char)c;
+        s[o++] = s[i];
     }
-    out[o] = 0;
-    xmlFree(raw);
-    return out;
+    s[o] = 0;
+    return s;
+}
+
+/* Whitespace in a node's text: ASCII's, \v, and the no-break space (U+00A0). */
+static size_t text_space(const char *s)
+{
+    if (ascii_space(*s) || *s == '\v')
+        return 1;
+    return (unsigned char)s[0] == 0xc2 && (unsigned char)s[1] == 0xa0 ? 2 : 0;
+}
+
+/* Walked iteratively into a buffer that grows geometrically: libxml2's xmlNodeGetContent grows
+ * its buffer by a few bytes at a time, a copy of the whole text per step wherever realloc
+ * cannot grow in place, and recursion would let a deep page exhaust the stack. */
+char *html_node_text_max(xmlNodePtr n, size_t cap)
+{
+    struct buf b;
+    buf_init(&b, cap);
+    bool space = false;
+    for (xmlNodePtr x = n; x;) {
+        if ((x->type == XML_TEXT_NODE || x->type == XML_CDATA_SECTION_NODE) && x->content) {
+            for (const char *p = (const char *)x->content; *p;) {
+                size_t w = text_space(p);
+                if (w) {
+                    space = b.len > 0;
+                    p += w;
+                    continue;
+                }
+                size_t k = 0;
+                while (p[k] && !text_space(p + k))
+                    k++;
+                if ((space && buf_add(&b, " ", 1) != 0) || buf_add(&b, p, k) != 0) {
+                    buf_release(&b);
+                    return NULL;
+                }
+                space = false;
+                p += k;
+            }
+        }
+        /* into elements (and an attribute's value), then on to the next sibling or up, never
+         * above n */
+        if ((x->type == XML_ELEMENT_NODE || (x == n && x->type == XML_ATTRIBUTE_NODE)) &&
+            x->children) {
+            x = x->children;
+            continue;
+        }
+        while (x && x != n && !x->next)
+            x = x->parent;
+        x = x && x != n ? x->next : NULL;
+    }
+    return buf_detach(&b);
+}
+
+char *html_node_text(xmlNodePtr n)
+{
+    return html_node_text_max(n, 0);
 }
 
 char *html_attr(xmlNodePtr n, const char *name)

@@ -34,9 +34,18 @@ int html_parse(const char *data, size_t len, const char *url, const char *conten
                struct html_doc **out, struct err *e);
 void html_free(struct html_doc *d);
 
-/* The text of a node and its descendants with runs of whitespace collapsed to one space and
- * the ends trimmed (a new string). */
+/* The text of a node and its descendants (or an attribute's value) with runs of whitespace
+ * (ASCII's, \v and the no-break space) collapsed to one space and the ends trimmed (a new
+ * string). html_node_text_max gives NULL when that is more than cap bytes (cap 0: no cap). */
 char *html_node_text(xmlNodePtr n);
+char *html_node_text_max(xmlNodePtr n, size_t cap);
+/* s with runs of ASCII whitespace made one space and the ends trimmed, in place; returns s. */
+char *html_collapse(char *s);
+/* Whether n is an element named name (ASCII case-insensitively). */
+bool html_is(xmlNodePtr n, const char *name);
+/* The node after n in document order, staying inside root, going into n's children when descend
+ * (and n is an element); NULL at the end. Iterative, so no nesting depth exhausts the stack. */
+xmlNodePtr html_next(xmlNodePtr n, xmlNodePtr root, bool descend);
 /* An attribute's value (a new string), or NULL. Names are matched case-insensitively. */
 char *html_attr(xmlNodePtr n, const char *name);
 /* Resolve ref (an href, a src) against the document's base and normalize it (fetch/url.h);

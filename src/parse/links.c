@@ -10,25 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* The node after n in document order, staying inside root; the walk is iterative so that no
- * nesting depth can exhaust the stack. Only elements are descended into. */
-static xmlNodePtr next_node(xmlNodePtr n, xmlNodePtr root)
-{
-    if (n->type == XML_ELEMENT_NODE && n->children)
-        return n->children;
-    while (n && n != root) {
-        if (n->next)
-            return n->next;
-        n = n->parent;
-    }
-    return NULL;
-}
-
-static bool is_elem(xmlNodePtr n, const char *name)
-{
-    return n->type == XML_ELEMENT_NODE && xmlStrcasecmp(n->name, BAD_CAST name) == 0;
-}
-
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
@@ -101,8 +82,8 @@ static bool strset_add(struct strset *set, char *s)
 static bool page_nofollow(xmlNodePtr root)
 {
     bool no = false;
-    for (xmlNodePtr n = root; n && !no; n = next_node(n, root)) {
-        if (!is_elem(n, "meta"))
+    for (xmlNodePtr n = root; n && !no; n = html_next(n, root, true)) {
+        if (!html_is(n, "meta"))
             continue;
         char *name = html_attr(n, "name");
         if (name && strcasecmp(name, "robots") == 0) {
@@ -120,11 +101,11 @@ static const char *link_attr(xmlNodePtr n, bool skip_nofollow)
 {
     const char *attr = NULL;
     char *rel = html_attr(n, "rel");
-    if (is_elem(n, "a") || is_elem(n, "area")) {
+    if (html_is(n, "a") || html_is(n, "area")) {
         attr = "href";
-    } else if (is_elem(n, "iframe")) {
+    } else if (html_is(n, "iframe")) {
         attr = "src";
-    } else if (is_elem(n, "link") && rel) {
+    } else if (html_is(n, "link") && rel) {
         /* stylesheets and icons are resources, not pages, even as "alternate stylesheet" */
         bool page = has_token(rel, "next") || has_token(rel, "prev") ||
                     has_token(rel, "previous") || has_token(rel, "alternate") ||
@@ -148,7 +129,7 @@ int html_links(const struct html_doc *d, bool skip_nofollow, char ***urls, size_
     struct strset seen = {0};
     char **out = NULL;
     size_t len = 0, cap = 0;
-    for (xmlNodePtr x = root; x; x = next_node(x, root)) {
+    for (xmlNodePtr x = root; x; x = html_next(x, root, true)) {
         if (x->type != XML_ELEMENT_NODE)
             continue;
         const char *attr = link_attr(x, skip_nofollow);
@@ -186,30 +167,11 @@ void html_strings_free(char **s, size_t n)
     free(s);
 }
 
-/* s with runs of whitespace made one space and the ends trimmed, in place. */
-static char *collapse(char *s)
-{
-    size_t o = 0;
-    bool space = false;
-    for (size_t i = 0; s[i]; i++) {
-        if (is_space(s[i])) {
-            space = o > 0;
-            continue;
-        }
-        if (space)
-            s[o++] = ' ';
-        space = false;
-        s[o++] = s[i];
-    }
-    s[o] = 0;
-    return s;
-}
-
 /* Set key to the string v (taken) unless the object has the key already or v is empty: the
  * first value in the page wins. */
 static void set_first(json_t *obj, const char *key, char *v)
 {
-    if (v && *collapse(v) && !json_object_get(obj, key)) {
+    if (v && *html_collapse(v) && !json_object_get(obj, key)) {
         json_t *s = json_string(v);
         if (s)
             json_object_set_new(obj, key, s); /* steals s */
@@ -220,7 +182,7 @@ static void set_first(json_t *obj, const char *key, char *v)
 static bool inside(xmlNodePtr n, const char *name)
 {
     for (xmlNodePtr p = n->parent; p; p = p->parent)
-        if (is_elem(p, name))
+        if (html_is(p, name))
             return true;
     return false;
 }
@@ -288,17 +250,17 @@ json_t *html_metadata(const struct html_doc *d)
     xmlNodePtr root = xmlDocGetRootElement(d->doc);
     if (!root)
         return meta;
-    if (is_elem(root, "html"))
+    if (html_is(root, "html"))
         set_first(meta, "language", html_attr(root, "lang"));
-    for (xmlNodePtr n = root; n; n = next_node(n, root)) {
+    for (xmlNodePtr n = root; n; n = html_next(n, root, true)) {
         if (n->type != XML_ELEMENT_NODE)
             continue;
         /* an <svg> has <title>s of its own */
-        if (is_elem(n, "title") && !json_object_get(meta, "title") && !inside(n, "svg")) {
+        if (html_is(n, "title") && !json_object_get(meta, "title") && !inside(n, "svg")) {
             set_first(meta, "title", html_node_text(n));
-        } else if (is_elem(n, "meta")) {
+        } else if (html_is(n, "meta")) {
             read_meta(d, meta, n);
-        } else if (is_elem(n, "link") && !json_object_get(meta, "canonical")) {
+        } else if (html_is(n, "link") && !json_object_get(meta, "canonical")) {
             char *rel = html_attr(n, "rel");
             if (rel && has_token(rel, "canonical")) {
                 char *href = html_attr(n, "href");

@@ -91,27 +91,9 @@ static enum kind kind_of(xmlNodePtr n)
     return K_INLINE;
 }
 
-static bool is_elem(xmlNodePtr n, const char *name)
-{
-    return n->type == XML_ELEMENT_NODE && xmlStrcasecmp(n->name, BAD_CAST name) == 0;
-}
-
 static bool is_space(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
-
-/* The node after n in document order inside root; into n's children only when down. */
-static xmlNodePtr next_node(xmlNodePtr n, xmlNodePtr root, bool down)
-{
-    if (down && n->type == XML_ELEMENT_NODE && n->children)
-        return n->children;
-    while (n && n != root) {
-        if (n->next)
-            return n->next;
-        n = n->parent;
-    }
-    return NULL;
 }
 
 /* Whether the whitespace-separated list holds tok, ASCII case-insensitively. */
@@ -151,7 +133,7 @@ static bool hidden(xmlNodePtr n)
                                         "complementary", "search", "dialog",
                                         "alertdialog",   "menu",   "menubar"};
     bool hide = false;
-    if (is_elem(n, "dialog")) {
+    if (html_is(n, "dialog")) {
         char *open = html_attr(n, "open");
         hide = !open;
         free(open);
@@ -183,11 +165,11 @@ static bool hidden(xmlNodePtr n)
 /* Whether n has an element named one of names among its descendants (an iterative scan). */
 static bool has_descendant(xmlNodePtr n, const char *const *names, size_t count)
 {
-    for (xmlNodePtr x = n->children; x; x = next_node(x, n, true)) {
+    for (xmlNodePtr x = n->children; x; x = html_next(x, n, true)) {
         if (x->type != XML_ELEMENT_NODE)
             continue;
         for (size_t i = 0; i < count; i++)
-            if (is_elem(x, names[i]))
+            if (html_is(x, names[i]))
                 return true;
     }
     return false;
@@ -205,8 +187,8 @@ static bool skipped(xmlNodePtr n)
          * title or byline, which is content */
         bool page = true;
         for (xmlNodePtr p = n->parent; p && page; p = p->parent)
-            if (is_elem(p, "article") || is_elem(p, "aside") || is_elem(p, "main") ||
-                is_elem(p, "nav") || is_elem(p, "section"))
+            if (html_is(p, "article") || html_is(p, "aside") || html_is(p, "main") ||
+                html_is(p, "nav") || html_is(p, "section"))
                 page = false;
         if (page)
             return true;
@@ -241,16 +223,16 @@ static xmlNodePtr content_root(xmlDocPtr doc)
         if (n->type == XML_ELEMENT_NODE) {
             if (n != root && skipped(n)) {
                 down = false;
-            } else if (is_elem(n, "main") || role_main(n)) {
+            } else if (html_is(n, "main") || role_main(n)) {
                 return n;
-            } else if (is_elem(n, "body")) {
+            } else if (html_is(n, "body")) {
                 body = body ? body : n;
-            } else if (is_elem(n, "article")) {
+            } else if (html_is(n, "article")) {
                 article = articles++ ? article : n;
                 down = false; /* articles within an article are its comments */
             }
         }
-        n = next_node(n, root, down);
+        n = html_next(n, root, down);
     }
     if (articles == 1)
         return article;
@@ -261,7 +243,7 @@ static xmlNodePtr content_root(xmlDocPtr doc)
  * first node after the body when root is the body, else NULL. */
 static xmlNodePtr after_body(xmlNodePtr root)
 {
-    return root && is_elem(root, "body") ? root->next : NULL;
+    return root && html_is(root, "body") ? root->next : NULL;
 }
 
 /* ---- text and Markdown ---- */
@@ -548,45 +530,6 @@ static void put_url(struct md *m, const char *url)
     }
 }
 
-/* What html_node_text gives (the text of n and its descendants, whitespace collapsed), walked
- * iteratively into a buffer that grows geometrically: libxml2's xmlNodeGetContent grows its
- * buffer by a few bytes at a time, which costs a copy of the whole text per step wherever
- * realloc cannot grow in place. */
-static char *flat_text(xmlNodePtr n)
-{
-    struct buf b;
-    buf_init(&b, OUT_CAP);
-    bool sp = false;
-    for (xmlNodePtr x = n; x;) {
-        if ((x->type == XML_TEXT_NODE || x->type == XML_CDATA_SECTION_NODE) && x->content) {
-            for (const char *p = (const char *)x->content; *p;) {
-                size_t w = space_len(p);
-                if (w || *p == '\v') {
-                    sp = b.len > 0;
-                    p += w ? w : 1;
-                    continue;
-                }
-                size_t k = 0;
-                while (p[k] && !space_len(p + k) && p[k] != '\v')
-                    k++;
-                if (sp)
-                    buf_add(&b, " ", 1);
-                buf_add(&b, p, k);
-                sp = false;
-                p += k;
-            }
-        }
-        if (x->type == XML_ELEMENT_NODE && x->children) {
-            x = x->children;
-            continue;
-        }
-        while (x && x != n && !x->next)
-            x = x->parent;
-        x = x && x != n ? x->next : NULL;
-    }
-    return buf_detach(&b);
-}
-
 static void walk(struct md *m, xmlNodePtr n, int depth);
 
 static void children(struct md *m, xmlNodePtr n, int depth)
@@ -683,22 +626,7 @@ static void link(struct md *m, xmlNodePtr n, int depth)
 static char *collapsed_attr(xmlNodePtr n, const char *name)
 {
     char *v = html_attr(n, name);
-    if (!v)
-        return NULL;
-    size_t o = 0;
-    bool sp = false;
-    for (size_t i = 0; v[i]; i++) {
-        if (is_space((unsigned char)v[i])) {
-            sp = o > 0;
-            continue;
-        }
-        if (sp)
-            v[o++] = ' ';
-        sp = false;
-        v[o++] = v[i];
-    }
-    v[o] = 0;
-    return v;
+    return v ? html_collapse(v) : NULL;
 }
 
 static void image(struct md *m, xmlNodePtr n)
@@ -760,7 +688,7 @@ static void code(struct md *m, xmlNodePtr n, int depth)
         children(m, n, depth);
         return;
     }
-    char *t = flat_text(n);
+    char *t = html_node_text(n);
     if (*t)
         code_span(m, t);
     free(t);
@@ -771,11 +699,11 @@ static char *pre_text(xmlNodePtr n)
 {
     struct buf b;
     buf_init(&b, OUT_CAP);
-    for (xmlNodePtr x = n->children; x; x = next_node(x, n, true)) {
+    for (xmlNodePtr x = n->children; x; x = html_next(x, n, true)) {
         if (x->type == XML_TEXT_NODE || x->type == XML_CDATA_SECTION_NODE) {
             if (x->content && buf_adds(&b, (const char *)x->content) != 0)
                 break;
-        } else if (is_elem(x, "br")) {
+        } else if (html_is(x, "br")) {
             buf_add(&b, "\n", 1);
         }
     }
@@ -806,7 +734,7 @@ static void code_lang(xmlNodePtr n, char *out, size_t size)
     out[0] = 0;
     xmlNodePtr code = NULL;
     for (xmlNodePtr c = n->children; c && !code; c = c->next)
-        if (is_elem(c, "code"))
+        if (html_is(c, "code"))
             code = c;
     xmlNodePtr nodes[2] = {n, code};
     for (size_t i = 0; i < 2 && !out[0]; i++) {
@@ -839,7 +767,7 @@ static void pre(struct md *m, xmlNodePtr n)
     char *t = pre_text(n);
     if (m->inline_only) { /* a code block in a table cell or link: a code span */
         if (m->markdown) {
-            char *flat = flat_text(n);
+            char *flat = html_node_text(n);
             if (*flat)
                 code_span(m, flat);
             free(flat);
@@ -931,7 +859,7 @@ static long colspan(xmlNodePtr cell)
 
 static bool is_cell(xmlNodePtr c)
 {
-    return is_elem(c, "td") || is_elem(c, "th");
+    return html_is(c, "td") || html_is(c, "th");
 }
 
 /* A table with at least two columns and no table inside is data: a pipe table. Others lay out
@@ -948,11 +876,11 @@ static void table(struct md *m, xmlNodePtr n, int depth)
     size_t nrows = 0, arows = 0, ncols = 0;
     xmlNodePtr caption = NULL;
     for (xmlNodePtr c = n->children; c; c = c->next) {
-        if (is_elem(c, "caption") && !caption)
+        if (html_is(c, "caption") && !caption)
             caption = c;
-        bool group = is_elem(c, "thead") || is_elem(c, "tbody") || is_elem(c, "tfoot");
+        bool group = html_is(c, "thead") || html_is(c, "tbody") || html_is(c, "tfoot");
         for (xmlNodePtr r = group ? c->children : c; r; r = group ? r->next : NULL) {
-            if (!is_elem(r, "tr"))
+            if (!html_is(r, "tr"))
                 continue;
             size_t cols = 0;
             for (xmlNodePtr cell = r->children; cell; cell = cell->next)
@@ -1037,7 +965,7 @@ static void item(struct md *m, xmlNodePtr n, int depth, bool ordered, long num)
 
 static void list(struct md *m, xmlNodePtr n, int depth)
 {
-    bool ordered = is_elem(n, "ol");
+    bool ordered = html_is(n, "ol");
     long num = 1;
     if (ordered) {
         char *start = html_attr(n, "start");
@@ -1048,7 +976,7 @@ static void list(struct md *m, xmlNodePtr n, int depth)
     block(m, m->lists ? 1 : 2);
     m->lists++;
     for (xmlNodePtr c = n->children; c && !m->full; c = c->next) {
-        if (is_elem(c, "li") && !skipped(c))
+        if (html_is(c, "li") && !skipped(c))
             item(m, c, depth + 1, ordered, num < 999999999 ? num++ : num);
         else
             walk(m, c, depth + 1);
@@ -1081,7 +1009,7 @@ static void walk(struct md *m, xmlNodePtr n, int depth)
     if (n->type != XML_ELEMENT_NODE || skipped(n))
         return;
     if (depth > MAX_DEPTH) {
-        char *t = flat_text(n);
+        char *t = html_node_text(n);
         text(m, t);
         free(t);
         return;
@@ -1410,7 +1338,7 @@ static void clean_walk(struct clean *c, xmlNodePtr n, int depth)
     if (n->type != XML_ELEMENT_NODE || skipped(n))
         return;
     if (depth > MAX_DEPTH) {
-        char *t = flat_text(n);
+        char *t = html_node_text(n);
         cput_escaped(c, t, false, true);
         free(t);
         return;

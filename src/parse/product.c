@@ -992,30 +992,13 @@ static bool blank_controls(char *s, size_t n)
     return found;
 }
 
-static xmlNodePtr next_node(xmlNodePtr n, xmlNodePtr root, bool descend)
-{
-    if (descend && n->type == XML_ELEMENT_NODE && n->children)
-        return n->children;
-    while (n && n != root) {
-        if (n->next)
-            return n->next;
-        n = n->parent;
-    }
-    return NULL;
-}
-
-static bool is_element(xmlNodePtr n, const char *name)
-{
-    return n->type == XML_ELEMENT_NODE && xmlStrcasecmp(n->name, BAD_CAST name) == 0;
-}
-
 /* The parsed JSON-LD blocks of the page, in document order, into blocks. */
 static void jsonld_blocks(struct ctx *c, json_t *blocks)
 {
     xmlNodePtr root = (xmlNodePtr)c->d->doc;
     size_t index = 0, total = 0;
-    for (xmlNodePtr n = root->children; n; n = next_node(n, root, true)) {
-        if (!is_element(n, "script"))
+    for (xmlNodePtr n = root->children; n; n = html_next(n, root, true)) {
+        if (!html_is(n, "script"))
             continue;
         char *type = html_attr(n, "type");
         bool ld = is_ldjson(type);
@@ -1095,12 +1078,12 @@ static json_t *md_value(struct ctx *c, xmlNodePtr n)
     char *v = html_attr(n, "content");
     const char *url_attr = NULL;
     for (size_t i = 0; !v && !url_attr && i < sizeof src / sizeof src[0]; i++)
-        if (is_element(n, src[i]))
+        if (html_is(n, src[i]))
             url_attr = "src";
     for (size_t i = 0; !v && !url_attr && i < sizeof href / sizeof href[0]; i++)
-        if (is_element(n, href[i]))
+        if (html_is(n, href[i]))
             url_attr = "href";
-    if (!v && !url_attr && is_element(n, "object"))
+    if (!v && !url_attr && html_is(n, "object"))
         url_attr = "data";
     if (url_attr) {
         v = html_attr(n, url_attr);
@@ -1110,9 +1093,9 @@ static json_t *md_value(struct ctx *c, xmlNodePtr n)
             v = abs;
         }
     }
-    if (!v && (is_element(n, "data") || is_element(n, "meter")))
+    if (!v && (html_is(n, "data") || html_is(n, "meter")))
         v = html_attr(n, "value");
-    if (!v && is_element(n, "time"))
+    if (!v && html_is(n, "time"))
         v = html_attr(n, "datetime");
     if (!v)
         v = html_node_text(n);
@@ -1208,7 +1191,7 @@ static json_t *md_item(struct ctx *c, xmlNodePtr item, int depth, struct nodeq *
             }
             descend = !scope;
         }
-        n = next_node(n, item, descend);
+        n = html_next(n, item, descend);
     }
     return o;
 }
@@ -1238,7 +1221,7 @@ static void microdata(struct ctx *c)
             }
             descend = false;
         }
-        n = next_node(n, root, descend);
+        n = html_next(n, root, descend);
     }
     free(roots.v);
 }
@@ -1259,8 +1242,8 @@ static void opengraph(struct ctx *c)
 {
     json_t *props = json_object();
     xmlNodePtr root = (xmlNodePtr)c->d->doc;
-    for (xmlNodePtr n = root->children; n; n = next_node(n, root, true)) {
-        if (!is_element(n, "meta"))
+    for (xmlNodePtr n = root->children; n; n = html_next(n, root, true)) {
+        if (!html_is(n, "meta"))
             continue;
         char *p = html_attr(n, "property");
         if (!p)

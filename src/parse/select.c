@@ -645,52 +645,6 @@ static int add_string(json_t *arr, const char *s, size_t len, size_t *total, str
     return 0;
 }
 
-static bool text_space(const char *s)
-{
-    return *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v' ||
-           ((unsigned char)s[0] == 0xc2 && (unsigned char)s[1] == 0xa0);
-}
-
-/* What html_node_text gives (the text of the node and its descendants, whitespace collapsed),
- * walked iteratively with a buffer that grows geometrically, and given up past cap bytes: the
- * text of an element holds that of every element inside it, so a selection of nested elements
- * can be far larger than the page. NULL when over cap. */
-static char *node_text(xmlNodePtr n, size_t cap)
-{
-    struct buf b;
-    buf_init(&b, cap);
-    bool space = false;
-    for (xmlNodePtr x = n; x;) {
-        if ((x->type == XML_TEXT_NODE || x->type == XML_CDATA_SECTION_NODE) && x->content) {
-            for (const char *p = (const char *)x->content; *p;) {
-                if (text_space(p)) {
-                    space = b.len > 0;
-                    p += (unsigned char)*p == 0xc2 ? 2 : 1;
-                    continue;
-                }
-                size_t k = 0;
-                while (p[k] && !text_space(p + k))
-                    k++;
-                if ((space && buf_add(&b, " ", 1) != 0) || buf_add(&b, p, k) != 0) {
-                    buf_release(&b);
-                    return NULL;
-                }
-                space = false;
-                p += k;
-            }
-        }
-        /* into elements, then on to the next sibling or up, never above n */
-        if (x->type == XML_ELEMENT_NODE && x->children) {
-            x = x->children;
-            continue;
-        }
-        while (x && x != n && !x->next)
-            x = x->parent;
-        x = x && x != n ? x->next : NULL;
-    }
-    return buf_detach(&b);
-}
-
 static int add_node(json_t *arr, xmlNodePtr n, size_t *total, struct err *e)
 {
     char *s = NULL;
@@ -704,7 +658,9 @@ static int add_node(json_t *arr, xmlNodePtr n, size_t *total, struct err *e)
     case XML_ELEMENT_NODE:
     case XML_TEXT_NODE:
     case XML_CDATA_SECTION_NODE:
-        s = node_text(n, SELECT_BYTES - *total + 1); /* 0 would mean no cap */
+        /* capped: the text of an element holds that of every element inside it, so a selection
+         * of nested elements can be far larger than the page (0 would mean no cap) */
+        s = html_node_text_max(n, SELECT_BYTES - *total + 1);
         if (!s)
             return err_set(e, TRAWL_ETOOBIG, false, "the selection is larger than %u bytes",
                            SELECT_BYTES);
