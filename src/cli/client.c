@@ -5,6 +5,7 @@
 #include "base/buf.h"
 
 #include <curl/curl.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,4 +193,34 @@ const char *cli_str(json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
     return s ? s : "-";
+}
+
+int cli_common_opt(int c, struct cli_common *o, const char *usage)
+{
+    switch (c) {
+    case 'S':
+        o->conn.server = optarg;
+        return 1;
+    case 'T':
+        o->conn.token = optarg;
+        return 1;
+    case 'J':
+        o->json = true;
+        return 1;
+    case 'h':
+        fputs(usage, stdout);
+        return -1;
+    }
+    return 0;
+}
+
+void cli_bar(char *out, size_t n, double pct, int width)
+{
+    int full = (int)(pct / 100 * width + 0.5);
+    size_t o = 0;
+    out[o++] = '[';
+    for (int i = 0; i < width && o + 2 < n; i++)
+        out[o++] = i < full ? '#' : '.';
+    out[o++] = ']';
+    out[o] = 0;
 }

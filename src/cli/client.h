@@ -5,6 +5,7 @@
 #define TRAWL_CLIENT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 struct cli_conn {
@@ -24,6 +25,31 @@ int cli_call(const struct cli_conn *c, const char *method, const char *path, jso
  * answer was written; -1 otherwise, with the reason printed (the server's message on a 4xx or
  * 5xx; a cut answer or a failed write otherwise). *status gets the HTTP status. */
 int cli_download(const struct cli_conn *c, const char *path, FILE *out, long *status);
+/* The options every client command takes: --server, --token, --json, --help. */
+#define CLI_COMMON_OPTS                                                                            \
+    {"server", required_argument, 0, 'S'}, {"token", required_argument, 0, 'T'},                   \
+        {"json", no_argument, 0, 'J'},                                                             \
+    {                                                                                              \
+        "help", no_argument, 0, 'h'                                                                \
+    }
+
+#define CLI_COMMON_USAGE                                                                           \
+    "  --server URL     trawl serve's address (default $TRAWL_SERVER or http://127.0.0.1:8080)\n"  \
+    "  --token TOKEN    API token (default $TRAWL_TOKEN)\n"                                        \
+    "  --json           print the server's JSON answer\n"
+
+struct cli_common {
+    struct cli_conn conn;
+    bool json;
+};
+
+/* Handle a common option (getopt's c, optarg); returns 1 when c was one, 0 when not, -1 for
+ * --help (usage printed). */
+int cli_common_opt(int c, struct cli_common *o, const char *usage);
+
+/* "[###.....]": pct (0-100) in width cells, into out (size n). */
+void cli_bar(char *out, size_t n, double pct, int width);
+
 /* Print v indented, for --json. */
 void cli_print_json(json_t *v);
 /* The string member key of o, or "-". */

@@ -13,43 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define COMMON_OPTS                                                                                \
-    {"server", required_argument, 0, 'S'}, {"token", required_argument, 0, 'T'},                   \
-        {"json", no_argument, 0, 'J'},                                                             \
-    {                                                                                              \
-        "help", no_argument, 0, 'h'                                                                \
-    }
-
-#define COMMON_USAGE                                                                               \
-    "  --server URL     trawl serve's address (default $TRAWL_SERVER or http://127.0.0.1:8080)\n"  \
-    "  --token TOKEN    API token (default $TRAWL_TOKEN)\n"                                        \
-    "  --json           print the server's JSON answer\n"
-
-struct common {
-    struct cli_conn conn;
-    bool json;
-};
-
-/* Handle a common option; returns 1 when c was one, 0 when not, -1 for --help (printed). */
-static int common_opt(int c, struct common *o, const char *usage)
-{
-    switch (c) {
-    case 'S':
-        o->conn.server = optarg;
-        return 1;
-    case 'T':
-        o->conn.token = optarg;
-        return 1;
-    case 'J':
-        o->json = true;
-        return 1;
-    case 'h':
-        fputs(usage, stdout);
-        return -1;
-    }
-    return 0;
-}
-
 /* URL-encode s into out (for path segments and query values). */
 static void enc(const char *s, char *out, size_t n)
 {
@@ -80,10 +43,10 @@ static const char submit_usage_[] =
     "  --timeout MS     most time for the fetch\n"
     "  --header 'N: V'  send this header with the request (repeatable)\n"
     "  --batch ID       put the job in batch ID\n"
-    "  --wait           wait for the job to end and show it\n" COMMON_USAGE;
+    "  --wait           wait for the job to end and show it\n" CLI_COMMON_USAGE;
 
 static int show_crawl_job(json_t *job, bool json, json_t *all);
-static int wait_for(struct common *o, const char *id, int64_t timeout_ms, bool html);
+static int wait_for(struct cli_common *o, const char *id, int64_t timeout_ms, bool html);
 
 int cmd_submit(int argc, char **argv)
 {
@@ -94,17 +57,17 @@ int cmd_submit(int argc, char **argv)
         {"header", required_argument, 0, 'H'},
         {"batch", required_argument, 0, 'b'},
         {"wait", no_argument, 0, 'w'},
-        COMMON_OPTS,
+        CLI_COMMON_OPTS,
         {0, 0, 0, 0},
     };
-    struct common o = {0};
+    struct cli_common o = {0};
     json_t *body = json_object(), *headers = NULL;
     bool wait = false;
     int c, rc = 2;
     int64_t v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = common_opt(c, &o, submit_usage_);
+        int k = cli_common_opt(c, &o, submit_usage_);
         if (k < 0) {
             rc = 0;
             goto out;
@@ -201,7 +164,7 @@ static const char batch_usage_[] =
     "and lines starting with # are skipped), all in one batch, and print the batch id\n"
     "  --batch-id ID    the batch's id (default: a new one)\n"
     "  --priority N     -1000..1000, higher first\n"
-    "  --max-attempts N attempts before a job fails for good\n" COMMON_USAGE;
+    "  --max-attempts N attempts before a job fails for good\n" CLI_COMMON_USAGE;
 
 #define BATCH_CALL_URLS 10000
 
@@ -211,16 +174,16 @@ int cmd_batch(int argc, char **argv)
         {"batch-id", required_argument, 0, 'b'},
         {"priority", required_argument, 0, 'p'},
         {"max-attempts", required_argument, 0, 'm'},
-        COMMON_OPTS,
+        CLI_COMMON_OPTS,
         {0, 0, 0, 0},
     };
-    struct common o = {0};
+    struct cli_common o = {0};
     const char *batch = NULL;
     int64_t prio = 0, attempts = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = common_opt(c, &o, batch_usage_);
+        int k = cli_common_opt(c, &o, batch_usage_);
         if (k < 0)
             return 0;
         if (k)
@@ -368,19 +331,21 @@ static int show_crawl_job(json_t *job, bool json, json_t *all)
     return 0;
 }
 
-static const char get_usage_[] = "usage: trawl get [options] ID\n"
-                                 "show a crawl job\n"
-                                 "  --html           print the fetched page instead\n" COMMON_USAGE;
+static const char get_usage_[] =
+    "usage: trawl get [options] ID\n"
+    "show a crawl job\n"
+    "  --html           print the fetched page instead\n" CLI_COMMON_USAGE;
 
 int cmd_get(int argc, char **argv)
 {
-    static const struct option longs[] = {{"html", no_argument, 0, 'H'}, COMMON_OPTS, {0, 0, 0, 0}};
-    struct common o = {0};
+    static const struct option longs[] = {
+        {"html", no_argument, 0, 'H'}, CLI_COMMON_OPTS, {0, 0, 0, 0}};
+    struct cli_common o = {0};
     bool html = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = common_opt(c, &o, get_usage_);
+        int k = cli_common_opt(c, &o, get_usage_);
         if (k < 0)
             return 0;
         if (k)
@@ -422,7 +387,7 @@ int cmd_get(int argc, char **argv)
 }
 
 /* Wait for a crawl job, in calls of at most 30 s, showing its status on a terminal. */
-static int wait_for(struct common *o, const char *id, int64_t timeout_ms, bool html)
+static int wait_for(struct cli_common *o, const char *id, int64_t timeout_ms, bool html)
 {
     char path[512], eid[200];
     enc(id, eid, sizeof eid);
@@ -468,18 +433,18 @@ static const char wait_usage_[] =
     "usage: trawl wait [options] ID\n"
     "wait until a crawl job ends, then show it; exit 0 completed, 1 failed or cancelled,\n"
     "3 still running when --timeout passed\n"
-    "  --timeout MS     give up after this long (default: wait as long as it takes)\n" COMMON_USAGE;
+    "  --timeout MS     give up after this long (default: wait as long as it takes)\n" CLI_COMMON_USAGE;
 
 int cmd_wait(int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"timeout", required_argument, 0, 't'}, COMMON_OPTS, {0, 0, 0, 0}};
-    struct common o = {0};
+        {"timeout", required_argument, 0, 't'}, CLI_COMMON_OPTS, {0, 0, 0, 0}};
+    struct cli_common o = {0};
     int64_t timeout = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = common_opt(c, &o, wait_usage_);
+        int k = cli_common_opt(c, &o, wait_usage_);
         if (k < 0)
             return 0;
         if (k)
@@ -501,14 +466,15 @@ int cmd_wait(int argc, char **argv)
 
 /* ---- lists ---- */
 
-static const char jobs_usage_[] = "usage: trawl jobs [options]\n"
-                                  "list jobs, newest first\n"
-                                  "  --status S       pending, processing, retrying, completed,\n"
-                                  "                   failed or cancelled\n"
-                                  "  --type T         only jobs of this type\n"
-                                  "  --batch ID       only jobs of this batch\n"
-                                  "  --limit N        at most N (default 50)\n"
-                                  "  --cursor ID      continue after this job id\n" COMMON_USAGE;
+static const char jobs_usage_[] =
+    "usage: trawl jobs [options]\n"
+    "list jobs, newest first\n"
+    "  --status S       pending, processing, retrying, completed,\n"
+    "                   failed or cancelled\n"
+    "  --type T         only jobs of this type\n"
+    "  --batch ID       only jobs of this batch\n"
+    "  --limit N        at most N (default 50)\n"
+    "  --cursor ID      continue after this job id\n" CLI_COMMON_USAGE;
 
 int cmd_jobs(int argc, char **argv)
 {
@@ -518,16 +484,16 @@ int cmd_jobs(int argc, char **argv)
         {"batch", required_argument, 0, 'b'},
         {"limit", required_argument, 0, 'n'},
         {"cursor", required_argument, 0, 'c'},
-        COMMON_OPTS,
+        CLI_COMMON_OPTS,
         {0, 0, 0, 0},
     };
-    struct common o = {0};
+    struct cli_common o = {0};
     char q[2048] = "";
     int c;
     int64_t v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = common_opt(c, &o, jobs_usage_);
+        int k = cli_common_opt(c, &o, jobs_usage_);
         if (k < 0)
             return 0;
         if (k)
@@ -585,34 +551,23 @@ int cmd_jobs(int argc, char **argv)
     return 0;
 }
 
-static void progress_bar(char *out, size_t n, double pct)
-{
-    int w = 20, full = (int)(pct / 100 * w + 0.5);
-    size_t o = 0;
-    out[o++] = '[';
-    for (int i = 0; i < w && o + 2 < n; i++)
-        out[o++] = i < full ? '#' : '.';
-    out[o++] = ']';
-    out[o] = 0;
-}
-
 static const char batches_usage_[] = "usage: trawl batches [options]\n"
                                      "list batches, newest first\n"
                                      "  --limit N        at most N (default 20)\n"
-                                     "  --offset N       skip the first N\n" COMMON_USAGE;
+                                     "  --offset N       skip the first N\n" CLI_COMMON_USAGE;
 
 int cmd_batches(int argc, char **argv)
 {
     static const struct option longs[] = {{"limit", required_argument, 0, 'n'},
                                           {"offset", required_argument, 0, 'o'},
-                                          COMMON_OPTS,
+                                          CLI_COMMON_OPTS,
                                           {0, 0, 0, 0}};
-    struct common o = {0};
+    struct cli_common o = {0};
     int64_t limit = 20, offset = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = common_opt(c, &o, batches_usage_);
+        int k = cli_common_opt(c, &o, batches_usage_);
         if (k < 0)
             return 0;
         if (k)
@@ -650,7 +605,7 @@ int cmd_batches(int argc, char **argv)
             json_t *cnt = json_object_get(b, "counts");
             double pct = json_number_value(json_object_get(b, "progress"));
             char bar[32];
-            progress_bar(bar, sizeof bar, pct);
+            cli_bar(bar, sizeof bar, pct, 20);
             printf("%-36s  %7lld  %s  %5.1f%%  %9lld  %6lld  %s\n", cli_str(b, "batchId"),
                    (long long)json_integer_value(json_object_get(b, "total")), bar, pct,
                    (long long)json_integer_value(json_object_get(cnt, "completed")),
@@ -672,7 +627,7 @@ static const char status_usage_[] =
     "  --status S       only jobs in this status\n"
     "  --limit N        at most N jobs (default 20)\n"
     "  --offset N       skip the first N jobs\n"
-    "  --watch          keep showing the progress until every job has ended\n" COMMON_USAGE;
+    "  --watch          keep showing the progress until every job has ended\n" CLI_COMMON_USAGE;
 
 int cmd_batch_status(int argc, char **argv)
 {
@@ -680,16 +635,16 @@ int cmd_batch_status(int argc, char **argv)
                                           {"limit", required_argument, 0, 'n'},
                                           {"offset", required_argument, 0, 'o'},
                                           {"watch", no_argument, 0, 'w'},
-                                          COMMON_OPTS,
+                                          CLI_COMMON_OPTS,
                                           {0, 0, 0, 0}};
-    struct common o = {0};
+    struct cli_common o = {0};
     int64_t limit = 20, offset = 0;
     const char *st = NULL;
     bool watch = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = common_opt(c, &o, status_usage_);
+        int k = cli_common_opt(c, &o, status_usage_);
         if (k < 0)
             return 0;
         if (k)
@@ -731,7 +686,7 @@ int cmd_batch_status(int argc, char **argv)
         long long total = (long long)json_integer_value(json_object_get(ans, "total"));
         if (watch) {
             char bar[32];
-            progress_bar(bar, sizeof bar, pct);
+            cli_bar(bar, sizeof bar, pct, 20);
             fprintf(stderr,
                     "\r\033[K%s %5.1f%%  %lld jobs: %lld completed, %lld failed, %lld "
                     "processing, %lld pending, %lld retrying",
@@ -785,17 +740,18 @@ int cmd_batch_status(int argc, char **argv)
 static const char retry_usage_[] =
     "usage: trawl retry [options] BATCH\n"
     "       trawl retry [options] --job ID\n"
-    "put a batch's failed jobs (or one failed or cancelled job) back in the queue\n" COMMON_USAGE;
+    "put a batch's failed jobs (or one failed or cancelled job) back in the queue\n" CLI_COMMON_USAGE;
 
 int cmd_retry(int argc, char **argv)
 {
-    static const struct option longs[] = {{"job", no_argument, 0, 'j'}, COMMON_OPTS, {0, 0, 0, 0}};
-    struct common o = {0};
+    static const struct option longs[] = {
+        {"job", no_argument, 0, 'j'}, CLI_COMMON_OPTS, {0, 0, 0, 0}};
+    struct cli_common o = {0};
     bool job = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = common_opt(c, &o, retry_usage_);
+        int k = cli_common_opt(c, &o, retry_usage_);
         if (k < 0)
             return 0;
         if (k)
@@ -835,28 +791,38 @@ int cmd_retry(int argc, char **argv)
     return 0;
 }
 
-static const char cancel_usage_[] = "usage: trawl cancel [options] ID\n"
-                                    "cancel a pending, retrying or running job\n" COMMON_USAGE;
-
-int cmd_cancel(int argc, char **argv)
+/* The arguments of a command that takes the common options and one ID: -1 to go on (the ID is
+ * argv[optind]), else the exit status. */
+static int id_args(int argc, char **argv, const char *usage, struct cli_common *o)
 {
-    static const struct option longs[] = {COMMON_OPTS, {0, 0, 0, 0}};
-    struct common o = {0};
+    static const struct option longs[] = {CLI_COMMON_OPTS, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = common_opt(c, &o, cancel_usage_);
+        int k = cli_common_opt(c, o, usage);
         if (k < 0)
             return 0;
         if (!k) {
-            fputs(cancel_usage_, stderr);
+            fputs(usage, stderr);
             return 2;
         }
     }
     if (optind != argc - 1) {
-        fputs(cancel_usage_, stderr);
+        fputs(usage, stderr);
         return 2;
     }
+    return -1;
+}
+
+static const char cancel_usage_[] = "usage: trawl cancel [options] ID\n"
+                                    "cancel a pending, retrying or running job\n" CLI_COMMON_USAGE;
+
+int cmd_cancel(int argc, char **argv)
+{
+    struct cli_common o = {0};
+    int rc = id_args(argc, argv, cancel_usage_, &o);
+    if (rc >= 0)
+        return rc;
     char path[512], id[400];
     enc(argv[optind], id, sizeof id);
     snprintf(path, sizeof path, "/v1/jobs/%s/cancel", id);
@@ -877,27 +843,14 @@ int cmd_cancel(int argc, char **argv)
 }
 
 static const char job_usage_[] = "usage: trawl job [options] ID\n"
-                                 "show a job of any type and its history\n" COMMON_USAGE;
+                                 "show a job of any type and its history\n" CLI_COMMON_USAGE;
 
 int cmd_job(int argc, char **argv)
 {
-    static const struct option longs[] = {COMMON_OPTS, {0, 0, 0, 0}};
-    struct common o = {0};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = common_opt(c, &o, job_usage_);
-        if (k < 0)
-            return 0;
-        if (!k) {
-            fputs(job_usage_, stderr);
-            return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        fputs(job_usage_, stderr);
-        return 2;
-    }
+    struct cli_common o = {0};
+    int rc = id_args(argc, argv, job_usage_, &o);
+    if (rc >= 0)
+        return rc;
     char path[512], id[400];
     enc(argv[optind], id, sizeof id);
     snprintf(path, sizeof path, "/v1/jobs/%s", id);

@@ -65,22 +65,11 @@ static json_int_t num(json_t *o, const char *k)
     return json_integer_value(json_object_get(o, k));
 }
 
-static void bar(char *out, size_t n, double pct)
-{
-    int w = 24, full = (int)(pct / 100 * w);
-    size_t o = 0;
-    out[o++] = '[';
-    for (int i = 0; i < w && o + 2 < n; i++)
-        out[o++] = i < full ? '#' : '.';
-    out[o++] = ']';
-    out[o] = 0;
-}
-
 static void show_progress(json_t *s, double rate, bool tty)
 {
     double pct = json_number_value(json_object_get(s, "progress_percentage"));
     char b[40];
-    bar(b, sizeof b, pct);
+    cli_bar(b, sizeof b, pct, 24);
     fprintf(stderr, "%s%s %5.1f%%  %lld/%lld pages  %lld failed  %lld records  %.1f pages/s  %s%s",
             tty ? "\r\033[K" : "", b, pct,
             (long long)(num(s, "completed_pages") + num(s, "failed_pages")),
@@ -216,9 +205,6 @@ enum {
     O_FORMAT,
     O_FOLLOW,
     O_DETACH,
-    O_SERVER,
-    O_TOKEN,
-    O_JSON,
 };
 
 int cmd_scrape(int argc, char **argv)
@@ -238,20 +224,25 @@ int cmd_scrape(int argc, char **argv)
                                           {"format", required_argument, 0, O_FORMAT},
                                           {"follow", required_argument, 0, O_FOLLOW},
                                           {"detach", no_argument, 0, O_DETACH},
-                                          {"server", required_argument, 0, O_SERVER},
-                                          {"token", required_argument, 0, O_TOKEN},
-                                          {"json", no_argument, 0, O_JSON},
-                                          {"help", no_argument, 0, 'h'},
+                                          CLI_COMMON_OPTS,
                                           {0, 0, 0, 0}};
-    struct cli_conn conn = {0};
+    struct cli_common o = {0};
     json_t *set = json_object(); /* what the flags say */
     json_t *inc = json_array(), *exc = json_array();
     const char *config = NULL, *out = NULL, *format = NULL, *follow_id = NULL;
-    bool detach = false, as_json = false;
+    bool detach = false;
     int rc = 2, c;
     int64_t v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longs, NULL)) != -1) {
+        int k = cli_common_opt(c, &o, usage_);
+        if (k) {
+            if (k < 0) {
+                rc = 0;
+                goto out;
+            }
+            continue;
+        }
         switch (c) {
         case O_MAX_PAGES:
             if (!cli_int("--max-pages", optarg, 1, 1000000, &v))
@@ -317,19 +308,6 @@ int cmd_scrape(int argc, char **argv)
         case O_DETACH:
             detach = true;
             break;
-        case O_SERVER:
-            conn.server = optarg;
-            break;
-        case O_TOKEN:
-            conn.token = optarg;
-            break;
-        case O_JSON:
-            as_json = true;
-            break;
-        case 'h':
-            fputs(usage_, stdout);
-            rc = 0;
-            goto out;
         default:
             fputs(usage_, stderr);
             goto out;
@@ -367,7 +345,7 @@ int cmd_scrape(int argc, char **argv)
             json_object_set(body, "exclude_paths", exc);
         json_t *ans;
         long status;
-        int crc = cli_call(&conn, "POST", "/v1/scraping-sessions", body, &ans, &status);
+        int crc = cli_call(&o.conn, "POST", "/v1/scraping-sessions", body, &ans, &status);
         json_decref(body);
         if (crc != 0) {
             json_decref(ans);
@@ -389,14 +367,14 @@ int cmd_scrape(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     json_t *final;
     int64_t t0 = clock_mono_ms();
-    int frc = follow(&conn, id, as_json, &final);
+    int frc = follow(&o.conn, id, o.json, &final);
     double secs = (double)(clock_mono_ms() - t0) / 1000;
     if (frc != 0) {
         rc = frc;
         goto out;
     }
     const char *st = cli_str(final, "status");
-    if (as_json)
+    if (o.json)
         cli_print_json(final);
     else
         fprintf(stderr,
@@ -410,7 +388,7 @@ int cmd_scrape(int argc, char **argv)
     if (msg && strcmp(st, "completed") != 0)
         fprintf(stderr, "trawl: %s\n", msg);
     /* the records found are written whatever the end: a failed session may have some */
-    int wrc = as_json && !out ? 0 : write_records(&conn, id, out, format);
+    int wrc = o.json && !out ? 0 : write_records(&o.conn, id, out, format);
     rc = wrc ? 1 : strcmp(st, "completed") == 0 ? 0 : 1;
     json_decref(final);
 out:
@@ -432,34 +410,22 @@ int cmd_sessions(int argc, char **argv)
 {
     static const struct option longs[] = {{"limit", required_argument, 0, 'n'},
                                           {"offset", required_argument, 0, 'f'},
-                                          {"server", required_argument, 0, O_SERVER},
-                                          {"token", required_argument, 0, O_TOKEN},
-                                          {"json", no_argument, 0, O_JSON},
-                                          {"help", no_argument, 0, 'h'},
+                                          CLI_COMMON_OPTS,
                                           {0, 0, 0, 0}};
-    struct cli_conn conn = {0};
+    struct cli_common o = {0};
     int64_t limit = 20, offset = 0;
-    bool as_json = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        int k = cli_common_opt(c, &o, sessions_usage_);
+        if (k < 0)
+            return 0;
+        if (k)
+            continue;
         if (c == 'n' && cli_int("--limit", optarg, 1, 1000, &limit))
             continue;
         if (c == 'f' && cli_int("--offset", optarg, 0, INT32_MAX, &offset))
             continue;
-        if (c == O_SERVER || c == O_TOKEN || c == O_JSON) {
-            if (c == O_SERVER)
-                conn.server = optarg;
-            else if (c == O_TOKEN)
-                conn.token = optarg;
-            else
-                as_json = true;
-            continue;
-        }
-        if (c == 'h') {
-            fputs(sessions_usage_, stdout);
-            return 0;
-        }
         if (c != 'n' && c != 'f')
             fputs(sessions_usage_, stderr);
         return 2;
@@ -473,11 +439,11 @@ int cmd_sessions(int argc, char **argv)
              (long long)offset);
     json_t *ans;
     long status;
-    if (cli_call(&conn, "GET", path, NULL, &ans, &status) != 0) {
+    if (cli_call(&o.conn, "GET", path, NULL, &ans, &status) != 0) {
         json_decref(ans);
         return 1;
     }
-    if (as_json) {
+    if (o.json) {
         cli_print_json(ans);
     } else {
         printf("%-36s  %-9s  %6s  %6s  %6s  %7s  %s\n", "SESSION", "STATUS", "PCT", "PAGES",
@@ -519,19 +485,20 @@ int cmd_session(int argc, char **argv)
                                           {"status", required_argument, 0, S_STATUS},
                                           {"limit", required_argument, 0, S_LIMIT},
                                           {"offset", required_argument, 0, S_OFFSET},
-                                          {"server", required_argument, 0, O_SERVER},
-                                          {"token", required_argument, 0, O_TOKEN},
-                                          {"json", no_argument, 0, O_JSON},
-                                          {"help", no_argument, 0, 'h'},
+                                          CLI_COMMON_OPTS,
                                           {0, 0, 0, 0}};
-    struct cli_conn conn = {0};
+    struct cli_common o = {0};
     int action = 0;
     const char *pstatus = NULL;
     int64_t limit = 100, offset = 0;
-    bool as_json = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        int k = cli_common_opt(c, &o, session_usage_);
+        if (k < 0)
+            return 0;
+        if (k)
+            continue;
         switch (c) {
         case S_CANCEL:
         case S_RETRY:
@@ -553,18 +520,6 @@ int cmd_session(int argc, char **argv)
             if (!cli_int("--offset", optarg, 0, INT32_MAX, &offset))
                 return 2;
             break;
-        case O_SERVER:
-            conn.server = optarg;
-            break;
-        case O_TOKEN:
-            conn.token = optarg;
-            break;
-        case O_JSON:
-            as_json = true;
-            break;
-        case 'h':
-            fputs(session_usage_, stdout);
-            return 0;
         default:
             fputs(session_usage_, stderr);
             return 2;
@@ -599,13 +554,13 @@ int cmd_session(int argc, char **argv)
     json_t *body = strcmp(method, "POST") == 0 ? json_object() : NULL;
     json_t *ans;
     long status;
-    int crc = cli_call(&conn, method, path, body, &ans, &status);
+    int crc = cli_call(&o.conn, method, path, body, &ans, &status);
     json_decref(body);
     if (crc != 0) {
         json_decref(ans);
         return 1;
     }
-    if (as_json) {
+    if (o.json) {
         cli_print_json(ans);
     } else if (action == S_PAGES) {
         printf("%-8s  %-8s  %4s  %5s  %7s  %s\n", "PAGE", "STATUS", "HTTP", "DEPTH", "RECORDS",
