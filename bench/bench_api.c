@@ -445,14 +445,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (dir) {
-        snprintf(dir_, sizeof dir_, "%s", dir);
-        mkdir(dir_, 0755);
-    } else {
-        snprintf(dir_, sizeof dir_, "/tmp/trawl-bench-api-XXXXXX");
-        if (!mkdtemp(dir_))
-            return 1;
-    }
+    bench_dir(dir_, sizeof dir_, dir, "api");
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     printf("# bench_api dir=%s durability=%s\n", dir_, durability_);

@@ -332,14 +332,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (dir) {
-        snprintf(dir_, sizeof dir_, "%s", dir);
-        mkdir(dir_, 0755);
-    } else {
-        snprintf(dir_, sizeof dir_, "/tmp/trawl-bench-XXXXXX");
-        if (!mkdtemp(dir_))
-            return 1;
-    }
+    bench_dir(dir_, sizeof dir_, dir, "engine");
     printf("# bench_engine dir=%s durability=%s\n", dir_,
            dur_ == STORE_DURABLE ? "full" : "relaxed");
     fflush(stdout);

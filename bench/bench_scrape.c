@@ -180,14 +180,7 @@ int main(int argc, char **argv)
         printf("scrape_session skipped=\"nginx is not installed (apt-get install nginx-light)\"\n");
         return 0;
     }
-    if (dir) {
-        snprintf(dir_, sizeof dir_, "%s", dir);
-        mkdir(dir_, 0755);
-    } else {
-        snprintf(dir_, sizeof dir_, "/tmp/trawl-bench-scrape-XXXXXX");
-        if (!mkdtemp(dir_))
-            bench_die("cannot make a directory", dir_);
-    }
+    bench_dir(dir_, sizeof dir_, dir, "scrape");
     signal(SIGPIPE, SIG_IGN);
     /* a list: the memory of a small and a large site side by side */
     char *list = strdup(products);

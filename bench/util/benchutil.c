@@ -141,6 +141,18 @@ int bench_stop(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+void bench_dir(char *out, size_t n, const char *given, const char *name)
+{
+    if (given) {
+        snprintf(out, n, "%s", given);
+        mkdir(out, 0755);
+        return;
+    }
+    snprintf(out, n, "/tmp/trawl-bench-%s-XXXXXX", name);
+    if (!mkdtemp(out))
+        bench_die("cannot make a directory", out);
+}
+
 void bench_die(const char *msg, const char *detail)
 {
     fprintf(stderr, "bench: %s%s%s\n", msg, detail ? ": " : "", detail ? detail : "");

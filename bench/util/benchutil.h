@@ -19,6 +19,9 @@ pid_t bench_serve(const char *trawl, const char *log, const char *const *args, i
 /* SIGTERM and wait; returns the exit status or -1. */
 int bench_stop(pid_t pid);
 
+/* The benchmark's directory into out (size n): given (made when missing), or a new one
+ * /tmp/trawl-bench-NAME-XXXXXX; exits when it cannot be made. */
+void bench_dir(char *out, size_t n, const char *given, const char *name);
 /* Print "bench: msg: detail" and exit 1. */
 void bench_die(const char *msg, const char *detail) __attribute__((noreturn));
 /* A port free on 127.0.0.1 just now. */
