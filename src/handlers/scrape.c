@@ -407,7 +407,7 @@ struct run {
     int64_t next_due;
     int64_t known;     /* pages in the frontier, for max_pages */
     int64_t marked_at; /* the last checkpoint with the counts (monotonic ms) */
-    int64_t total, completed, failed, records;
+    int64_t total, completed, failed;
     char first_error[1024];
     char first_skip[1024];
 };
@@ -480,17 +480,25 @@ static void warn(struct run *r, const char *fmt, ...)
     engine_exec(r->eng, note_fn, &a, &e);
 }
 
-/* Fetch url whole (sitemaps, robots.txt); 0 and out filled, or an error message in out. */
-static int fetch_whole(struct run *r, const char *url, bool no_robots, struct fetch_result *out)
+/* A request for url as the session makes them: its timeout, robots.txt as it says, its delay
+ * between requests to the site, and stopped when the job is. */
+static struct fetch_req page_req(struct run *r, const char *url)
 {
-    struct fetch_req req = {
+    return (struct fetch_req){
         .url = url,
         .timeout_ms = r->c.timeout_ms,
         .cancel = job_ctx_cancel_flag(r->ctx),
-        .no_robots = no_robots || !r->c.robots,
+        .no_robots = !r->c.robots,
         .no_defer = true,
         .host_delay_ms = r->c.delay_ms,
     };
+}
+
+/* Fetch url whole (sitemaps, robots.txt); 0 and out filled, or an error message in out. */
+static int fetch_whole(struct run *r, const char *url, bool no_robots, struct fetch_result *out)
+{
+    struct fetch_req req = page_req(r, url);
+    req.no_robots = req.no_robots || no_robots;
     return fetch_run(r->cr->fetcher, &req, out);
 }
 
@@ -841,188 +849,224 @@ static bool retryable_kind(const struct fetch_result *f)
     return f->retryable && f->kind != FETCH_CANCELLED;
 }
 
-static void process_page(struct run *r, struct scrape_page *pg)
+/* What a page gave, with the strings its commit borrows. */
+struct page_work {
+    struct page_commit pc;
+    char **owned; /* the URLs pc.links points into */
+    size_t nowned;
+    json_t *recs;
+    char **rec_text; /* the records' JSON, which pc.recs points into */
+    char error[600];
+};
+
+static void page_work_release(struct page_work *w)
 {
-    struct fetch_req req = {
-        .url = pg->url,
-        .timeout_ms = r->c.timeout_ms,
-        .cancel = job_ctx_cancel_flag(r->ctx),
-        .no_robots = !r->c.robots,
-        .no_defer = true,
-        .no_follow = true, /* a redirect's target is a page of its own, checked like a link */
-        .html_only = true,
-        .host_delay_ms = r->c.delay_ms,
-    };
-    /* the site's circuit breaker, shared with crawl jobs: while it is open the page waits, and
-     * spends no attempt */
-    char origin[300];
-    const char *h = strstr(pg->url, "://");
-    snprintf(origin, sizeof origin, "%.*s", h ? (int)(h + 3 - pg->url + strcspn(h + 3, "/?#")) : 0,
-             pg->url);
+    for (size_t i = 0; i < w->pc.nrecs; i++)
+        free(w->rec_text[i]);
+    free(w->rec_text);
+    free(w->pc.recs);
+    json_decref(w->recs);
+    html_strings_free(w->owned, w->nowned);
+    free(w->pc.links);
+    free((void *)w->pc.o.content);
+}
+
+/* Queue url (found on the page at depth) when it is in the session's scope. */
+static const char *add_link(struct run *r, struct page_work *w, const char *url, int depth,
+                            const char *source, const char **why)
+{
+    char *in = scope(&r->c, url, why);
+    if (!in)
+        return NULL;
+    w->owned[w->nowned++] = in;
+    w->pc.links[w->pc.nlinks++] = (struct page_new){in, depth, source, NULL};
+    return in;
+}
+
+/* Fetch the page through the site's circuit breaker (shared with crawl jobs): while it is open
+ * the page is not fetched (FETCH_DEFERRED) and waits without spending an attempt. */
+static void fetch_page(struct run *r, const struct scrape_page *pg, const char *origin,
+                       struct fetch_result *f)
+{
+    struct fetch_req req = page_req(r, pg->url);
+    req.no_follow = true; /* a redirect's target is a page of its own, checked like a link */
+    req.html_only = true;
     bool probe = false;
     int64_t retry_at = 0;
     struct breakers *br = r->cr->breakers;
-    struct fetch_result f;
-    memset(&f, 0, sizeof f);
-    struct page_commit pc = {.sid = r->sid, .cap = r->c.max_pages, .now = engine_now(r->eng)};
-    int64_t t0 = clock_mono_ms();
+    memset(f, 0, sizeof *f);
     if (br && !breaker_allow(br, origin, &probe, &retry_at)) {
-        f.kind = FETCH_DEFERRED;
-        f.defer_until_ms = retry_at;
-    } else {
-        fetch_run(r->cr->fetcher, &req, &f);
-        if (br && (f.kind == FETCH_CANCELLED || f.kind == FETCH_DEFERRED)) {
-            if (probe)
-                breaker_release(br, origin); /* the probe learnt nothing */
-        } else if (br) {
-            if (crawl_host_trouble(&f))
-                breaker_failure(br, origin);
-            else
-                breaker_success(br, origin);
-        }
+        f->kind = FETCH_DEFERRED;
+        f->defer_until_ms = retry_at;
+        return;
     }
-    pc.o.page_id = pg->id;
-    pc.o.http_status = f.http_status;
-    pc.o.fetch_ms = clock_mono_ms() - t0;
-    char **owned = NULL;
-    size_t nowned = 0;
-    json_t *recs = NULL;
-    char **rec_text = NULL;
-    char error[600] = "";
-    if (f.kind == FETCH_OK) {
-        struct html_doc *d;
-        struct err e;
-        if (html_parse(f.body.data, f.body.len, f.final_url ? f.final_url : pg->url, f.content_type,
-                       &d, &e) != 0) {
-            pc.o.status = PAGE_FAILED;
-            snprintf(error, sizeof error, "parse: %s", e.msg);
-        } else {
-            pc.o.status = PAGE_DONE;
-            if ((r->c.mode & MODE_CRAWL) && pg->depth < r->c.max_depth) {
-                char **links;
-                size_t n;
-                if (html_links(d, false, &links, &n) == 0) {
-                    owned = xcalloc(n + 1, sizeof *owned);
-                    pc.links = xcalloc(n + 1, sizeof *pc.links);
-                    for (size_t i = 0; i < n; i++) {
-                        const char *why;
-                        char *in = scope(&r->c, links[i], &why);
-                        if (!in)
-                            continue;
-                        owned[nowned++] = in;
-                        pc.links[pc.nlinks++] = (struct page_new){in, pg->depth + 1, "link", NULL};
-                    }
-                    html_strings_free(links, n);
-                }
-            }
-            json_t *warnings;
-            size_t nr = page_records(r, d, &recs, &warnings);
-            size_t nw = json_array_size(warnings);
-            if (nw) {
-                /* invalid JSON-LD and the like: on the page, and counted on the session */
-                snprintf(error, sizeof error, "warning: %s%s",
-                         json_string_value(json_array_get(warnings, 0)),
-                         nw > 1 ? " (and more; see the page's structured data)" : "");
-                pc.warned = true;
-            }
-            json_decref(warnings);
-            if (nr) {
-                pc.recs = xcalloc(nr, sizeof *pc.recs);
-                rec_text = xcalloc(nr, sizeof *rec_text);
-                for (size_t i = 0; i < nr; i++) {
-                    json_t *rec = json_array_get(recs, i);
-                    const char *sku = json_string_value(json_object_get(rec, "sku"));
-                    const char *url = json_string_value(json_object_get(rec, "url"));
-                    /* 15 digits: a price of 975.9 is written 975.9, not 975.89999999999998 */
-                    rec_text[i] = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
-                    pc.recs[pc.nrecs++] = (struct record_new){sku && *sku ? sku
-                                                              : url       ? url
-                                                                          : pg->url,
-                                                              url, rec_text[i]};
-                }
-            }
-            pc.o.records = (int)pc.nrecs;
-            pc.o.content = page_formats(r, d, &pc.o.content_len);
-            html_free(d);
-        }
-    } else if (f.kind == FETCH_HTTP_STATUS && f.location) {
-        /* a redirect: its target is a page of the session when it is in scope */
+    fetch_run(r->cr->fetcher, &req, f);
+    if (!br)
+        return;
+    if (f->kind == FETCH_CANCELLED || f->kind == FETCH_DEFERRED) {
+        if (probe)
+            breaker_release(br, origin); /* the probe learnt nothing */
+    } else if (crawl_host_trouble(f)) {
+        breaker_failure(br, origin);
+    } else {
+        breaker_success(br, origin);
+    }
+}
+
+/* A page that came back as HTML: its links, its records, its formats. */
+static void read_html(struct run *r, const struct scrape_page *pg, const struct fetch_result *f,
+                      struct page_work *w)
+{
+    struct page_commit *pc = &w->pc;
+    struct html_doc *d;
+    struct err e;
+    if (html_parse(f->body.data, f->body.len, f->final_url ? f->final_url : pg->url,
+                   f->content_type, &d, &e) != 0) {
+        pc->o.status = PAGE_FAILED;
+        snprintf(w->error, sizeof w->error, "parse: %s", e.msg);
+        return;
+    }
+    pc->o.status = PAGE_DONE;
+    char **links;
+    size_t n;
+    if ((r->c.mode & MODE_CRAWL) && pg->depth < r->c.max_depth &&
+        html_links(d, false, &links, &n) == 0) {
+        w->owned = xcalloc(n + 1, sizeof *w->owned);
+        pc->links = xcalloc(n + 1, sizeof *pc->links);
         const char *why;
-        char *in = scope(&r->c, f.location, &why);
-        pc.o.status = PAGE_SKIPPED;
-        if (in) {
-            owned = xcalloc(2, sizeof *owned);
-            pc.links = xcalloc(1, sizeof *pc.links);
-            owned[nowned++] = in;
-            pc.links[pc.nlinks++] = (struct page_new){in, pg->depth, "redirect", NULL};
-            snprintf(error, sizeof error, "redirect: %d to %s", f.http_status, in);
-        } else {
-            snprintf(error, sizeof error, "redirect: %d to %s, which is %s", f.http_status,
-                     f.location, why);
-        }
-    } else if (f.kind == FETCH_NOT_HTML || (f.kind == FETCH_ROBOTS && !f.retryable)) {
-        pc.o.status = PAGE_SKIPPED;
-        snprintf(error, sizeof error, "%s", f.error);
-    } else if (f.kind == FETCH_CANCELLED) {
-        pc.o.status = PAGE_PENDING; /* not tried: it goes back as it was */
-        pc.o.not_tried = true;
-    } else if (f.kind == FETCH_DEFERRED) {
-        pc.o.status = PAGE_PENDING; /* the site asks to wait: back, without spending an attempt */
-        pc.o.not_tried = true;
-        pc.o.not_before = f.defer_until_ms > pc.now ? f.defer_until_ms : pc.now + 1000;
-        if (f.error[0])
-            snprintf(error, sizeof error, "%s", f.error);
+        for (size_t i = 0; i < n; i++)
+            add_link(r, w, links[i], pg->depth + 1, "link", &why);
+        html_strings_free(links, n);
+    }
+    json_t *warnings;
+    size_t nr = page_records(r, d, &w->recs, &warnings);
+    size_t nw = json_array_size(warnings);
+    if (nw) {
+        /* invalid JSON-LD and the like: on the page, and counted on the session */
+        snprintf(w->error, sizeof w->error, "warning: %s%s",
+                 json_string_value(json_array_get(warnings, 0)),
+                 nw > 1 ? " (and more; see the page's structured data)" : "");
+        pc->warned = true;
+    }
+    json_decref(warnings);
+    if (nr) {
+        pc->recs = xcalloc(nr, sizeof *pc->recs);
+        w->rec_text = xcalloc(nr, sizeof *w->rec_text);
+    }
+    for (size_t i = 0; i < nr; i++) {
+        json_t *rec = json_array_get(w->recs, i);
+        const char *sku = json_string_value(json_object_get(rec, "sku"));
+        const char *url = json_string_value(json_object_get(rec, "url"));
+        /* 15 digits: a price of 975.9 is written 975.9, not 975.89999999999998 */
+        w->rec_text[i] = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        pc->recs[pc->nrecs++] = (struct record_new){sku && *sku ? sku
+                                                    : url       ? url
+                                                                : pg->url,
+                                                    url, w->rec_text[i]};
+    }
+    pc->o.records = (int)pc->nrecs;
+    pc->o.content = page_formats(r, d, &pc->o.content_len);
+    html_free(d);
+}
+
+/* What becomes of a page that did not come back as HTML. */
+static void judge(struct run *r, const struct scrape_page *pg, const struct fetch_result *f,
+                  const char *origin, struct page_work *w)
+{
+    struct page_outcome *o = &w->pc.o;
+    char *error = w->error;
+    size_t en = sizeof w->error;
+    if (f->kind == FETCH_HTTP_STATUS && f->location) {
+        /* a redirect: its target is a page of the session when it is in scope */
+        w->owned = xcalloc(2, sizeof *w->owned);
+        w->pc.links = xcalloc(1, sizeof *w->pc.links);
+        const char *why;
+        const char *in = add_link(r, w, f->location, pg->depth, "redirect", &why);
+        o->status = PAGE_SKIPPED;
+        if (in)
+            snprintf(error, en, "redirect: %d to %s", f->http_status, in);
         else
-            snprintf(error, sizeof error, "deferred: the circuit breaker for %s is open", origin);
-    } else if (retryable_kind(&f) && pg->attempt < PAGE_ATTEMPTS) {
+            snprintf(error, en, "redirect: %d to %s, which is %s", f->http_status, f->location,
+                     why);
+    } else if (f->kind == FETCH_NOT_HTML || (f->kind == FETCH_ROBOTS && !f->retryable)) {
+        o->status = PAGE_SKIPPED;
+        snprintf(error, en, "%s", f->error);
+    } else if (f->kind == FETCH_CANCELLED) {
+        o->status = PAGE_PENDING; /* not tried: it goes back as it was */
+        o->not_tried = true;
+    } else if (f->kind == FETCH_DEFERRED) {
+        o->status = PAGE_PENDING; /* the site asks to wait: back, without spending an attempt */
+        o->not_tried = true;
+        o->not_before = f->defer_until_ms > w->pc.now ? f->defer_until_ms : w->pc.now + 1000;
+        if (f->error[0])
+            snprintf(error, en, "%s", f->error);
+        else
+            snprintf(error, en, "deferred: the circuit breaker for %s is open", origin);
+    } else if (retryable_kind(f) && pg->attempt < PAGE_ATTEMPTS) {
         struct backoff b = {PAGE_BACKOFF_BASE, PAGE_BACKOFF_CAP};
         int64_t delay = backoff_delay_ms(&b, pg->attempt, rand_u64());
-        if (f.retry_after_ms > delay)
-            delay = f.retry_after_ms;
-        pc.o.status = PAGE_PENDING;
-        pc.o.not_before = pc.now + delay;
-        snprintf(error, sizeof error, "%s (attempt %d of %d; tried again)", f.error, pg->attempt,
+        if (f->retry_after_ms > delay)
+            delay = f->retry_after_ms;
+        o->status = PAGE_PENDING;
+        o->not_before = w->pc.now + delay;
+        snprintf(error, en, "%s (attempt %d of %d; tried again)", f->error, pg->attempt,
                  PAGE_ATTEMPTS);
     } else {
-        pc.o.status = PAGE_FAILED;
-        snprintf(error, sizeof error, "%s", f.error);
+        o->status = PAGE_FAILED;
+        snprintf(error, en, "%s", f->error);
     }
-    pc.o.error = error[0] ? error : NULL;
-    struct err e;
-    int rc = engine_exec(r->eng, page_commit_fn, &pc, &e);
-    if (rc)
-        log_warn("session %s: page %s not recorded: %s", r->sid, pg->url, e.msg);
+}
+
+/* The run's own counts after a page's commit, for progress and the session's end. */
+static void tally(struct run *r, const struct scrape_page *pg, const struct page_work *w, bool ok)
+{
     pthread_mutex_lock(&r->lock);
     r->in_flight--;
-    if (!rc) {
-        r->known += pc.added;
-        r->total += pc.added;
-        if (pc.o.status == PAGE_DONE) {
+    if (ok) {
+        r->known += w->pc.added;
+        r->total += w->pc.added;
+        if (w->pc.o.status == PAGE_DONE) {
             r->completed++;
-            r->records += (int64_t)pc.nrecs;
-        } else if (pc.o.status == PAGE_FAILED) {
+        } else if (w->pc.o.status == PAGE_FAILED) {
             r->failed++;
             if (!r->first_error[0])
-                snprintf(r->first_error, sizeof r->first_error, "%.300s: %.400s", pg->url, error);
-        } else if (pc.o.status == PAGE_SKIPPED) {
+                snprintf(r->first_error, sizeof r->first_error, "%.300s: %.400s", pg->url,
+                         w->error);
+        } else if (w->pc.o.status == PAGE_SKIPPED) {
             r->total--; /* skipped pages are not counted */
             if (!r->first_skip[0])
-                snprintf(r->first_skip, sizeof r->first_skip, "%.300s: %.400s", pg->url, error);
+                snprintf(r->first_skip, sizeof r->first_skip, "%.300s: %.400s", pg->url, w->error);
         }
     }
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->lock);
-    if (f.kind == FETCH_CANCELLED)
-        job_ctx_cancelled(r->ctx);
+}
+
+static void process_page(struct run *r, struct scrape_page *pg)
+{
+    char origin[300]; /* scheme://host[:port] of the normalized URL: the breaker's key */
+    const char *h = strstr(pg->url, "://");
+    snprintf(origin, sizeof origin, "%.*s", h ? (int)(h + 3 - pg->url + strcspn(h + 3, "/?#")) : 0,
+             pg->url);
+    struct page_work w = {.pc = {.sid = r->sid, .cap = r->c.max_pages, .now = engine_now(r->eng)}};
+    struct fetch_result f;
+    int64_t t0 = clock_mono_ms();
+    fetch_page(r, pg, origin, &f);
+    w.pc.o.page_id = pg->id;
+    w.pc.o.http_status = f.http_status;
+    w.pc.o.fetch_ms = clock_mono_ms() - t0;
+    if (f.kind == FETCH_OK)
+        read_html(r, pg, &f, &w);
+    else
+        judge(r, pg, &f, origin, &w);
+    w.pc.o.error = w.error[0] ? w.error : NULL;
+    struct err e;
+    int rc = engine_exec(r->eng, page_commit_fn, &w.pc, &e);
+    if (rc)
+        log_warn("session %s: page %s not recorded: %s", r->sid, pg->url, e.msg);
+    tally(r, pg, &w, rc == 0);
     progress(r, "scraping");
-    for (size_t i = 0; i < pc.nrecs; i++)
-        free(rec_text[i]);
-    free(rec_text);
-    free(pc.recs);
-    json_decref(recs);
-    html_strings_free(owned, nowned);
-    free(pc.links);
-    free((void *)pc.o.content);
+    page_work_release(&w);
     fetch_result_release(&f);
 }
 
@@ -1076,7 +1120,6 @@ int handler_scrape(struct job_ctx *ctx)
     r.total = ss.total_pages;
     r.completed = ss.completed_pages;
     r.failed = ss.failed_pages;
-    r.records = ss.materials;
     scrape_session_release(&ss);
     if (rc)
         return job_ctx_fail(ctx, false, "session settings: %s", e.msg);
@@ -1140,12 +1183,17 @@ int handler_scrape(struct job_ctx *ctx)
         ret = job_ctx_fail(ctx, false, "%s", why);
         goto out;
     }
-    char res[256];
-    snprintf(res, sizeof res,
-             "{\"total_pages\":%lld,\"completed_pages\":%lld,\"failed_pages\":%lld,"
-             "\"records\":%lld}",
-             (long long)r.total, (long long)r.completed, (long long)r.failed, (long long)r.records);
-    job_ctx_set_result(ctx, res);
+    /* the result from the store's counts (a product met on several pages is one record) */
+    if (store_session_get(engine_store(r.eng), NULL, job->id, true, &ss, &e) == 0) {
+        char res[256];
+        snprintf(res, sizeof res,
+                 "{\"total_pages\":%lld,\"completed_pages\":%lld,\"failed_pages\":%lld,"
+                 "\"records\":%lld}",
+                 (long long)ss.total_pages, (long long)ss.completed_pages,
+                 (long long)ss.failed_pages, (long long)ss.materials);
+        job_ctx_set_result(ctx, res);
+        scrape_session_release(&ss);
+    }
 out:
     scrape_page_array_free(r.batch, r.bn);
     pthread_mutex_destroy(&r.lock);
