@@ -402,15 +402,17 @@ static void jobs_from_specs(struct engine *eng, const struct job_spec *specs, si
     }
 }
 
-int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t n,
-                        struct enqueue_result *res, struct err *e)
+/* Enqueue specs and wait until they are durable; after (may be NULL) writes in the same
+ * transaction, so such an enqueue runs alone rather than grouped with others. */
+static int enqueue_sync(struct engine *eng, const struct job_spec *specs, size_t n,
+                        struct enqueue_result *res, engine_exec_fn after, void *arg, struct err *e)
 {
     int rc = validate_all(specs, n, e);
     if (rc || n == 0)
         return rc;
-    struct enqueue_op q = {.n = n, .res = res};
+    struct enqueue_op q = {.n = n, .res = res, .after = after, .after_arg = arg};
     q.op.run = enqueue_run;
-    q.op.run_group = enqueue_group;
+    q.op.run_group = after ? NULL : enqueue_group;
     q.jobs = xmalloc(n * sizeof *q.jobs);
     jobs_from_specs(eng, specs, n, q.jobs);
     rc = commit_run(eng->committer, &q.op);
@@ -420,21 +422,16 @@ int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t
     return rc;
 }
 
+int engine_enqueue_many(struct engine *eng, const struct job_spec *specs, size_t n,
+                        struct enqueue_result *res, struct err *e)
+{
+    return enqueue_sync(eng, specs, n, res, NULL, NULL, e);
+}
+
 int engine_enqueue_with(struct engine *eng, const struct job_spec *spec, struct enqueue_result *res,
                         engine_exec_fn after, void *arg, struct err *e)
 {
-    int rc = validate_all(spec, 1, e);
-    if (rc)
-        return rc;
-    struct enqueue_op q = {.n = 1, .res = res, .after = after, .after_arg = arg};
-    q.op.run = enqueue_run; /* alone: its write must share the transaction */
-    q.jobs = xmalloc(sizeof *q.jobs);
-    jobs_from_specs(eng, spec, 1, q.jobs);
-    rc = commit_run(eng->committer, &q.op);
-    if (rc)
-        err_copy(e, &q.op.err);
-    enqueue_free(&q, spec);
-    return rc;
+    return enqueue_sync(eng, spec, 1, res, after, arg, e);
 }
 
 static void enqueue_async_done(struct commit_op *op)
