@@ -405,7 +405,7 @@ enum MHD_Result api_crawl_wait(struct req *r)
     atomic_fetch_sub(&a->waits, 1);
     if (rc)
         return api_reply_err(r, &e);
-    bool done = j.status == JOB_COMPLETED || j.status == JOB_FAILED || j.status == JOB_CANCELLED;
+    bool done = job_status_ended(j.status);
     bool html = want_html(r, false);
     json_t *h = NULL;
     json_t *body = api_ok();

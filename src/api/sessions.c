@@ -262,8 +262,7 @@ static int retry_after(struct store *s, void *arg, struct err *e)
     if (rc && rc != TRAWL_ENOTFOUND)
         return rc;
     if (rc == 0) {
-        bool ended =
-            j.status == JOB_COMPLETED || j.status == JOB_FAILED || j.status == JOB_CANCELLED;
+        bool ended = job_status_ended(j.status);
         job_release(&j);
         if (!ended)
             return err_set(e, TRAWL_ESTATE, false, "the session is running");
@@ -292,7 +291,7 @@ static int requeue_running(struct store *s, void *arg, struct err *e)
     int rc = store_fetch(s, a->job, &j, e);
     if (rc)
         return rc;
-    bool ended = j.status == JOB_COMPLETED || j.status == JOB_FAILED || j.status == JOB_CANCELLED;
+    bool ended = job_status_ended(j.status);
     bool running = j.status == JOB_PROCESSING;
     job_release(&j);
     if (ended)
@@ -316,8 +315,7 @@ enum MHD_Result api_sessions_retry(struct req *r)
     struct err e;
     err_clear(&e);
     int rc, requeued = 0;
-    bool ended = !j.id[0] || j.status == JOB_COMPLETED || j.status == JOB_FAILED ||
-                 j.status == JOB_CANCELLED;
+    bool ended = !j.id[0] || job_status_ended(j.status);
     if (!ended) {
         /* pending or waiting to run again: the job will take the pages when it runs */
         struct requeue_args q = {ss.id, ss.job_id, 0};

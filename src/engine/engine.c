@@ -68,7 +68,7 @@ static void on_changes(void *ctx, const struct job_change_rec *c, size_t n, bool
 {
     struct engine *eng = ctx;
     for (size_t i = 0; i < n; i++)
-        if (c[i].to == JOB_COMPLETED || c[i].to == JOB_FAILED || c[i].to == JOB_CANCELLED)
+        if (job_status_ended(c[i].to))
             waiters_wake(eng->waiters, c[i].id);
     pthread_mutex_lock(&eng->llock);
     for (size_t i = 0; i < n && eng->nlisteners > 0; i++) {
@@ -1252,11 +1252,6 @@ void engine_stop_waits(struct engine *eng)
     waiters_close(eng->waiters);
 }
 
-static bool ended(enum job_status s)
-{
-    return s == JOB_COMPLETED || s == JOB_FAILED || s == JOB_CANCELLED;
-}
-
 int engine_wait(struct engine *eng, const char *id, int64_t timeout_ms, struct job *out,
                 struct err *e)
 {
@@ -1266,7 +1261,7 @@ int engine_wait(struct engine *eng, const char *id, int64_t timeout_ms, struct j
     int64_t deadline = clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     struct waiter *w = waiter_add(eng->waiters, id);
     rc = store_get(eng->store, id, out, e);
-    if (!rc && !ended(out->status) && timeout_ms > 0) {
+    if (!rc && !job_status_ended(out->status) && timeout_ms > 0) {
         job_release(out);
         waiter_wait(eng->waiters, w, deadline);
         rc = store_get(eng->store, id, out, e);

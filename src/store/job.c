@@ -10,6 +10,11 @@ static const char *const names_[JOB_STATUS_COUNT] = {
     "pending", "processing", "retrying", "completed", "failed", "cancelled",
 };
 
+bool job_status_ended(enum job_status s)
+{
+    return s == JOB_COMPLETED || s == JOB_FAILED || s == JOB_CANCELLED;
+}
+
 const char *job_status_name(enum job_status s)
 {
     if ((unsigned)s >= JOB_STATUS_COUNT)

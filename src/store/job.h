@@ -25,6 +25,8 @@ enum job_status {
 const char *job_status_name(enum job_status s);
 /* Parse a status name; returns the status or -1. */
 int job_status_parse(const char *name);
+/* Whether a job in status s has ended: completed, failed or cancelled. */
+bool job_status_ended(enum job_status s);
 
 /* Strings are owned by the job and freed by job_release(); NULL means absent. */
 struct job {
