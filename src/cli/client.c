@@ -2,6 +2,8 @@
  * address and token from flags or the environment, and errors printed as the server gave them. */
 #include "cli/client.h"
 
+#include "cli/cli.h"
+
 #include "base/buf.h"
 
 #include <curl/curl.h>
@@ -223,4 +225,34 @@ void cli_bar(char *out, size_t n, double pct, int width)
         out[o++] = i < full ? '#' : '.';
     out[o++] = ']';
     out[o] = 0;
+}
+
+int cli_list_args(int argc, char **argv, const char *usage, struct cli_common *o, int64_t *limit,
+                  int64_t *offset)
+{
+    static const struct option longs[] = {{"limit", required_argument, 0, 'n'},
+                                          {"offset", required_argument, 0, 'f'},
+                                          CLI_COMMON_OPTS,
+                                          {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        int k = cli_common_opt(c, o, usage);
+        if (k < 0)
+            return 0;
+        if (k)
+            continue;
+        if (c == 'n' && cli_int("--limit", optarg, 1, 1000, limit))
+            continue;
+        if (c == 'f' && cli_int("--offset", optarg, 0, INT32_MAX, offset))
+            continue;
+        if (c != 'n' && c != 'f')
+            fputs(usage, stderr);
+        return 2;
+    }
+    if (optind != argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    return -1;
 }

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct cli_conn {
@@ -46,6 +47,11 @@ struct cli_common {
 /* Handle a common option (getopt's c, optarg); returns 1 when c was one, 0 when not, -1 for
  * --help (usage printed). */
 int cli_common_opt(int c, struct cli_common *o, const char *usage);
+
+/* The arguments of a listing command: the common options, --limit N (1 to 1000) and --offset N,
+ * no other argument. -1 to go on, else the exit status. */
+int cli_list_args(int argc, char **argv, const char *usage, struct cli_common *o, int64_t *limit,
+                  int64_t *offset);
 
 /* "[###.....]": pct (0-100) in width cells, into out (size n). */
 void cli_bar(char *out, size_t n, double pct, int width);

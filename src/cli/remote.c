@@ -331,6 +331,37 @@ static int show_crawl_job(json_t *job, bool json, json_t *all)
     return 0;
 }
 
+/* The arguments of a command that takes the common options, one ID and, when flag is not NULL,
+ * the option --FLAG (which sets *set): -1 to go on (the ID is argv[optind]), else the exit
+ * status. */
+static int id_args(int argc, char **argv, const char *usage, struct cli_common *o, const char *flag,
+                   bool *set)
+{
+    struct option longs[6] = {CLI_COMMON_OPTS}; /* the rest zero: the end of the list */
+    if (flag)
+        longs[4] = (struct option){flag, no_argument, 0, 'F'};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        int k = cli_common_opt(c, o, usage);
+        if (k < 0)
+            return 0;
+        if (k)
+            continue;
+        if (c == 'F') {
+            *set = true;
+            continue;
+        }
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (optind != argc - 1) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    return -1;
+}
+
 static const char get_usage_[] =
     "usage: trawl get [options] ID\n"
     "show a crawl job\n"
@@ -338,29 +369,11 @@ static const char get_usage_[] =
 
 int cmd_get(int argc, char **argv)
 {
-    static const struct option longs[] = {
-        {"html", no_argument, 0, 'H'}, CLI_COMMON_OPTS, {0, 0, 0, 0}};
     struct cli_common o = {0};
     bool html = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = cli_common_opt(c, &o, get_usage_);
-        if (k < 0)
-            return 0;
-        if (k)
-            continue;
-        if (c == 'H') {
-            html = true;
-            continue;
-        }
-        fputs(get_usage_, stderr);
-        return 2;
-    }
-    if (optind != argc - 1) {
-        fputs(get_usage_, stderr);
-        return 2;
-    }
+    int rc = id_args(argc, argv, get_usage_, &o, "html", &html);
+    if (rc >= 0)
+        return rc;
     char path[512], id[200];
     enc(argv[optind], id, sizeof id);
     snprintf(path, sizeof path, "/v1/crawl-jobs/%s%s", id, html || o.json ? "" : "?html=false");
@@ -377,7 +390,7 @@ int cmd_get(int argc, char **argv)
         else
             fprintf(stderr, "trawl: job %s has no page (status %s)\n", argv[optind],
                     cli_str(json_object_get(ans, "job"), "status"));
-        int rc = json_is_string(h) ? 0 : 1;
+        rc = json_is_string(h) ? 0 : 1;
         json_decref(ans);
         return rc;
     }
@@ -558,32 +571,11 @@ static const char batches_usage_[] = "usage: trawl batches [options]\n"
 
 int cmd_batches(int argc, char **argv)
 {
-    static const struct option longs[] = {{"limit", required_argument, 0, 'n'},
-                                          {"offset", required_argument, 0, 'o'},
-                                          CLI_COMMON_OPTS,
-                                          {0, 0, 0, 0}};
     struct cli_common o = {0};
     int64_t limit = 20, offset = 0;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = cli_common_opt(c, &o, batches_usage_);
-        if (k < 0)
-            return 0;
-        if (k)
-            continue;
-        if (c == 'n' && cli_int("--limit", optarg, 1, 1000, &limit))
-            continue;
-        if (c == 'o' && cli_int("--offset", optarg, 0, INT32_MAX, &offset))
-            continue;
-        if (c != 'n' && c != 'o')
-            fputs(batches_usage_, stderr);
-        return 2;
-    }
-    if (optind != argc) {
-        fputs(batches_usage_, stderr);
-        return 2;
-    }
+    int rc = cli_list_args(argc, argv, batches_usage_, &o, &limit, &offset);
+    if (rc >= 0)
+        return rc;
     char path[128];
     snprintf(path, sizeof path, "/v1/batches?limit=%lld&offset=%lld", (long long)limit,
              (long long)offset);
@@ -744,29 +736,11 @@ static const char retry_usage_[] =
 
 int cmd_retry(int argc, char **argv)
 {
-    static const struct option longs[] = {
-        {"job", no_argument, 0, 'j'}, CLI_COMMON_OPTS, {0, 0, 0, 0}};
     struct cli_common o = {0};
     bool job = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = cli_common_opt(c, &o, retry_usage_);
-        if (k < 0)
-            return 0;
-        if (k)
-            continue;
-        if (c == 'j') {
-            job = true;
-            continue;
-        }
-        fputs(retry_usage_, stderr);
-        return 2;
-    }
-    if (optind != argc - 1) {
-        fputs(retry_usage_, stderr);
-        return 2;
-    }
+    int rc = id_args(argc, argv, retry_usage_, &o, "job", &job);
+    if (rc >= 0)
+        return rc;
     char path[512], id[400];
     enc(argv[optind], id, sizeof id);
     snprintf(path, sizeof path, job ? "/v1/jobs/%s/retry" : "/v1/batches/%s/retry-failed", id);
@@ -791,36 +765,13 @@ int cmd_retry(int argc, char **argv)
     return 0;
 }
 
-/* The arguments of a command that takes the common options and one ID: -1 to go on (the ID is
- * argv[optind]), else the exit status. */
-static int id_args(int argc, char **argv, const char *usage, struct cli_common *o)
-{
-    static const struct option longs[] = {CLI_COMMON_OPTS, {0, 0, 0, 0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = cli_common_opt(c, o, usage);
-        if (k < 0)
-            return 0;
-        if (!k) {
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        fputs(usage, stderr);
-        return 2;
-    }
-    return -1;
-}
-
 static const char cancel_usage_[] = "usage: trawl cancel [options] ID\n"
                                     "cancel a pending, retrying or running job\n" CLI_COMMON_USAGE;
 
 int cmd_cancel(int argc, char **argv)
 {
     struct cli_common o = {0};
-    int rc = id_args(argc, argv, cancel_usage_, &o);
+    int rc = id_args(argc, argv, cancel_usage_, &o, NULL, NULL);
     if (rc >= 0)
         return rc;
     char path[512], id[400];
@@ -848,7 +799,7 @@ static const char job_usage_[] = "usage: trawl job [options] ID\n"
 int cmd_job(int argc, char **argv)
 {
     struct cli_common o = {0};
-    int rc = id_args(argc, argv, job_usage_, &o);
+    int rc = id_args(argc, argv, job_usage_, &o, NULL, NULL);
     if (rc >= 0)
         return rc;
     char path[512], id[400];

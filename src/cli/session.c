@@ -408,32 +408,11 @@ static const char sessions_usage_[] = "usage: trawl sessions [options]\n"
 
 int cmd_sessions(int argc, char **argv)
 {
-    static const struct option longs[] = {{"limit", required_argument, 0, 'n'},
-                                          {"offset", required_argument, 0, 'f'},
-                                          CLI_COMMON_OPTS,
-                                          {0, 0, 0, 0}};
     struct cli_common o = {0};
     int64_t limit = 20, offset = 0;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
-        int k = cli_common_opt(c, &o, sessions_usage_);
-        if (k < 0)
-            return 0;
-        if (k)
-            continue;
-        if (c == 'n' && cli_int("--limit", optarg, 1, 1000, &limit))
-            continue;
-        if (c == 'f' && cli_int("--offset", optarg, 0, INT32_MAX, &offset))
-            continue;
-        if (c != 'n' && c != 'f')
-            fputs(sessions_usage_, stderr);
-        return 2;
-    }
-    if (optind != argc) {
-        fputs(sessions_usage_, stderr);
-        return 2;
-    }
+    int rc = cli_list_args(argc, argv, sessions_usage_, &o, &limit, &offset);
+    if (rc >= 0)
+        return rc;
     char path[128];
     snprintf(path, sizeof path, "/v1/scraping-sessions?limit=%lld&offset=%lld", (long long)limit,
              (long long)offset);
