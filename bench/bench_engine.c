@@ -352,11 +352,5 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (!only || !strcmp(only, "memory"))
         bench_serve_memory(trawl, n);
-    if (!dir) {
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir_);
-        if (system(cmd) != 0)
-            return 1;
-    }
-    return 0;
+    return bench_dir_done(dir_, dir) ? 0 : 1;
 }

@@ -187,5 +187,5 @@ int main(int argc, char **argv)
     for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
         run(atoi(t));
     free(list);
-    return 0;
+    return bench_dir_done(dir_, dir) ? 0 : 1;
 }

@@ -153,6 +153,18 @@ void bench_dir(char *out, size_t n, const char *given, const char *name)
         bench_die("cannot make a directory", out);
 }
 
+bool bench_dir_done(const char *dir, const char *given)
+{
+    if (given)
+        return true;
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) == 0)
+        return true;
+    fprintf(stderr, "bench: cannot remove %s\n", dir);
+    return false;
+}
+
 void bench_die(const char *msg, const char *detail)
 {
     fprintf(stderr, "bench: %s%s%s\n", msg, detail ? ": " : "", detail ? detail : "");

@@ -3,6 +3,7 @@
 #ifndef TRAWL_BENCHUTIL_H
 #define TRAWL_BENCHUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,6 +23,8 @@ int bench_stop(pid_t pid);
 /* The benchmark's directory into out (size n): given (made when missing), or a new one
  * /tmp/trawl-bench-NAME-XXXXXX; exits when it cannot be made. */
 void bench_dir(char *out, size_t n, const char *given, const char *name);
+/* The benchmark is over: its directory is removed unless it was given. false when it cannot be. */
+bool bench_dir_done(const char *dir, const char *given);
 /* Print "bench: msg: detail" and exit 1. */
 void bench_die(const char *msg, const char *detail) __attribute__((noreturn));
 /* A port free on 127.0.0.1 just now. */
