@@ -167,8 +167,14 @@ static void bench_claim(size_t max)
             struct err e;
             if (engine_claim(eng, types, 1, 1, "bench", 0, &jobs, &n, &e) != 1)
                 die("claim", &e);
-            struct job_fence f = {jobs[0].id, jobs[0].attempt,   jobs[0].lease_owner,
-                                  "noop",     jobs[0].event_seq, jobs[0].store_ref};
+            struct job_fence f = {.id = jobs[0].id,
+                                  .attempt = jobs[0].attempt,
+                                  .owner = jobs[0].lease_owner,
+                                  .type = "noop",
+                                  .seq = jobs[0].event_seq,
+                                  .ref = jobs[0].store_ref,
+                                  .workspace = jobs[0].workspace,
+                                  .started_at = jobs[0].started_at};
             if (engine_complete(eng, &f, NULL, &e))
                 die("complete", &e);
             job_array_free(jobs, n);

@@ -508,6 +508,9 @@ enum MHD_Result api_jobs_complete(struct req *r)
         return MHD_YES;
     }
     f.type = j.type;
+    f.workspace = j.workspace;
+    f.batch_id = j.batch_id;
+    f.started_at = j.started_at;
     char *result = NULL;
     json_t *v = json_object_get(r->json, "result");
     if (v && !json_is_null(v))

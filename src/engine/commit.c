@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +20,35 @@
 
 #define MAX_BATCH 8192
 
+/* The counters a transaction changes, summed per workspace and type. */
+struct tx_delta {
+    char *key; /* workspace NUL type NUL: one allocation */
+    struct stats_delta d;
+};
+
 struct commit_tx {
     struct store *store;
     struct job_change_rec *changes;
     size_t nchanges, cap;
     bool available;
+    struct tx_delta *deltas;
+    size_t ndeltas, dcap;
+    int64_t now; /* the latest engine time a change was recorded at */
 };
+
+const double commit_latency_le[COMMIT_HIST_BUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, INFINITY};
+const double commit_size_le[COMMIT_HIST_BUCKETS] = {1,  2,   4,   8,    16,   32,
+                                                    64, 128, 256, 1024, 4096, INFINITY};
+
+static void hist_add(struct commit_hist *h, const double *le, double v)
+{
+    int i = 0;
+    while (i < COMMIT_HIST_BUCKETS - 1 && v > le[i])
+        i++;
+    h->count[i]++;
+    h->sum += v;
+}
 
 struct committer {
     struct store *store;
@@ -46,21 +70,94 @@ struct store *commit_store(struct commit_tx *tx)
     return tx->store;
 }
 
-void commit_record(struct commit_tx *tx, const char *id, const char *type, int from, int to,
-                   int attempt)
+static struct stats_delta *delta_of(struct commit_tx *tx, const char *workspace, const char *type)
+{
+    size_t wl = strlen(workspace), tl = strlen(type);
+    for (size_t i = 0; i < tx->ndeltas; i++) {
+        const char *k = tx->deltas[i].key;
+        if (memcmp(k, workspace, wl + 1) == 0 && strcmp(k + wl + 1, type) == 0)
+            return &tx->deltas[i].d;
+    }
+    if (tx->ndeltas == tx->dcap) {
+        tx->dcap = tx->dcap ? tx->dcap * 2 : 8;
+        tx->deltas = xrealloc(tx->deltas, tx->dcap * sizeof *tx->deltas);
+    }
+    struct tx_delta *t = &tx->deltas[tx->ndeltas++];
+    t->key = xmalloc(wl + tl + 2);
+    memcpy(t->key, workspace, wl + 1);
+    memcpy(t->key + wl + 1, type, tl + 1);
+    memset(&t->d, 0, sizeof t->d);
+    t->d.workspace = t->key;
+    t->d.type = t->key + wl + 1;
+    return &t->d;
+}
+
+void commit_count(struct commit_tx *tx, const char *workspace, const char *type, int from, int to,
+                  int64_t proc_ms, int64_t now)
+{
+    if (!workspace || !type || from == to)
+        return;
+    struct stats_delta *d = delta_of(tx, workspace, type);
+    if (from >= 0)
+        d->status[from]--;
+    if (to >= 0)
+        d->status[to]++;
+    if (from == JOB_PROCESSING) {
+        if (to == JOB_COMPLETED)
+            d->completed++;
+        else if (to == JOB_FAILED)
+            d->failed++;
+        else if (to == JOB_RETRYING)
+            d->retried++;
+        if (to == JOB_COMPLETED && proc_ms >= 0) {
+            d->proc_ms += proc_ms;
+            d->proc_n++;
+        }
+    }
+    if (now > tx->now)
+        tx->now = now;
+}
+
+static char *put(char **at, const char *s)
+{
+    if (!s)
+        return NULL;
+    char *p = *at;
+    size_t n = strlen(s) + 1;
+    memcpy(p, s, n);
+    *at += n;
+    return p;
+}
+
+void commit_record(struct commit_tx *tx, const struct change_note *c, int64_t now)
 {
     if (tx->nchanges == tx->cap) {
         tx->cap = tx->cap ? tx->cap * 2 : 256;
         tx->changes = xrealloc(tx->changes, tx->cap * sizeof *tx->changes);
     }
     struct job_change_rec *r = &tx->changes[tx->nchanges++];
-    r->id = xstrdup(id);
-    r->type = xstrdup(type);
-    r->from = from;
-    r->to = to;
-    r->attempt = attempt;
-    if (to == JOB_PENDING)
+    const char *ws = c->workspace ? c->workspace : "";
+    const char *type = c->type ? c->type : "";
+    char *buf = xmalloc(strlen(c->id) + strlen(type) + strlen(ws) + 3 +
+                        (c->batch_id ? strlen(c->batch_id) + 1 : 0) +
+                        (c->message ? strlen(c->message) + 1 : 0));
+    char *at = buf;
+    r->id = put(&at, c->id);
+    r->type = put(&at, type);
+    r->workspace = put(&at, ws);
+    r->batch_id = put(&at, c->batch_id);
+    r->message = put(&at, c->message);
+    r->from = c->from;
+    r->to = c->to;
+    r->attempt = c->attempt;
+    r->at = now;
+    r->proc_ms = c->from == JOB_PROCESSING && c->started_at > 0 ? now - c->started_at : -1;
+    r->wait_ms = c->to == JOB_PROCESSING && c->due_at > 0 ? now - c->due_at : -1;
+    if (r->proc_ms < -1 || r->wait_ms < -1) /* a clock that went back */
+        r->proc_ms = r->wait_ms = -1;
+    if (c->to == JOB_PENDING)
         tx->available = true;
+    commit_count(tx, c->workspace, c->type, c->from, c->to, r->proc_ms, now);
 }
 
 void commit_available(struct commit_tx *tx)
@@ -70,12 +167,31 @@ void commit_available(struct commit_tx *tx)
 
 static void tx_reset(struct commit_tx *tx)
 {
-    for (size_t i = 0; i < tx->nchanges; i++) {
+    for (size_t i = 0; i < tx->nchanges; i++)
         free(tx->changes[i].id);
-        free(tx->changes[i].type);
-    }
+    for (size_t i = 0; i < tx->ndeltas; i++)
+        free(tx->deltas[i].key);
     tx->nchanges = 0;
+    tx->ndeltas = 0;
     tx->available = false;
+    tx->now = 0;
+}
+
+/* The counters' share of the transaction, written last, inside it. */
+static int write_deltas(struct commit_tx *tx, struct err *e)
+{
+    if (!tx->ndeltas)
+        return 0;
+    struct stats_delta d[64];
+    for (size_t i = 0; i < tx->ndeltas; i += 64) {
+        size_t k = tx->ndeltas - i < 64 ? tx->ndeltas - i : 64;
+        for (size_t j = 0; j < k; j++)
+            d[j] = tx->deltas[i + j].d;
+        int rc = store_stats_add(tx->store, d, k, tx->now, e);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 static void undo_all(struct commit_op *ops)
@@ -93,6 +209,7 @@ static void undo_all(struct commit_op *ops)
 static int run_batch(struct committer *c, struct commit_tx *tx, struct commit_op *ops,
                      struct err *e)
 {
+    int64_t t0 = clock_mono_ns();
     int rc = store_begin(c->store, e);
     if (rc)
         return rc;
@@ -121,14 +238,25 @@ static int run_batch(struct committer *c, struct commit_tx *tx, struct commit_op
         op = op->next;
     }
     if (!rc)
+        rc = write_deltas(tx, e);
+    if (!rc)
         rc = store_commit(c->store, e);
     if (rc) /* a failed commit may leave the transaction open: end it either way */
         store_rollback(c->store);
     if (rc) {
         undo_all(ops);
         tx_reset(tx);
+        return rc;
     }
-    return rc;
+    size_t n = 0;
+    for (struct commit_op *op = ops; op; op = op->next)
+        n++;
+    double secs = (double)(clock_mono_ns() - t0) / 1e9;
+    pthread_mutex_lock(&c->lock);
+    hist_add(&c->stats.latency, commit_latency_le, secs);
+    hist_add(&c->stats.size, commit_size_le, (double)n);
+    pthread_mutex_unlock(&c->lock);
+    return 0;
 }
 
 static void finish(struct committer *c, struct commit_op *ops)
@@ -277,6 +405,7 @@ static void *loop(void *arg)
     }
     tx_reset(&tx);
     free(tx.changes);
+    free(tx.deltas);
     return NULL;
 }
 
@@ -354,6 +483,7 @@ static void lead(struct committer *c)
     struct commit_tx tx = {.store = c->store};
     process(c, &tx, ops, n);
     free(tx.changes);
+    free(tx.deltas);
     pthread_mutex_lock(&c->lock);
     batch_over(c);
 }

@@ -38,22 +38,44 @@ struct commit_op {
     void *waiter; /* commit_run's own condition variable: only its waiter is woken */
 };
 
+/* A change as listeners get it; the strings share one allocation, owned by id. */
 struct job_change_rec {
-    char *id;
-    char *type;
+    char *id, *type, *workspace, *batch_id, *message; /* message may be NULL */
     int from, to, attempt;
+    int64_t at;      /* the engine's time of the change */
+    int64_t proc_ms; /* an attempt that ended: how long it ran; -1: unknown */
+    int64_t wait_ms; /* a claim: how long the job waited since it was due; -1: unknown */
+};
+
+/* What commit_record is told of a change (strings are copied). */
+struct change_note {
+    const char *id, *type, *workspace, *batch_id, *message;
+    int from, to, attempt;
+    int64_t started_at; /* an attempt that ended: when it started; 0: unknown */
+    int64_t due_at;     /* a claim: when the job became due; 0: unknown */
 };
 
 /* Called after each durable transaction with the changes it made. */
 typedef void (*commit_changes_fn)(void *ctx, const struct job_change_rec *c, size_t n,
                                   bool available);
 
+/* A histogram with fixed upper bounds (the last is +Inf), for the metrics. */
+#define COMMIT_HIST_BUCKETS 12
+struct commit_hist {
+    uint64_t count[COMMIT_HIST_BUCKETS]; /* not cumulative: count[i] fell in (le[i-1], le[i]] */
+    double sum;
+};
+extern const double commit_latency_le[COMMIT_HIST_BUCKETS]; /* seconds */
+extern const double commit_size_le[COMMIT_HIST_BUCKETS];    /* operations */
+
 struct commit_stats {
     uint64_t commits;
     uint64_t ops;
-    int64_t last_commit_ms;  /* monotonic time of the last transaction committed; 0: none */
-    int64_t last_failure_ms; /* of the last one that failed; 0: none */
-    char last_failure[512];  /* why it failed */
+    int64_t last_commit_ms;     /* monotonic time of the last transaction committed; 0: none */
+    int64_t last_failure_ms;    /* of the last one that failed; 0: none */
+    char last_failure[512];     /* why it failed */
+    struct commit_hist latency; /* of each transaction committed, begin to durable, seconds */
+    struct commit_hist size;    /* operations in each transaction committed */
 };
 
 struct committer;
@@ -72,10 +94,13 @@ void commit_submit_or_lead(struct committer *c, struct commit_op *op);
 /* Queue op and wait until it is finished; returns op->rc. */
 int commit_run(struct committer *c, struct commit_op *op);
 
-/* For run(): the store, and a record of what changed (strings are copied). */
+/* For run(): the store, and a record of what changed, at now (the engine's time): listeners get
+ * it after the commit, and the job counters (store_stats_add) are updated in the transaction. */
 struct store *commit_store(struct commit_tx *tx);
-void commit_record(struct commit_tx *tx, const char *id, const char *type, int from, int to,
-                   int attempt);
+void commit_record(struct commit_tx *tx, const struct change_note *c, int64_t now);
+/* Count a change listeners are not told of (an enqueue: from is -1) in the job counters. */
+void commit_count(struct commit_tx *tx, const char *workspace, const char *type, int from, int to,
+                  int64_t proc_ms, int64_t now);
 /* Mark that jobs may have become claimable. */
 void commit_available(struct commit_tx *tx);
 void commit_stats_get(struct committer *c, struct commit_stats *out);

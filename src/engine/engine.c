@@ -72,7 +72,19 @@ static void on_changes(void *ctx, const struct job_change_rec *c, size_t n, bool
             waiters_wake(eng->waiters, c[i].id);
     pthread_mutex_lock(&eng->llock);
     for (size_t i = 0; i < n && eng->nlisteners > 0; i++) {
-        struct job_change ch = {c[i].id, c[i].type, c[i].from, c[i].to, c[i].attempt};
+        struct job_change ch = {
+            .id = c[i].id,
+            .type = c[i].type,
+            .from = c[i].from,
+            .to = c[i].to,
+            .attempt = c[i].attempt,
+            .workspace = c[i].workspace,
+            .batch_id = c[i].batch_id,
+            .message = c[i].message,
+            .at = c[i].at,
+            .proc_ms = c[i].proc_ms,
+            .wait_ms = c[i].wait_ms,
+        };
         for (int l = 0; l < eng->nlisteners; l++)
             eng->listeners[l].fn(eng->listeners[l].ctx, &ch);
     }
@@ -274,8 +286,9 @@ static int resolve_roots(struct enqueue_op *q, struct store *s)
 
 /* Insert the jobs of k operations with one store call (multi-row INSERTs), and give each
  * operation its results. */
-static int insert_ops(struct enqueue_op **qs, size_t k, struct store *s, struct err *e)
+static int insert_ops(struct enqueue_op **qs, size_t k, struct commit_tx *tx, struct err *e)
 {
+    struct store *s = commit_store(tx);
     size_t total = 0;
     for (size_t i = 0; i < k; i++)
         total += qs[i]->n;
@@ -294,6 +307,9 @@ static int insert_ops(struct enqueue_op **qs, size_t k, struct store *s, struct 
         for (size_t j = 0; j < qs[i]->n; j++, at++) {
             memcpy(qs[i]->res[j].id, jobs[at].id, UUID_STR_LEN);
             qs[i]->res[j].existed = existed[at];
+            if (!existed[at])
+                commit_count(tx, jobs[at].workspace, jobs[at].type, -1, jobs[at].status, -1,
+                             jobs[at].created_at);
         }
     }
     free(jobs);
@@ -308,7 +324,7 @@ static int enqueue_run(struct commit_op *op, struct commit_tx *tx)
     int rc = resolve_roots(q, s);
     if (rc)
         return rc < 0 ? rc : 0; /* > 0: refused, op->rc says why */
-    rc = insert_ops(&q, 1, s, &op->err);
+    rc = insert_ops(&q, 1, tx, &op->err);
     if (rc < 0)
         return rc;
     if (q->after && (rc = q->after(s, q->after_arg, &op->err)) < 0)
@@ -335,7 +351,7 @@ static int enqueue_group(struct commit_op **ops, size_t n, struct commit_tx *tx,
     }
     if (k == 0)
         return 0;
-    int rc = insert_ops(take, k, s, e);
+    int rc = insert_ops(take, k, tx, e);
     if (rc < 0)
         return rc;
     commit_available(tx);
@@ -494,6 +510,24 @@ struct claim_op {
     bool *taken;
 };
 
+static void record_claim(struct commit_tx *tx, const struct job *j, int attempt, int64_t now)
+{
+    /* it waited since it was due: since it was enqueued, or since the retry or deferral it was
+     * scheduled for */
+    int64_t due = j->run_at > j->created_at ? j->run_at : j->created_at;
+    struct change_note n = {
+        .id = j->id,
+        .type = j->type,
+        .workspace = j->workspace,
+        .batch_id = j->batch_id,
+        .from = JOB_PENDING,
+        .to = JOB_PROCESSING,
+        .attempt = attempt,
+        .due_at = due,
+    };
+    commit_record(tx, &n, now);
+}
+
 static int claim_run(struct commit_op *op, struct commit_tx *tx)
 {
     struct claim_op *c = (struct claim_op *)op;
@@ -505,16 +539,14 @@ static int claim_run(struct commit_op *op, struct commit_tx *tx)
             return rc;
         for (size_t i = 0; i < c->ncand; i++)
             if (c->taken[i])
-                commit_record(tx, c->cand[i].id, c->cand[i].type, JOB_PENDING, JOB_PROCESSING,
-                              c->cand[i].attempt + 1);
+                record_claim(tx, &c->cand[i], c->cand[i].attempt + 1, c->req.now);
         return 0;
     }
     int rc = store_claim(commit_store(tx), &c->req, &c->jobs, &c->n, &op->err);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < c->n; i++)
-        commit_record(tx, c->jobs[i].id, c->jobs[i].type, JOB_PENDING, JOB_PROCESSING,
-                      c->jobs[i].attempt);
+        record_claim(tx, &c->jobs[i], c->jobs[i].attempt, c->req.now);
     return 0;
 }
 
@@ -620,6 +652,8 @@ struct change_op {
     char *owner;
     struct heartbeat hb;
     char *type, *stage, *checkpoint, *result, *error;
+    char *workspace, *batch_id; /* from the fence; workspace NULL: unknown */
+    int64_t started_at;
     bool retryable, started;
     int more_attempts;
     int64_t run_at;     /* CH_DEFER */
@@ -643,7 +677,8 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
     int64_t now = engine_now(eng);
     /* the hot paths (complete, heartbeat with a lease, release) need no read of the row */
     bool need_row = c->kind == CH_FAIL || c->kind == CH_RETRY || c->kind == CH_CANCEL ||
-                    (c->kind == CH_HEARTBEAT && c->hb.lease_ms <= 0) || !c->type;
+                    (c->kind == CH_HEARTBEAT && c->hb.lease_ms <= 0) || !c->type ||
+                    (c->kind != CH_HEARTBEAT && !c->workspace);
     struct job j = {.attempt = c->attempt};
     struct job_type_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -735,8 +770,20 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
         break;
     }
     rc = store_update(s, &u, &op->err);
-    if (!rc && u.to >= 0)
-        commit_record(tx, c->id, type, old, u.to, j.attempt + u.attempt_delta);
+    if (!rc && u.to >= 0) {
+        struct change_note n = {
+            .id = c->id,
+            .type = type,
+            .workspace = need_row ? j.workspace : c->workspace,
+            .batch_id = need_row ? j.batch_id : c->batch_id,
+            .message = u.message,
+            .from = old,
+            .to = u.to,
+            .attempt = (need_row ? j.attempt : c->attempt) + u.attempt_delta,
+            .started_at = need_row ? j.started_at : c->started_at,
+        };
+        commit_record(tx, &n, now);
+    }
     job_release(&j);
     if (rc) {
         if (refusal(rc)) {
@@ -775,7 +822,17 @@ static int complete_group(struct commit_op **ops, size_t n, struct commit_tx *tx
         for (size_t i = 0; i < n; i++) {
             struct change_op *c = (struct change_op *)ops[i];
             c->new_status = JOB_COMPLETED;
-            commit_record(tx, c->id, c->type, JOB_PROCESSING, JOB_COMPLETED, c->attempt);
+            struct change_note note = {
+                .id = c->id,
+                .type = c->type,
+                .workspace = c->workspace,
+                .batch_id = c->batch_id,
+                .from = JOB_PROCESSING,
+                .to = JOB_COMPLETED,
+                .attempt = c->attempt,
+                .started_at = c->started_at,
+            };
+            commit_record(tx, &note, engine_now(first->eng));
         }
         return 0;
     }
@@ -793,6 +850,8 @@ static void change_free(struct change_op *c)
 {
     free(c->owner);
     free(c->type);
+    free(c->workspace);
+    free(c->batch_id);
     free(c->stage);
     free(c->checkpoint);
     free(c->result);
@@ -827,6 +886,11 @@ static struct change_op *fenced_new(struct engine *eng, enum change_kind kind,
     c->ref = f->ref > 0 ? f->ref : 0;
     c->owner = xstrdup(f->owner);
     c->type = xstrdup(f->type);
+    if (f->workspace) {
+        c->workspace = xstrdup(f->workspace);
+        c->batch_id = xstrdup(f->batch_id);
+        c->started_at = f->started_at;
+    }
     return c;
 }
 
@@ -891,7 +955,7 @@ static int prepare_complete(struct engine *eng, const struct job_fence *f, const
         return rc;
     *out = fenced_new(eng, CH_COMPLETE, f);
     (*out)->result = xstrdup(result);
-    if (f->type)
+    if (f->type && f->workspace)
         (*out)->op.run_group = complete_group;
     return 0;
 }
@@ -1055,7 +1119,17 @@ static int retry_batch_run(struct commit_op *op, struct commit_tx *tx)
                 job_array_free(jobs, n);
                 return rc;
             }
-            commit_record(tx, jobs[i].id, jobs[i].type, old, JOB_PENDING, jobs[i].attempt);
+            struct change_note note = {
+                .id = jobs[i].id,
+                .type = jobs[i].type,
+                .workspace = jobs[i].workspace,
+                .batch_id = jobs[i].batch_id,
+                .message = u.message,
+                .from = old,
+                .to = JOB_PENDING,
+                .attempt = jobs[i].attempt,
+            };
+            commit_record(tx, &note, now);
             r->count++;
         }
         job_array_free(jobs, n);
@@ -1215,15 +1289,38 @@ static int sweep_run(struct commit_op *op, struct commit_tx *tx)
             w->r.failed++;
         log_warn("job %s (%s) attempt %d/%d: %s; %s", j->id, j->type, j->attempt, j->max_attempts,
                  why, u.to == JOB_FAILED ? "failed" : "requeued");
-        commit_record(tx, j->id, j->type, old, u.to, j->attempt);
+        struct change_note note = {
+            .id = j->id,
+            .type = j->type,
+            .workspace = j->workspace,
+            .batch_id = j->batch_id,
+            .message = why,
+            .from = old,
+            .to = u.to,
+            .attempt = j->attempt,
+            .started_at = j->started_at,
+        };
+        commit_record(tx, &note, now);
     }
     job_array_free(jobs, n);
-    rc = store_promote_due(s, now, &op->err);
+    rc = store_promote_due(s, now, &jobs, &n, &op->err);
     if (rc < 0)
         return rc;
     w->r.promoted = rc;
-    if (rc > 0)
-        commit_available(tx);
+    for (size_t i = 0; i < n; i++) {
+        struct change_note note = {
+            .id = jobs[i].id,
+            .type = jobs[i].type,
+            .workspace = jobs[i].workspace,
+            .batch_id = jobs[i].batch_id,
+            .message = "retry due",
+            .from = JOB_RETRYING,
+            .to = JOB_PENDING,
+            .attempt = jobs[i].attempt,
+        };
+        commit_record(tx, &note, now);
+    }
+    job_array_free(jobs, n);
     return 0;
 }
 
@@ -1275,6 +1372,12 @@ int engine_events(struct engine *eng, const char *id, struct job_event **out, si
 {
     int rc = check_id(id, e);
     return rc ? rc : store_events(eng->store, id, out, n, e);
+}
+
+int engine_job_stats(struct engine *eng, const struct stats_query *q, struct stats_row **out,
+                     size_t *n, struct err *e)
+{
+    return store_stats(eng->store, q, out, n, e);
 }
 
 int engine_counts(struct engine *eng, int64_t counts[JOB_STATUS_COUNT], struct err *e)

@@ -78,14 +78,25 @@ struct job_fence {
                           even if a later claim has the same attempt and owner */
     int64_t ref;       /* optional (0: unknown): the claimed job's store_ref, which lets the
                           store find the row without a key lookup */
+    /* optional, all three or none (workspace NULL): what the metrics and live events need to know
+     * of the job, which spares reading it back; given by whoever claimed it */
+    const char *workspace;
+    const char *batch_id; /* NULL: the job has none */
+    int64_t started_at;   /* the attempt's start */
 };
 
-/* A state change, as listeners see it after it is durable. */
+/* A state change, as listeners see it after it is durable. from is -1 for none. */
 struct job_change {
     const char *id;
-    const char *type; /* NULL where unknown */
+    const char *type;
     enum job_status from, to;
     int attempt;
+    const char *workspace;
+    const char *batch_id; /* NULL: none */
+    const char *message;  /* why, as in the job's history; NULL: none */
+    int64_t at;           /* the engine's time of the change, ms */
+    int64_t proc_ms;      /* an attempt that ended: how long it ran; -1: unknown */
+    int64_t wait_ms;      /* a claim: how long the job waited since it was due; -1: unknown */
 };
 
 typedef void (*engine_listener_fn)(void *ctx, const struct job_change *c);
@@ -231,6 +242,12 @@ int engine_get(struct engine *eng, const char *id, struct job *out, struct err *
 int engine_events(struct engine *eng, const char *id, struct job_event **out, size_t *n,
                   struct err *e);
 int engine_counts(struct engine *eng, int64_t counts[JOB_STATUS_COUNT], struct err *e);
+/* The job counters of every workspace and type q selects (store_stats): how many jobs are in each
+ * status, and what ended in the minutes since q->since. Kept by the committer in the same
+ * transactions as the changes they count, so reading them never counts the jobs table. Returns
+ * the number of rows (stats_rows_free). */
+int engine_job_stats(struct engine *eng, const struct stats_query *q, struct stats_row **out,
+                     size_t *n, struct err *e);
 /* List jobs, newest first. status is a status name or NULL; an unknown name is refused with
  * TRAWL_EINVAL. f may be NULL (no filter); its status field is ignored. limit 0 means 100; at
  * most 10000. Returns the number of jobs listed or an error. */

@@ -91,6 +91,9 @@ static void fence_of(struct job_ctx *c, struct job_fence *f)
     f->type = c->job.type;
     f->seq = c->job.event_seq;
     f->ref = c->job.store_ref;
+    f->workspace = c->job.workspace;
+    f->batch_id = c->job.batch_id;
+    f->started_at = c->job.started_at;
 }
 
 /* under lock */

@@ -55,6 +55,9 @@ struct sq {
     sqlite3_stmt *batch_jobs_r, *batch_jobs_w, *batch_get, *batch_list, *batch_count, *token_add,
         *token_find, *token_list, *token_revoke, *crawl_save, *crawl_get, *crawl_expire;
     sqlite3_stmt *sc[24]; /* scraping sessions (sqlite_scrape.c), by SC_* index */
+    /* metrics (sqlite_stats.c) */
+    sqlite3_stmt *st_counts, *st_minute, *st_prune, *st_read;
+    int64_t st_pruned; /* the minute up to which job_minutes was last pruned */
 };
 
 /* e gets a message naming what failed and why; returns the trawl code for SQLite's rc. */
@@ -115,4 +118,9 @@ int sq_record_put(struct store *s, const char *session_id, const struct record_n
 int sq_records_list(struct store *s, const char *session_id, int64_t after_id, size_t limit,
                     struct record_row **out, size_t *n, struct err *e);
 
+/* sqlite_stats.c: the version 4 operations. */
+int sq_stats_add(struct store *s, const struct stats_delta *d, size_t n, int64_t now,
+                 struct err *e);
+int sq_stats(struct store *s, const struct stats_query *q, struct stats_row **out, size_t *n,
+             struct err *e);
 #endif

@@ -1,6 +1,8 @@
 /* The store wrappers: one place where every call can be counted and failed on purpose. */
 #include "store/store.h"
 
+#include <stdlib.h>
+
 static int injected(struct store *s, struct err *e)
 {
     long n = atomic_fetch_add(&s->calls, 1) + 1;
@@ -100,9 +102,11 @@ int store_processing(struct store *s, struct job **out, size_t *n, struct err *e
     WRAP(s->ops->processing(s, out, n, e));
 }
 
-int store_promote_due(struct store *s, int64_t now, struct err *e)
+int store_promote_due(struct store *s, int64_t now, struct job **out, size_t *n, struct err *e)
 {
-    WRAP(s->ops->promote_due(s, now, e));
+    *out = NULL;
+    *n = 0;
+    WRAP(s->ops->promote_due(s, now, out, n, e));
 }
 
 int store_fetch(struct store *s, const char *id, struct job *out, struct err *e)
@@ -270,4 +274,27 @@ int store_records_list(struct store *s, const char *session_id, int64_t after_id
                        struct record_row **out, size_t *n, struct err *e)
 {
     WRAP(s->ops->records_list(s, session_id, after_id, limit, out, n, e));
+}
+
+int store_stats_add(struct store *s, const struct stats_delta *d, size_t n, int64_t now,
+                    struct err *e)
+{
+    WRAP(s->ops->stats_add(s, d, n, now, e));
+}
+
+int store_stats(struct store *s, const struct stats_query *q, struct stats_row **out, size_t *n,
+                struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    WRAP(s->ops->stats(s, q, out, n, e));
+}
+
+void stats_rows_free(struct stats_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        free(rows[i].workspace);
+        free(rows[i].type);
+    }
+    free(rows);
 }

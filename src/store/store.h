@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_OPS_VERSION 3
+#define STORE_OPS_VERSION 4
 
 struct store;
 
@@ -110,6 +110,28 @@ struct job_done {
 
 #define STORE_COMPLETE_MAX 32
 
+/* What one transaction changed for one workspace's jobs of one type (store_stats_add). */
+struct stats_delta {
+    const char *workspace, *type;
+    int64_t status[JOB_STATUS_COUNT];   /* change in the number of jobs in each status */
+    int64_t completed, failed, retried; /* attempts that ended so */
+    int64_t proc_ms, proc_n; /* summed processing time of completions whose start is known */
+};
+
+/* The counters of one workspace's jobs of one type (store_stats). */
+struct stats_row {
+    char *workspace, *type;
+    int64_t status[JOB_STATUS_COUNT];                    /* jobs in each status now */
+    int64_t completed, failed, retried, proc_ms, proc_n; /* in the minutes asked for */
+};
+
+/* Which counters to read: NULL does not filter. */
+struct stats_query {
+    const char *workspace;
+    const char *type;
+    int64_t since; /* ms since the epoch: sum the minutes from the one holding this on */
+};
+
 struct store_ops {
     int version; /* STORE_OPS_VERSION */
     const char *name;
@@ -136,7 +158,7 @@ struct store_ops {
     int (*complete_many)(struct store *s, const struct job_done *d, size_t n, int64_t now,
                          struct err *e);
     int (*processing)(struct store *s, struct job **out, size_t *n, struct err *e);
-    int (*promote_due)(struct store *s, int64_t now, struct err *e);
+    int (*promote_due)(struct store *s, int64_t now, struct job **out, size_t *n, struct err *e);
     int (*fetch)(struct store *s, const char *id, struct job *out, struct err *e);
 
     int (*get)(struct store *s, const char *id, struct job *out, struct err *e);
@@ -190,6 +212,12 @@ struct store_ops {
                       int64_t page_id, int64_t now, struct err *e);
     int (*records_list)(struct store *s, const char *session_id, int64_t after_id, size_t limit,
                         struct record_row **out, size_t *n, struct err *e);
+
+    /* version 4: metrics */
+    int (*stats_add)(struct store *s, const struct stats_delta *d, size_t n, int64_t now,
+                     struct err *e);
+    int (*stats)(struct store *s, const struct stats_query *q, struct stats_row **out, size_t *n,
+                 struct err *e);
 };
 
 /* The part every implementation embeds first. */
@@ -243,7 +271,8 @@ int store_update(struct store *s, const struct job_update *u, struct err *e);
 int store_complete_many(struct store *s, const struct job_done *d, size_t n, int64_t now,
                         struct err *e);
 int store_processing(struct store *s, struct job **out, size_t *n, struct err *e);
-int store_promote_due(struct store *s, int64_t now, struct err *e);
+/* Make due retries pending; *out gets the jobs made pending (as they were before: retrying). */
+int store_promote_due(struct store *s, int64_t now, struct job **out, size_t *n, struct err *e);
 /* Like store_get, but inside the write transaction: sees its uncommitted changes. */
 int store_fetch(struct store *s, const char *id, struct job *out, struct err *e);
 int store_get(struct store *s, const char *id, struct job *out, struct err *e);
@@ -335,6 +364,18 @@ int store_record_put(struct store *s, const char *session_id, const struct recor
 /* A session's records after id after_id, in id order, at most limit. Read. */
 int store_records_list(struct store *s, const char *session_id, int64_t after_id, size_t limit,
                        struct record_row **out, size_t *n, struct err *e);
+
+/* ---- metrics ---- */
+
+/* Add what a transaction changed to the counters (write): the jobs per status, and the minute
+ * holding now. */
+int store_stats_add(struct store *s, const struct stats_delta *d, size_t n, int64_t now,
+                    struct err *e);
+/* The counters of every workspace and type that q selects, one row each. Read; never counts the
+ * jobs table. Returns the number of rows. */
+int store_stats(struct store *s, const struct stats_query *q, struct stats_row **out, size_t *n,
+                struct err *e);
+void stats_rows_free(struct stats_row *rows, size_t n);
 
 /* Fault injection for tests: the n-th wrapper call from now on fails (0 turns it off). */
 void store_fail_nth(struct store *s, long n);

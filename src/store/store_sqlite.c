@@ -752,36 +752,27 @@ static int sq_processing(struct store *s, struct job **out, size_t *n, struct er
     return collect(q, q->w, q->processing, out, n, e, "list processing jobs");
 }
 
-static int sq_promote_due(struct store *s, int64_t now, struct err *e)
+static int sq_promote_due(struct store *s, int64_t now, struct job **out, size_t *n, struct err *e)
 {
     struct sq *q = (struct sq *)s;
-    size_t cap = 0, cnt = 0;
-    char(*ids)[UUID_STR_LEN] = NULL;
     sqlite3_bind_int64(q->due, 1, now);
-    int rc;
-    while ((rc = sqlite3_step(q->due)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            ids = xrealloc(ids, cap * sizeof *ids);
-        }
-        const unsigned char *t = sqlite3_column_text(q->due, 0);
-        snprintf(ids[cnt++], UUID_STR_LEN, "%s", t ? (const char *)t : "");
-    }
-    sqlite3_reset(q->due);
-    if (rc != SQLITE_DONE) {
-        free(ids);
-        return sq_err(q->w, rc, e, "list due retries");
-    }
-    int ret = 0;
-    for (size_t i = 0; i < cnt && !ret; i++) {
-        sqlite3_bind_text(q->promote, 1, ids[i], -1, SQLITE_STATIC);
+    struct job *jobs;
+    size_t cnt;
+    int ret = collect(q, q->w, q->due, &jobs, &cnt, e, "list due retries");
+    for (size_t i = 0; ret >= 0 && i < cnt; i++) {
+        sqlite3_bind_text(q->promote, 1, jobs[i].id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q->promote, 2, now);
         ret = sq_step_done(q, q->promote, e, "make retry due");
         if (!ret)
-            ret = add_event(q, ids[i], now, JOB_RETRYING, JOB_PENDING, "retry due", e);
+            ret = add_event(q, jobs[i].id, now, JOB_RETRYING, JOB_PENDING, "retry due", e);
     }
-    free(ids);
-    return ret ? ret : (int)cnt;
+    if (ret < 0) {
+        job_array_free(jobs, cnt);
+        return ret;
+    }
+    *out = jobs;
+    *n = cnt;
+    return (int)cnt;
 }
 
 static int get_one(sqlite3 *db, sqlite3_stmt *st, const char *id, struct job *out, struct err *e)
@@ -1045,6 +1036,8 @@ static const struct store_ops sq_ops = {
     .page_content = sq_page_content,
     .record_put = sq_record_put,
     .records_list = sq_records_list,
+    .stats_add = sq_stats_add,
+    .stats = sq_stats,
 };
 
 int store_schema_version(void)
@@ -1297,7 +1290,8 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
                      &q->processing, e);
     if (!rc)
         rc = sq_prep(q->w,
-                     "SELECT id FROM jobs INDEXED BY jobs_retrying WHERE status = 'retrying' AND "
+                     "SELECT " JOB_COLS
+                     " FROM jobs INDEXED BY jobs_retrying WHERE status = 'retrying' AND "
                      "run_at <= ?1 ORDER BY run_at",
                      &q->due, e);
     if (!rc)

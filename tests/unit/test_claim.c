@@ -394,9 +394,9 @@ static int r_processing(struct store *s, struct job **out, size_t *n, struct err
 {
     return IN(s)->ops->processing(IN(s), out, n, e);
 }
-static int r_promote_due(struct store *s, int64_t now, struct err *e)
+static int r_promote_due(struct store *s, int64_t now, struct job **out, size_t *n, struct err *e)
 {
-    return IN(s)->ops->promote_due(IN(s), now, e);
+    return IN(s)->ops->promote_due(IN(s), now, out, n, e);
 }
 static int r_fetch(struct store *s, const char *id, struct job *out, struct err *e)
 {
@@ -424,6 +424,11 @@ static int r_check(struct store *s, struct err *e)
 {
     return IN(s)->ops->check(IN(s), e);
 }
+static int r_stats_add(struct store *s, const struct stats_delta *d, size_t n, int64_t now,
+                       struct err *e)
+{
+    return IN(s)->ops->stats_add(IN(s), d, n, now, e);
+}
 
 static const struct store_ops racing_ops = {
     .version = STORE_OPS_VERSION,
@@ -447,6 +452,7 @@ static const struct store_ops racing_ops = {
     .count = r_count,
     .list = r_list,
     .check = r_check,
+    .stats_add = r_stats_add,
 };
 
 /* When another writer takes every candidate first, the engine claims in one step instead of

@@ -101,8 +101,15 @@ Test(commit, grouped_completions_with_one_stale)
     cr_assert_eq(engine_claim(eng, &type, 1, N, "w", 0, &jobs, &n, &e), N);
     struct done_arg d = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     for (int i = 0; i < N; i++) {
-        struct job_fence f = {jobs[i].id, jobs[i].attempt,   i == 17 ? "intruder" : "w",
-                              "noop",     jobs[i].event_seq, jobs[i].store_ref};
+        struct job_fence f = {.id = jobs[i].id,
+                              .attempt = jobs[i].attempt,
+                              .owner = i == 17 ? "intruder" : "w",
+                              .type = "noop",
+                              .seq = jobs[i].event_seq,
+                              .ref = jobs[i].store_ref,
+                              .workspace = jobs[i].workspace,
+                              .batch_id = jobs[i].batch_id,
+                              .started_at = jobs[i].started_at};
         engine_complete_async(eng, &f, "{\"ok\":1}", on_done, &d);
     }
     pthread_mutex_lock(&d.lock);

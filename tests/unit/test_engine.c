@@ -18,7 +18,7 @@ Test(engine, complete_records_result_and_history)
     cr_assert_str_eq(j.args, "{\"a\":1}");
     cr_assert_eq(tu_status(eng, id), JOB_PROCESSING);
 
-    struct job_fence f = {j.id, j.attempt, j.lease_owner, NULL, 0, 0};
+    struct job_fence f = {.id = j.id, .attempt = j.attempt, .owner = j.lease_owner};
     struct err e = {0};
     cr_assert_eq(engine_complete(eng, &f, "{\"ok\":true}", &e), 0, "%s", e.msg);
     struct job got;
@@ -63,7 +63,7 @@ Test(engine, stale_completion_is_refused)
     cr_assert_eq(second.attempt, 2);
 
     /* the late completion of w1 is refused and changes nothing */
-    struct job_fence f1 = {first.id, first.attempt, first.lease_owner, NULL, 0, 0};
+    struct job_fence f1 = {.id = first.id, .attempt = first.attempt, .owner = first.lease_owner};
     cr_assert_eq(engine_complete(eng, &f1, "{\"from\":\"w1\"}", &e), TRAWL_ESTALE);
     struct job now;
     cr_assert_eq(engine_get(eng, id, &now, &e), 0);
@@ -71,7 +71,7 @@ Test(engine, stale_completion_is_refused)
     cr_assert_str_eq(now.lease_owner, "w2");
     cr_assert_null(now.result);
 
-    struct job_fence f2 = {second.id, second.attempt, second.lease_owner, NULL, 0, 0};
+    struct job_fence f2 = {.id = second.id, .attempt = second.attempt, .owner = second.lease_owner};
     cr_assert_eq(engine_complete(eng, &f2, "{\"from\":\"w2\"}", &e), 0, "%s", e.msg);
     job_release(&now);
     job_release(&first);
@@ -224,12 +224,12 @@ Test(engine, fencing_refuses_wrong_owner_and_attempt)
     struct err e = {0};
     /* w1 gives the job back and claims it again: attempt 1 is now a stale attempt of w1's */
     cr_assert_eq(engine_release(eng, &TU_FENCE(j), true, &e), 0, "%s", e.msg);
-    struct job_fence old = {j.id, j.attempt, "w1", NULL, 0, 0};
+    struct job_fence old = {.id = j.id, .attempt = j.attempt, .owner = "w1"};
     job_release(&j);
     tu_claim_one(eng, "noop", "w1", &j);
     cr_assert_eq(j.attempt, 2);
-    struct job_fence other = {j.id, j.attempt, "w2", NULL, 0, 0};
-    struct job_fence never = {j.id, 0, "w1", NULL, 0, 0};
+    struct job_fence other = {.id = j.id, .attempt = j.attempt, .owner = "w2"};
+    struct job_fence never = {.id = j.id, .attempt = 0, .owner = "w1"};
     struct heartbeat hb = {.set = UPD_PROGRESS, .progress = 50};
     cr_assert_eq(engine_heartbeat(eng, &never, &hb, &e), TRAWL_EINVAL);
     cr_assert_eq(engine_heartbeat(eng, &other, &hb, &e), TRAWL_ESTALE);

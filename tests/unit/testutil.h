@@ -35,7 +35,11 @@ enum job_status tu_status(struct engine *eng, const char *id);
 void tu_get(struct engine *eng, const char *id, struct job *out);
 /* The fence a worker holding j would present. */
 #define TU_FENCE(j)                                                                                \
-    ((struct job_fence){(j).id, (j).attempt, (j).lease_owner, NULL, (j).event_seq, (j).store_ref})
+    ((struct job_fence){.id = (j).id,                                                              \
+                        .attempt = (j).attempt,                                                    \
+                        .owner = (j).lease_owner,                                                  \
+                        .seq = (j).event_seq,                                                      \
+                        .ref = (j).store_ref})
 /* Run one sweep; fails the test on error. */
 struct sweep_report tu_sweep(struct engine *eng);
 /* Number of jobs in status s. */
