@@ -24,7 +24,8 @@ LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
 LIB_SRC := $(sort $(wildcard src/base/*.c src/store/*.c src/engine/*.c src/fetch/*.c \
-                             src/parse/*.c src/handlers/*.c src/api/*.c src/cli/*.c))
+                             src/parse/*.c src/handlers/*.c src/api/*.c src/cli/*.c \
+                             src/obs/*.c src/alert/*.c))
 MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
 GEN_SRC := $(BUILD)/gen/migrations.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o

@@ -3,7 +3,7 @@
 # test normally and under AddressSanitizer and UndefinedBehaviorSanitizer.
 set -eu
 cd "$(dirname "$0")"
-sh scripts/install-deps.sh
+sh scripts/install-deps.sh --test
 make fmt-check
 make -j2 tests
 make -j2 SANITIZE=address,undefined tests

@@ -59,6 +59,7 @@ struct req {
     bool suspended;               /* the connection waits for the answer */
     bool dispatched;              /* routed: later calls of the access handler deliver the answer */
     struct MHD_Response *pending; /* an answer made on another thread, queued by libmicrohttpd's */
+    unsigned status;              /* of the answer, once there is one */
     unsigned pending_status;
     void (*finish)(struct req *r, void *arg); /* makes the answer on libmicrohttpd's thread */
     void *finish_arg;
@@ -92,6 +93,9 @@ enum MHD_Result api_reply_err(struct req *r, const struct err *e);
 enum MHD_Result api_reply_stream(struct req *r, const char *ctype, const char *disposition,
                                  MHD_ContentReaderCallback reader, void *cls,
                                  MHD_ContentReaderFreeCallback free_cls);
+/* Answer with status and data (stolen, malloc'd) of content type ctype. */
+enum MHD_Result api_reply_text(struct req *r, unsigned status, const char *ctype, char *data,
+                               size_t len);
 /* {"success": true} merged with body's members. */
 json_t *api_ok(void);
 
@@ -127,6 +131,8 @@ typedef enum MHD_Result (*api_handler_fn)(struct req *r);
 enum MHD_Result api_healthz(struct req *r);
 enum MHD_Result api_readyz(struct req *r);
 enum MHD_Result api_breakers(struct req *r);
+enum MHD_Result api_metrics(struct req *r);
+enum MHD_Result api_metrics_prometheus(struct req *r);
 
 enum MHD_Result api_jobs_create(struct req *r);
 enum MHD_Result api_jobs_list(struct req *r);

@@ -6,6 +6,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "obs/metrics.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -43,6 +44,8 @@ static const struct route routes_[] = {
     {"GET", "/healthz", api_healthz, R_PUBLIC | R_INLINE},
     {"GET", "/readyz", api_readyz, R_PUBLIC},
     {"GET", "/v1/breakers", api_breakers, 0},
+    {"GET", "/v1/metrics", api_metrics, 0},
+    {"GET", "/metrics", api_metrics_prometheus, 0},
     {"POST", "/v1/crawl-jobs", api_crawl_create, R_JSON | R_INLINE},
     {"POST", "/v1/crawl-jobs/batch", api_crawl_batch, R_JSON},
     {"POST", "/v1/crawl-jobs/process", api_crawl_process, R_JSON},
@@ -116,6 +119,7 @@ static enum MHD_Result deliver(struct req *r, unsigned status, struct MHD_Respon
         return MHD_YES;
     }
     r->answered = true;
+    r->status = status;
     if (r->in_access && pthread_equal(r->access_thread, pthread_self())) {
         ret = MHD_queue_response(r->conn, status, resp);
         MHD_destroy_response(resp);
@@ -187,6 +191,12 @@ static enum MHD_Result send_buf(struct req *r, unsigned status, char *data, size
     if (hname && hvalue)
         MHD_add_response_header(resp, hname, hvalue);
     return deliver(r, status, resp);
+}
+
+enum MHD_Result api_reply_text(struct req *r, unsigned status, const char *ctype, char *data,
+                               size_t len)
+{
+    return send_buf(r, status, data, len, ctype, NULL, NULL);
 }
 
 static enum MHD_Result reply_full(struct req *r, unsigned status, json_t *body, const char *hname,
@@ -715,6 +725,15 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (!r)
         return;
     *req_cls = NULL;
+    if (r->status && r->api->deps.obs) {
+        /* the method as a static string: the counters outlive the request */
+        static const char *const methods[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH"};
+        const char *m = "other";
+        for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+            if (strcmp(r->method, methods[i]) == 0)
+                m = methods[i];
+        obs_http(r->api->deps.obs, m, r->route ? r->route->pattern : "other", r->status);
+    }
     api_req_unref(r);
 }
 

@@ -14,6 +14,7 @@
 #include "handlers/crawl.h"
 #include "handlers/handlers.h"
 #include "handlers/scrape.h"
+#include "obs/metrics.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -437,6 +438,7 @@ int cmd_serve(int argc, char **argv)
     struct pool *pool = NULL, *cpool = NULL;
     struct monitor *mon = NULL;
     struct api *api = NULL;
+    struct obs *obs = NULL;
     if (fetcher_new(&fo, &fetcher, &e)) {
         fprintf(stderr, "trawl: %s\n", e.msg);
         goto stop;
@@ -463,10 +465,12 @@ int cmd_serve(int argc, char **argv)
         }
     }
     mon = monitor_start(eng, sweep);
+    obs = obs_new(&(struct obs_sources){.eng = eng, .fetcher = fetcher, .breakers = breakers});
     struct api_deps deps = {.eng = eng,
                             .breakers = breakers,
                             .runner = &runner.base,
-                            .scrape_check = scrape_config_check};
+                            .scrape_check = scrape_config_check,
+                            .obs = obs};
     if (api_start(&deps, &ao, &api, &e)) {
         fprintf(stderr, "trawl: %s\n", e.msg);
         rc = e.code == TRAWL_EINVAL ? 2 : 1; /* a bad --listen is bad usage */
@@ -529,6 +533,7 @@ stop:;
         _exit(0);
     }
     api_stop(api);
+    obs_free(obs);
     fetcher_free(fetcher);
     breakers_free(breakers);
     engine_close(eng);

@@ -12,7 +12,6 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,20 +34,6 @@ struct commit_tx {
     size_t ndeltas, dcap;
     int64_t now; /* the latest engine time a change was recorded at */
 };
-
-const double commit_latency_le[COMMIT_HIST_BUCKETS] = {
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, INFINITY};
-const double commit_size_le[COMMIT_HIST_BUCKETS] = {1,  2,   4,   8,    16,   32,
-                                                    64, 128, 256, 1024, 4096, INFINITY};
-
-static void hist_add(struct commit_hist *h, const double *le, double v)
-{
-    int i = 0;
-    while (i < COMMIT_HIST_BUCKETS - 1 && v > le[i])
-        i++;
-    h->count[i]++;
-    h->sum += v;
-}
 
 struct committer {
     struct store *store;
@@ -253,8 +238,8 @@ static int run_batch(struct committer *c, struct commit_tx *tx, struct commit_op
         n++;
     double secs = (double)(clock_mono_ns() - t0) / 1e9;
     pthread_mutex_lock(&c->lock);
-    hist_add(&c->stats.latency, commit_latency_le, secs);
-    hist_add(&c->stats.size, commit_size_le, (double)n);
+    hist_add(&c->stats.latency, secs);
+    hist_add(&c->stats.size, (double)n);
     pthread_mutex_unlock(&c->lock);
     return 0;
 }
@@ -415,6 +400,8 @@ struct committer *commit_start(struct store *s, commit_changes_fn fn, void *ctx)
     c->store = s;
     c->fn = fn;
     c->ctx = ctx;
+    c->stats.latency.le = hist_fast_le;
+    c->stats.size.le = hist_size_le;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->work, NULL);
     if (pthread_create(&c->thread, NULL, loop, c) != 0) {

@@ -8,6 +8,7 @@
 #define TRAWL_COMMIT_H
 
 #include "base/err.h"
+#include "base/hist.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -59,23 +60,14 @@ struct change_note {
 typedef void (*commit_changes_fn)(void *ctx, const struct job_change_rec *c, size_t n,
                                   bool available);
 
-/* A histogram with fixed upper bounds (the last is +Inf), for the metrics. */
-#define COMMIT_HIST_BUCKETS 12
-struct commit_hist {
-    uint64_t count[COMMIT_HIST_BUCKETS]; /* not cumulative: count[i] fell in (le[i-1], le[i]] */
-    double sum;
-};
-extern const double commit_latency_le[COMMIT_HIST_BUCKETS]; /* seconds */
-extern const double commit_size_le[COMMIT_HIST_BUCKETS];    /* operations */
-
 struct commit_stats {
     uint64_t commits;
     uint64_t ops;
-    int64_t last_commit_ms;     /* monotonic time of the last transaction committed; 0: none */
-    int64_t last_failure_ms;    /* of the last one that failed; 0: none */
-    char last_failure[512];     /* why it failed */
-    struct commit_hist latency; /* of each transaction committed, begin to durable, seconds */
-    struct commit_hist size;    /* operations in each transaction committed */
+    int64_t last_commit_ms;  /* monotonic time of the last transaction committed; 0: none */
+    int64_t last_failure_ms; /* of the last one that failed; 0: none */
+    char last_failure[512];  /* why it failed */
+    struct hist latency;     /* of each transaction committed, begin to durable, seconds */
+    struct hist size;        /* operations in each transaction committed */
 };
 
 struct committer;

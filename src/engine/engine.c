@@ -1380,6 +1380,16 @@ int engine_job_stats(struct engine *eng, const struct stats_query *q, struct sta
     return store_stats(eng->store, q, out, n, e);
 }
 
+bool engine_type_known(struct engine *eng, const char *type)
+{
+    pthread_mutex_lock(&eng->lock);
+    bool known = false;
+    for (int i = 0; type && i < eng->ntypes && !known; i++)
+        known = strcmp(eng->types[i].name, type) == 0;
+    pthread_mutex_unlock(&eng->lock);
+    return known;
+}
+
 int engine_counts(struct engine *eng, int64_t counts[JOB_STATUS_COUNT], struct err *e)
 {
     return store_count(eng->store, counts, e);
@@ -1468,4 +1478,6 @@ void engine_stats(struct engine *eng, struct engine_stats *out)
     out->last_commit_ms = cs.last_commit_ms;
     out->last_failure_ms = cs.last_failure_ms;
     snprintf(out->last_failure, sizeof out->last_failure, "%s", cs.last_failure);
+    out->commit_latency = cs.latency;
+    out->commit_size = cs.size;
 }

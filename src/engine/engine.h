@@ -12,6 +12,7 @@
 #include "base/backoff.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/hist.h"
 #include "store/store.h"
 
 #include <stdbool.h>
@@ -116,6 +117,8 @@ int64_t engine_now(const struct engine *eng);
 int engine_set_type(struct engine *eng, const struct job_type_config *cfg, struct err *e);
 /* The settings that apply to type (defaults filled in), copied into out. */
 void engine_type(struct engine *eng, const char *type, struct job_type_config *out);
+/* Whether type was set with engine_set_type (a type some handler or setting knows). */
+bool engine_type_known(struct engine *eng, const char *type);
 
 /* Check a spec without enqueueing it: 0 or TRAWL_EINVAL with a message naming the field. */
 int engine_validate(const struct job_spec *spec, struct err *e);
@@ -266,11 +269,13 @@ void engine_wait_available(struct engine *eng, uint64_t seen, int64_t timeout_ms
 
 /* Group-commit statistics since open. */
 struct engine_stats {
-    uint64_t commits;        /* transactions committed */
-    uint64_t ops;            /* operations in them */
-    int64_t last_commit_ms;  /* monotonic time of the last commit; 0: none yet */
-    int64_t last_failure_ms; /* of the last transaction the store failed; 0: none */
-    char last_failure[512];  /* why */
+    uint64_t commits;           /* transactions committed */
+    uint64_t ops;               /* operations in them */
+    int64_t last_commit_ms;     /* monotonic time of the last commit; 0: none yet */
+    int64_t last_failure_ms;    /* of the last transaction the store failed; 0: none */
+    char last_failure[512];     /* why */
+    struct hist commit_latency; /* seconds from begin to durable, per transaction committed */
+    struct hist commit_size;    /* operations per transaction committed */
 };
 void engine_stats(struct engine *eng, struct engine_stats *out);
 

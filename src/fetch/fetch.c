@@ -262,6 +262,8 @@ static void finish(struct fetcher *f, struct xfer *x)
         f->stats.deferred++;
     else
         f->stats.failed++;
+    if ((unsigned)x->res->kind < FETCH_KIND_COUNT)
+        f->stats.by_kind[x->res->kind]++;
     f->stats.bytes += x->res->body.len;
     x->state = X_DONE;
     x->done = true;
@@ -1120,6 +1122,6 @@ void fetch_stats(struct fetcher *f, struct fetch_stats *out)
 {
     pthread_mutex_lock(&f->lock);
     *out = f->stats;
-    pthread_mutex_unlock(&f->lock);
     out->origins = f->norigins;
+    pthread_mutex_unlock(&f->lock);
 }

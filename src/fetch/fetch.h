@@ -69,6 +69,7 @@ enum fetch_kind {
     FETCH_DEFERRED, /* the origin asks to wait (delay, Retry-After): try again at defer_until */
     FETCH_CANCELLED,
     FETCH_NOT_HTML, /* html_only: the response is not HTML; the transfer stopped at its headers */
+    FETCH_KIND_COUNT
 };
 
 /* "ok", "http_status", "dns", "connect", "timeout", ... */
@@ -123,6 +124,7 @@ void fetch_result_release(struct fetch_result *r);
 
 struct fetch_stats {
     uint64_t started, ok, failed, deferred, robots_fetched, bytes;
+    uint64_t by_kind[FETCH_KIND_COUNT]; /* fetches ended, by outcome (robots.txt's not counted) */
     size_t origins;
 };
 void fetch_stats(struct fetcher *f, struct fetch_stats *out);
