@@ -73,6 +73,10 @@ $(BUILD)/tests/e2e_tests: $(E2E_OBJ) $(BUILD)/libtrawl.a
 $(BUILD)/tests/origin: $(BUILD)/tests/e2e/origin.o $(BUILD)/tests/e2e/testsrv.o $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# the Sentry and alert-webhook receiver the alert tests deliver to
+$(BUILD)/tests/sentryrx: $(BUILD)/tests/e2e/sentryrx.o $(BUILD)/tests/e2e/testsrv.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # the generated shop the scraping-session tests and benchmarks crawl
 $(BUILD)/tests/shop: $(BUILD)/tests/e2e/shop.o $(BUILD)/tests/e2e/testsrv.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -82,7 +86,8 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL) $(BUILD)/libtrawl.a
 
 # everything the suite runs, built but not run
 tests: $(BUILD)/trawl $(BUILD)/tests/unit_tests $(BUILD)/tests/crash_test \
-       $(BUILD)/tests/e2e_tests $(BUILD)/tests/origin $(BUILD)/tests/shop
+       $(BUILD)/tests/e2e_tests $(BUILD)/tests/origin $(BUILD)/tests/shop \
+       $(BUILD)/tests/sentryrx
 
 test: tests
 	sh scripts/run-tests.sh $(BUILD)

@@ -45,11 +45,13 @@ struct api_deps {
     /* checks a scraping session's settings and completes them (handlers/scrape.h's
      * scrape_config_check), for POST /v1/scraping-sessions */
     int (*scrape_check)(const json_t *in, json_t **out, struct err *e);
-    struct obs *obs; /* the metrics (obs/metrics.h), for GET /metrics and /v1/metrics */
+    struct obs *obs;       /* the metrics (obs/metrics.h), for GET /metrics and /v1/metrics */
+    struct ev_bus *events; /* the live events (obs/events.h), for GET /v1/events */
 };
 
 struct api;
 struct obs;
+struct ev_bus;
 
 /* Start listening. On success *out is running and api_port() tells the port. */
 int api_start(const struct api_deps *deps, const struct api_opts *o, struct api **out,

@@ -133,6 +133,7 @@ enum MHD_Result api_readyz(struct req *r);
 enum MHD_Result api_breakers(struct req *r);
 enum MHD_Result api_metrics(struct req *r);
 enum MHD_Result api_metrics_prometheus(struct req *r);
+enum MHD_Result api_events(struct req *r);
 
 enum MHD_Result api_jobs_create(struct req *r);
 enum MHD_Result api_jobs_list(struct req *r);

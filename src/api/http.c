@@ -6,6 +6,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "obs/events.h"
 #include "obs/metrics.h"
 
 #include <arpa/inet.h>
@@ -46,6 +47,7 @@ static const struct route routes_[] = {
     {"GET", "/v1/breakers", api_breakers, 0},
     {"GET", "/v1/metrics", api_metrics, 0},
     {"GET", "/metrics", api_metrics_prometheus, 0},
+    {"GET", "/v1/events", api_events, 0},
     {"POST", "/v1/crawl-jobs", api_crawl_create, R_JSON | R_INLINE},
     {"POST", "/v1/crawl-jobs/batch", api_crawl_batch, R_JSON},
     {"POST", "/v1/crawl-jobs/process", api_crawl_process, R_JSON},
@@ -1009,6 +1011,10 @@ void api_stop(struct api *a)
         clock_sleep_ms(10);
     if (atomic_load(&a->inflight) > 0)
         log_warn("api: %d requests unanswered at shutdown", atomic_load(&a->inflight));
+    /* event streams end (their connections are suspended while idle, and libmicrohttpd must not
+     * be stopped with suspended connections) */
+    if (a->deps.events && ev_close_all(a->deps.events, 3000) > 0)
+        log_warn("api: event streams still open at shutdown");
     MHD_stop_daemon(a->daemon);
     pool_free(a->pool);
     auth_cache_free(a->auth);

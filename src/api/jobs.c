@@ -469,6 +469,9 @@ enum MHD_Result api_jobs_heartbeat(struct req *r)
         return MHD_YES;
     }
     f.type = j.type;
+    f.workspace = j.workspace;
+    f.batch_id = j.batch_id;
+    f.started_at = j.started_at;
     char *cp = NULL;
     json_t *c = json_object_get(r->json, "checkpoint");
     if (c && !json_is_null(c)) {

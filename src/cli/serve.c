@@ -14,6 +14,7 @@
 #include "handlers/crawl.h"
 #include "handlers/handlers.h"
 #include "handlers/scrape.h"
+#include "obs/events.h"
 #include "obs/metrics.h"
 
 #include <getopt.h>
@@ -43,6 +44,7 @@ static const char usage_[] =
     "  --type TYPE.KEY=VALUE  a job type setting; KEY is max_attempts, backoff_base_ms,\n"
     "                         backoff_cap_ms, timeout_ms, lease_ms or no_progress_ms (repeatable)\n"
     "  --log-level LEVEL      debug, info (default), warn or error\n"
+    "  --event-buffer N       live events kept for clients that reconnect (default 65536)\n"
     "fetching:\n"
     "  --allow-private CIDR   let fetches reach this private or special range (repeatable)\n"
     "  --no-ssrf-guard        let fetches reach any address (never on a shared network)\n"
@@ -190,6 +192,7 @@ enum {
     OPT_RETENTION,
     OPT_HEADER_TIMEOUT,
     OPT_MAX_WAITS,
+    OPT_EVENT_BUFFER,
 };
 
 static bool set_level(const char *v)
@@ -242,11 +245,13 @@ int cmd_serve(int argc, char **argv)
         {"breaker-open", required_argument, 0, OPT_BREAKER_OPEN},
         {"body-retention", required_argument, 0, OPT_RETENTION},
         {"header-timeout", required_argument, 0, OPT_HEADER_TIMEOUT},
+        {"event-buffer", required_argument, 0, OPT_EVENT_BUFFER},
         {"max-waits", required_argument, 0, OPT_MAX_WAITS},
         {0, 0, 0, 0},
     };
     const char *db = cli_default_db();
     int64_t workers = 4, crawl_workers = 64, batch = 256, grace = 10000, sweep = 2000, v;
+    int64_t event_buffer = 65536;
     int64_t retention = 0;
     enum store_durability dur = STORE_DURABLE;
     struct api_opts ao = {0};
@@ -387,6 +392,10 @@ int cmd_serve(int argc, char **argv)
                 goto out;
             ao.header_timeout_s = (unsigned)v;
             break;
+        case OPT_EVENT_BUFFER:
+            if (!cli_int("--event-buffer", optarg, 16, 16 * 1024 * 1024, &event_buffer))
+                goto out;
+            break;
         case OPT_MAX_WAITS:
             if (!cli_int("--max-waits", optarg, 1, 100000, &v))
                 goto out;
@@ -439,6 +448,7 @@ int cmd_serve(int argc, char **argv)
     struct monitor *mon = NULL;
     struct api *api = NULL;
     struct obs *obs = NULL;
+    struct ev_bus *bus = NULL;
     if (fetcher_new(&fo, &fetcher, &e)) {
         fprintf(stderr, "trawl: %s\n", e.msg);
         goto stop;
@@ -465,12 +475,17 @@ int cmd_serve(int argc, char **argv)
         }
     }
     mon = monitor_start(eng, sweep);
-    obs = obs_new(&(struct obs_sources){.eng = eng, .fetcher = fetcher, .breakers = breakers});
+    bus = ev_bus_new(
+        eng, breakers,
+        &(struct ev_opts){.session_type = SCRAPE_TYPE, .capacity = (size_t)event_buffer});
+    obs = obs_new(
+        &(struct obs_sources){.eng = eng, .fetcher = fetcher, .breakers = breakers, .events = bus});
     struct api_deps deps = {.eng = eng,
                             .breakers = breakers,
                             .runner = &runner.base,
                             .scrape_check = scrape_config_check,
-                            .obs = obs};
+                            .obs = obs,
+                            .events = bus};
     if (api_start(&deps, &ao, &api, &e)) {
         fprintf(stderr, "trawl: %s\n", e.msg);
         rc = e.code == TRAWL_EINVAL ? 2 : 1; /* a bad --listen is bad usage */
@@ -533,6 +548,7 @@ stop:;
         _exit(0);
     }
     api_stop(api);
+    ev_bus_free(bus);
     obs_free(obs);
     fetcher_free(fetcher);
     breakers_free(breakers);

@@ -24,6 +24,8 @@ struct breakers {
     struct breaker_opts o;
     struct clock clock;
     struct entry *bucket[BUCKETS];
+    breaker_watch_fn watch; /* told of every change of state, outside the lock */
+    void *watch_ctx;
 };
 
 const char *breaker_state_name(enum breaker_mode s)
@@ -82,6 +84,25 @@ static struct entry **find(struct breakers *b, const char *service)
     return p;
 }
 
+void breakers_watch(struct breakers *b, breaker_watch_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&b->lock);
+    b->watch = fn;
+    b->watch_ctx = ctx;
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* After a change of state, with the lock released: tell the watcher. */
+static void tell(struct breakers *b, const struct breaker_state *st)
+{
+    pthread_mutex_lock(&b->lock);
+    breaker_watch_fn fn = b->watch;
+    void *ctx = b->watch_ctx;
+    pthread_mutex_unlock(&b->lock);
+    if (fn)
+        fn(ctx, st);
+}
+
 bool breaker_allow(struct breakers *b, const char *service, bool *probe, int64_t *retry_at_ms)
 {
     *probe = false;
@@ -89,12 +110,15 @@ bool breaker_allow(struct breakers *b, const char *service, bool *probe, int64_t
     int64_t now = clock_now_ms(&b->clock);
     pthread_mutex_lock(&b->lock);
     struct entry *e = *find(b, service);
-    bool ok = true;
+    bool ok = true, changed = false;
+    struct breaker_state st;
     if (e && e->st.state == BREAKER_OPEN) {
         if (now >= e->st.retry_at_ms) {
             e->st.state = BREAKER_HALF_OPEN;
             e->probe_out_ms = now;
             *probe = true;
+            changed = true;
+            st = e->st;
             log_info("breaker %s: half-open, letting one probe through", service);
         } else {
             ok = false;
@@ -111,6 +135,8 @@ bool breaker_allow(struct breakers *b, const char *service, bool *probe, int64_t
         }
     }
     pthread_mutex_unlock(&b->lock);
+    if (changed)
+        tell(b, &st);
     return ok;
 }
 
@@ -119,13 +145,22 @@ void breaker_success(struct breakers *b, const char *service)
     pthread_mutex_lock(&b->lock);
     struct entry **p = find(b, service);
     struct entry *e = *p;
+    bool changed = false;
+    struct breaker_state st;
     if (e) {
-        if (e->st.state != BREAKER_CLOSED)
+        if (e->st.state != BREAKER_CLOSED) {
             log_info("breaker %s: closed (a probe succeeded)", service);
+            changed = true;
+            st = e->st;
+            st.state = BREAKER_CLOSED;
+            st.failures = 0;
+        }
         *p = e->next;
         free(e);
     }
     pthread_mutex_unlock(&b->lock);
+    if (changed)
+        tell(b, &st);
 }
 
 void breaker_release(struct breakers *b, const char *service)
@@ -150,6 +185,7 @@ void breaker_failure(struct breakers *b, const char *service)
         *p = e;
     }
     e->st.failures++;
+    enum breaker_mode was = e->st.state;
     if (e->st.state == BREAKER_HALF_OPEN) {
         e->open_ms = e->open_ms * 2 < b->o.open_max_ms ? e->open_ms * 2 : b->o.open_max_ms;
         e->st.state = BREAKER_OPEN;
@@ -165,7 +201,10 @@ void breaker_failure(struct breakers *b, const char *service)
         log_warn("breaker %s: open after %d failures in a row; its jobs wait %lld ms", service,
                  e->st.failures, (long long)e->open_ms);
     }
+    struct breaker_state st = e->st;
     pthread_mutex_unlock(&b->lock);
+    if (st.state != was)
+        tell(b, &st);
 }
 
 size_t breakers_snapshot(struct breakers *b, struct breaker_state **out)

@@ -45,6 +45,11 @@ struct breaker_state {
     int64_t retry_at_ms;
 };
 
+/* Call fn(ctx, state) after every change of a breaker's state (closed, open, half-open), from
+ * the thread that changed it, without the breakers' lock held; fn must be quick. NULL stops. */
+typedef void (*breaker_watch_fn)(void *ctx, const struct breaker_state *st);
+void breakers_watch(struct breakers *b, breaker_watch_fn fn, void *ctx);
+
 /* Every breaker that is not closed or has failures, into a new array (*out); returns the count. */
 size_t breakers_snapshot(struct breakers *b, struct breaker_state **out);
 void breakers_snapshot_free(struct breaker_state *s, size_t n);

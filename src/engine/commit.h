@@ -41,8 +41,9 @@ struct commit_op {
 
 /* A change as listeners get it; the strings share one allocation, owned by id. */
 struct job_change_rec {
-    char *id, *type, *workspace, *batch_id, *message; /* message may be NULL */
+    char *id, *type, *workspace, *batch_id, *message, *stage; /* message, stage may be NULL */
     int from, to, attempt;
+    int progress;    /* a progress update (from == to): the progress, or -1 when only the stage */
     int64_t at;      /* the engine's time of the change */
     int64_t proc_ms; /* an attempt that ended: how long it ran; -1: unknown */
     int64_t wait_ms; /* a claim: how long the job waited since it was due; -1: unknown */
@@ -52,6 +53,8 @@ struct job_change_rec {
 struct change_note {
     const char *id, *type, *workspace, *batch_id, *message;
     int from, to, attempt;
+    const char *stage;  /* a progress update (from == to): the stage set, or NULL */
+    int progress;       /* a progress update: the progress set, or -1 */
     int64_t started_at; /* an attempt that ended: when it started; 0: unknown */
     int64_t due_at;     /* a claim: when the job became due; 0: unknown */
 };

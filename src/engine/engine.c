@@ -84,6 +84,8 @@ static void on_changes(void *ctx, const struct job_change_rec *c, size_t n, bool
             .at = c[i].at,
             .proc_ms = c[i].proc_ms,
             .wait_ms = c[i].wait_ms,
+            .progress = c[i].progress,
+            .stage = c[i].stage,
         };
         for (int l = 0; l < eng->nlisteners; l++)
             eng->listeners[l].fn(eng->listeners[l].ctx, &ch);
@@ -781,6 +783,21 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
             .to = u.to,
             .attempt = (need_row ? j.attempt : c->attempt) + u.attempt_delta,
             .started_at = need_row ? j.started_at : c->started_at,
+        };
+        commit_record(tx, &n, now);
+    } else if (!rc && c->kind == CH_HEARTBEAT && (c->hb.set & (UPD_PROGRESS | UPD_STAGE)) &&
+               (need_row || c->workspace)) {
+        /* progress for the live events: a change that keeps the status */
+        struct change_note n = {
+            .id = c->id,
+            .type = type,
+            .workspace = need_row ? j.workspace : c->workspace,
+            .batch_id = need_row ? j.batch_id : c->batch_id,
+            .stage = c->hb.set & UPD_STAGE ? c->stage : NULL,
+            .progress = c->hb.set & UPD_PROGRESS ? c->hb.progress : -1,
+            .from = JOB_PROCESSING,
+            .to = JOB_PROCESSING,
+            .attempt = need_row ? j.attempt : c->attempt,
         };
         commit_record(tx, &n, now);
     }

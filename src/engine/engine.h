@@ -86,7 +86,8 @@ struct job_fence {
     int64_t started_at;   /* the attempt's start */
 };
 
-/* A state change, as listeners see it after it is durable. from is -1 for none. */
+/* A state change, as listeners see it after it is durable. from == to (both processing) is a
+ * progress update of a running job: progress (or -1) and stage (or NULL) say what was set. */
 struct job_change {
     const char *id;
     const char *type;
@@ -98,6 +99,8 @@ struct job_change {
     int64_t at;           /* the engine's time of the change, ms */
     int64_t proc_ms;      /* an attempt that ended: how long it ran; -1: unknown */
     int64_t wait_ms;      /* a claim: how long the job waited since it was due; -1: unknown */
+    int progress;         /* a progress update: 0..100, or -1 */
+    const char *stage;    /* a progress update: the stage set, or NULL */
 };
 
 typedef void (*engine_listener_fn)(void *ctx, const struct job_change *c);

@@ -533,7 +533,8 @@ static void *heartbeat_main(void *arg)
 static void on_change(void *ctx, const struct job_change *ch)
 {
     struct pool *p = ctx;
-    if (ch->to != JOB_CANCELLED && !(ch->from == JOB_PROCESSING && ch->to != JOB_COMPLETED))
+    if (ch->from == ch->to ||
+        (ch->to != JOB_CANCELLED && !(ch->from == JOB_PROCESSING && ch->to != JOB_COMPLETED)))
         return;
     pthread_mutex_lock(&p->lock);
     for (size_t i = 0; i < p->nheld; i++) {

@@ -5,6 +5,7 @@
 #include "base/xalloc.h"
 #include "engine/breaker.h"
 #include "fetch/fetch.h"
+#include "obs/events.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -327,6 +328,21 @@ static void http_series(struct obs *o, struct buf *b)
     pthread_mutex_unlock(&o->lock);
 }
 
+static void event_series(struct obs *o, struct buf *b)
+{
+    size_t subs = 0;
+    uint64_t dropped = 0, published = 0;
+    if (o->src.events)
+        ev_counts(o->src.events, &subs, &dropped, &published);
+    family(b, "trawl_event_subscribers", "gauge", "Clients reading GET /v1/events now.");
+    buf_addf(b, "trawl_event_subscribers %zu\n", subs);
+    family(b, "trawl_event_subscribers_dropped_total", "counter",
+           "Subscribers dropped for reading too slowly.");
+    buf_addf(b, "trawl_event_subscribers_dropped_total %llu\n", (unsigned long long)dropped);
+    family(b, "trawl_events_published_total", "counter", "Live events published.");
+    buf_addf(b, "trawl_events_published_total %llu\n", (unsigned long long)published);
+}
+
 int obs_prometheus(struct obs *o, const char *workspace, struct buf *out, struct err *e)
 {
     int64_t now = engine_now(o->src.eng);
@@ -343,5 +359,6 @@ int obs_prometheus(struct obs *o, const char *workspace, struct buf *out, struct
     fetch_series(o, out);
     breaker_series(o, out);
     http_series(o, out);
+    event_series(o, out);
     return 0;
 }

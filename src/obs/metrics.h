@@ -16,11 +16,13 @@
 
 struct breakers;
 struct fetcher;
+struct ev_bus;
 
 struct obs_sources {
     struct engine *eng; /* required */
     struct fetcher *fetcher;
     struct breakers *breakers;
+    struct ev_bus *events;
 };
 
 /* The figures of some jobs over a window. */

@@ -1,4 +1,5 @@
-/* The plumbing of the end-to-end tests' own servers, origin and shop: what testsrv.h declares. */
+/* The plumbing of the end-to-end tests' own servers, origin, shop and sentryrx: what testsrv.h
+ * declares. */
 #include "testsrv.h"
 
 #include <arpa/inet.h>
@@ -555,8 +556,40 @@ static int drop_body(struct conn *c, const struct req *r, long long left)
     return 1;
 }
 
-/* Reads the next request into c->buf and drops its body. 1: a request; 0: the client closed
- * between requests; -1: close the connection (an error was answered or the client is gone). */
+/* Reads the whole body into r->body: the bytes already in c->buf after the head_len bytes of the
+ * head, then the rest from the socket. 1, or -1 after refusing a body past BODY_MAX or when the
+ * client is gone. */
+static int keep_body(struct conn *c, struct req *r, size_t head_len)
+{
+    if (r->body_len > BODY_MAX)
+        return refuse(c, 413);
+    size_t n = (size_t)r->body_len, buffered = c->len - head_len;
+    if (buffered > n)
+        buffered = n;
+    r->body = xmalloc(n + 1);
+    memcpy(r->body, c->buf + head_len, buffered);
+    c->used = head_len + buffered;
+    if (buffered < n && c->srv->expect_continue && send_continue(c, r) < 0)
+        goto fail;
+    for (size_t got = buffered; got < n;) {
+        ssize_t k = recv(c->fd, r->body + got, n - got, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            goto fail;
+        got += (size_t)k;
+    }
+    r->body[n] = '\0';
+    return 1;
+fail:
+    free(r->body);
+    r->body = NULL;
+    return -1;
+}
+
+/* Reads the next request into c->buf and drops its body, or keeps it (srv->keep_body). 1: a
+ * request; 0: the client closed between requests; -1: close the connection (an error was answered
+ * or the client is gone). */
 static int read_request(struct conn *c, struct req *r)
 {
     char *end;
@@ -568,6 +601,8 @@ static int read_request(struct conn *c, struct req *r)
     *end = '\0';
     if (parse_head(c, r, c->buf) < 0)
         return -1;
+    if (c->srv->keep_body)
+        return keep_body(c, r, head_len);
     size_t buffered = c->len - head_len;
     if ((unsigned long long)r->body_len <= buffered) {
         c->used = head_len + (size_t)r->body_len;
@@ -602,7 +637,9 @@ static void *conn_main(void *arg)
         struct req r;
         if (read_request(c, &r) <= 0)
             break;
-        if (c->srv->dispatch(c, &r) < 0 || !r.keep_alive)
+        int rc = c->srv->dispatch(c, &r);
+        free(r.body);
+        if (rc < 0 || !r.keep_alive)
             break;
         memmove(c->buf, c->buf + c->used, c->len - c->used);
         c->len -= c->used;

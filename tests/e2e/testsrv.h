@@ -1,7 +1,7 @@
-/* The plumbing the end-to-end tests' own servers share (tests/e2e/origin.c and tests/e2e/shop.c):
- * allocation that aborts, a string builder, hit counters, query parameters, and HTTP/1.1 on plain
- * sockets with a thread per connection and keep-alive. A server brings its answers as a struct
- * testsrv. It is test infrastructure, linked into those two programs only.
+/* The plumbing the end-to-end tests' own servers share (tests/e2e/origin.c, tests/e2e/shop.c and
+ * tests/e2e/sentryrx.c): allocation that aborts, a string builder, hit counters, query parameters,
+ * and HTTP/1.1 on plain sockets with a thread per connection and keep-alive. A server brings its
+ * answers as a struct testsrv. It is test infrastructure, linked into those programs only.
  *
  * Parameters are borrowed; what xmalloc, xcalloc and the _dup functions return is the caller's to
  * free(). Running out of memory aborts after saying so on stderr. */
@@ -14,8 +14,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HEAD_MAX  65536 /* request line and headers */
-#define HDRS_MAX  128   /* header lines in a request */
+#define HEAD_MAX  65536     /* request line and headers */
+#define HDRS_MAX  128       /* header lines in a request */
+#define BODY_MAX  (8 << 20) /* a request body a keep_body server is given; larger ones get 413 */
 #define TYPE_HTML "text/html; charset=utf-8"
 #define TYPE_JSON "application/json"
 
@@ -88,6 +89,9 @@ struct req {
     struct hdr hdr[HDRS_MAX];
     int nhdr;
     long long body_len;
+    /* The body_len bytes of the body and a NUL after them, when the server asked to keep bodies;
+     * else NULL. Freed by the plumbing after dispatch returns. */
+    char *body;
     bool head, http10, keep_alive;
     char err[160]; /* why the server refused a query parameter, for its 400 answer */
 };
@@ -106,13 +110,16 @@ struct conn {
 /* What a server brings to the plumbing. */
 struct testsrv {
     const char *server; /* the Server header of every response */
-    /* Answers a request (its body is already read and dropped); -1 closes the connection, as
-     * when the client is gone. */
+    /* Answers a request (its body is already read: dropped, or in r->body with keep_body); -1
+     * closes the connection, as when the client is gone. */
     int (*dispatch)(struct conn *c, struct req *r);
     /* The HTML page for code, answered to requests refused before dispatch: 400, 431, 501, 505. */
     void (*status_page)(struct sb *b, int code);
     /* Answer "Expect: 100-continue" before reading a body that has not arrived yet. */
     bool expect_continue;
+    /* Read request bodies into r->body (at most BODY_MAX bytes: a larger one is answered 413 and
+     * the connection closed) instead of dropping them. */
+    bool keep_body;
 };
 
 /* The reason phrase of an HTTP status code; "Unknown" for codes it does not know. */
