@@ -4,6 +4,7 @@
  * lost either way: acknowledgements are commits. */
 #include "cli/cli.h"
 
+#include "alert/alerts.h"
 #include "api/api.h"
 #include "base/log.h"
 #include "base/xalloc.h"
@@ -45,6 +46,13 @@ static const char usage_[] =
     "                         backoff_cap_ms, timeout_ms, lease_ms or no_progress_ms (repeatable)\n"
     "  --log-level LEVEL      debug, info (default), warn or error\n"
     "  --event-buffer N       live events kept for clients that reconnect (default 65536)\n"
+    "alerts:\n"
+    "  --sentry-dsn DSN       send alerts to Sentry (default $SENTRY_DSN)\n"
+    "  --alert-webhook URL    POST alerts as JSON, signed with HMAC-SHA256\n"
+    "  --alert-secret TEXT    the webhook's signing key (default $TRAWL_ALERT_SECRET)\n"
+    "  --alert-window MS      alerts with one fingerprint at most once per window\n"
+    "                         (default 60000; 0: no limit)\n"
+    "  --alert-timeout MS     most time for one delivery (default 10000)\n"
     "fetching:\n"
     "  --allow-private CIDR   let fetches reach this private or special range (repeatable)\n"
     "  --no-ssrf-guard        let fetches reach any address (never on a shared network)\n"
@@ -193,6 +201,11 @@ enum {
     OPT_HEADER_TIMEOUT,
     OPT_MAX_WAITS,
     OPT_EVENT_BUFFER,
+    OPT_SENTRY_DSN,
+    OPT_ALERT_WEBHOOK,
+    OPT_ALERT_SECRET,
+    OPT_ALERT_WINDOW,
+    OPT_ALERT_TIMEOUT,
 };
 
 static bool set_level(const char *v)
@@ -246,6 +259,11 @@ int cmd_serve(int argc, char **argv)
         {"body-retention", required_argument, 0, OPT_RETENTION},
         {"header-timeout", required_argument, 0, OPT_HEADER_TIMEOUT},
         {"event-buffer", required_argument, 0, OPT_EVENT_BUFFER},
+        {"sentry-dsn", required_argument, 0, OPT_SENTRY_DSN},
+        {"alert-webhook", required_argument, 0, OPT_ALERT_WEBHOOK},
+        {"alert-secret", required_argument, 0, OPT_ALERT_SECRET},
+        {"alert-window", required_argument, 0, OPT_ALERT_WINDOW},
+        {"alert-timeout", required_argument, 0, OPT_ALERT_TIMEOUT},
         {"max-waits", required_argument, 0, OPT_MAX_WAITS},
         {0, 0, 0, 0},
     };
@@ -257,6 +275,11 @@ int cmd_serve(int argc, char **argv)
     struct api_opts ao = {0};
     struct fetch_opts fo = {0};
     struct breaker_opts bo = {0};
+    struct alert_opts alo = {.sentry_dsn = getenv("SENTRY_DSN"),
+                             .webhook_secret = getenv("TRAWL_ALERT_SECRET"),
+                             .session_type = SCRAPE_TYPE};
+    if (alo.sentry_dsn && !*alo.sentry_dsn)
+        alo.sentry_dsn = NULL; /* SENTRY_DSN= turns it off */
     struct ssrf_policy *policy = ssrf_policy_new();
     char **types = calloc((size_t)argc + 1, sizeof *types);
     const char **resolve = calloc((size_t)argc + 1, sizeof *resolve);
@@ -396,6 +419,24 @@ int cmd_serve(int argc, char **argv)
             if (!cli_int("--event-buffer", optarg, 16, 16 * 1024 * 1024, &event_buffer))
                 goto out;
             break;
+        case OPT_SENTRY_DSN:
+            alo.sentry_dsn = optarg;
+            break;
+        case OPT_ALERT_WEBHOOK:
+            alo.webhook_url = optarg;
+            break;
+        case OPT_ALERT_SECRET:
+            alo.webhook_secret = optarg;
+            break;
+        case OPT_ALERT_WINDOW:
+            if (!cli_int("--alert-window", optarg, 0, 86400000, &v))
+                goto out;
+            alo.rate_window_ms = v ? v : -1;
+            break;
+        case OPT_ALERT_TIMEOUT:
+            if (!cli_int("--alert-timeout", optarg, 100, 600000, &alo.timeout_ms))
+                goto out;
+            break;
         case OPT_MAX_WAITS:
             if (!cli_int("--max-waits", optarg, 1, 100000, &v))
                 goto out;
@@ -416,6 +457,10 @@ int cmd_serve(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "trawl serve: unexpected argument '%s'\n", argv[optind]);
+        goto out;
+    }
+    if (alert_opts_check(&alo, &e)) {
+        fprintf(stderr, "trawl serve: %s\n", e.msg);
         goto out;
     }
     fo.ssrf = policy;
@@ -448,8 +493,11 @@ int cmd_serve(int argc, char **argv)
     struct monitor *mon = NULL;
     struct api *api = NULL;
     struct obs *obs = NULL;
-    struct ev_bus *bus = NULL;
-    if (fetcher_new(&fo, &fetcher, &e)) {
+    struct alerter *alerter = NULL;
+    struct ev_bus *bus = ev_bus_new(
+        eng, breakers,
+        &(struct ev_opts){.session_type = SCRAPE_TYPE, .capacity = (size_t)event_buffer});
+    if (fetcher_new(&fo, &fetcher, &e) || alerter_new(eng, bus, breakers, &alo, &alerter, &e)) {
         fprintf(stderr, "trawl: %s\n", e.msg);
         goto stop;
     }
@@ -457,7 +505,11 @@ int cmd_serve(int argc, char **argv)
     struct runner runner = {
         .base = {runner_process}, .eng = eng, .handler = {CRAWL_TYPE, handler_crawl, &crawler}};
     size_t nh;
-    const struct job_handler *h = handlers_builtin(&nh);
+    const struct job_handler *builtin = handlers_builtin(&nh);
+    /* the built-in types, and alert deliveries */
+    struct job_handler h[ENGINE_CLAIM_TYPES_MAX];
+    memcpy(h, builtin, nh * sizeof *h);
+    h[nh++] = (struct job_handler){ALERT_TYPE, handler_alert, alerter};
     if (workers > 0) {
         struct pool_opts po = {.workers = (int)workers, .batch = (size_t)batch};
         if (pool_start(eng, h, nh, &po, &pool, &e)) {
@@ -475,9 +527,6 @@ int cmd_serve(int argc, char **argv)
         }
     }
     mon = monitor_start(eng, sweep);
-    bus = ev_bus_new(
-        eng, breakers,
-        &(struct ev_opts){.session_type = SCRAPE_TYPE, .capacity = (size_t)event_buffer});
     obs = obs_new(
         &(struct obs_sources){.eng = eng, .fetcher = fetcher, .breakers = breakers, .events = bus});
     struct api_deps deps = {.eng = eng,
@@ -492,10 +541,14 @@ int cmd_serve(int argc, char **argv)
         goto stop;
     }
     log_info("trawl serve: %s, api on %s (port %d), %lld workers, %lld crawl workers, %s "
-             "durability, schema v%d%s; ready",
+             "durability, schema v%d%s, alerts to %s%s%s; ready",
              db, ao.listen ? ao.listen : API_DEFAULT_LISTEN, api_port(api), (long long)workers,
              (long long)crawl_workers, dur == STORE_DURABLE ? "full" : "relaxed",
-             store_schema_version(), ao.no_auth ? ", no auth" : "");
+             store_schema_version(), ao.no_auth ? ", no auth" : "", alo.sentry_dsn ? "Sentry" : "",
+             alo.sentry_dsn && alo.webhook_url ? " and " : "",
+             alo.webhook_url   ? "the webhook"
+             : !alo.sentry_dsn ? "the log and events only"
+                               : "");
     /* a line for scripts and tests that start trawl on port 0 */
     printf("listening on port %d\n", api_port(api));
     fflush(stdout);
@@ -548,6 +601,7 @@ stop:;
         _exit(0);
     }
     api_stop(api);
+    alerter_free(alerter);
     ev_bus_free(bus);
     obs_free(obs);
     fetcher_free(fetcher);

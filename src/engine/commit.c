@@ -25,8 +25,16 @@ struct tx_delta {
     struct stats_delta d;
 };
 
+struct tx_after {
+    void (*fn)(void *arg, bool committed);
+    void *arg;
+};
+
 struct commit_tx {
+    struct committer *c;
     struct store *store;
+    struct tx_after *afters;
+    size_t nafters, acap;
     struct job_change_rec *changes;
     size_t nchanges, cap;
     bool available;
@@ -48,6 +56,8 @@ struct committer {
     bool busy;         /* a thread (the committer or a leader) is running a batch */
     size_t last_batch; /* operations in the batch taken last */
     struct commit_stats stats;
+    commit_hook_fn hook; /* runs in the transaction for every change recorded */
+    void *hook_ctx;
 };
 
 struct store *commit_store(struct commit_tx *tx)
@@ -134,6 +144,7 @@ void commit_record(struct commit_tx *tx, const struct change_note *c, int64_t no
     r->batch_id = put(&at, c->batch_id);
     r->message = put(&at, c->message);
     r->stage = put(&at, c->stage);
+    r->cause = c->cause;
     r->progress = c->from == c->to ? c->progress : -1;
     r->from = c->from;
     r->to = c->to;
@@ -146,6 +157,32 @@ void commit_record(struct commit_tx *tx, const struct change_note *c, int64_t no
     if (c->to == JOB_PENDING)
         tx->available = true;
     commit_count(tx, c->workspace, c->type, c->from, c->to, r->proc_ms, now);
+    if (tx->c && tx->c->hook)
+        tx->c->hook(tx->c->hook_ctx, tx, r, c);
+}
+
+void commit_set_hook(struct committer *c, commit_hook_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&c->lock);
+    c->hook = fn;
+    c->hook_ctx = ctx;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void commit_after(struct commit_tx *tx, void (*fn)(void *arg, bool committed), void *arg)
+{
+    if (tx->nafters == tx->acap) {
+        tx->acap = tx->acap ? tx->acap * 2 : 8;
+        tx->afters = xrealloc(tx->afters, tx->acap * sizeof *tx->afters);
+    }
+    tx->afters[tx->nafters++] = (struct tx_after){fn, arg};
+}
+
+static void run_afters(struct commit_tx *tx, bool committed)
+{
+    for (size_t i = 0; i < tx->nafters; i++)
+        tx->afters[i].fn(tx->afters[i].arg, committed);
+    tx->nafters = 0;
 }
 
 void commit_available(struct commit_tx *tx)
@@ -155,6 +192,7 @@ void commit_available(struct commit_tx *tx)
 
 static void tx_reset(struct commit_tx *tx)
 {
+    run_afters(tx, false);
     for (size_t i = 0; i < tx->nchanges; i++)
         free(tx->changes[i].id);
     for (size_t i = 0; i < tx->ndeltas; i++)
@@ -329,6 +367,8 @@ static void process(struct committer *c, struct commit_tx *tx, struct commit_op 
                 fail_op(op, rc1, &e1);
             }
             op->next = next;
+            if (!rc1)
+                run_afters(tx, true);
             if (!rc1 && c->fn && (tx->nchanges || tx->available))
                 c->fn(c->ctx, tx->changes, tx->nchanges, tx->available);
             tx_reset(tx);
@@ -338,6 +378,8 @@ static void process(struct committer *c, struct commit_tx *tx, struct commit_op 
     } else {
         fail_op(ops, rc, &e);
     }
+    if (!rc)
+        run_afters(tx, true);
     if (!rc && c->fn && (tx->nchanges || tx->available))
         c->fn(c->ctx, tx->changes, tx->nchanges, tx->available);
     tx_reset(tx);
@@ -374,7 +416,7 @@ static void *loop(void *arg)
 {
     struct committer *c = arg;
     pthread_setname_np(pthread_self(), "committer");
-    struct commit_tx tx = {.store = c->store};
+    struct commit_tx tx = {.c = c, .store = c->store};
     for (;;) {
         pthread_mutex_lock(&c->lock);
         while ((!c->head || c->busy) && !(c->stopping && !c->head && !c->busy))
@@ -394,6 +436,7 @@ static void *loop(void *arg)
     tx_reset(&tx);
     free(tx.changes);
     free(tx.deltas);
+    free(tx.afters);
     return NULL;
 }
 
@@ -470,10 +513,11 @@ static void lead(struct committer *c)
     size_t n;
     struct commit_op *ops = take_batch(c, &n);
     pthread_mutex_unlock(&c->lock);
-    struct commit_tx tx = {.store = c->store};
+    struct commit_tx tx = {.c = c, .store = c->store};
     process(c, &tx, ops, n);
     free(tx.changes);
     free(tx.deltas);
+    free(tx.afters);
     pthread_mutex_lock(&c->lock);
     batch_over(c);
 }

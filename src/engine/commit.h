@@ -42,6 +42,7 @@ struct commit_op {
 /* A change as listeners get it; the strings share one allocation, owned by id. */
 struct job_change_rec {
     char *id, *type, *workspace, *batch_id, *message, *stage; /* message, stage may be NULL */
+    const char *cause; /* a static string, or NULL (see struct change_note) */
     int from, to, attempt;
     int progress;    /* a progress update (from == to): the progress, or -1 when only the stage */
     int64_t at;      /* the engine's time of the change */
@@ -55,9 +56,18 @@ struct change_note {
     int from, to, attempt;
     const char *stage;  /* a progress update (from == to): the stage set, or NULL */
     int progress;       /* a progress update: the progress set, or -1 */
+    const char *cause;  /* why the monitor ended an attempt: "heartbeat_timeout", "no_progress",
+                           "timeout" (static strings), or NULL */
     int64_t started_at; /* an attempt that ended: when it started; 0: unknown */
     int64_t due_at;     /* a claim: when the job became due; 0: unknown */
 };
+
+/* Called in the transaction, on the committer thread, for every change recorded (r as listeners
+ * will get it, n as it was noted); it may write more in the same transaction (commit_store) and
+ * ask for a call after the commit (commit_after). */
+struct commit_tx;
+typedef void (*commit_hook_fn)(void *ctx, struct commit_tx *tx, const struct job_change_rec *r,
+                               const struct change_note *n);
 
 /* Called after each durable transaction with the changes it made. */
 typedef void (*commit_changes_fn)(void *ctx, const struct job_change_rec *c, size_t n,
@@ -96,6 +106,11 @@ void commit_record(struct commit_tx *tx, const struct change_note *c, int64_t no
 /* Count a change listeners are not told of (an enqueue: from is -1) in the job counters. */
 void commit_count(struct commit_tx *tx, const char *workspace, const char *type, int from, int to,
                   int64_t proc_ms, int64_t now);
+/* Set the hook every recorded change goes through (NULL: none). */
+void commit_set_hook(struct committer *c, commit_hook_fn fn, void *ctx);
+/* For run() or a hook: call fn(arg, true) once the transaction is durable, or fn(arg, false) when
+ * it is rolled back (it may then run again, and ask again). */
+void commit_after(struct commit_tx *tx, void (*fn)(void *arg, bool committed), void *arg);
 /* Mark that jobs may have become claimable. */
 void commit_available(struct commit_tx *tx);
 void commit_stats_get(struct committer *c, struct commit_stats *out);

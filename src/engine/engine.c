@@ -35,6 +35,8 @@ struct engine {
     uint64_t avail_seq;
     pthread_cond_t avail;
     struct waiters *waiters;
+    engine_tx_hook_fn tx_hook; /* set once at start, read by the committer */
+    void *tx_hook_ctx;
 };
 
 static void fill_defaults(struct job_type_config *c, const struct job_type_config *d)
@@ -86,6 +88,7 @@ static void on_changes(void *ctx, const struct job_change_rec *c, size_t n, bool
             .wait_ms = c[i].wait_ms,
             .progress = c[i].progress,
             .stage = c[i].stage,
+            .cause = c[i].cause,
         };
         for (int l = 0; l < eng->nlisteners; l++)
             eng->listeners[l].fn(eng->listeners[l].ctx, &ch);
@@ -1251,6 +1254,7 @@ static int sweep_run(struct commit_op *op, struct commit_tx *tx)
         struct job_type_config cfg;
         engine_type(eng, j->type, &cfg);
         char why[256];
+        const char *cause;
         int *counter = NULL;
         bool requeue_now = true;
         int64_t timeout = j->timeout_ms > 0 ? j->timeout_ms : cfg.timeout_ms;
@@ -1259,13 +1263,16 @@ static int sweep_run(struct commit_op *op, struct commit_tx *tx)
                      "stuck: heartbeat timeout, no heartbeat for %lld ms (lease expired)",
                      (long long)(now - j->last_heartbeat));
             counter = &w->r.expired;
+            cause = "heartbeat_timeout";
         } else if (cfg.no_progress_ms > 0 && j->progress_at + cfg.no_progress_ms < now) {
             snprintf(why, sizeof why, "stuck: no progress for %lld ms (stage %s, progress %d%%)",
                      (long long)(now - j->progress_at), j->stage ? j->stage : "none", j->progress);
             counter = &w->r.no_progress;
+            cause = "no_progress";
         } else if (timeout > 0 && j->started_at + timeout < now) {
             snprintf(why, sizeof why, "timed out after %lld ms", (long long)timeout);
             counter = &w->r.timed_out;
+            cause = "timeout";
             requeue_now = false;
         } else {
             continue;
@@ -1312,6 +1319,7 @@ static int sweep_run(struct commit_op *op, struct commit_tx *tx)
             .workspace = j->workspace,
             .batch_id = j->batch_id,
             .message = why,
+            .cause = cause,
             .from = old,
             .to = u.to,
             .attempt = j->attempt,
@@ -1389,6 +1397,72 @@ int engine_events(struct engine *eng, const char *id, struct job_event **out, si
 {
     int rc = check_id(id, e);
     return rc ? rc : store_events(eng->store, id, out, n, e);
+}
+
+/* ---- writes that go with a change ---- */
+
+/* engine_tx is commit_tx under another name: the hook's view of the transaction */
+static void tx_hook(void *ctx, struct commit_tx *tx, const struct job_change_rec *r,
+                    const struct change_note *n)
+{
+    (void)n;
+    struct engine *eng = ctx;
+    if (!eng->tx_hook || r->from == r->to)
+        return;
+    struct job_change ch = {
+        .id = r->id,
+        .type = r->type,
+        .from = r->from,
+        .to = r->to,
+        .attempt = r->attempt,
+        .workspace = r->workspace,
+        .batch_id = r->batch_id,
+        .message = r->message,
+        .at = r->at,
+        .proc_ms = r->proc_ms,
+        .wait_ms = r->wait_ms,
+        .progress = -1,
+        .cause = r->cause,
+    };
+    eng->tx_hook(eng->tx_hook_ctx, (struct engine_tx *)tx, &ch);
+}
+
+void engine_set_tx_hook(struct engine *eng, engine_tx_hook_fn fn, void *ctx)
+{
+    eng->tx_hook = fn;
+    eng->tx_hook_ctx = ctx;
+    commit_set_hook(eng->committer, fn ? tx_hook : NULL, eng);
+}
+
+struct store *engine_tx_store(struct engine_tx *tx)
+{
+    return commit_store((struct commit_tx *)tx);
+}
+
+void engine_tx_after(struct engine_tx *tx, void (*fn)(void *arg, bool committed), void *arg)
+{
+    commit_after((struct commit_tx *)tx, fn, arg);
+}
+
+int engine_tx_enqueue(struct engine *eng, struct engine_tx *etx, const struct job_spec *spec,
+                      struct enqueue_result *res, struct err *e)
+{
+    struct commit_tx *tx = (struct commit_tx *)etx;
+    int rc = engine_validate(spec, e);
+    if (rc)
+        return rc;
+    struct job j;
+    jobs_from_specs(eng, spec, 1, &j);
+    bool existed = false;
+    rc = store_insert_many(commit_store(tx), &j, 1, &existed, e);
+    if (rc)
+        return rc;
+    memcpy(res->id, j.id, UUID_STR_LEN);
+    res->existed = existed;
+    if (!existed)
+        commit_count(tx, j.workspace, j.type, -1, JOB_PENDING, -1, j.created_at);
+    commit_available(tx);
+    return 0;
 }
 
 int engine_job_stats(struct engine *eng, const struct stats_query *q, struct stats_row **out,

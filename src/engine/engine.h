@@ -101,6 +101,8 @@ struct job_change {
     int64_t wait_ms;      /* a claim: how long the job waited since it was due; -1: unknown */
     int progress;         /* a progress update: 0..100, or -1 */
     const char *stage;    /* a progress update: the stage set, or NULL */
+    const char *cause;    /* why the monitor ended the attempt: "heartbeat_timeout", "no_progress"
+                             or "timeout"; NULL when it was not the monitor */
 };
 
 typedef void (*engine_listener_fn)(void *ctx, const struct job_change *c);
@@ -269,6 +271,23 @@ void engine_unlisten(struct engine *eng, engine_listener_fn fn, void *ctx);
  * requeue). engine_wait_available blocks until it differs from seen or timeout_ms passes. */
 uint64_t engine_available_seq(struct engine *eng);
 void engine_wait_available(struct engine *eng, uint64_t seen, int64_t timeout_ms);
+
+/* ---- writes that go with a change (alerts) ---- */
+
+/* The transaction a change is being made in. */
+struct engine_tx;
+/* Called on the committer thread, inside the transaction, for every state change (c as listeners
+ * will see it once durable); it may enqueue jobs in the same transaction (engine_tx_enqueue), so
+ * they are durable exactly when the change is. It may run again for the same change when the
+ * transaction is rolled back and replayed. One hook; NULL removes it. */
+typedef void (*engine_tx_hook_fn)(void *ctx, struct engine_tx *tx, const struct job_change *c);
+void engine_set_tx_hook(struct engine *eng, engine_tx_hook_fn fn, void *ctx);
+struct store *engine_tx_store(struct engine_tx *tx);
+/* Enqueue one job in the hook's transaction. */
+int engine_tx_enqueue(struct engine *eng, struct engine_tx *tx, const struct job_spec *spec,
+                      struct enqueue_result *res, struct err *e);
+/* fn(arg, true) once the transaction is durable; fn(arg, false) if it is rolled back. */
+void engine_tx_after(struct engine_tx *tx, void (*fn)(void *arg, bool committed), void *arg);
 
 /* Group-commit statistics since open. */
 struct engine_stats {

@@ -24,6 +24,13 @@ int handlers_configure(struct engine *eng, struct err *e)
         {.name = "web_scraping", .no_progress_ms = MIN_MS(30)},
         {.name = "import", .no_progress_ms = MIN_MS(20)},
         {.name = "pdf", .no_progress_ms = MIN_MS(5), .lease_ms = MIN_MS(15)},
+        /* alert deliveries (alert/alerts.h) retry for about two hours before they land in the
+         * dead-letter queue */
+        {.name = "alert",
+         .max_attempts = 25,
+         .backoff = {2000, MIN_MS(5)},
+         .lease_ms = MIN_MS(1),
+         .timeout_ms = MIN_MS(5)},
     };
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
         int rc = engine_set_type(eng, &defaults[i], e);

@@ -267,6 +267,15 @@ void e2e_shop(struct origin *o, int products)
     start_server(o, argv, "shop");
 }
 
+void e2e_sentry(struct origin *o, int port, const char *key, const char *secret)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%d", port);
+    const char *argv[] = {sibling("sentryrx"), "--host", "127.0.0.2", "--port", n, "--key", key,
+                          "--secret",          secret,   NULL};
+    start_server(o, argv, "sentryrx");
+}
+
 void e2e_origin_stop(struct origin *o)
 {
     if (o->pid > 0) {

@@ -47,6 +47,10 @@ void e2e_origin_stop(struct origin *o);
 /* Start the generated shop (tests/e2e/shop.c) with this many products, on 127.0.0.2; stop it
  * with e2e_origin_stop. */
 void e2e_shop(struct origin *o, int products);
+/* Start the Sentry and alert-webhook receiver (tests/e2e/sentryrx.c) on 127.0.0.2:port (0: a
+ * free one), taking the public key key and signing secret secret; stop it with
+ * e2e_origin_stop. */
+void e2e_sentry(struct origin *o, int port, const char *key, const char *secret);
 /* How many requests the origin saw for path (without query). */
 long e2e_origin_hits(const struct origin *o, const char *path);
 
