@@ -23,6 +23,7 @@ static const struct command {
     {"scrape", cmd_scrape, "crawl a site into product records, with live progress"},
     {"sessions", cmd_sessions, "list scraping sessions"},
     {"session", cmd_session, "show, cancel or retry a scraping session; list its pages"},
+    {"watch", cmd_watch, "show live events (jobs, batches, sessions, breakers, alerts)"},
     {"token", cmd_token, "make, list and revoke API tokens (local)"},
     {"enqueue", cmd_enqueue, "add a job of any type to a database (local)"},
     {"stats", cmd_stats, "count jobs by status (local)"},

@@ -27,6 +27,7 @@ int cmd_retry(int argc, char **argv);
 int cmd_scrape(int argc, char **argv);
 int cmd_sessions(int argc, char **argv);
 int cmd_session(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 /* Shared helpers (cli_util.c). */
 /* Parse a whole decimal integer in [min, max]; on failure print "trawl: OPTION: ..." and

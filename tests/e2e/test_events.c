@@ -7,12 +7,15 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct sse {
@@ -357,7 +360,8 @@ static long long metric(const struct serve *s, const char *tok, const char *name
 Test(events, slow_and_silent_subscribers_are_dropped)
 {
     struct serve s;
-    E2E_SERVE(&s, NULL, "--crawl-workers", "0", "--workers", "2", "--event-buffer", "100",
+    /* 500 events kept: a subscriber that keeps reading stays far inside it */
+    E2E_SERVE(&s, NULL, "--crawl-workers", "0", "--workers", "2", "--event-buffer", "500",
               "--header-timeout", "8");
     char a[128];
     snprintf(a, sizeof a, "%s", e2e_token(s.db, "default"));
@@ -366,7 +370,7 @@ Test(events, slow_and_silent_subscribers_are_dropped)
     sse_open(&silent, &s, a, NULL, NULL, 2048);
     sse_open(&good, &s, a, "types=batch&batch=big", NULL, 0);
     cr_assert_eq(metric(&s, a, "trawl_event_subscribers"), 3);
-    /* 1000 jobs: about 2000 events, 20 times the ring, far more than the small buffers hold */
+    /* 1000 jobs: about 2000 events, 4 times the ring, far more than the small buffers hold */
     enqueue(&s, a, "noop", "big", 1000);
     /* the good subscriber sees the batch finish */
     struct event ev;
@@ -399,5 +403,63 @@ Test(events, slow_and_silent_subscribers_are_dropped)
     sse_close(&slow);
     sse_close(&silent);
     sse_close(&good);
+    cr_assert_eq(e2e_serve_stop(&s, 15000), 0);
+}
+
+/* trawl watch: the same stream in the terminal (--json: one event's data per line). It follows a
+ * batch to 100% and exits 0 on SIGTERM; a bad token is an error, not a retry loop. */
+Test(events, trawl_watch_follows_a_batch)
+{
+    struct serve s;
+    E2E_SERVE(&s, NULL, "--crawl-workers", "0", "--workers", "2");
+    char a[128];
+    snprintf(a, sizeof a, "%s", e2e_token(s.db, "default"));
+    const char *out = e2e_path("watch.out");
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        execl(e2e_trawl(), "trawl", "watch", "--json", "--batch", "b1", "--server", s.base,
+              "--token", a, (char *)NULL);
+        _exit(127);
+    }
+    e2e_sleep_ms(500); /* subscribed */
+    enqueue(&s, a, "noop", "b1", 10);
+    enqueue(&s, a, "noop", "other", 3);
+    int64_t until = e2e_ms() + 15000;
+    bool done = false;
+    int jobs = 0;
+    while (!done) {
+        cr_assert_lt(e2e_ms(), until, "watch never showed the batch at 100%%");
+        e2e_sleep_ms(100);
+        FILE *f = fopen(out, "r");
+        if (!f)
+            continue;
+        char line[8192];
+        jobs = 0;
+        while (fgets(line, sizeof line, f)) {
+            json_t *j = json_loads(line, 0, NULL);
+            cr_assert_not_null(j, "not JSON: %s", line);
+            const char *b = json_string_value(json_object_get(j, "batchId"));
+            cr_assert_str_eq(b, "b1", "only the batch: %s", line);
+            if (json_object_get(j, "to"))
+                jobs++;
+            if (json_number_value(json_object_get(j, "progress")) >= 100 &&
+                json_object_get(j, "total"))
+                done = true;
+            json_decref(j);
+        }
+        fclose(f);
+    }
+    cr_assert_eq(jobs, 20, "2 changes of each of the 10 jobs");
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "watch did not exit 0 on SIGTERM");
+    struct run r;
+    E2E_RUN(&r, NULL, "watch", "--server", s.base, "--token", "nope");
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "token") != NULL, "%s", r.err);
     cr_assert_eq(e2e_serve_stop(&s, 15000), 0);
 }
