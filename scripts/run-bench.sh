@@ -2,7 +2,8 @@
 # Run the benchmarks of one build directory; each prints its own figures, one line per figure.
 # usage: run-bench.sh BUILD_DIR     (BENCH_ARGS adds arguments to bench_engine, e.g.
 #        "--jobs 20000"; API_BENCH_ARGS to bench_api; SCRAPE_BENCH_ARGS to bench_scrape, e.g.
-#        "--products 9000,90000"). bench_api and bench_scrape want wrk and nginx:
+#        "--products 9000,90000"; OBS_BENCH_ARGS to bench_obs, e.g. "--subscribers 100").
+#        bench_api and bench_scrape want wrk and nginx:
 #        sh scripts/install-deps.sh --bench
 set -eu
 build=${1:-build}
@@ -13,3 +14,5 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(awk '/MemTotal/ {printf "%
 "$build/bench/bench_api" --trawl "$build/trawl" ${API_BENCH_ARGS:-}
 # shellcheck disable=SC2086
 "$build/bench/bench_scrape" --trawl "$build/trawl" --shop "$build/tests/shop" ${SCRAPE_BENCH_ARGS:-}
+# shellcheck disable=SC2086
+"$build/bench/bench_obs" --trawl "$build/trawl" ${OBS_BENCH_ARGS:-}
