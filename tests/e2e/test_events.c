@@ -463,3 +463,112 @@ Test(events, trawl_watch_follows_a_batch)
     cr_assert(strstr(r.err, "token") != NULL, "%s", r.err);
     cr_assert_eq(e2e_serve_stop(&s, 15000), 0);
 }
+
+/* A scraping session's progress, a breaker that opens and an alert reach the subscribers of
+ * their kind and workspace. */
+Test(events, sessions_breakers_and_alerts, .timeout = 120)
+{
+    struct origin shop;
+    e2e_shop(&shop, 30);
+    struct serve s;
+    /* the shop's broken pages may trip its breaker too: a short open period keeps the session
+     * short, and the test looks for the dead port's breaker among the events */
+    E2E_SERVE(&s, NULL, "--crawl-workers", "2", "--workers", "2", "--allow-private", "127.0.0.2/32",
+              "--breaker-failures", "3", "--breaker-open", "1000", "--fetch-timeout", "3000");
+    char a[128], b[128];
+    snprintf(a, sizeof a, "%s", e2e_token(s.db, "alpha"));
+    snprintf(b, sizeof b, "%s", e2e_token(s.db, "beta"));
+    struct sse sess, brk, alerts, other;
+    sse_open(&sess, &s, a, "types=session", NULL, 0);
+    sse_open(&brk, &s, a, "types=breaker", NULL, 0);
+    sse_open(&alerts, &s, a, "types=alert", NULL, 0);
+    sse_open(&other, &s, b, "types=session,alert", NULL, 0);
+
+    /* the session: its events carry its counts up to the end */
+    struct resp r;
+    char url[256];
+    snprintf(url, sizeof url, "%s/", shop.base);
+    e2e_call(&r, &s, "POST", "/v1/scraping-sessions", a,
+             json_pack("{s:s, s:s}", "source_url", url, "mode", "crawl"));
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char sid[64];
+    snprintf(sid, sizeof sid, "%s",
+             json_string_value(json_object_get(json_object_get(r.json, "session"), "id")));
+    e2e_resp_release(&r);
+    struct event ev;
+    long long last_done = -1;
+    for (;;) {
+        cr_assert_eq(sse_next(&sess, &ev, 60000), 1, "session events stopped");
+        cr_assert_str_eq(ev.kind, "session");
+        cr_assert_str_eq(str(&ev, "sessionId"), sid);
+        cr_assert_str_eq(str(&ev, "sourceUrl"), url);
+        long long done = json_integer_value(json_object_get(ev.data, "completedPages"));
+        cr_assert_geq(done, last_done, "pages done do not go back");
+        last_done = done;
+        bool end = strcmp(str(&ev, "status"), "completed") == 0;
+        long long total = json_integer_value(json_object_get(ev.data, "totalPages"));
+        json_decref(ev.data);
+        if (end) {
+            cr_assert_gt(total, 30, "the shop's pages were found");
+            break;
+        }
+    }
+
+    /* the breaker: crawl jobs to a port nobody listens on */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.2", &sa.sin_addr);
+    bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    socklen_t sl = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    close(fd);
+    char dead[128];
+    snprintf(dead, sizeof dead, "http://127.0.0.2:%d", ntohs(sa.sin_port));
+    for (int i = 0; i < 4; i++) {
+        snprintf(url, sizeof url, "%s/page%d", dead, i);
+        e2e_call(&r, &s, "POST", "/v1/crawl-jobs", a, json_pack("{s:s}", "url", url));
+        cr_assert_lt(r.status, 300, "%s", r.body);
+        e2e_resp_release(&r);
+    }
+    for (;;) {
+        cr_assert_eq(sse_next(&brk, &ev, 20000), 1, "no breaker event for %s", dead);
+        cr_assert_str_eq(ev.kind, "breaker");
+        bool ours = strcmp(str(&ev, "service"), dead) == 0;
+        if (ours)
+            cr_assert_str_eq(str(&ev, "state"), "open");
+        json_decref(ev.data);
+        if (ours)
+            break;
+    }
+
+    /* an alert: a job failed for good */
+    e2e_call(&r, &s, "POST", "/v1/jobs", a,
+             json_pack("{s:s, s:i}", "type", "ingest", "maxAttempts", 1));
+    e2e_resp_release(&r);
+    e2e_call(&r, &s, "POST", "/v1/jobs/claim", a,
+             json_pack("{s:[s], s:s}", "types", "ingest", "worker", "w"));
+    json_t *j = json_array_get(json_object_get(r.json, "jobs"), 0);
+    char jid[64], lease[64], path[128];
+    snprintf(jid, sizeof jid, "%s", json_string_value(json_object_get(j, "id")));
+    snprintf(lease, sizeof lease, "%s", json_string_value(json_object_get(j, "leaseToken")));
+    e2e_resp_release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s/fail", jid);
+    e2e_call(&r, &s, "POST", path, a,
+             json_pack("{s:s, s:s, s:s, s:b}", "worker", "w", "leaseToken", lease, "error",
+                       "parse_error: bad row", "retryable", 0));
+    e2e_resp_release(&r);
+    cr_assert_eq(sse_next(&alerts, &ev, 10000), 1, "no alert event");
+    cr_assert_str_eq(ev.kind, "alert");
+    cr_assert_str_eq(str(&ev, "kind"), "job_failed");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(ev.data, "tags"), "job_id")),
+                     jid);
+    json_decref(ev.data);
+    /* beta saw none of alpha's session or alert */
+    cr_assert_eq(sse_next(&other, &ev, 300), 0, "beta saw %s", ev.kind);
+    sse_close(&sess);
+    sse_close(&brk);
+    sse_close(&alerts);
+    sse_close(&other);
+    cr_assert_eq(e2e_serve_stop(&s, 20000), 0);
+    e2e_origin_stop(&shop);
+}
