@@ -45,7 +45,7 @@ static const char usage_[] =
     "  --type TYPE.KEY=VALUE  a job type setting; KEY is max_attempts, backoff_base_ms,\n"
     "                         backoff_cap_ms, timeout_ms, lease_ms or no_progress_ms (repeatable)\n"
     "  --log-level LEVEL      debug, info (default), warn or error\n"
-    "  --event-buffer N       live events kept for clients that reconnect (default 65536)\n"
+    "  --event-buffer N       live events kept for clients that reconnect (default 16384)\n"
     "alerts:\n"
     "  --sentry-dsn DSN       send alerts to Sentry (default $SENTRY_DSN)\n"
     "  --alert-webhook URL    POST alerts as JSON, signed with HMAC-SHA256\n"
@@ -269,7 +269,7 @@ int cmd_serve(int argc, char **argv)
     };
     const char *db = cli_default_db();
     int64_t workers = 4, crawl_workers = 64, batch = 256, grace = 10000, sweep = 2000, v;
-    int64_t event_buffer = 65536;
+    int64_t event_buffer = 16384;
     int64_t retention = 0;
     enum store_durability dur = STORE_DURABLE;
     struct api_opts ao = {0};

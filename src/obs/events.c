@@ -382,7 +382,7 @@ struct ev_bus *ev_bus_new(struct engine *eng, struct breakers *breakers, const s
     if (o)
         b->o = *o;
     if (!b->o.capacity)
-        b->o.capacity = 65536;
+        b->o.capacity = 16384;
     if (!b->o.coalesce_ms)
         b->o.coalesce_ms = 20;
     if (!b->o.ping_ms)

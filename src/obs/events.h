@@ -30,7 +30,7 @@ int ev_kinds_parse(const char *list, unsigned *mask, struct err *e);
 struct breakers;
 
 struct ev_opts {
-    size_t capacity;          /* events kept for resuming; default 65536 */
+    size_t capacity;          /* events kept for resuming; default 16384 */
     int64_t coalesce_ms;      /* subscribers are woken at most this often; default 20 */
     int64_t ping_ms;          /* an idle stream gets a comment this often; default 15000 */
     int64_t progress_ms;      /* batch and session events at most this often each; default 500 */
