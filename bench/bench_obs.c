@@ -31,8 +31,27 @@ static void die(const char *what, const struct err *e)
     exit(1);
 }
 
-/* A fresh database DIR/NAME.db with n noop jobs of workspace "bench" (in batch, when given). */
-static void fill(char *path, size_t size, const char *name, size_t n, const char *batch)
+/* n noop jobs of workspace "bench" (in batch, when given), 10,000 a transaction. */
+static void enqueue_noops(struct engine *eng, size_t n, const char *batch)
+{
+    size_t chunk = 10000;
+    struct job_spec *specs = xcalloc(chunk, sizeof *specs);
+    struct enqueue_result *res = xcalloc(chunk, sizeof *res);
+    for (size_t i = 0; i < chunk; i++)
+        specs[i] = (struct job_spec){.type = "noop", .workspace = "bench", .batch_id = batch};
+    struct err e;
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < chunk ? n - done : chunk;
+        if (engine_enqueue_many(eng, specs, k, res, &e))
+            die("enqueue", &e);
+        done += k;
+    }
+    free(specs);
+    free(res);
+}
+
+/* A fresh database DIR/NAME.db with n noop jobs of workspace "bench". */
+static void fill(char *path, size_t size, const char *name, size_t n)
 {
     snprintf(path, size, "%s/%s.db", dir_, name);
     char cmd[1400];
@@ -47,19 +66,7 @@ static void fill(char *path, size_t size, const char *name, size_t n, const char
     struct engine *eng;
     if (engine_open(s, NULL, &eng, &e) || handlers_configure(eng, &e))
         die("engine", &e);
-    size_t chunk = 10000;
-    struct job_spec *specs = xcalloc(chunk, sizeof *specs);
-    struct enqueue_result *res = xcalloc(chunk, sizeof *res);
-    for (size_t i = 0; i < chunk; i++)
-        specs[i] = (struct job_spec){.type = "noop", .workspace = "bench", .batch_id = batch};
-    for (size_t done = 0; done < n;) {
-        size_t k = n - done < chunk ? n - done : chunk;
-        if (engine_enqueue_many(eng, specs, k, res, &e))
-            die("enqueue", &e);
-        done += k;
-    }
-    free(specs);
-    free(res);
+    enqueue_noops(eng, n, NULL);
     engine_close(eng);
 }
 
@@ -102,7 +109,7 @@ static void bench_metrics(const char *trawl, size_t n)
 {
     char db[600], tok[128], log[700];
     int64_t t0 = clock_mono_ns();
-    fill(db, sizeof db, "metrics", n, NULL);
+    fill(db, sizeof db, "metrics", n);
     printf("# %zu jobs in the store in %.1f s\n", n, (double)(clock_mono_ns() - t0) / 1e9);
     token(trawl, db, tok, sizeof tok);
     /* counting the table, as a metric answered without counters would */
@@ -237,7 +244,7 @@ static void sse_run(const char *trawl, size_t n, int nsubs, const char *label, c
     static int run;
     char db[600], tok[128], log[700], name[64];
     snprintf(name, sizeof name, "sse%d", run++); /* its own log: bench_serve reads the port there */
-    fill(db, sizeof db, name, 0, NULL);
+    fill(db, sizeof db, name, 0);
     token(trawl, db, tok, sizeof tok);
     snprintf(log, sizeof log, "%s/%s.log", dir_, name);
     int port;
@@ -260,19 +267,7 @@ static void sse_run(const char *trawl, size_t n, int nsubs, const char *label, c
         die("engine", &e);
     int64_t cpu0 = bench_cpu_us(pid);
     int64_t t0 = clock_mono_ns();
-    size_t chunk = 10000;
-    struct job_spec *specs = xcalloc(chunk, sizeof *specs);
-    struct enqueue_result *res = xcalloc(chunk, sizeof *res);
-    for (size_t i = 0; i < chunk; i++)
-        specs[i] = (struct job_spec){.type = "noop", .workspace = "bench", .batch_id = "b"};
-    for (size_t done = 0; done < n;) {
-        size_t k = n - done < chunk ? n - done : chunk;
-        if (engine_enqueue_many(eng, specs, k, res, &e))
-            die("enqueue", &e);
-        done += k;
-    }
-    free(specs);
-    free(res);
+    enqueue_noops(eng, n, "b");
     /* polled from the counters (a count of the table would load the machine) */
     int64_t counts[JOB_STATUS_COUNT] = {0};
     int64_t deadline = clock_mono_ms() + 600000;

@@ -28,6 +28,7 @@ struct limit {
     char key[512]; /* the fingerprint, joined */
     int64_t sent_at;
     int64_t suppressed;
+    int pending; /* alerts raised in transactions not yet committed or rolled back */
 };
 
 struct alerter {
@@ -89,43 +90,62 @@ static void error_type(const char *error, char *out, size_t n)
         snprintf(out, n, "%.*s", (int)k, error);
 }
 
+/* The limiter's entry for key, made (in place of the one quiet the longest when full). Under
+ * the lock. */
+static struct limit *limit_of(struct alerter *a, const char *key)
+{
+    size_t i = 0, oldest = 0;
+    for (; i < a->nlimits; i++) {
+        if (strcmp(a->limits[i].key, key) == 0)
+            return &a->limits[i];
+        if (a->limits[i].sent_at < a->limits[oldest].sent_at && !a->limits[i].pending)
+            oldest = i;
+    }
+    i = a->nlimits < LIMIT_KEYS ? a->nlimits++ : oldest;
+    struct limit *l = &a->limits[i];
+    memset(l, 0, sizeof *l);
+    snprintf(l->key, sizeof l->key, "%s", key);
+    l->sent_at = INT64_MIN / 2;
+    return l;
+}
+
 /* Whether an alert with this fingerprint may go out now; when not, it is counted. *suppressed
- * gets how many were held back since the last one sent. */
+ * gets how many were held back since the last one sent. An alert let through is pending until
+ * its transaction ends (rate_done): a transaction rolled back and replayed does not find its own
+ * first try in the window. */
 static bool rate_ok(struct alerter *a, const char *key, int64_t now, int64_t *suppressed)
 {
     *suppressed = 0;
     if (a->o.rate_window_ms < 0)
         return true;
     pthread_mutex_lock(&a->lock);
-    size_t i = 0, oldest = 0;
-    for (; i < a->nlimits; i++) {
-        if (strcmp(a->limits[i].key, key) == 0)
-            break;
-        if (a->limits[i].sent_at < a->limits[oldest].sent_at)
-            oldest = i;
-    }
-    bool ok = true;
-    if (i < a->nlimits) {
-        struct limit *l = &a->limits[i];
-        if (now - l->sent_at < a->o.rate_window_ms) {
-            l->suppressed++;
-            ok = false;
-        } else {
-            *suppressed = l->suppressed;
-            l->suppressed = 0;
-            l->sent_at = now;
-        }
+    struct limit *l = limit_of(a, key);
+    bool ok = !l->pending && now - l->sent_at >= a->o.rate_window_ms;
+    if (ok) {
+        *suppressed = l->suppressed;
+        l->suppressed = 0;
+        l->pending++;
     } else {
-        if (a->nlimits < LIMIT_KEYS)
-            i = a->nlimits++;
-        else
-            i = oldest; /* forget the fingerprint quiet the longest */
-        snprintf(a->limits[i].key, sizeof a->limits[i].key, "%s", key);
-        a->limits[i].sent_at = now;
-        a->limits[i].suppressed = 0;
+        l->suppressed++;
     }
     pthread_mutex_unlock(&a->lock);
     return ok;
+}
+
+/* The transaction of an alert rate_ok let through has ended. */
+static void rate_done(struct alerter *a, const char *key, int64_t suppressed, bool committed)
+{
+    if (a->o.rate_window_ms < 0)
+        return;
+    pthread_mutex_lock(&a->lock);
+    struct limit *l = limit_of(a, key);
+    if (l->pending > 0)
+        l->pending--;
+    if (committed)
+        l->sent_at = engine_now(a->eng);
+    else
+        l->suppressed += suppressed; /* they were not told after all */
+    pthread_mutex_unlock(&a->lock);
 }
 
 static json_t *job_context(const struct job *j)
@@ -138,16 +158,20 @@ static json_t *job_context(const struct job *j)
         "lastHeartbeat", (json_int_t)j->last_heartbeat, "progressAt", (json_int_t)j->progress_at);
 }
 
-struct published {
+/* What is left to do once an alert's transaction ends. */
+struct raised {
     struct alerter *a;
+    char key[512];
+    int64_t suppressed;
     char *workspace;
-    char *text;
+    char *text; /* the alert, for the live events */
 };
 
-static void publish_after(void *arg, bool committed)
+static void raised_after(void *arg, bool committed)
 {
-    struct published *p = arg;
-    if (committed && p->a->bus)
+    struct raised *p = arg;
+    rate_done(p->a, p->key, p->suppressed, committed);
+    if (committed && p->a->bus && p->text)
         ev_publish(p->a->bus, EV_ALERT, p->workspace, NULL, NULL, p->text);
     free(p->workspace);
     free(p->text);
@@ -191,14 +215,13 @@ static void raise_alert(struct alerter *a, struct engine_tx *tx, json_t *alert,
             log_error("alert: cannot enqueue its delivery to %s: %s", targets[i], e.msg);
         free(text);
     }
-    struct published *p = xmalloc(sizeof *p);
+    struct raised *p = xmalloc(sizeof *p);
     p->a = a;
+    snprintf(p->key, sizeof p->key, "%s", key);
+    p->suppressed = suppressed;
     p->workspace = xstrdup(workspace);
     p->text = json_dumps(alert, JSON_COMPACT);
-    if (p->text)
-        engine_tx_after(tx, publish_after, p);
-    else
-        publish_after(p, false);
+    engine_tx_after(tx, raised_after, p);
 }
 
 static json_t *new_alert(struct alerter *a, const char *kind, const char *level, json_t *tags,
@@ -408,9 +431,11 @@ int handler_alert(struct job_ctx *ctx)
     struct alerter *a = job_ctx_arg(ctx);
     json_error_t je;
     json_t *args = json_loads(job_ctx_args(ctx), 0, &je);
-    const char *target = json_string_value(json_object_get(args, "target"));
+    const char *t = json_string_value(json_object_get(args, "target"));
     json_t *alert = json_object_get(args, "alert");
-    if (!target || !json_is_object(alert)) {
+    char target[16]; /* outlives args */
+    snprintf(target, sizeof target, "%s", t ? t : "");
+    if (!t || !json_is_object(alert)) {
         json_decref(args);
         return job_ctx_fail(ctx, false, "invalid_args: an alert delivery needs target and alert");
     }

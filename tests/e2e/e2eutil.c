@@ -267,6 +267,37 @@ void e2e_shop(struct origin *o, int products)
     start_server(o, argv, "shop");
 }
 
+void e2e_claim(const struct serve *s, const char *token, const char *type, char id[64],
+               char lease[64])
+{
+    struct resp r;
+    e2e_call(&r, s, "POST", "/v1/jobs/claim", token,
+             json_pack("{s:[s], s:s, s:i}", "types", type, "worker", "w", "limit", 1));
+    cr_assert_eq(r.status, 200, "claim: HTTP %ld %s", r.status, r.body ? r.body : "");
+    json_t *j = json_array_get(json_object_get(r.json, "jobs"), 0);
+    cr_assert_not_null(j, "nothing to claim: %s", r.body);
+    snprintf(id, 64, "%s", json_string_value(json_object_get(j, "id")));
+    snprintf(lease, 64, "%s", json_string_value(json_object_get(j, "leaseToken")));
+    e2e_resp_release(&r);
+}
+
+void e2e_worker_end(const struct serve *s, const char *token, const char *id, const char *lease,
+                    const char *how, const char *error)
+{
+    bool done = strcmp(how, "complete") == 0;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s/%s", id, done ? "complete" : "fail");
+    json_t *body = json_pack("{s:s, s:s}", "worker", "w", "leaseToken", lease);
+    if (!done) {
+        json_object_set_new(body, "error", json_string(error ? error : "it broke"));
+        json_object_set_new(body, "retryable", json_boolean(strcmp(how, "retry") == 0));
+    }
+    struct resp r;
+    e2e_call(&r, s, "POST", path, token, body);
+    cr_assert_eq(r.status, 200, "%s: HTTP %ld %s", how, r.status, r.body ? r.body : "");
+    e2e_resp_release(&r);
+}
+
 void e2e_sentry(struct origin *o, int port, const char *key, const char *secret)
 {
     char n[16];

@@ -75,6 +75,14 @@ void e2e_resp_release(struct resp *r);
 /* The error message of a failed call, or "". */
 const char *e2e_err(const struct resp *r);
 
+/* As the external worker "w": claim one job of type (the test fails when there is none), and
+ * get its id and lease token; then end it with e2e_worker_end: how is "complete", "fail" (for
+ * good) or "retry" (a retryable failure), with error as the failure's message. */
+void e2e_claim(const struct serve *s, const char *token, const char *type, char id[64],
+               char lease[64]);
+void e2e_worker_end(const struct serve *s, const char *token, const char *id, const char *lease,
+                    const char *how, const char *error);
+
 /* Run the trawl binary with args (NULL-terminated) and environment additions (NULL-terminated
  * "NAME=value"); capture exit status, stdout and stderr. */
 struct run {

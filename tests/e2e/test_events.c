@@ -545,18 +545,9 @@ Test(events, sessions_breakers_and_alerts, .timeout = 120)
     e2e_call(&r, &s, "POST", "/v1/jobs", a,
              json_pack("{s:s, s:i}", "type", "ingest", "maxAttempts", 1));
     e2e_resp_release(&r);
-    e2e_call(&r, &s, "POST", "/v1/jobs/claim", a,
-             json_pack("{s:[s], s:s}", "types", "ingest", "worker", "w"));
-    json_t *j = json_array_get(json_object_get(r.json, "jobs"), 0);
-    char jid[64], lease[64], path[128];
-    snprintf(jid, sizeof jid, "%s", json_string_value(json_object_get(j, "id")));
-    snprintf(lease, sizeof lease, "%s", json_string_value(json_object_get(j, "leaseToken")));
-    e2e_resp_release(&r);
-    snprintf(path, sizeof path, "/v1/jobs/%s/fail", jid);
-    e2e_call(&r, &s, "POST", path, a,
-             json_pack("{s:s, s:s, s:s, s:b}", "worker", "w", "leaseToken", lease, "error",
-                       "parse_error: bad row", "retryable", 0));
-    e2e_resp_release(&r);
+    char jid[64], lease[64];
+    e2e_claim(&s, a, "ingest", jid, lease);
+    e2e_worker_end(&s, a, jid, lease, "fail", "parse_error: bad row");
     cr_assert_eq(sse_next(&alerts, &ev, 10000), 1, "no alert event");
     cr_assert_str_eq(ev.kind, "alert");
     cr_assert_str_eq(str(&ev, "kind"), "job_failed");

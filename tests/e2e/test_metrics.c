@@ -27,38 +27,11 @@ static void enqueue(const struct serve *s, const char *tok, const char *type, in
     e2e_resp_release(&r);
 }
 
-/* Claim one job of type as worker "w"; its id and lease token. */
-static void claim(const struct serve *s, const char *tok, const char *type, char id[64],
-                  char lease[64])
-{
-    struct resp r;
-    e2e_call(&r, s, "POST", "/v1/jobs/claim", tok,
-             json_pack("{s:[s], s:s, s:i}", "types", type, "worker", "w", "limit", 1));
-    OK_STATUS(r, 200);
-    json_t *j = json_array_get(json_object_get(r.json, "jobs"), 0);
-    cr_assert_not_null(j, "nothing to claim: %s", r.body);
-    snprintf(id, 64, "%s", json_string_value(json_object_get(j, "id")));
-    snprintf(lease, 64, "%s", json_string_value(json_object_get(j, "leaseToken")));
-    e2e_resp_release(&r);
-}
-
 static void end_job(const struct serve *s, const char *tok, const char *type, const char *how)
 {
-    char id[64], lease[64], path[128];
-    claim(s, tok, type, id, lease);
-    struct resp r;
-    if (strcmp(how, "complete") == 0) {
-        snprintf(path, sizeof path, "/v1/jobs/%s/complete", id);
-        e2e_call(&r, s, "POST", path, tok,
-                 json_pack("{s:s, s:s}", "worker", "w", "leaseToken", lease));
-    } else {
-        snprintf(path, sizeof path, "/v1/jobs/%s/fail", id);
-        e2e_call(&r, s, "POST", path, tok,
-                 json_pack("{s:s, s:s, s:s, s:b}", "worker", "w", "leaseToken", lease, "error",
-                           "it broke", "retryable", strcmp(how, "retry") == 0));
-    }
-    OK_STATUS(r, 200);
-    e2e_resp_release(&r);
+    char id[64], lease[64];
+    e2e_claim(s, tok, type, id, lease);
+    e2e_worker_end(s, tok, id, lease, how, NULL);
 }
 
 static int64_t num(json_t *o, const char *k)
