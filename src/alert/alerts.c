@@ -178,22 +178,22 @@ static void raised_after(void *arg, bool committed)
     free(p);
 }
 
-/* Enqueue the deliveries of one alert in the transaction tx. */
-static void raise_alert(struct alerter *a, struct engine_tx *tx, json_t *alert,
-                        const char *workspace)
+/* Whether an alert with fingerprint [f0, f1] is to go out (the rate limiter), before anything is
+ * built for it; key gets the fingerprint joined, *suppressed how many were held back. */
+static bool due(struct alerter *a, const char *f0, const char *f1, char key[512],
+                int64_t *suppressed)
 {
-    json_t *fp = json_object_get(alert, "fingerprint");
-    char key[512] = "";
-    size_t kl = 0;
-    for (size_t i = 0; i < json_array_size(fp); i++)
-        kl += (size_t)snprintf(key + kl, kl < sizeof key ? sizeof key - kl : 0, "%s%s",
-                               i ? "/" : "", json_string_value(json_array_get(fp, i)));
-    int64_t now = engine_now(a->eng), suppressed;
-    if (!rate_ok(a, key, now, &suppressed)) {
-        log_info("alert %s held back (rate limit): %s", key,
-                 json_string_value(json_object_get(alert, "message")));
-        return;
-    }
+    snprintf(key, 512, "%s/%s", f0, f1);
+    if (rate_ok(a, key, engine_now(a->eng), suppressed))
+        return true;
+    log_info("alert %s held back (rate limit)", key);
+    return false;
+}
+
+/* Enqueue the deliveries of one alert (due said it may go) in the transaction tx. */
+static void raise_alert(struct alerter *a, struct engine_tx *tx, json_t *alert,
+                        const char *workspace, const char *key, int64_t suppressed)
+{
     json_object_set_new(alert, "suppressed", json_integer(suppressed));
     log_warn("alert %s: %s", json_string_value(json_object_get(alert, "kind")),
              json_string_value(json_object_get(alert, "message")));
@@ -266,7 +266,9 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
         session && store_session_get(engine_tx_store(tx), NULL, j.id, true, &ss, &e) == 0;
     const char *source = have_ss ? ss.source_url : "unknown";
     json_t *ctxj = json_pack("{s:o}", "job", job_context(&j));
-    int64_t now = engine_now(a->eng);
+    int64_t now = engine_now(a->eng), sup;
+    char key[512];
+    json_t *alert;
     if (stuck) {
         int64_t since =
             strcmp(c->cause, "heartbeat_timeout") == 0 ? j.last_heartbeat : j.progress_at;
@@ -274,8 +276,7 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
                             json_pack("{s:s, s:I, s:I}", "reason", c->cause, "stuckForMs",
                                       (json_int_t)(since > 0 ? now - since : 0), "detectedAt",
                                       (json_int_t)now));
-        json_t *alert;
-        if (session)
+        if (session && due(a, "stuck-scraping-session", source, key, &sup)) {
             alert = new_alert(
                 a, "session_stuck", "error",
                 json_pack("{s:s, s:s, s:s, s:s, s:s}", "session_id", have_ss ? ss.id : "unknown",
@@ -283,24 +284,29 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
                           "workspace", j.workspace),
                 json_incref(ctxj), json_pack("[s, s]", "stuck-scraping-session", source),
                 "scraping session of %s is stuck (%s): %s", source, c->cause, or_none(c->message));
-        else
+            raise_alert(a, tx, alert, j.workspace, key, sup);
+            json_decref(alert);
+        } else if (!session && due(a, "stuck-job", c->cause, key, &sup)) {
             alert = new_alert(a, "stuck_job", "error",
                               json_pack("{s:s, s:s, s:s, s:s, s:s}", "job_id", j.id, "job_type",
                                         j.type, "error_type", "stuck_job", "failure_reason",
                                         c->cause, "workspace", j.workspace),
                               json_incref(ctxj), json_pack("[s, s]", "stuck-job", c->cause),
                               "job %s (%s) is stuck: %s", j.id, j.type, or_none(c->message));
-        raise_alert(a, tx, alert, j.workspace);
-        json_decref(alert);
+            raise_alert(a, tx, alert, j.workspace, key, sup);
+            json_decref(alert);
+        }
         /* what recovery made of it */
-        if (c->to == JOB_FAILED)
+        if (c->to == JOB_FAILED && due(a, "restarts-exhausted", j.type, key, &sup)) {
             alert = new_alert(a, "restarts_exhausted", "error",
                               json_pack("{s:s, s:s, s:s, s:s}", "job_id", j.id, "job_type", j.type,
                                         "failure_reason", c->cause, "workspace", j.workspace),
                               json_incref(ctxj), json_pack("[s, s]", "restarts-exhausted", j.type),
                               "job %s (%s) failed after its last restart (%d of %d attempts)", j.id,
                               j.type, j.attempt, j.max_attempts);
-        else
+            raise_alert(a, tx, alert, j.workspace, key, sup);
+            json_decref(alert);
+        } else if (c->to != JOB_FAILED && due(a, "job-resumed", j.type, key, &sup)) {
             alert = new_alert(a, "job_resumed", "warning",
                               json_pack("{s:s, s:s, s:s, s:s}", "job_id", j.id, "job_type", j.type,
                                         "failure_reason", c->cause, "workspace", j.workspace),
@@ -308,15 +314,15 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
                               "job %s (%s) requeued to resume from its %s (attempt %d of %d next)",
                               j.id, j.type, j.checkpoint ? "checkpoint" : "start", j.attempt + 1,
                               j.max_attempts);
-        raise_alert(a, tx, alert, j.workspace);
-        json_decref(alert);
+            raise_alert(a, tx, alert, j.workspace, key, sup);
+            json_decref(alert);
+        }
     } else {
         char etype[64];
         error_type(j.error, etype, sizeof etype);
         char fp0[JOB_TYPE_MAX + 16];
         snprintf(fp0, sizeof fp0, "%s-failed", j.type);
-        json_t *alert;
-        if (session)
+        if (session && due(a, "scraping-session-failed", source, key, &sup)) {
             alert =
                 new_alert(a, "session_failed", "error",
                           json_pack("{s:s, s:s, s:s, s:s, s:s}", "session_id",
@@ -324,7 +330,9 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
                                     j.id, "error_type", etype, "workspace", j.workspace),
                           json_incref(ctxj), json_pack("[s, s]", "scraping-session-failed", source),
                           "scraping session of %s failed: %s", source, or_none(j.error));
-        else
+            raise_alert(a, tx, alert, j.workspace, key, sup);
+            json_decref(alert);
+        } else if (!session && due(a, fp0, or_none(j.stage), key, &sup)) {
             alert = new_alert(a, "job_failed", "error",
                               json_pack("{s:s, s:s, s:s, s:s, s:s}", "job_id", j.id, "job_type",
                                         j.type, "error_type", etype, "stage", or_none(j.stage),
@@ -332,8 +340,9 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
                               json_incref(ctxj), json_pack("[s, s]", fp0, or_none(j.stage)),
                               "job %s (%s) failed for good after %d attempt%s: %s", j.id, j.type,
                               j.attempt, j.attempt == 1 ? "" : "s", or_none(j.error));
-        raise_alert(a, tx, alert, j.workspace);
-        json_decref(alert);
+            raise_alert(a, tx, alert, j.workspace, key, sup);
+            json_decref(alert);
+        }
     }
     json_decref(ctxj);
     if (have_ss)
