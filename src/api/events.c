@@ -8,11 +8,16 @@
 #include "obs/events.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define SSE_SNDBUF (64 * 1024)
+#define SSE_NICE   19
 
 struct sse {
     struct MHD_Connection *conn;
@@ -32,6 +37,25 @@ static void wake(void *ctx)
     MHD_resume_connection(x->conn);
 }
 
+/* Copying events to subscribers yields the CPU to the engine: libmicrohttpd's thread runs at a
+ * lower priority (nice + SSE_NICE) while it does, so subscribers that want more than the machine
+ * can give fall behind and are dropped instead of slowing the jobs. Only where the priority can
+ * be raised back afterwards (root, or RLIMIT_NICE allows it): the thread also serves every other
+ * request. */
+static bool may_renice(int nice_now)
+{
+    static atomic_int known = -1; /* -1: not asked yet; else 0 or 1 */
+    int k = atomic_load(&known);
+    if (k < 0) {
+        struct rlimit rl;
+        k = geteuid() == 0 ||
+            (getrlimit(RLIMIT_NICE, &rl) == 0 &&
+             (rl.rlim_cur == RLIM_INFINITY || 20 - (long)rl.rlim_cur <= nice_now));
+        atomic_store(&known, k);
+    }
+    return k == 1;
+}
+
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
@@ -45,7 +69,14 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
             return (ssize_t)(sizeof hello - 1);
         }
     }
+    id_t tid = (id_t)syscall(SYS_gettid);
+    int was = getpriority(PRIO_PROCESS, tid);
+    bool yield = may_renice(was);
+    if (yield)
+        setpriority(PRIO_PROCESS, tid, was + SSE_NICE);
     ssize_t n = ev_read(x->sub, buf, max, park, x);
+    if (yield)
+        setpriority(PRIO_PROCESS, tid, was);
     if (n == EV_DROPPED || n == EV_CLOSED)
         return MHD_CONTENT_READER_END_OF_STREAM;
     return n;
