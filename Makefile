@@ -27,8 +27,9 @@ LIB_SRC := $(sort $(wildcard src/base/*.c src/store/*.c src/engine/*.c src/fetch
                              src/parse/*.c src/handlers/*.c src/api/*.c src/cli/*.c \
                              src/obs/*.c src/alert/*.c))
 MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
-GEN_SRC := $(BUILD)/gen/migrations.c
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+UI_FILES := src/ui/index.html src/ui/app.css src/ui/app.js
+GEN_SRC := $(BUILD)/gen/migrations.c $(BUILD)/gen/ui.c
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/ui.o
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 E2E_SRC := $(sort $(wildcard tests/e2e/test_*.c)) tests/e2e/e2eutil.c
@@ -50,6 +51,14 @@ $(BUILD)/%.o: %.c
 	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# the dashboard, embedded in the binary
+$(BUILD)/gen/ui.c: $(UI_FILES) scripts/embed-ui.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-ui.sh $@ $(UI_FILES)
+
+$(BUILD)/gen/ui.o: $(BUILD)/gen/ui.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libtrawl.a: $(LIB_OBJ)

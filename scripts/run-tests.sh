@@ -35,6 +35,27 @@ criterion_suite unit "$build/tests/unit_tests" --jobs 2 --timeout 120
 # End to end: the real trawl serve over HTTP, against origin servers that misbehave on purpose.
 criterion_suite e2e "$build/tests/e2e_tests" --jobs 2 --timeout 300
 
+# The dashboard in real headless Chromium (tests/browser; BROWSER_TESTS=0 leaves it out).
+if [ "${BROWSER_TESTS:-1}" != 0 ]; then
+    here=$(cd "$(dirname "$0")/.." && pwd)
+    if [ ! -d "$here/tests/browser/node_modules/playwright-core" ]; then
+        (cd "$here/tests/browser" && npm ci --no-audit --no-fund --loglevel=error) ||
+            echo "browser tests: npm ci failed"
+    fi
+    node "$here/tests/browser/dashboard.test.mjs" "$build" >"$tmp/browser.log" 2>&1
+    grep -v '^token ' "$tmp/browser.log"
+    line=$(tail -n 1 "$tmp/browser.log")
+    p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+    f=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+    if [ -z "$p" ]; then
+        echo "browser tests: no summary"
+        failed=$((failed + 1))
+    else
+        passed=$((passed + p))
+        failed=$((failed + f))
+    fi
+fi
+
 # Crash test: kill -9 a real trawl serve again and again.
 echo "crash test: ${CRASH_KILLS:-50} kills of $build/trawl serve"
 if "$build/tests/crash_test" --trawl "$build/trawl" --kills "${CRASH_KILLS:-50}"; then

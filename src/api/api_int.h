@@ -96,6 +96,8 @@ enum MHD_Result api_reply_stream(struct req *r, const char *ctype, const char *d
 /* Answer with status and data (stolen, malloc'd) of content type ctype. */
 enum MHD_Result api_reply_text(struct req *r, unsigned status, const char *ctype, char *data,
                                size_t len);
+/* Answer with a response made by the caller (taken). */
+enum MHD_Result api_reply_response(struct req *r, unsigned status, struct MHD_Response *resp);
 /* {"success": true} merged with body's members. */
 json_t *api_ok(void);
 
@@ -133,7 +135,10 @@ enum MHD_Result api_readyz(struct req *r);
 enum MHD_Result api_breakers(struct req *r);
 enum MHD_Result api_metrics(struct req *r);
 enum MHD_Result api_metrics_prometheus(struct req *r);
+enum MHD_Result api_metrics_series(struct req *r);
 enum MHD_Result api_events(struct req *r);
+enum MHD_Result api_ui_index(struct req *r);
+enum MHD_Result api_ui_file(struct req *r);
 
 enum MHD_Result api_jobs_create(struct req *r);
 enum MHD_Result api_jobs_list(struct req *r);

@@ -42,10 +42,13 @@ struct route {
 };
 
 static const struct route routes_[] = {
+    {"GET", "/", api_ui_index, R_PUBLIC | R_INLINE},
+    {"GET", "/ui/:file", api_ui_file, R_PUBLIC | R_INLINE},
     {"GET", "/healthz", api_healthz, R_PUBLIC | R_INLINE},
     {"GET", "/readyz", api_readyz, R_PUBLIC},
     {"GET", "/v1/breakers", api_breakers, 0},
     {"GET", "/v1/metrics", api_metrics, 0},
+    {"GET", "/v1/metrics/series", api_metrics_series, 0},
     {"GET", "/metrics", api_metrics_prometheus, 0},
     {"GET", "/v1/events", api_events, 0},
     {"POST", "/v1/crawl-jobs", api_crawl_create, R_JSON | R_INLINE},
@@ -192,6 +195,11 @@ static enum MHD_Result send_buf(struct req *r, unsigned status, char *data, size
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (hname && hvalue)
         MHD_add_response_header(resp, hname, hvalue);
+    return deliver(r, status, resp);
+}
+
+enum MHD_Result api_reply_response(struct req *r, unsigned status, struct MHD_Response *resp)
+{
     return deliver(r, status, resp);
 }
 

@@ -95,6 +95,64 @@ enum MHD_Result api_metrics(struct req *r)
     return api_reply(r, 200, body);
 }
 
+/* GET /v1/metrics/series: per minute of the window and per type, what completed and failed, and
+ * the average processing time; for the dashboard's charts. */
+enum MHD_Result api_metrics_series(struct req *r)
+{
+    struct engine *eng = r->api->deps.eng;
+    const char *window = api_query(r, "window");
+    const char *type = api_query(r, "type");
+    struct err e;
+    err_clear(&e);
+    int64_t win = obs_parse_window(window ? window : DEFAULT_WINDOW, &e);
+    if (win < 0)
+        return api_reply_err(r, &e);
+    if (win > 24 * 3600 * 1000LL)
+        return api_reply_error(r, 400, "a series covers at most 24h, one point a minute");
+    if (type && !type_syntax(type))
+        return api_reply_error(r, 400, "type must be 1-%d printable characters without spaces",
+                               JOB_TYPE_MAX);
+    int64_t now = engine_now(eng);
+    int64_t first = (now - win) / 60000 + 1, last = now / 60000;
+    size_t points = (size_t)(last - first + 1);
+    struct stats_query q = {.workspace = r->workspace, .type = type, .since = first * 60000};
+    struct stats_minute *rows;
+    size_t n;
+    if (engine_job_minutes(eng, &q, &rows, &n, &e) < 0)
+        return api_reply_err(r, &e);
+    json_t *by_type = json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].minute < first || rows[i].minute > last)
+            continue;
+        json_t *t = json_object_get(by_type, rows[i].type);
+        if (!t) {
+            t = json_object();
+            const char *keys[] = {"completed", "failed", "retried", "averageProcessingTime"};
+            for (size_t k = 0; k < 4; k++) {
+                json_t *arr = json_array();
+                for (size_t p = 0; p < points; p++)
+                    json_array_append_new(arr, k == 3 ? json_real(0) : json_integer(0));
+                json_object_set_new(t, keys[k], arr);
+            }
+            json_object_set_new(by_type, rows[i].type, t);
+        }
+        size_t at = (size_t)(rows[i].minute - first);
+        json_array_set_new(json_object_get(t, "completed"), at, json_integer(rows[i].completed));
+        json_array_set_new(json_object_get(t, "failed"), at, json_integer(rows[i].failed));
+        json_array_set_new(json_object_get(t, "retried"), at, json_integer(rows[i].retried));
+        json_array_set_new(
+            json_object_get(t, "averageProcessingTime"), at,
+            json_real(rows[i].proc_n ? (double)rows[i].proc_ms / (double)rows[i].proc_n : 0));
+    }
+    stats_minutes_free(rows, n);
+    json_t *body = api_ok();
+    json_object_set_new(body, "window", json_string(window ? window : DEFAULT_WINDOW));
+    json_object_set_new(body, "firstMinute", api_time(first * 60000));
+    json_object_set_new(body, "points", json_integer((json_int_t)points));
+    json_object_set_new(body, "byType", by_type);
+    return api_reply(r, 200, body);
+}
+
 enum MHD_Result api_metrics_prometheus(struct req *r)
 {
     if (!r->api->deps.obs)

@@ -1471,6 +1471,12 @@ int engine_job_stats(struct engine *eng, const struct stats_query *q, struct sta
     return store_stats(eng->store, q, out, n, e);
 }
 
+int engine_job_minutes(struct engine *eng, const struct stats_query *q, struct stats_minute **out,
+                       size_t *n, struct err *e)
+{
+    return store_stats_minutes(eng->store, q, out, n, e);
+}
+
 bool engine_type_known(struct engine *eng, const char *type)
 {
     pthread_mutex_lock(&eng->lock);

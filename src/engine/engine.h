@@ -256,6 +256,9 @@ int engine_counts(struct engine *eng, int64_t counts[JOB_STATUS_COUNT], struct e
  * the number of rows (stats_rows_free). */
 int engine_job_stats(struct engine *eng, const struct stats_query *q, struct stats_row **out,
                      size_t *n, struct err *e);
+/* What ended in each minute since q->since, per type (store_stats_minutes). */
+int engine_job_minutes(struct engine *eng, const struct stats_query *q, struct stats_minute **out,
+                       size_t *n, struct err *e);
 /* List jobs, newest first. status is a status name or NULL; an unknown name is refused with
  * TRAWL_EINVAL. f may be NULL (no filter); its status field is ignored. limit 0 means 100; at
  * most 10000. Returns the number of jobs listed or an error. */

@@ -56,7 +56,7 @@ struct sq {
         *token_find, *token_list, *token_revoke, *crawl_save, *crawl_get, *crawl_expire;
     sqlite3_stmt *sc[24]; /* scraping sessions (sqlite_scrape.c), by SC_* index */
     /* metrics (sqlite_stats.c) */
-    sqlite3_stmt *st_counts, *st_minute, *st_prune, *st_read;
+    sqlite3_stmt *st_counts, *st_minute, *st_prune, *st_read, *st_series;
     int64_t st_pruned; /* the minute up to which job_minutes was last pruned */
 };
 
@@ -123,4 +123,6 @@ int sq_stats_add(struct store *s, const struct stats_delta *d, size_t n, int64_t
                  struct err *e);
 int sq_stats(struct store *s, const struct stats_query *q, struct stats_row **out, size_t *n,
              struct err *e);
+int sq_stats_minutes(struct store *s, const struct stats_query *q, struct stats_minute **out,
+                     size_t *n, struct err *e);
 #endif

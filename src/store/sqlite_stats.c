@@ -139,3 +139,50 @@ int sq_stats(struct store *s, const struct stats_query *qy, struct stats_row **o
     *n = cnt;
     return (int)cnt;
 }
+
+int sq_stats_minutes(struct store *s, const struct stats_query *qy, struct stats_minute **out,
+                     size_t *n, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    static const char sql[] =
+        "SELECT minute, type, sum(completed), sum(failed), sum(retried), sum(proc_ms), "
+        "sum(proc_n) FROM job_minutes WHERE minute >= ?3 AND (?1 IS NULL OR workspace = ?1) AND "
+        "(?2 IS NULL OR type = ?2) GROUP BY minute, type ORDER BY minute, type";
+    pthread_mutex_lock(&q->rlock);
+    int rc = sq_prep_once(q->r, sql, &q->st_series, e);
+    if (rc) {
+        pthread_mutex_unlock(&q->rlock);
+        return rc;
+    }
+    sqlite3_stmt *st = q->st_series;
+    sq_bind_text(st, 1, qy->workspace);
+    sq_bind_text(st, 2, qy->type);
+    sqlite3_bind_int64(st, 3, qy->since / MINUTE_MS);
+    size_t cap = 0, cnt = 0;
+    struct stats_minute *rows = NULL;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 64;
+            rows = xrealloc(rows, cap * sizeof *rows);
+        }
+        struct stats_minute *r = &rows[cnt++];
+        r->minute = sqlite3_column_int64(st, 0);
+        r->type = sq_col_dup(st, 1);
+        r->completed = sqlite3_column_int64(st, 2);
+        r->failed = sqlite3_column_int64(st, 3);
+        r->retried = sqlite3_column_int64(st, 4);
+        r->proc_ms = sqlite3_column_int64(st, 5);
+        r->proc_n = sqlite3_column_int64(st, 6);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    pthread_mutex_unlock(&q->rlock);
+    if (step != SQLITE_DONE) {
+        stats_minutes_free(rows, cnt);
+        return sq_err(q->r, step, e, "read the job minutes");
+    }
+    *out = rows;
+    *n = cnt;
+    return (int)cnt;
+}

@@ -298,3 +298,18 @@ void stats_rows_free(struct stats_row *rows, size_t n)
     }
     free(rows);
 }
+
+int store_stats_minutes(struct store *s, const struct stats_query *q, struct stats_minute **out,
+                        size_t *n, struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    WRAP(s->ops->stats_minutes(s, q, out, n, e));
+}
+
+void stats_minutes_free(struct stats_minute *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++)
+        free(rows[i].type);
+    free(rows);
+}

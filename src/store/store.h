@@ -125,6 +125,13 @@ struct stats_row {
     int64_t completed, failed, retried, proc_ms, proc_n; /* in the minutes asked for */
 };
 
+/* What ended in one minute, for one type (store_stats_minutes). */
+struct stats_minute {
+    int64_t minute; /* ms since the epoch / 60000 */
+    char *type;
+    int64_t completed, failed, retried, proc_ms, proc_n;
+};
+
 /* Which counters to read: NULL does not filter. */
 struct stats_query {
     const char *workspace;
@@ -218,6 +225,8 @@ struct store_ops {
                      struct err *e);
     int (*stats)(struct store *s, const struct stats_query *q, struct stats_row **out, size_t *n,
                  struct err *e);
+    int (*stats_minutes)(struct store *s, const struct stats_query *q, struct stats_minute **out,
+                         size_t *n, struct err *e);
 };
 
 /* The part every implementation embeds first. */
@@ -376,6 +385,11 @@ int store_stats_add(struct store *s, const struct stats_delta *d, size_t n, int6
 int store_stats(struct store *s, const struct stats_query *q, struct stats_row **out, size_t *n,
                 struct err *e);
 void stats_rows_free(struct stats_row *rows, size_t n);
+/* What ended in each minute from q->since's on, per type (summed over q's workspaces), oldest
+ * first; minutes with nothing ended are left out. Read. Returns the number of rows. */
+int store_stats_minutes(struct store *s, const struct stats_query *q, struct stats_minute **out,
+                        size_t *n, struct err *e);
+void stats_minutes_free(struct stats_minute *rows, size_t n);
 
 /* Fault injection for tests: the n-th wrapper call from now on fails (0 turns it off). */
 void store_fail_nth(struct store *s, long n);

@@ -1038,6 +1038,7 @@ static const struct store_ops sq_ops = {
     .records_list = sq_records_list,
     .stats_add = sq_stats_add,
     .stats = sq_stats,
+    .stats_minutes = sq_stats_minutes,
 };
 
 int store_schema_version(void)
