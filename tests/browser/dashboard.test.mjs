@@ -127,7 +127,9 @@ test('submit a batch and watch its progress reach 100% live', async () => {
   const urls = [];
   for (let i = 1; i <= 8; i++) urls.push(env.origin + '/page?id=' + i);
   urls.push(env.origin + '/status?code=404');
-  await page.getByLabel('URLs, one per line').fill(urls.join('\n'));
+  /* the list comes as an uploaded file */
+  await page.getByLabel('or a file of URLs').setInputFiles({ name: 'urls.txt', mimeType: 'text/plain', buffer: Buffer.from(urls.join('\n') + '\n') });
+  await page.waitForFunction(() => document.getElementById('batch-urls').value.includes('status?code=404'));
   await page.getByLabel('Batch id').fill('ui-batch-1');
   await page.getByRole('button', { name: 'Submit batch' }).click();
   await page.waitForURL(/#\/batches\/ui-batch-1/);
@@ -140,6 +142,16 @@ test('submit a batch and watch its progress reach 100% live', async () => {
   await page.getByRole('link', { name: 'Batches' }).click();
   await page.locator('tr[data-batch="ui-batch-1"]').waitFor();
   await shot(page, 'batches');
+  /* its failed job, again, with one click; then it is failed again, live */
+  await page.locator('tr[data-batch="ui-batch-1"] a').click();
+  await page.getByLabel('Jobs with status').selectOption('failed');
+  await page.locator('tbody .status', { hasText: 'failed' }).first().waitFor();
+  const failedId = (await page.locator('tbody a').first().getAttribute('href')).split('/').pop();
+  await page.getByRole('button', { name: 'Retry failed jobs' }).click();
+  await page.getByRole('button', { name: 'Retried 1 jobs' }).waitFor({ timeout: 5000 });
+  const ev = (await apiCall(env.base, env.alpha, 'GET', '/v1/jobs/' + failedId)).json.events;
+  expect(ev.some((e) => e.message === 'retried with its batch'), 'the batch retry is not in the job history');
+  await page.locator('#batch-progress', { hasText: '8 completed, 1 failed' }).waitFor({ timeout: 30000 });
   await page.getByRole('link', { name: 'Overview' }).click();
   await page.getByText('Throughput / min').waitFor();
   await page.locator('.chart').first().waitFor({ timeout: 10000 });
@@ -168,7 +180,17 @@ test('open a failed job, see its error and page, and retry it', async () => {
   await page.getByRole('button', { name: 'Retry job' }).click();
   await page.locator('#job-history', { hasText: 'retried by hand' }).waitFor({ timeout: 10000 });
   /* it runs again (and fails again: the page is still gone), live */
-  await page.locator('#job-history li', { hasText: 'attempt 2' }).first().waitFor({ timeout: 20000 });
+  await page.locator('#job-history li', { hasText: 'attempt 2' }).last().waitFor({ timeout: 20000 });
+  await page.locator('#job-status .status', { hasText: 'failed' }).waitFor({ timeout: 20000 });
+  const id = page.url().split('/').pop();
+  const retried = async () => (await apiCall(env.base, env.alpha, 'GET', '/v1/jobs/' + id)).json.events
+    .filter((e) => e.message === 'retried by hand').length;
+  const before = await retried();
+  /* the dead-letter queue: retry the whole group at once */
+  await page.getByRole('link', { name: 'Failed' }).click();
+  await page.locator('section.group', { hasText: '404' }).getByRole('button', { name: /^Retry all/ }).click();
+  for (let t = 0; t < 50 && (await retried()) === before; t++) await sleep(100);
+  expect((await retried()) === before + 1, 'Retry all did not retry the job');
   expect(errors.length === 0, 'errors in the page: ' + errors.join('; '));
   await context.close();
 });
@@ -253,7 +275,7 @@ test('the jobs list filters, and the keyboard reaches every section', async () =
     expect(reached.includes(name), 'Tab did not reach ' + name + ': ' + reached.join(', '));
   await page.keyboard.press('Enter'); /* Sessions, by the keyboard */
   await page.getByRole('heading', { name: 'Scraping sessions' }).waitFor();
-  expect((await page.evaluate(() => document.activeElement.tagName)) === 'H1', 'the heading did not take the focus');
+  await page.waitForFunction(() => document.activeElement.tagName === 'H1', null, { timeout: 5000 });
   expect(errors.length === 0, 'errors in the page: ' + errors.join('; '));
   await context.close();
 });
