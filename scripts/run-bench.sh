@@ -16,3 +16,8 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(awk '/MemTotal/ {printf "%
 "$build/bench/bench_scrape" --trawl "$build/trawl" --shop "$build/tests/shop" ${SCRAPE_BENCH_ARGS:-}
 # shellcheck disable=SC2086
 "$build/bench/bench_obs" --trawl "$build/trawl" ${OBS_BENCH_ARGS:-}
+# the dashboard with a batch of 100,000 jobs (Chromium and playwright-core, as the browser tests)
+here=$(cd "$(dirname "$0")/.." && pwd)
+[ -d "$here/tests/browser/node_modules/playwright-core" ] ||
+    (cd "$here/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
+node "$here/bench/bench_ui.mjs" "$build" | grep -v '^token '

@@ -521,12 +521,20 @@ async function viewJobs(hash) {
         h('td', {}, j.batch_id ? h('a', { href: '#/batches/' + encodeURIComponent(j.batch_id), text: j.batch_id }) : '—'),
         h('td', { text: fmtTime(j.created_at) }))), 'No job matches.'),
     h('div', { class: 'pager' },
-      cursor ? h('a', { href: '#/jobs' + (hash.includes('?') ? '' : '') + (() => { const n = new URLSearchParams(q); n.delete('cursor'); n.delete('limit'); return n.toString() ? '?' + n : ''; })(), text: 'First page' }) : null,
+      cursor ? h('a', { href: '#/jobs' + firstPage(q), text: 'First page' }) : null,
       r.nextCursor ? h('button', { type: 'button', class: 'secondary', onclick: next }, 'Next') : null));
   };
   const reload = throttle(() => guarded(load), 1000);
   onEvent((kind, d) => { if (kind === 'job' && !cursor && (!f.batch || d.batchId === f.batch)) reload(); });
   await guarded(load);
+}
+
+/* The query of the jobs list's first page: the filters, without the cursor. */
+function firstPage(q) {
+  const n = new URLSearchParams(q);
+  n.delete('cursor');
+  n.delete('limit');
+  return n.toString() ? '?' + n : '';
 }
 
 /* One job: its fields, progress, history, error; the page of a crawl job; cancel and retry. */
@@ -616,7 +624,7 @@ async function viewFailed() {
           h('td', { text: fmtTime(j.failed_at || j.updated_at) }),
           h('td', {}, h('button', { type: 'button', class: 'secondary', onclick: () => guarded(async () => { await api('POST', '/v1/jobs/' + j.id + '/retry', {}); await load(); }) }, 'Retry'))))),
         jobs.length > 20 ? h('p', { class: 'muted', text: (jobs.length - 20) + ' more' }) : null);
-    }) : [h('p', { class: 'muted', text: 'No failed job. ' }, r.nextCursor ? '' : '')]),
+    }) : [h('p', { class: 'muted', text: 'No failed job.' })]),
     r.nextCursor ? h('p', { class: 'muted', text: 'Showing the newest 1,000 failed jobs.' }) : '');
   };
   const reload = throttle(() => guarded(load), 2000);
