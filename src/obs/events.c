@@ -560,6 +560,11 @@ ssize_t ev_read(struct ev_sub *s, char *buf, size_t max, void (*park)(void *ctx)
     while (s->cursor < b->next_id) {
         const struct ev *ev = &b->ring[s->cursor % b->o.capacity];
         if (wanted(s, ev)) {
+            if (ev->len > max && len == 0) {
+                s->cursor++; /* larger than a whole block (cannot be, events are bounded): skip
+                                it rather than stall */
+                continue;
+            }
             if (ev->len > max - len)
                 break;
             memcpy(buf + len, ev->text, ev->len);
