@@ -41,20 +41,38 @@ static bool type_syntax(const char *t)
     return true;
 }
 
+/* The window (as given, default DEFAULT_WINDOW, and in ms) and type of a metrics query; on a bad
+ * one the 400 is sent and false returned. */
+static bool read_query(struct req *r, const char **window, int64_t *win, const char **type)
+{
+    *window = api_query(r, "window");
+    *type = api_query(r, "type");
+    if (!*window)
+        *window = DEFAULT_WINDOW;
+    struct err e;
+    err_clear(&e);
+    *win = obs_parse_window(*window, &e);
+    if (*win < 0) {
+        api_reply_err(r, &e);
+        return false;
+    }
+    if (*type && !type_syntax(*type)) {
+        api_reply_error(r, 400, "type must be 1-%d printable characters without spaces",
+                        JOB_TYPE_MAX);
+        return false;
+    }
+    return true;
+}
+
 enum MHD_Result api_metrics(struct req *r)
 {
     struct engine *eng = r->api->deps.eng;
-    const char *window = api_query(r, "window");
-    const char *type = api_query(r, "type");
-    const char *ws = api_query(r, "workspace");
+    const char *window, *type, *ws = api_query(r, "workspace");
+    int64_t win;
+    if (!read_query(r, &window, &win, &type))
+        return MHD_YES;
     struct err e;
     err_clear(&e);
-    int64_t win = obs_parse_window(window ? window : DEFAULT_WINDOW, &e);
-    if (win < 0)
-        return api_reply_err(r, &e);
-    if (type && !type_syntax(type))
-        return api_reply_error(r, 400, "type must be 1-%d printable characters without spaces",
-                               JOB_TYPE_MAX);
     if (ws && strcmp(ws, r->workspace) != 0)
         return api_reply_error(r, 403, "this token sees workspace '%s' only", r->workspace);
     int64_t now = engine_now(eng);
@@ -88,7 +106,7 @@ enum MHD_Result api_metrics(struct req *r)
     json_object_update(body, fa);
     json_decref(fa);
     json_object_set_new(body, "workspace", json_string(r->workspace));
-    json_object_set_new(body, "window", json_string(window ? window : DEFAULT_WINDOW));
+    json_object_set_new(body, "window", json_string(window));
     json_object_set_new(body, "windowSeconds", json_integer(win / 1000));
     json_object_set_new(body, "generatedAt", api_time(now));
     json_object_set_new(body, "byType", by_type);
@@ -100,18 +118,14 @@ enum MHD_Result api_metrics(struct req *r)
 enum MHD_Result api_metrics_series(struct req *r)
 {
     struct engine *eng = r->api->deps.eng;
-    const char *window = api_query(r, "window");
-    const char *type = api_query(r, "type");
-    struct err e;
-    err_clear(&e);
-    int64_t win = obs_parse_window(window ? window : DEFAULT_WINDOW, &e);
-    if (win < 0)
-        return api_reply_err(r, &e);
+    const char *window, *type;
+    int64_t win;
+    if (!read_query(r, &window, &win, &type))
+        return MHD_YES;
     if (win > 24 * 3600 * 1000LL)
         return api_reply_error(r, 400, "a series covers at most 24h, one point a minute");
-    if (type && !type_syntax(type))
-        return api_reply_error(r, 400, "type must be 1-%d printable characters without spaces",
-                               JOB_TYPE_MAX);
+    struct err e;
+    err_clear(&e);
     int64_t now = engine_now(eng);
     int64_t first = (now - win) / 60000 + 1, last = now / 60000;
     size_t points = (size_t)(last - first + 1);
@@ -146,7 +160,7 @@ enum MHD_Result api_metrics_series(struct req *r)
     }
     stats_minutes_free(rows, n);
     json_t *body = api_ok();
-    json_object_set_new(body, "window", json_string(window ? window : DEFAULT_WINDOW));
+    json_object_set_new(body, "window", json_string(window));
     json_object_set_new(body, "firstMinute", api_time(first * 60000));
     json_object_set_new(body, "points", json_integer((json_int_t)points));
     json_object_set_new(body, "byType", by_type);
