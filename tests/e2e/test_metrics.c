@@ -112,6 +112,25 @@ Test(metrics, json_figures_follow_the_jobs_per_workspace_and_type)
     cr_assert_null(json_object_get(json_object_get(r.json, "byType"), "ingest"));
     e2e_resp_release(&r);
 
+    /* the per-minute series the dashboard draws: 60 points for an hour, the same totals */
+    e2e_call(&r, &s, "GET", "/v1/metrics/series?window=1h", a, NULL);
+    OK_STATUS(r, 200);
+    cr_assert_eq(num(r.json, "points"), 60, "%s", r.body);
+    json_t *ing = json_object_get(json_object_get(r.json, "byType"), "ingest");
+    json_int_t done = 0, bad = 0;
+    for (size_t i = 0; i < json_array_size(json_object_get(ing, "completed")); i++) {
+        done += json_integer_value(json_array_get(json_object_get(ing, "completed"), i));
+        bad += json_integer_value(json_array_get(json_object_get(ing, "failed"), i));
+    }
+    cr_assert_eq(json_array_size(json_object_get(ing, "completed")), 60);
+    cr_assert_eq(done, 2, "%s", r.body);
+    cr_assert_eq(bad, 1, "%s", r.body);
+    cr_assert_null(json_object_get(json_object_get(r.json, "byType"), "noop"));
+    e2e_resp_release(&r);
+    e2e_call(&r, &s, "GET", "/v1/metrics/series?window=2d", a, NULL);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    e2e_resp_release(&r);
+
     expect_400(&s, a, "window=30s", "from 1m to 7d");
     expect_400(&s, a, "window=0m", "from 1m to 7d");
     expect_400(&s, a, "window=8d", "from 1m to 7d");
