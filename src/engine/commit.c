@@ -35,6 +35,8 @@ struct commit_tx {
     struct store *store;
     struct tx_after *afters;
     size_t nafters, acap;
+    commit_hook_fn hook; /* the committer's, as it was when the transaction began */
+    void *hook_ctx;
     struct job_change_rec *changes;
     size_t nchanges, cap;
     bool available;
@@ -157,8 +159,8 @@ void commit_record(struct commit_tx *tx, const struct change_note *c, int64_t no
     if (c->to == JOB_PENDING)
         tx->available = true;
     commit_count(tx, c->workspace, c->type, c->from, c->to, r->proc_ms, now);
-    if (tx->c && tx->c->hook)
-        tx->c->hook(tx->c->hook_ctx, tx, r, c);
+    if (tx->hook)
+        tx->hook(tx->hook_ctx, tx, r, c);
 }
 
 void commit_set_hook(struct committer *c, commit_hook_fn fn, void *ctx)
@@ -236,6 +238,10 @@ static int run_batch(struct committer *c, struct commit_tx *tx, struct commit_op
                      struct err *e)
 {
     int64_t t0 = clock_mono_ns();
+    pthread_mutex_lock(&c->lock);
+    tx->hook = c->hook;
+    tx->hook_ctx = c->hook_ctx;
+    pthread_mutex_unlock(&c->lock);
     int rc = store_begin(c->store, e);
     if (rc)
         return rc;

@@ -106,7 +106,7 @@ void commit_record(struct commit_tx *tx, const struct change_note *c, int64_t no
 /* Count a change listeners are not told of (an enqueue: from is -1) in the job counters. */
 void commit_count(struct commit_tx *tx, const char *workspace, const char *type, int from, int to,
                   int64_t proc_ms, int64_t now);
-/* Set the hook every recorded change goes through (NULL: none). */
+/* Set the hook every recorded change goes through (NULL: none), from the next transaction on. */
 void commit_set_hook(struct committer *c, commit_hook_fn fn, void *ctx);
 /* For run() or a hook: call fn(arg, true) once the transaction is durable, or fn(arg, false) when
  * it is rolled back (it may then run again, and ask again). */

@@ -35,8 +35,7 @@ struct engine {
     uint64_t avail_seq;
     pthread_cond_t avail;
     struct waiters *waiters;
-    engine_tx_hook_fn tx_hook; /* set once at start, read by the committer */
-    void *tx_hook_ctx;
+    struct tx_hook *tx_hook; /* the hook the committer calls, with its context; NULL: none */
 };
 
 static void fill_defaults(struct job_type_config *c, const struct job_type_config *d)
@@ -132,6 +131,7 @@ void engine_close(struct engine *eng)
     if (!eng)
         return;
     commit_stop(eng->committer);
+    free(eng->tx_hook);
     store_close(eng->store);
     pthread_mutex_destroy(&eng->lock);
     pthread_mutex_destroy(&eng->llock);
@@ -1401,13 +1401,18 @@ int engine_events(struct engine *eng, const char *id, struct job_event **out, si
 
 /* ---- writes that go with a change ---- */
 
+struct tx_hook {
+    engine_tx_hook_fn fn;
+    void *ctx;
+};
+
 /* engine_tx is commit_tx under another name: the hook's view of the transaction */
 static void tx_hook(void *ctx, struct commit_tx *tx, const struct job_change_rec *r,
                     const struct change_note *n)
 {
     (void)n;
-    struct engine *eng = ctx;
-    if (!eng->tx_hook || r->from == r->to)
+    const struct tx_hook *hk = ctx;
+    if (r->from == r->to)
         return;
     struct job_change ch = {
         .id = r->id,
@@ -1424,14 +1429,32 @@ static void tx_hook(void *ctx, struct commit_tx *tx, const struct job_change_rec
         .progress = -1,
         .cause = r->cause,
     };
-    eng->tx_hook(eng->tx_hook_ctx, (struct engine_tx *)tx, &ch);
+    hk->fn(hk->ctx, (struct engine_tx *)tx, &ch);
+}
+
+static int nothing(struct store *s, void *arg, struct err *e)
+{
+    (void)s;
+    (void)arg;
+    (void)e;
+    return 0;
 }
 
 void engine_set_tx_hook(struct engine *eng, engine_tx_hook_fn fn, void *ctx)
 {
-    eng->tx_hook = fn;
-    eng->tx_hook_ctx = ctx;
-    commit_set_hook(eng->committer, fn ? tx_hook : NULL, eng);
+    struct tx_hook *old = eng->tx_hook, *hk = NULL;
+    if (fn) {
+        hk = xmalloc(sizeof *hk);
+        *hk = (struct tx_hook){fn, ctx};
+    }
+    eng->tx_hook = hk;
+    commit_set_hook(eng->committer, hk ? tx_hook : NULL, hk);
+    /* a transaction that began before holds the old hook: once an empty one has gone through
+     * after it, none uses the old hook any more, and it (and its context) may be freed */
+    struct err e;
+    err_clear(&e);
+    engine_exec(eng, nothing, NULL, &e);
+    free(old);
 }
 
 struct store *engine_tx_store(struct engine_tx *tx)

@@ -282,7 +282,9 @@ struct engine_tx;
 /* Called on the committer thread, inside the transaction, for every state change (c as listeners
  * will see it once durable); it may enqueue jobs in the same transaction (engine_tx_enqueue), so
  * they are durable exactly when the change is. It may run again for the same change when the
- * transaction is rolled back and replayed. One hook; NULL removes it. */
+ * transaction is rolled back and replayed. One hook; NULL removes it. Returns once no transaction
+ * uses the hook it replaced (whose ctx may then be freed). Not to be called from two threads at
+ * once. */
 typedef void (*engine_tx_hook_fn)(void *ctx, struct engine_tx *tx, const struct job_change *c);
 void engine_set_tx_hook(struct engine *eng, engine_tx_hook_fn fn, void *ctx);
 struct store *engine_tx_store(struct engine_tx *tx);
