@@ -488,14 +488,31 @@ static void csv_field(struct buf *b, const char *s)
     buf_add(b, "\"", 1);
 }
 
-/* A value as a CSV cell: strings as they are, arrays of strings joined with " | ", anything
- * else as compact JSON. */
+/* Text from a scraped page as a CSV field. A spreadsheet takes a cell that starts with = + - @
+ * (or a tab or carriage return before one) as a formula, which a hostile page could plant: such
+ * a cell gets a leading ' (OWASP's advice), which spreadsheets show as text. */
+static void csv_text(struct buf *b, const char *s)
+{
+    if (s[0] && strchr("=+-@\t\r", s[0])) {
+        struct buf t;
+        buf_init(&t, 0);
+        buf_add(&t, "'", 1);
+        buf_adds(&t, s);
+        csv_field(b, t.data);
+        buf_release(&t);
+        return;
+    }
+    csv_field(b, s);
+}
+
+/* A value as a CSV cell: strings as they are (csv_text), arrays of strings joined with " | ",
+ * anything else as compact JSON. */
 static void csv_value(struct buf *b, json_t *v)
 {
     if (!v || json_is_null(v))
         return;
     if (json_is_string(v)) {
-        csv_field(b, json_string_value(v));
+        csv_text(b, json_string_value(v));
         return;
     }
     char *s = NULL;
@@ -514,7 +531,7 @@ static void csv_value(struct buf *b, json_t *v)
                 buf_adds(&j, json_string_value(x));
             }
             buf_add(&j, "", 1);
-            csv_field(b, j.data);
+            csv_text(b, j.data);
             buf_release(&j);
             return;
         }

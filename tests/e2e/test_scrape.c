@@ -7,6 +7,7 @@
 #include "e2eutil.h"
 
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -752,5 +753,52 @@ Test(scrape, max_pages_is_a_hard_limit, .timeout = 60)
     /* every page at most 3 times (the broken ones), and no more pages than the limit */
     cr_assert_leq(fetched, 12 * 3, "%ld fetches for a 12-page session", fetched);
     json_decref(s);
+    teardown(&v);
+}
+
+/* A page that plants spreadsheet formulas in its product data: the CSV export makes them text
+ * (a leading '), the JSON export keeps the values as they are. */
+Test(scrape, csv_export_defuses_formulas, .timeout = 60)
+{
+    struct env v;
+    e2e_origin(&v.shop, NULL);
+    start_serve(&v, NULL);
+    snprintf(v.token, sizeof v.token, "%s", e2e_token(v.s.db, "shop"));
+    static const char page[] =
+        "<html><head><title>x</title><script type=\"application/ld+json\">"
+        "{\"@context\":\"https://schema.org\",\"@type\":\"Product\",\"name\":"
+        "\"=HYPERLINK(\\\"http://evil.example/\\\",\\\"click\\\")\",\"sku\":\"+1-SKU\","
+        "\"brand\":\"@SUM(A1)\",\"description\":\"-2+3\",\"color\":\"plain\"}"
+        "</script></head><body><h1>x</h1></body></html>";
+    char *enc = curl_easy_escape(NULL, page, 0);
+    char url[2048];
+    snprintf(url, sizeof url, "%s/status?code=200&body=%s", v.shop.base, enc);
+    curl_free(enc);
+    struct resp r;
+    e2e_call(&r, &v.s, "POST", "/v1/scraping-sessions", v.token,
+             json_pack("{s:s, s:s, s:i}", "source_url", url, "mode", "crawl", "max_pages", 1));
+    OK_STATUS(r, 201);
+    char id[64];
+    snprintf(id, sizeof id, "%s", str(json_object_get(r.json, "session"), "id"));
+    e2e_resp_release(&r);
+    json_t *s = wait_session(&v, id, 30000);
+    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    json_decref(s);
+    char path[256];
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/records?format=csv", id);
+    e2e_call(&r, &v.s, "GET", path, v.token, NULL);
+    OK_STATUS(r, 200);
+    cr_assert(strstr(r.body, ",\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"click\"\")\",") !=
+                  NULL,
+              "%s", r.body);
+    cr_assert(strstr(r.body, ",'+1-SKU,") != NULL, "%s", r.body);
+    cr_assert(strstr(r.body, ",'@SUM(A1),") != NULL, "%s", r.body);
+    cr_assert(strstr(r.body, ",'-2+3,") != NULL, "%s", r.body);
+    cr_assert(strstr(r.body, ",plain,") != NULL, "%s", r.body);
+    e2e_resp_release(&r);
+    json_t *recs = records(&v, id);
+    cr_assert_eq(json_array_size(recs), 1);
+    cr_assert_str_eq(str(json_array_get(recs, 0), "sku"), "+1-SKU", "JSON keeps the value");
+    json_decref(recs);
     teardown(&v);
 }
