@@ -768,7 +768,7 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
     case CH_RETRY:
         u.from_mask = JOB_MASK(JOB_FAILED) | JOB_MASK(JOB_CANCELLED);
         u.to = JOB_PENDING;
-        u.set = UPD_RUN_AT | UPD_MAX_ATTEMPTS | UPD_ERROR;
+        u.set = UPD_RUN_AT | UPD_MAX_ATTEMPTS | UPD_ERROR | UPD_CLEAR_ENDED;
         u.run_at = now;
         u.max_attempts = j.attempt + (c->more_attempts > 0 ? c->more_attempts : cfg.max_attempts);
         u.message = "retried by hand";
@@ -1126,7 +1126,7 @@ static int retry_batch_run(struct commit_op *op, struct commit_tx *tx)
                 .id = jobs[i].id,
                 .from_mask = JOB_MASK(JOB_FAILED),
                 .to = JOB_PENDING,
-                .set = UPD_RUN_AT | UPD_MAX_ATTEMPTS | UPD_ERROR,
+                .set = UPD_RUN_AT | UPD_MAX_ATTEMPTS | UPD_ERROR | UPD_CLEAR_ENDED,
                 .run_at = now,
                 .max_attempts =
                     jobs[i].attempt + (r->more_attempts > 0 ? r->more_attempts : cfg.max_attempts),

@@ -51,6 +51,7 @@ enum {
     UPD_MAX_ATTEMPTS = 1 << 8, /* max_attempts := value */
     UPD_COMPLETED_AT = 1 << 9, /* completed_at := now */
     UPD_FAILED_AT = 1 << 10,   /* failed_at := now */
+    UPD_CLEAR_ENDED = 1 << 11, /* completed_at, failed_at := NULL (a retried job runs anew) */
 };
 
 /* A fenced change to one job. The change is made only when the job is in a state of from_mask and,

@@ -1236,8 +1236,9 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
             "last_heartbeat = CASE WHEN ?4 & 64 THEN ?13 ELSE last_heartbeat END, "
             "lease_owner = CASE WHEN ?4 & 128 THEN NULL ELSE lease_owner END, "
             "max_attempts = CASE WHEN ?4 & 256 THEN ?12 ELSE max_attempts END, "
-            "completed_at = CASE WHEN ?4 & 512 THEN ?13 ELSE completed_at END, "
-            "failed_at = CASE WHEN ?4 & 1024 THEN ?13 ELSE failed_at END, "
+            "completed_at = CASE WHEN ?4 & 512 THEN ?13 WHEN ?4 & 2048 THEN NULL ELSE "
+            "completed_at END, "
+            "failed_at = CASE WHEN ?4 & 1024 THEN ?13 WHEN ?4 & 2048 THEN NULL ELSE failed_at END, "
             "updated_at = ?13, event_seq = event_seq + ?17 WHERE id = ?1 AND status = ?14 "
             "AND (?15 IS NULL OR attempt = ?15) AND (?16 IS NULL OR lease_owner = ?16) AND (?18 IS NULL "
             "OR event_seq = ?18)",

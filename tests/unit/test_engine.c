@@ -194,6 +194,7 @@ Test(engine, cancel_and_retry_by_hand_keep_history)
     cr_assert_eq(got.attempt, 1);
     cr_assert_eq(got.max_attempts, 3);
     cr_assert_null(got.error);
+    cr_assert_eq(got.failed_at, 0, "a retried job is no longer failed: failed_at cleared");
     job_release(&got);
     struct job_event *ev;
     cr_assert_eq(engine_events(eng, id, &ev, &n, &e), 5);
