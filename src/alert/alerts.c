@@ -1,3 +1,6 @@
+/* Raising alerts in the transaction of their cause (the engine's hook), rate-limited per
+ * fingerprint, and delivering them as jobs: the handler that POSTs a Sentry envelope or a signed
+ * webhook under the destination's breaker. */
 #include "alert/alerts.h"
 
 #include "alert/format.h"

@@ -1,4 +1,4 @@
-/* The dashboard's files (src/ui/), embedded at build time by scripts/embed-ui.sh: served by
+/* The dashboard's files (web/), embedded at build time by scripts/embed-ui.sh: served by
  * trawl serve itself, with no build step and no other server. */
 #ifndef TRAWL_UI_H
 #define TRAWL_UI_H

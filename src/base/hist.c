@@ -1,3 +1,4 @@
+/* Fixed-bound histograms: the bounds the metrics use, and adding a value. */
 #include "base/hist.h"
 
 #include <math.h>

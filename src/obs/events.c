@@ -1,3 +1,6 @@
+/* The live events' bus: a ring of formatted events under one lock, the engine's and the breakers'
+ * listeners that publish into it, the thread that publishes batch and session progress and wakes
+ * parked subscribers, and the subscribers' reads. */
 #include "obs/events.h"
 
 #include "base/clock.h"

@@ -1,3 +1,5 @@
+/* The metrics: job figures from the store's counters, per-type histograms fed by the engine's
+ * listener, HTTP request counts, and all of it written as Prometheus text. */
 #include "obs/metrics.h"
 
 #include "base/hist.h"
