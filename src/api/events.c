@@ -89,17 +89,6 @@ static void sse_free(void *cls)
     free(x);
 }
 
-static bool valid_key(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 256)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
-}
-
 enum MHD_Result api_events(struct req *r)
 {
     struct ev_bus *bus = r->api->deps.events;
@@ -116,9 +105,9 @@ enum MHD_Result api_events(struct req *r)
         return api_reply_err(r, &e);
     if (ws && strcmp(ws, r->workspace) != 0)
         return api_reply_error(r, 403, "this token sees workspace '%s' only", r->workspace);
-    if (f.batch && !valid_key(f.batch))
+    if (f.batch && !engine_name_valid(f.batch, JOB_KEY_MAX, true))
         return api_reply_error(r, 400, "batch must be 1-256 printable characters");
-    if (f.session && !valid_key(f.session))
+    if (f.session && !engine_name_valid(f.session, JOB_KEY_MAX, true))
         return api_reply_error(r, 400, "session must be 1-256 printable characters");
     const char *last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
     if (!last)

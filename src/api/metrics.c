@@ -29,18 +29,6 @@ static json_t *figures_json(const struct job_figures *f)
     return o;
 }
 
-/* A type name as the engine takes them: 1-64 printable characters without spaces. */
-static bool type_syntax(const char *t)
-{
-    size_t n = strlen(t);
-    if (n == 0 || n > JOB_TYPE_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)t[i] <= 0x20 || t[i] == 0x7f)
-            return false;
-    return true;
-}
-
 /* The window (as given, default DEFAULT_WINDOW, and in ms) and type of a metrics query; on a bad
  * one the 400 is sent and false returned. */
 static bool read_query(struct req *r, const char **window, int64_t *win, const char **type)
@@ -56,7 +44,7 @@ static bool read_query(struct req *r, const char **window, int64_t *win, const c
         api_reply_err(r, &e);
         return false;
     }
-    if (*type && !type_syntax(*type)) {
+    if (*type && !engine_name_valid(*type, JOB_TYPE_MAX, false)) {
         api_reply_error(r, 400, "type must be 1-%d printable characters without spaces",
                         JOB_TYPE_MAX);
         return false;

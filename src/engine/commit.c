@@ -160,7 +160,7 @@ void commit_record(struct commit_tx *tx, const struct change_note *c, int64_t no
         tx->available = true;
     commit_count(tx, c->workspace, c->type, c->from, c->to, r->proc_ms, now);
     if (tx->hook)
-        tx->hook(tx->hook_ctx, tx, r, c);
+        tx->hook(tx->hook_ctx, tx, r);
 }
 
 void commit_set_hook(struct committer *c, commit_hook_fn fn, void *ctx)

@@ -63,11 +63,10 @@ struct change_note {
 };
 
 /* Called in the transaction, on the committer thread, for every change recorded (r as listeners
- * will get it, n as it was noted); it may write more in the same transaction (commit_store) and
- * ask for a call after the commit (commit_after). */
+ * will get it); it may write more in the same transaction (commit_store) and ask for a call after
+ * the commit (commit_after). */
 struct commit_tx;
-typedef void (*commit_hook_fn)(void *ctx, struct commit_tx *tx, const struct job_change_rec *r,
-                               const struct change_note *n);
+typedef void (*commit_hook_fn)(void *ctx, struct commit_tx *tx, const struct job_change_rec *r);
 
 /* Called after each durable transaction with the changes it made. */
 typedef void (*commit_changes_fn)(void *ctx, const struct job_change_rec *c, size_t n,

@@ -64,6 +64,27 @@ struct store *engine_store(struct engine *eng)
     return eng->store;
 }
 
+/* A recorded change as listeners and the transaction hook see it. */
+static struct job_change change_of(const struct job_change_rec *r)
+{
+    return (struct job_change){
+        .id = r->id,
+        .type = r->type,
+        .from = r->from,
+        .to = r->to,
+        .attempt = r->attempt,
+        .workspace = r->workspace,
+        .batch_id = r->batch_id,
+        .message = r->message,
+        .at = r->at,
+        .proc_ms = r->proc_ms,
+        .wait_ms = r->wait_ms,
+        .progress = r->progress,
+        .stage = r->stage,
+        .cause = r->cause,
+    };
+}
+
 /* After each durable transaction: tell listeners, wake claimers. */
 static void on_changes(void *ctx, const struct job_change_rec *c, size_t n, bool available)
 {
@@ -73,22 +94,7 @@ static void on_changes(void *ctx, const struct job_change_rec *c, size_t n, bool
             waiters_wake(eng->waiters, c[i].id);
     pthread_mutex_lock(&eng->llock);
     for (size_t i = 0; i < n && eng->nlisteners > 0; i++) {
-        struct job_change ch = {
-            .id = c[i].id,
-            .type = c[i].type,
-            .from = c[i].from,
-            .to = c[i].to,
-            .attempt = c[i].attempt,
-            .workspace = c[i].workspace,
-            .batch_id = c[i].batch_id,
-            .message = c[i].message,
-            .at = c[i].at,
-            .proc_ms = c[i].proc_ms,
-            .wait_ms = c[i].wait_ms,
-            .progress = c[i].progress,
-            .stage = c[i].stage,
-            .cause = c[i].cause,
-        };
+        struct job_change ch = change_of(&c[i]);
         for (int l = 0; l < eng->nlisteners; l++)
             eng->listeners[l].fn(eng->listeners[l].ctx, &ch);
     }
@@ -140,7 +146,7 @@ void engine_close(struct engine *eng)
     free(eng);
 }
 
-static bool valid_name(const char *s, size_t max, bool allow_space)
+bool engine_name_valid(const char *s, size_t max, bool allow_space)
 {
     size_t n = 0;
     for (; s[n]; n++) {
@@ -153,7 +159,7 @@ static bool valid_name(const char *s, size_t max, bool allow_space)
 
 int engine_set_type(struct engine *eng, const struct job_type_config *cfg, struct err *e)
 {
-    if (!valid_name(cfg->name, JOB_TYPE_MAX, false))
+    if (!engine_name_valid(cfg->name, JOB_TYPE_MAX, false))
         return err_set(e, TRAWL_EINVAL, false, "job type name must be 1-%d printable characters",
                        JOB_TYPE_MAX);
     if (cfg->max_attempts < 0 || cfg->max_attempts > JOB_ATTEMPTS_MAX || cfg->timeout_ms < 0 ||
@@ -212,13 +218,13 @@ static int check_json(const char *what, const char *text, size_t max, bool objec
 
 int engine_validate(const struct job_spec *s, struct err *e)
 {
-    if (!s->type || !valid_name(s->type, JOB_TYPE_MAX, false))
+    if (!s->type || !engine_name_valid(s->type, JOB_TYPE_MAX, false))
         return err_set(e, TRAWL_EINVAL, false,
                        "type is required: 1-%d printable characters without spaces", JOB_TYPE_MAX);
-    if (s->queue && !valid_name(s->queue, JOB_KEY_MAX, false))
+    if (s->queue && !engine_name_valid(s->queue, JOB_KEY_MAX, false))
         return err_set(e, TRAWL_EINVAL, false, "queue must be 1-%d printable characters",
                        JOB_KEY_MAX);
-    if (s->workspace && !valid_name(s->workspace, JOB_KEY_MAX, false))
+    if (s->workspace && !engine_name_valid(s->workspace, JOB_KEY_MAX, false))
         return err_set(e, TRAWL_EINVAL, false, "workspace must be 1-%d printable characters",
                        JOB_KEY_MAX);
     if (s->priority < JOB_PRIORITY_MIN || s->priority > JOB_PRIORITY_MAX)
@@ -239,10 +245,10 @@ int engine_validate(const struct job_spec *s, struct err *e)
         return err_set(e, TRAWL_EINVAL, false, "parent_id is not a job id");
     if (s->root_id && !uuid_valid(s->root_id))
         return err_set(e, TRAWL_EINVAL, false, "root_id is not a job id");
-    if (s->batch_id && !valid_name(s->batch_id, JOB_KEY_MAX, false))
+    if (s->batch_id && !engine_name_valid(s->batch_id, JOB_KEY_MAX, false))
         return err_set(e, TRAWL_EINVAL, false, "batch_id must be 1-%d printable characters",
                        JOB_KEY_MAX);
-    if (s->unique_key && !valid_name(s->unique_key, JOB_KEY_MAX, true))
+    if (s->unique_key && !engine_name_valid(s->unique_key, JOB_KEY_MAX, true))
         return err_set(e, TRAWL_EINVAL, false, "unique_key must be 1-%d printable characters",
                        JOB_KEY_MAX);
     if (s->args)
@@ -515,20 +521,24 @@ struct claim_op {
     bool *taken;
 };
 
-static void record_claim(struct commit_tx *tx, const struct job *j, int attempt, int64_t now)
+/* Record a change of the job row j (as it was read, before the change). */
+static void record_job(struct commit_tx *tx, const struct job *j, int from, int to, int attempt,
+                       const char *message, const char *cause, int64_t now)
 {
-    /* it waited since it was due: since it was enqueued, or since the retry or deferral it was
-     * scheduled for */
-    int64_t due = j->run_at > j->created_at ? j->run_at : j->created_at;
     struct change_note n = {
         .id = j->id,
         .type = j->type,
         .workspace = j->workspace,
         .batch_id = j->batch_id,
-        .from = JOB_PENDING,
-        .to = JOB_PROCESSING,
+        .message = message,
+        .cause = cause,
+        .from = from,
+        .to = to,
         .attempt = attempt,
-        .due_at = due,
+        .started_at = j->started_at,
+        /* a claim: it waited since it was due: since it was enqueued, or since the retry or
+         * deferral it was scheduled for */
+        .due_at = j->run_at > j->created_at ? j->run_at : j->created_at,
     };
     commit_record(tx, &n, now);
 }
@@ -544,14 +554,16 @@ static int claim_run(struct commit_op *op, struct commit_tx *tx)
             return rc;
         for (size_t i = 0; i < c->ncand; i++)
             if (c->taken[i])
-                record_claim(tx, &c->cand[i], c->cand[i].attempt + 1, c->req.now);
+                record_job(tx, &c->cand[i], JOB_PENDING, JOB_PROCESSING, c->cand[i].attempt + 1,
+                           NULL, NULL, c->req.now);
         return 0;
     }
     int rc = store_claim(commit_store(tx), &c->req, &c->jobs, &c->n, &op->err);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < c->n; i++)
-        record_claim(tx, &c->jobs[i], c->jobs[i].attempt, c->req.now);
+        record_job(tx, &c->jobs[i], JOB_PENDING, JOB_PROCESSING, c->jobs[i].attempt, NULL, NULL,
+                   c->req.now);
     return 0;
 }
 
@@ -951,7 +963,7 @@ int engine_heartbeat(struct engine *eng, const struct job_fence *f, const struct
     if ((hb->set & UPD_PROGRESS) && (hb->progress < 0 || hb->progress > 100))
         return err_set(e, TRAWL_EINVAL, false, "progress %d is out of range (0 to 100)",
                        hb->progress);
-    if ((hb->set & UPD_STAGE) && hb->stage && !valid_name(hb->stage, JOB_KEY_MAX, true))
+    if ((hb->set & UPD_STAGE) && hb->stage && !engine_name_valid(hb->stage, JOB_KEY_MAX, true))
         return err_set(e, TRAWL_EINVAL, false, "stage must be 1-%d printable characters",
                        JOB_KEY_MAX);
     if ((hb->set & UPD_CHECKPOINT) && hb->checkpoint &&
@@ -1139,17 +1151,7 @@ static int retry_batch_run(struct commit_op *op, struct commit_tx *tx)
                 job_array_free(jobs, n);
                 return rc;
             }
-            struct change_note note = {
-                .id = jobs[i].id,
-                .type = jobs[i].type,
-                .workspace = jobs[i].workspace,
-                .batch_id = jobs[i].batch_id,
-                .message = u.message,
-                .from = old,
-                .to = JOB_PENDING,
-                .attempt = jobs[i].attempt,
-            };
-            commit_record(tx, &note, now);
+            record_job(tx, &jobs[i], old, JOB_PENDING, jobs[i].attempt, u.message, NULL, now);
             r->count++;
         }
         job_array_free(jobs, n);
@@ -1161,7 +1163,7 @@ static int retry_batch_run(struct commit_op *op, struct commit_tx *tx)
 int engine_retry_batch(struct engine *eng, const char *workspace, const char *batch_id,
                        int more_attempts, struct err *e)
 {
-    if (!workspace || !batch_id || !valid_name(batch_id, JOB_KEY_MAX, false))
+    if (!workspace || !batch_id || !engine_name_valid(batch_id, JOB_KEY_MAX, false))
         return err_set(e, TRAWL_EINVAL, false, "batch id must be 1-%d printable characters",
                        JOB_KEY_MAX);
     if (more_attempts < 0 || more_attempts > JOB_ATTEMPTS_MAX)
@@ -1313,19 +1315,7 @@ static int sweep_run(struct commit_op *op, struct commit_tx *tx)
             w->r.failed++;
         log_warn("job %s (%s) attempt %d/%d: %s; %s", j->id, j->type, j->attempt, j->max_attempts,
                  why, u.to == JOB_FAILED ? "failed" : "requeued");
-        struct change_note note = {
-            .id = j->id,
-            .type = j->type,
-            .workspace = j->workspace,
-            .batch_id = j->batch_id,
-            .message = why,
-            .cause = cause,
-            .from = old,
-            .to = u.to,
-            .attempt = j->attempt,
-            .started_at = j->started_at,
-        };
-        commit_record(tx, &note, now);
+        record_job(tx, j, old, u.to, j->attempt, why, cause, now);
     }
     job_array_free(jobs, n);
     rc = store_promote_due(s, now, &jobs, &n, &op->err);
@@ -1333,17 +1323,8 @@ static int sweep_run(struct commit_op *op, struct commit_tx *tx)
         return rc;
     w->r.promoted = rc;
     for (size_t i = 0; i < n; i++) {
-        struct change_note note = {
-            .id = jobs[i].id,
-            .type = jobs[i].type,
-            .workspace = jobs[i].workspace,
-            .batch_id = jobs[i].batch_id,
-            .message = "retry due",
-            .from = JOB_RETRYING,
-            .to = JOB_PENDING,
-            .attempt = jobs[i].attempt,
-        };
-        commit_record(tx, &note, now);
+        record_job(tx, &jobs[i], JOB_RETRYING, JOB_PENDING, jobs[i].attempt, "retry due", NULL,
+                   now);
     }
     job_array_free(jobs, n);
     return 0;
@@ -1407,28 +1388,12 @@ struct tx_hook {
 };
 
 /* engine_tx is commit_tx under another name: the hook's view of the transaction */
-static void tx_hook(void *ctx, struct commit_tx *tx, const struct job_change_rec *r,
-                    const struct change_note *n)
+static void tx_hook(void *ctx, struct commit_tx *tx, const struct job_change_rec *r)
 {
-    (void)n;
     const struct tx_hook *hk = ctx;
     if (r->from == r->to)
         return;
-    struct job_change ch = {
-        .id = r->id,
-        .type = r->type,
-        .from = r->from,
-        .to = r->to,
-        .attempt = r->attempt,
-        .workspace = r->workspace,
-        .batch_id = r->batch_id,
-        .message = r->message,
-        .at = r->at,
-        .proc_ms = r->proc_ms,
-        .wait_ms = r->wait_ms,
-        .progress = -1,
-        .cause = r->cause,
-    };
+    struct job_change ch = change_of(r);
     hk->fn(hk->ctx, (struct engine_tx *)tx, &ch);
 }
 

@@ -125,6 +125,10 @@ void engine_type(struct engine *eng, const char *type, struct job_type_config *o
 /* Whether type was set with engine_set_type (a type some handler or setting knows). */
 bool engine_type_known(struct engine *eng, const char *type);
 
+/* Whether s is a name the engine takes (a type, queue, workspace, batch id...): 1 to max bytes, no
+ * control characters, and no spaces unless allow_space. */
+bool engine_name_valid(const char *s, size_t max, bool allow_space);
+
 /* Check a spec without enqueueing it: 0 or TRAWL_EINVAL with a message naming the field. */
 int engine_validate(const struct job_spec *spec, struct err *e);
 
