@@ -2,14 +2,18 @@
  * directory per test, and HTTP through libcurl. */
 #include "e2eutil.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -305,6 +309,20 @@ void e2e_sentry(struct origin *o, int port, const char *key, const char *secret)
     const char *argv[] = {sibling("sentryrx"), "--host", "127.0.0.2", "--port", n, "--key", key,
                           "--secret",          secret,   NULL};
     start_server(o, argv, "sentryrx");
+}
+
+int e2e_free_port(const char *addr)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    inet_pton(AF_INET, addr, &sa.sin_addr);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0, "bind %s: %s", addr,
+                 strerror(errno));
+    socklen_t len = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    close(fd);
+    return ntohs(sa.sin_port);
 }
 
 void e2e_origin_stop(struct origin *o)

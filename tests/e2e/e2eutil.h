@@ -51,6 +51,8 @@ void e2e_shop(struct origin *o, int products);
  * free one), taking the public key key and signing secret secret; stop it with
  * e2e_origin_stop. */
 void e2e_sentry(struct origin *o, int port, const char *key, const char *secret);
+/* A port nobody listens on at the IPv4 address addr just now. */
+int e2e_free_port(const char *addr);
 /* How many requests the origin saw for path (without query). */
 long e2e_origin_hits(const struct origin *o, const char *path);
 

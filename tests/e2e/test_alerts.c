@@ -6,14 +6,11 @@
  * alert repeated for one cause is held back and counted. */
 #include "e2eutil.h"
 
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -375,23 +372,10 @@ Test(alerts, stuck_and_failed_scraping_sessions, .timeout = 120)
     e2e_origin_stop(&rx);
 }
 
-/* A port nobody listens on, for a receiver that is down. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    inet_pton(AF_INET, "127.0.0.2", &sa.sin_addr);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    socklen_t len = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &len);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* Down, then 429, then slow: every alert arrives once, each with its own id. */
 Test(alerts, a_receiver_down_slow_or_429_loses_no_alert, .timeout = 120)
 {
-    int port = free_port();
+    int port = e2e_free_port("127.0.0.2"); /* a receiver that is down */
     struct serve s;
     /* the receiver's breaker opens while it is down; a short open period keeps the test short */
     const char *more[] = {"--alert-window", "0", "--breaker-open", "1000", NULL};

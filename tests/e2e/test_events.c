@@ -515,15 +515,8 @@ Test(events, sessions_breakers_and_alerts, .timeout = 120)
     }
 
     /* the breaker: crawl jobs to a port nobody listens on */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    inet_pton(AF_INET, "127.0.0.2", &sa.sin_addr);
-    bind(fd, (struct sockaddr *)&sa, sizeof sa);
-    socklen_t sl = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
-    close(fd);
     char dead[128];
-    snprintf(dead, sizeof dead, "http://127.0.0.2:%d", ntohs(sa.sin_port));
+    snprintf(dead, sizeof dead, "http://127.0.0.2:%d", e2e_free_port("127.0.0.2"));
     for (int i = 0; i < 4; i++) {
         snprintf(url, sizeof url, "%s/page%d", dead, i);
         e2e_call(&r, &s, "POST", "/v1/crawl-jobs", a, json_pack("{s:s}", "url", url));
