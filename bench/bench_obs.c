@@ -72,18 +72,6 @@ static void fill(char *path, size_t size, const char *name, size_t n)
     engine_close(eng);
 }
 
-static void token(const char *trawl, const char *db, char *out, size_t n)
-{
-    char cmd[1400];
-    snprintf(cmd, sizeof cmd, "'%s' token create --workspace bench --db '%s' 2>/dev/null", trawl,
-             db);
-    FILE *p = popen(cmd, "r");
-    if (!p || !fgets(out, (int)n, p))
-        bench_die("cannot make a token", NULL);
-    pclose(p);
-    out[strcspn(out, "\n")] = 0;
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -113,7 +101,7 @@ static void bench_metrics(const char *trawl, size_t n)
     int64_t t0 = clock_mono_ns();
     fill(db, sizeof db, "metrics", n);
     printf("# %zu jobs in the store in %.1f s\n", n, (double)(clock_mono_ns() - t0) / 1e9);
-    token(trawl, db, tok, sizeof tok);
+    bench_token(trawl, db, tok, sizeof tok);
     /* counting the table, as a metric answered without counters would */
     struct store *s;
     struct err e;
@@ -249,7 +237,7 @@ static void sse_run(const char *trawl, size_t n, int nsubs, const char *label, c
     char db[600], tok[128], log[700], name[64];
     snprintf(name, sizeof name, "sse%d", run++); /* its own log: bench_serve reads the port there */
     fill(db, sizeof db, name, 0);
-    token(trawl, db, tok, sizeof tok);
+    bench_token(trawl, db, tok, sizeof tok);
     snprintf(log, sizeof log, "%s/%s.log", dir_, name);
     int port;
     const char *args[] = {"--db", db,  "--workers", "2", "--batch", "1024", "--crawl-workers",

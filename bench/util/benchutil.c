@@ -185,20 +185,27 @@ int bench_free_port(void)
     return ntohs(sa.sin_port);
 }
 
+void bench_token(const char *trawl, const char *db, char *out, size_t n)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' token create --workspace bench --db '%s' 2>/dev/null", trawl,
+             db);
+    FILE *p = popen(cmd, "r");
+    if (!p || !fgets(out, (int)n, p))
+        bench_die("cannot make a token", NULL);
+    pclose(p);
+    out[strcspn(out, "\n")] = 0;
+}
+
 void bench_srv_start(struct bench_srv *s, const char *trawl, const char *dir, const char *name,
                      const char *const *args)
 {
     snprintf(s->db, sizeof s->db, "%s/%s.db", dir, name);
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "rm -f '%s' '%s-wal' '%s-shm'; '%s' token create --workspace bench "
-             "--db '%s' 2>/dev/null",
-             s->db, s->db, s->db, trawl, s->db);
-    FILE *p = popen(cmd, "r");
-    if (!p || !fgets(s->token, sizeof s->token, p))
-        bench_die("cannot make a token", NULL);
-    pclose(p);
-    s->token[strcspn(s->token, "\n")] = 0;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm'", s->db, s->db, s->db);
+    if (system(cmd) != 0)
+        bench_die("cannot remove", s->db);
+    bench_token(trawl, s->db, s->token, sizeof s->token);
     char log[700];
     snprintf(log, sizeof log, "%s/%s.log", dir, name);
     const char *argv[40] = {"--db", s->db};

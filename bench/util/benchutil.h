@@ -30,6 +30,10 @@ void bench_die(const char *msg, const char *detail) __attribute__((noreturn));
 /* A port free on 127.0.0.1 just now. */
 int bench_free_port(void);
 
+/* A new API token for workspace "bench" in the database db (made with `trawl token create`),
+ * into out (size n); exits when it cannot be made. */
+void bench_token(const char *trawl, const char *db, char *out, size_t n);
+
 /* A trawl serve for one benchmark: a fresh database DIR/NAME.db with a token for workspace
  * "bench", and serve started on it with args (NULL-terminated), its log in DIR/NAME.log. */
 struct bench_srv {
