@@ -39,7 +39,7 @@ struct alerter {
     struct ev_bus *bus;
     struct breakers *breakers;
     struct alert_opts o;
-    char *dsn_text, *webhook, *secret, *session_type;
+    char *webhook, *secret, *session_type;
     struct sentry_dsn dsn;
     bool sentry;
     char host[256];
