@@ -327,7 +327,11 @@ static void http_series(struct obs *o, struct buf *b)
         label(b, "route", o->http[i].route, false);
         buf_addf(b, ",code=\"%u\"} %llu\n", o->http[i].status, (unsigned long long)o->http[i].n);
     }
+    uint64_t dropped = o->http_dropped;
     pthread_mutex_unlock(&o->lock);
+    family(b, "trawl_http_requests_uncounted_total", "counter",
+           "HTTP requests answered but not counted by route: past 512 route and status pairs.");
+    buf_addf(b, "trawl_http_requests_uncounted_total %llu\n", (unsigned long long)dropped);
 }
 
 static void event_series(struct obs *o, struct buf *b)
