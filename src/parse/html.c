@@ -7,8 +7,12 @@
 #include "base/utf8.h"
 #include "base/xalloc.h"
 #include "fetch/url.h"
+#include "parse/tree.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
+#include <libxml/HTMLtree.h>
 #include <libxml/parser.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -57,6 +61,46 @@ static void find_charset(const char *data, size_t len, const char *content_type,
     out[k] = 0;
 }
 
+/* The n bytes of s in the encoding charset, as UTF-8 (a new string, its length in *out_len);
+ * bytes the encoding does not map become U+FFFD. NULL when iconv does not know the encoding.
+ * The labels HTML reads as windows-1252 (latin1, iso-8859-1, ascii) are read so. */
+static char *to_utf8(const char *s, size_t n, const char *charset, size_t *out_len)
+{
+    static const char *const cp1252[] = {"iso-8859-1", "iso8859-1", "latin1",    "l1",
+                                         "us-ascii",   "ascii",     "iso_8859-1"};
+    for (size_t i = 0; i < sizeof cp1252 / sizeof cp1252[0]; i++)
+        if (strcasecmp(charset, cp1252[i]) == 0)
+            charset = "WINDOWS-1252";
+    iconv_t cd = iconv_open("UTF-8", charset);
+    if (cd == (iconv_t)-1)
+        return NULL;
+    size_t cap = n * 3 + 16; /* what no single-byte encoding exceeds; grown when one does */
+    char *out = xmalloc(cap);
+    char *in = (char *)s;
+    size_t left = n, o = 0;
+    while (left) {
+        char *op = out + o;
+        size_t room = cap - o - 4;
+        size_t r = iconv(cd, &in, &left, &op, &room);
+        o = (size_t)(op - out);
+        if (r != (size_t)-1)
+            break;
+        if (errno == E2BIG) {
+            cap *= 2;
+            out = xrealloc(out, cap);
+        } else { /* a byte the encoding does not map, or a sequence cut off at the end */
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            in++;
+            left--;
+        }
+    }
+    iconv_close(cd);
+    out[o] = 0;
+    *out_len = o;
+    return out;
+}
+
 int html_parse(const char *data, size_t len, const char *url, const char *content_type,
                struct html_doc **out, struct err *e)
 {
@@ -69,32 +113,37 @@ int html_parse(const char *data, size_t len, const char *url, const char *conten
     char *norm;
     if (!url || url_normalize(url, &norm, e) != 0)
         return url ? TRAWL_EINVAL : err_set(e, TRAWL_EINVAL, false, "no page url given");
+    if (!data)
+        data = "", len = 0;
     char charset[64];
-    find_charset(data ? data : "", data ? len : 0, content_type, charset, sizeof charset);
+    find_charset(data, len, content_type, charset, sizeof charset);
+    /* a byte order mark says more than any label */
+    if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+        data += 3, len -= 3, charset[0] = 0;
+    else if (len >= 2 && memcmp(data, "\xff\xfe", 2) == 0)
+        data += 2, len -= 2, snprintf(charset, sizeof charset, "UTF-16LE");
+    else if (len >= 2 && memcmp(data, "\xfe\xff", 2) == 0)
+        data += 2, len -= 2, snprintf(charset, sizeof charset, "UTF-16BE");
     bool utf8 =
         !charset[0] || strcasecmp(charset, "utf-8") == 0 || strcasecmp(charset, "utf8") == 0;
     char *clean = NULL;
     size_t clen = len;
-    if (utf8 && data && !utf8_valid(data, len))
+    if (!utf8) /* an encoding iconv does not know is read as UTF-8 */
+        clean = to_utf8(data, len, charset, &clen);
+    if (!clean && !utf8_valid(data, len))
         clean = utf8_sanitize(data, len, &clen);
-    const char *buf = clean ? clean : data ? data : "";
-    /* XML_PARSE_HUGE: without it libxml2 stops reading at 256 levels of nesting and drops the
-     * rest of the page; the page is at most HTML_MAX_BYTES and every walk of the tree is bounded */
-    int opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
-               HTML_PARSE_COMPACT | XML_PARSE_HUGE;
-    xmlDocPtr doc = htmlReadMemory(buf, (int)clen, norm, utf8 ? "UTF-8" : charset, opts);
-    if (!doc && !utf8) /* an encoding libxml2 does not know: read it as UTF-8 */
-        doc = htmlReadMemory(buf, (int)clen, norm, "UTF-8", opts);
-    if (!doc) /* nothing parseable at all: an empty document */
-        doc = htmlReadMemory("<html></html>", 13, norm, "UTF-8", opts);
-    free(clean);
+    xmlDocPtr doc = htmlNewDocNoDtD(NULL, NULL);
     if (!doc) {
+        free(clean);
         free(norm);
         return err_set(e, TRAWL_ENOMEM, false, "cannot parse the page");
     }
+    doc->URL = xmlStrdup(BAD_CAST norm);
     struct html_doc *d = xcalloc(1, sizeof *d);
     d->doc = doc;
     d->url = norm;
+    tree_build(clean ? clean : data, clean ? clen : len, doc, &d->arena);
+    free(clean);
     /* <base href> changes what relative links mean */
     d->base = xstrdup(norm);
     xmlNodePtr root = xmlDocGetRootElement(doc);
@@ -123,6 +172,7 @@ void html_free(struct html_doc *d)
 {
     if (!d)
         return;
+    tree_release(d->doc, d->arena);
     xmlFreeDoc(d->doc);
     free(d->url);
     free(d->base);

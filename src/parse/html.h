@@ -20,10 +20,13 @@
 
 #define HTML_MAX_BYTES (32u << 20) /* larger pages are refused: TRAWL_ETOOBIG */
 
+struct tree_arena;
+
 struct html_doc {
-    xmlDocPtr doc; /* never NULL once parsed: an empty page is an empty document */
-    char *url;     /* the page's URL (the base for its relative links, unless <base> says) */
-    char *base;    /* the URL relative links resolve against: <base href> or url */
+    xmlDocPtr doc;            /* never NULL once parsed: an empty page is an empty document */
+    struct tree_arena *arena; /* where the document's nodes live (parse/tree.h) */
+    char *url;  /* the page's URL (the base for its relative links, unless <base> says) */
+    char *base; /* the URL relative links resolve against: <base href> or url */
 };
 
 /* Parse len bytes of HTML fetched from url. content_type (may be NULL) can name the charset
