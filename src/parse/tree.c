@@ -306,6 +306,30 @@ static const uint16_t c1[32] = {
     0x2013, 0x2014, 0x2dc,  0x2122, 0x161,  0x203a, 0x153,  0x9d,   0x17e,  0x178,
 };
 
+/* The character a named reference stands for (with its ';' when semi), 0 when none: HTML 4's
+ * names and &apos;; without ';', only those of Latin-1. */
+static uint32_t named(const char *name, bool semi)
+{
+    uint32_t cp;
+    if (strcmp(name, "amp") == 0)
+        cp = '&';
+    else if (strcmp(name, "lt") == 0)
+        cp = '<';
+    else if (strcmp(name, "gt") == 0)
+        cp = '>';
+    else if (strcmp(name, "quot") == 0)
+        cp = '"';
+    else if (strcmp(name, "nbsp") == 0)
+        cp = 0xa0;
+    else if (strcmp(name, "apos") == 0)
+        cp = semi ? '\'' : 0;
+    else {
+        const htmlEntityDesc *e = htmlEntityLookup((const xmlChar *)name);
+        cp = e ? e->value : 0;
+    }
+    return !semi && cp > 0xff ? 0 : cp;
+}
+
 /* A character reference at s ('&' first, before end): its characters written to o, and the bytes
  * it took; 0 when it is no reference (the '&' is then text). Never writes more than it takes. */
 static size_t reference(const char *s, const char *end, bool in_attr, char *o, size_t *olen)
@@ -346,33 +370,29 @@ static size_t reference(const char *s, const char *end, bool in_attr, char *o, s
     if (!n)
         return 0;
     name[n] = 0;
-    bool semi = p + n < end && p[n] == ';';
-    /* in an attribute, "&copy=1" and "&copyx" are text: URLs carry such query strings */
-    if (!semi && in_attr && p + n < end && (p[n] == '=' || is_alnum(p[n])))
-        return 0;
-    uint32_t cp;
-    if (strcmp(name, "amp") == 0)
-        cp = '&';
-    else if (strcmp(name, "lt") == 0)
-        cp = '<';
-    else if (strcmp(name, "gt") == 0)
-        cp = '>';
-    else if (strcmp(name, "quot") == 0)
-        cp = '"';
-    else if (strcmp(name, "nbsp") == 0)
-        cp = 0xa0;
-    else if (strcmp(name, "apos") == 0 && semi)
-        cp = '\'';
-    else {
-        const htmlEntityDesc *e = htmlEntityLookup((const xmlChar *)name);
-        if (!e)
-            return 0;
-        cp = e->value;
+    if (p + n < end && p[n] == ';') {
+        uint32_t cp = named(name, true);
+        if (cp) {
+            *olen = put_utf8(o, cp);
+            return n + 2;
+        }
     }
-    if (!semi && cp > 0xff) /* only the Latin-1 names may go without ';' */
-        return 0;
-    *olen = put_utf8(o, cp);
-    return 1 + n + semi;
+    /* without ';' only the Latin-1 names count, as the longest that starts the run ("&copy2024"
+     * is "©2024"); in an attribute not when a '=' or a letter or digit follows, as URLs carry
+     * such query strings ("&copy=1") */
+    for (size_t k = n < 6 ? n : 6; k >= 2; k--) {
+        name[k] = 0;
+        uint32_t cp = named(name, false);
+        if (!cp)
+            continue;
+        if (in_attr && k < n)
+            return 0;
+        if (in_attr && p + k < end && p[k] == '=')
+            return 0;
+        *olen = put_utf8(o, cp);
+        return 1 + k;
+    }
+    return 0;
 }
 
 /* The n bytes at s with their references decoded, into o (room for n bytes); the length. */
@@ -1068,6 +1088,8 @@ int tree_build(const char *s, size_t len, xmlDocPtr doc, struct tree_arena **are
 
 void tree_release(xmlDocPtr doc, struct tree_arena *arena)
 {
+    if (!arena) /* a tree built otherwise (by hand, in tests) is the document's own */
+        return;
     if (doc)
         doc->children = doc->last = NULL;
     arena_free(arena);

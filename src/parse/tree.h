@@ -5,16 +5,18 @@
  * a scraping session's CPU (docs/internals/parse.md).
  *
  * What the tree is, for any input (nothing is refused):
- * - the root is an <html> element with a <head> and a <body>, always, in that order; html, head
- *   and body start tags found later add their attributes to those elements (the first value of
- *   an attribute wins) and are otherwise ignored, as are their end tags;
+ * - the root is an <html> element with a <head> and a <body>, always, in that order; html and
+ *   body start tags found later (and head start tags before the body starts) add their
+ *   attributes to those elements (the first value of an attribute wins) and are otherwise
+ *   ignored, as are their end tags; nothing else is implied (no <tbody> in a table);
  * - before the body starts, <base>, <basefont>, <bgsound>, <link>, <meta>, <noscript>,
  *   <noframes>, <script>, <style>, <template> and <title> go into <head>, and whitespace text is
  *   dropped; any other start tag, or text that is not whitespace, starts the body;
  * - element and attribute names are lowercased (ASCII); the first of two attributes of the same
  *   name wins; attribute values and text have their character references decoded (numeric ones,
- *   and the named ones of HTML 4 plus &apos;, also without the ';' for the few HTML allows so,
- *   but not in an attribute value when a '=' or a letter or digit follows);
+ *   and the named ones of HTML 4 plus &apos;; without the ';', the Latin-1 ones, as the longest
+ *   name that starts the letters after the '&' ("&copy2024" is "©2024"), but not in an
+ *   attribute value when a '=' or a letter or digit follows);
  * - void elements (area, base, br, col, embed, hr, img, input, link, meta, param, source, track,
  *   wbr and the like) have no content; "/>" closes an element only for those and inside <svg>
  *   and <math>;
@@ -27,8 +29,9 @@
  *   element, <a> an open <a>, <button> an open <button>; none of these reach past a <table>, a
  *   cell, a <caption>, an <object>, a <template> (or, for <p>, a <button>);
  * - an end tag closes the nearest open element of its name, with everything opened inside it,
- *   unless a <table>, a cell, a <caption>, an <object> or a <template> comes first, or (for an end
- *   tag of an inline element) a block element; otherwise it is ignored; </br> is a <br>;
+ *   unless a <table>, a cell, a <caption>, an <object> or a <template> comes first (for the end
+ *   tag of a table part, only a <table> or a <template>), or (for an end tag of an inline
+ *   element) a block element; otherwise it is ignored; </br> is a <br>;
  * - a block start tag (div, p, ul, table, ...) inside <svg> or <math> closes them first;
  * - comments become comment nodes; DOCTYPEs, processing instructions and CDATA sections outside
  *   svg and math are dropped; a '<' that starts no tag is text; a tag cut off by the end of the
@@ -57,7 +60,7 @@ struct tree_arena;
  * them and must be called before xmlFreeDoc(doc). Returns 0, or -1 when memory ran out (doc is
  * then left without children and *arena NULL). */
 int tree_build(const char *s, size_t len, xmlDocPtr doc, struct tree_arena **arena);
-/* Detach the tree from doc and free its arena (NULL: nothing). */
+/* Detach the tree from doc and free its arena (NULL: nothing, and doc keeps its children). */
 void tree_release(xmlDocPtr doc, struct tree_arena *arena);
 
 #endif
