@@ -665,6 +665,11 @@ static bool next_page(struct run *r, struct scrape_page *out)
             pthread_mutex_unlock(&r->lock);
             return false;
         }
+        /* pages whose commits are not yet durable count: at most as many again as the threads */
+        if (r->in_flight >= 2 * r->c.concurrency) {
+            pthread_cond_wait(&r->cv, &r->lock);
+            continue;
+        }
         if (r->bi < r->bn) {
             *out = r->batch[r->bi];
             memset(&r->batch[r->bi], 0, sizeof r->batch[r->bi]);
@@ -1042,32 +1047,55 @@ static void tally(struct run *r, const struct scrape_page *pg, const struct page
     pthread_mutex_unlock(&r->lock);
 }
 
+/* A page on its way to the store: what it gave, kept until its commit is durable. */
+struct page_job {
+    struct run *r;
+    struct scrape_page pg;
+    struct page_work w;
+};
+
+/* The page's commit is durable (or failed): counted, and freed. Runs on the committer's thread,
+ * so it takes no engine call. */
+static void page_done(void *ctx, int rc, const struct err *e)
+{
+    struct page_job *pj = ctx;
+    if (rc)
+        log_warn("session %s: page %s not recorded: %s", pj->r->sid, pj->pg.url, e->msg);
+    tally(pj->r, &pj->pg, &pj->w, rc == 0);
+    page_work_release(&pj->w);
+    scrape_page_release(&pj->pg);
+    free(pj);
+}
+
+/* Fetch and read the page, and hand its outcome to the committer without waiting for it: the
+ * thread goes on to the next page while the commit becomes durable (a page whose commit is lost
+ * in a crash is still fetching in the store, and is fetched again on resume). */
 static void process_page(struct run *r, struct scrape_page *pg)
 {
     char origin[300]; /* scheme://host[:port] of the normalized URL: the breaker's key */
     const char *h = strstr(pg->url, "://");
     snprintf(origin, sizeof origin, "%.*s", h ? (int)(h + 3 - pg->url + strcspn(h + 3, "/?#")) : 0,
              pg->url);
-    struct page_work w = {.pc = {.sid = r->sid, .cap = r->c.max_pages, .now = engine_now(r->eng)}};
+    struct page_job *pj = xcalloc(1, sizeof *pj);
+    pj->r = r;
+    pj->pg = *pg;
+    pg = &pj->pg;
+    struct page_work *w = &pj->w;
+    w->pc = (struct page_commit){.sid = r->sid, .cap = r->c.max_pages, .now = engine_now(r->eng)};
     struct fetch_result f;
     int64_t t0 = clock_mono_ms();
     fetch_page(r, pg, origin, &f);
-    w.pc.o.page_id = pg->id;
-    w.pc.o.http_status = f.http_status;
-    w.pc.o.fetch_ms = clock_mono_ms() - t0;
+    w->pc.o.page_id = pg->id;
+    w->pc.o.http_status = f.http_status;
+    w->pc.o.fetch_ms = clock_mono_ms() - t0;
     if (f.kind == FETCH_OK)
-        read_html(r, pg, &f, &w);
+        read_html(r, pg, &f, w);
     else
-        judge(r, pg, &f, origin, &w);
-    w.pc.o.error = w.error[0] ? w.error : NULL;
-    struct err e;
-    int rc = engine_exec(r->eng, page_commit_fn, &w.pc, &e);
-    if (rc)
-        log_warn("session %s: page %s not recorded: %s", r->sid, pg->url, e.msg);
-    tally(r, pg, &w, rc == 0);
-    progress(r, "scraping");
-    page_work_release(&w);
+        judge(r, pg, &f, origin, w);
     fetch_result_release(&f);
+    w->pc.o.error = w->error[0] ? w->error : NULL;
+    engine_exec_async(r->eng, page_commit_fn, &w->pc, page_done, pj);
+    progress(r, "scraping");
 }
 
 static void *scrape_thread(void *arg)
@@ -1075,10 +1103,8 @@ static void *scrape_thread(void *arg)
     struct run *r = arg;
     pthread_setname_np(pthread_self(), "scrape");
     struct scrape_page pg;
-    while (next_page(r, &pg)) {
-        process_page(r, &pg);
-        scrape_page_release(&pg);
-    }
+    while (next_page(r, &pg))
+        process_page(r, &pg); /* which takes pg over */
     return NULL;
 }
 
@@ -1165,6 +1191,10 @@ int handler_scrape(struct job_ctx *ctx)
         scrape_thread(&r);
     for (int i = 0; i < nth; i++)
         pthread_join(th[i], NULL);
+    pthread_mutex_lock(&r.lock); /* the last commits, whose callbacks use the run */
+    while (r.in_flight > 0)
+        pthread_cond_wait(&r.cv, &r.lock);
+    pthread_mutex_unlock(&r.lock);
     if (job_ctx_cancelled(ctx)) {
         ret = job_ctx_fail(ctx, false, "cancelled after %lld pages", (long long)r.completed);
         goto out;
