@@ -102,6 +102,8 @@ pid_t bench_serve(const char *trawl, const char *log, const char *const *args, i
     for (; args && *args && k < 63; args++)
         argv[k++] = *args;
     argv[k] = NULL;
+    /* an earlier server's answer must not be read as this one's port */
+    unlink(out);
     pid_t pid = fork();
     if (pid == 0) {
         int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);

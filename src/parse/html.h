@@ -1,6 +1,7 @@
-/* HTML documents as trawl reads them: parsed with libxml2's forgiving HTML parser (the parser
- * behind lxml and Scrapy's selectors), in UTF-8 whatever the page's encoding, never failing on
- * broken markup, and never reaching the network. What is read out of a document lives in the
+/* HTML documents as trawl reads them: parsed by trawl's own tree builder (tree.h: HTML5's
+ * tokenizer and the rules of its tree construction that shape real pages) into a libxml2 tree,
+ * in UTF-8 whatever the page's encoding, never failing on broken markup, and never reaching the
+ * network. What is read out of a document lives in the
  * files beside this one: links and metadata (links.c), text, Markdown and cleaned HTML
  * (markdown.c), XPath and CSS selection (select.c), product records (product.c).
  *
@@ -30,9 +31,12 @@ struct html_doc {
 };
 
 /* Parse len bytes of HTML fetched from url. content_type (may be NULL) can name the charset
- * ("text/html; charset=iso-8859-1"); otherwise <meta charset> and then UTF-8 are assumed, and
- * bytes that are not valid in the encoding are replaced, not refused. TRAWL_ETOOBIG over
- * HTML_MAX_BYTES; TRAWL_EINVAL when url is not an absolute http(s) URL. */
+ * ("text/html; charset=iso-8859-1"); otherwise a charset in the first 2 KB (<meta charset>,
+ * <meta http-equiv>) and then UTF-8 are assumed; a byte order mark (UTF-8, UTF-16) outranks
+ * both. Other encodings are converted with iconv (latin1, iso-8859-1 and ascii read as
+ * windows-1252, as browsers do); one iconv does not know is read as UTF-8. Bytes that are not
+ * valid in the encoding are replaced by U+FFFD, not refused. TRAWL_ETOOBIG over HTML_MAX_BYTES;
+ * TRAWL_EINVAL when url is not an absolute http(s) URL. */
 int html_parse(const char *data, size_t len, const char *url, const char *content_type,
                struct html_doc **out, struct err *e);
 void html_free(struct html_doc *d);
@@ -79,7 +83,7 @@ json_t *html_metadata(const struct html_doc *d);
 
 /* The main content of the page: the first <main> (or role="main") element when there is one,
  * else the <article> when there is exactly one (several are a listing, which <body> holds), else
- * <body> (with what libxml2 puts after </body>), without scripts, styles, navigation, page
+ * <body>, without scripts, styles, navigation, page
  * headers and footers (a <header> or <footer> inside an article, aside, main, nav or section is
  * that part's own and stays), asides, forms (unless one wraps the page: it holds a main, article
  * or h1), embedded objects, form controls and hidden elements (hidden, aria-hidden="true",
@@ -88,7 +92,7 @@ json_t *html_metadata(const struct html_doc *d);
  * collapsed as a browser shows it (a no-break space too, as in html_node_text); no more than one
  * blank line comes in a row. Each returns a new string, "" for a page without content; output
  * past 4 * HTML_MAX_BYTES is cut. Elements nested deeper than 512 levels (no parsed page has
- * them: libxml2 stops at 256) are read as their plain text. */
+ * them: the parser stops at TREE_MAX_DEPTH) are read as their plain text. */
 /* as plain text, paragraphs separated by blank lines, list items and table rows on lines of their
  * own (cells separated by tabs), without a final newline */
 char *html_text(const struct html_doc *d);

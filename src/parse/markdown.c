@@ -16,7 +16,8 @@
  * can grow, but not without bound. */
 #define OUT_CAP ((size_t)4 * HTML_MAX_BYTES)
 /* Elements nested deeper than this are written as their plain text, so that the recursive
- * walks below cannot exhaust the stack whatever the tree (libxml2's parser stops at 256). */
+ * walks below cannot exhaust the stack whatever the tree (the parser stops at TREE_MAX_DEPTH,
+ * 512, but a tree may be built otherwise). */
 #define MAX_DEPTH 512
 
 /* ---- what an element is ---- */
@@ -237,13 +238,6 @@ static xmlNodePtr content_root(xmlDocPtr doc)
     if (articles == 1)
         return article;
     return body ? body : root;
-}
-
-/* What libxml2 puts beside <body> when it comes after </body> (browsers put it inside): the
- * first node after the body when root is the body, else NULL. */
-static xmlNodePtr after_body(xmlNodePtr root)
-{
-    return root && html_is(root, "body") ? root->next : NULL;
 }
 
 /* ---- text and Markdown ---- */
@@ -1092,8 +1086,6 @@ static char *render(const struct html_doc *d, bool markdown)
     xmlNodePtr root = content_root(d->doc);
     if (root)
         walk(&m, root, 0);
-    for (xmlNodePtr n = after_body(root); n && !m.full; n = n->next)
-        walk(&m, n, 1);
     size_t len = m.out.len;
     while (len > 0 && is_space((unsigned char)m.out.data[len - 1]))
         len--;
@@ -1320,9 +1312,6 @@ static void clean_children(struct clean *c, xmlNodePtr n, int depth)
 {
     for (xmlNodePtr ch = n->children; ch && !c->full; ch = ch->next)
         clean_walk(c, ch, depth + 1);
-    if (depth == 0)
-        for (xmlNodePtr ch = after_body(n); ch && !c->full; ch = ch->next)
-            clean_walk(c, ch, depth + 1);
 }
 
 static void clean_walk(struct clean *c, xmlNodePtr n, int depth)

@@ -144,6 +144,50 @@ Test(html, latin1_named_by_meta_charset)
     html_free(d);
 }
 
+/* A byte order mark outranks a label; encodings beyond Latin-1 go through iconv; an encoding
+ * nobody knows is read as UTF-8; bytes an encoding cannot map are replaced. */
+Test(html, byte_order_marks_other_encodings_and_unknown_ones)
+{
+    /* UTF-16LE with its mark, labelled (wrongly) as Latin-1: "<p>Café</p>" */
+    static const char u16[] = "\xff\xfe<\0p\0>\0C\0a\0f\0\xe9\0<\0/\0p\0>\0";
+    struct html_doc *d = NULL;
+    struct err e = {0};
+    cr_assert_eq(html_parse(u16, sizeof u16 - 1, "https://example.com/",
+                            "text/html; charset=latin1", &d, &e),
+                 0, "%s", e.msg);
+    char *text = html_text(d);
+    cr_expect_str_eq(text, "Caf\xc3\xa9");
+    free(text);
+    html_free(d);
+    /* a UTF-8 mark is not text */
+    d = parse("\xef\xbb\xbf<p>x</p>", "https://example.com/", "text/html; charset=iso-8859-1");
+    text = html_text(d);
+    cr_expect_str_eq(text, "x");
+    free(text);
+    html_free(d);
+    /* Shift_JIS named by a meta: "日本" */
+    d = parse("<meta charset=\"shift_jis\"><p>\x93\xfa\x96\x7b</p>", "https://example.jp/", NULL);
+    text = html_text(d);
+    cr_expect_str_eq(text, "\xe6\x97\xa5\xe6\x9c\xac");
+    free(text);
+    html_free(d);
+    /* an unknown name: read as UTF-8 */
+    d = parse("<p>caf\xc3\xa9</p>", "https://example.com/", "text/html; charset=x-no-such-thing");
+    text = html_text(d);
+    cr_expect_str_eq(text, "caf\xc3\xa9");
+    free(text);
+    html_free(d);
+    /* a byte Shift_JIS does not map (0xff), and a sequence cut off at the end (0x93) */
+    d = parse("<meta charset=shift_jis><p>a\xff"
+              "b\x93",
+              "https://example.jp/", NULL);
+    text = html_text(d);
+    cr_expect_str_eq(text, "a\xef\xbf\xbd"
+                           "b\xef\xbf\xbd");
+    free(text);
+    html_free(d);
+}
+
 Test(html, invalid_utf8_replaced_and_parsing_goes_on)
 {
     const char *page = "<html><head><title>t\xff</title></head><body><p>ok \xff\xfe and \xc3( "
@@ -824,7 +868,7 @@ static double read_everything(const char *page, size_t len, int depth)
     cr_expect(strstr(text, "level 100 100"));
     cr_expect(strstr(clean, "<a href=\"https://example.com/p/100\">100</a>"));
     cr_expect_str_eq(json_string_value(json_object_get(meta, "title")), "deep");
-    /* libxml2 stops nesting at 256 levels: what lies deeper may be lost, never what is above */
+    /* the parser stops nesting at 512 levels: what lies deeper may move, never what is above */
     size_t reach = depth < 250 ? (size_t)depth : 200;
     cr_expect_geq(n, reach);
     cr_expect_geq(json_array_size(sel), reach);
