@@ -5,6 +5,7 @@
 
 #include "base/utf8.h"
 #include "base/xalloc.h"
+#include "parse/tree.h"
 
 #include <ctype.h>
 #include <float.h>
@@ -98,70 +99,6 @@ static bool is_ws(unsigned char ch)
     return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v';
 }
 
-static size_t put_utf8(char *o, unsigned long cp)
-{
-    if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        cp = 0xfffd;
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
-/* Decode the character reference at s ("&amp;", "&#233;", "&#xe9;") into o; the number of input
- * bytes it took, or 0 when s starts none that is known. Output is never longer than input. */
-static size_t decode_entity(const char *s, char *o, size_t *olen)
-{
-    static const struct {
-        const char *name;
-        const char *text;
-    } named[] = {{"&amp;", "&"},   {"&lt;", "<"},   {"&gt;", ">"},
-                 {"&quot;", "\""}, {"&apos;", "'"}, {"&nbsp;", " "}};
-    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
-        size_t n = strlen(named[i].name);
-        if (strncmp(s, named[i].name, n) == 0) {
-            *olen = strlen(named[i].text);
-            memcpy(o, named[i].text, *olen);
-            return n;
-        }
-    }
-    if (s[1] != '#')
-        return 0;
-    bool hex = s[2] == 'x' || s[2] == 'X';
-    const char *p = s + (hex ? 3 : 2);
-    unsigned long cp = 0;
-    size_t digits = 0;
-    while (hex ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p)) {
-        if (cp <= 0x10ffff)
-            cp =
-                cp * (hex ? 16 : 10) + (unsigned long)(isdigit((unsigned char)*p)
-                                                           ? *p - '0'
-                                                           : tolower((unsigned char)*p) - 'a' + 10);
-        p++;
-        digits++;
-    }
-    if (!digits || *p != ';' || (size_t)(p + 1 - s) < 4)
-        return 0;
-    *olen = put_utf8(o, cp);
-    return (size_t)(p + 1 - s);
-}
-
 /* A copy of s with character references decoded when entities (JSON-LD is often written
  * HTML-escaped), the ends trimmed and, when collapse, runs of whitespace (a no-break space too)
  * made one space; NULL when nothing is left. */
@@ -172,7 +109,8 @@ static char *clean_text(const char *s, bool collapse, bool entities)
     size_t o = 0;
     for (size_t i = 0; i < len;) {
         size_t n, olen;
-        if (entities && s[i] == '&' && (n = decode_entity(s + i, out + o, &olen)) > 0) {
+        if (entities && s[i] == '&' &&
+            (n = tree_reference(s + i, s + len, false, out + o, &olen))) {
             i += n;
             o += olen;
         } else {
@@ -1099,7 +1037,7 @@ static json_t *md_value(struct ctx *c, xmlNodePtr n)
         v = html_attr(n, "datetime");
     if (!v)
         v = html_node_text(n);
-    char *t = clean_text(v, false, false); /* libxml2 has decoded the page's references */
+    char *t = clean_text(v, false, false); /* the parser has decoded the page's references */
     free(v);
     json_t *j = json_string(t ? t : "");
     free(t);

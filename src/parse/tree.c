@@ -330,9 +330,8 @@ static uint32_t named(const char *name, bool semi)
     return !semi && cp > 0xff ? 0 : cp;
 }
 
-/* A character reference at s ('&' first, before end): its characters written to o, and the bytes
- * it took; 0 when it is no reference (the '&' is then text). Never writes more than it takes. */
-static size_t reference(const char *s, const char *end, bool in_attr, char *o, size_t *olen)
+/* tree.h */
+size_t tree_reference(const char *s, const char *end, bool in_attr, char *o, size_t *olen)
 {
     const char *p = s + 1;
     if (p < end && *p == '#') {
@@ -409,7 +408,7 @@ static size_t decode(const char *s, size_t n, bool in_attr, char *o)
         memcpy(o + k, s, (size_t)(amp - s));
         k += (size_t)(amp - s);
         size_t w;
-        size_t took = reference(amp, end, in_attr, o + k, &w);
+        size_t took = tree_reference(amp, end, in_attr, o + k, &w);
         if (took) {
             k += w;
             s = amp + took;

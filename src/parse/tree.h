@@ -48,6 +48,7 @@
 #define TRAWL_TREE_H
 
 #include <libxml/tree.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define TREE_MAX_DEPTH 512
@@ -60,6 +61,11 @@ struct tree_arena;
  * them and must be called before xmlFreeDoc(doc). Returns 0, or -1 when memory ran out (doc is
  * then left without children and *arena NULL). */
 int tree_build(const char *s, size_t len, xmlDocPtr doc, struct tree_arena **arena);
+/* The character reference at s ('&' first; the text ends at end), read as in a page's text (or
+ * in an attribute's value when in_attr): its characters are written to o, their length to
+ * *olen, and the bytes it took are returned; 0 when it is no reference (the '&' is then text).
+ * It never writes more bytes than it takes. */
+size_t tree_reference(const char *s, const char *end, bool in_attr, char *o, size_t *olen);
 /* Detach the tree from doc and free its arena (NULL: nothing, and doc keeps its children). */
 void tree_release(xmlDocPtr doc, struct tree_arena *arena);
 

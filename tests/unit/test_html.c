@@ -144,48 +144,39 @@ Test(html, latin1_named_by_meta_charset)
     html_free(d);
 }
 
+/* The plain text of len bytes of page as parsed with content_type (may be NULL). */
+static void expect_text_of(const char *page, size_t len, const char *content_type, const char *want)
+{
+    struct html_doc *d = NULL;
+    struct err e = {0};
+    cr_assert_eq(html_parse(page, len, "https://example.com/", content_type, &d, &e), 0, "%s",
+                 e.msg);
+    char *text = html_text(d);
+    cr_expect_str_eq(text, want, "page %.40s", page);
+    free(text);
+    html_free(d);
+}
+
 /* A byte order mark outranks a label; encodings beyond Latin-1 go through iconv; an encoding
  * nobody knows is read as UTF-8; bytes an encoding cannot map are replaced. */
 Test(html, byte_order_marks_other_encodings_and_unknown_ones)
 {
     /* UTF-16LE with its mark, labelled (wrongly) as Latin-1: "<p>Café</p>" */
     static const char u16[] = "\xff\xfe<\0p\0>\0C\0a\0f\0\xe9\0<\0/\0p\0>\0";
-    struct html_doc *d = NULL;
-    struct err e = {0};
-    cr_assert_eq(html_parse(u16, sizeof u16 - 1, "https://example.com/",
-                            "text/html; charset=latin1", &d, &e),
-                 0, "%s", e.msg);
-    char *text = html_text(d);
-    cr_expect_str_eq(text, "Caf\xc3\xa9");
-    free(text);
-    html_free(d);
+    expect_text_of(u16, sizeof u16 - 1, "text/html; charset=latin1", "Caf\xc3\xa9");
     /* a UTF-8 mark is not text */
-    d = parse("\xef\xbb\xbf<p>x</p>", "https://example.com/", "text/html; charset=iso-8859-1");
-    text = html_text(d);
-    cr_expect_str_eq(text, "x");
-    free(text);
-    html_free(d);
+    expect_text_of("\xef\xbb\xbf<p>x</p>", 11, "text/html; charset=iso-8859-1", "x");
     /* Shift_JIS named by a meta: "日本" */
-    d = parse("<meta charset=\"shift_jis\"><p>\x93\xfa\x96\x7b</p>", "https://example.jp/", NULL);
-    text = html_text(d);
-    cr_expect_str_eq(text, "\xe6\x97\xa5\xe6\x9c\xac");
-    free(text);
-    html_free(d);
+    const char *sjis = "<meta charset=\"shift_jis\"><p>\x93\xfa\x96\x7b</p>";
+    expect_text_of(sjis, strlen(sjis), NULL, "\xe6\x97\xa5\xe6\x9c\xac");
     /* an unknown name: read as UTF-8 */
-    d = parse("<p>caf\xc3\xa9</p>", "https://example.com/", "text/html; charset=x-no-such-thing");
-    text = html_text(d);
-    cr_expect_str_eq(text, "caf\xc3\xa9");
-    free(text);
-    html_free(d);
+    expect_text_of("<p>caf\xc3\xa9</p>", 12, "text/html; charset=x-no-such-thing", "caf\xc3\xa9");
     /* a byte Shift_JIS does not map (0xff), and a sequence cut off at the end (0x93) */
-    d = parse("<meta charset=shift_jis><p>a\xff"
-              "b\x93",
-              "https://example.jp/", NULL);
-    text = html_text(d);
-    cr_expect_str_eq(text, "a\xef\xbf\xbd"
-                           "b\xef\xbf\xbd");
-    free(text);
-    html_free(d);
+    const char *bad = "<meta charset=shift_jis><p>a\xff"
+                      "b\x93";
+    expect_text_of(bad, strlen(bad), NULL,
+                   "a\xef\xbf\xbd"
+                   "b\xef\xbf\xbd");
 }
 
 Test(html, invalid_utf8_replaced_and_parsing_goes_on)

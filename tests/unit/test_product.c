@@ -421,6 +421,23 @@ Test(product, brand_image_and_text_forms)
     json_decref(recs);
 }
 
+/* JSON-LD written HTML-escaped, as some shops do: every reference a page's text may hold is
+ * decoded, named (HTML 4's), numeric, with or without ';' where HTML allows it */
+Test(product, character_references_in_jsonld_text)
+{
+    const char *html = "<script type=\"application/ld+json\">{\"@type\":\"Product\","
+                       "\"name\":\"Caf&eacute; cr&egrave;me &amp; lait&nbsp;&#8211; &#x2605;\","
+                       "\"brand\":\"Ol&eacute&#241;a &copy2024 &unknown; &#;\"}</script>";
+    json_t *recs = extract(html, NULL);
+    cr_assert_eq(json_array_size(recs), 1);
+    json_t *r = json_array_get(recs, 0);
+    cr_expect_str_eq(str(r, "name"), "Caf\xc3\xa9 cr\xc3\xa8me & lait \xe2\x80\x93 \xe2\x98\x85");
+    cr_expect_str_eq(str(r, "brand"), "Ol\xc3\xa9\xc3\xb1"
+                                      "a \xc2\xa9"
+                                      "2024 &unknown; &#;");
+    json_decref(recs);
+}
+
 Test(product, availability_words)
 {
     static const char *const cases[][2] = {
