@@ -403,6 +403,7 @@ struct run {
     struct scrape_page *batch;
     size_t bn, bi;
     int in_flight;
+    int64_t ended; /* pages whose commit has ended (tally), for next_page */
     bool stop, refilling;
     int64_t next_due;
     int64_t known;     /* pages in the frontier, for max_pages */
@@ -680,6 +681,7 @@ static bool next_page(struct run *r, struct scrape_page *out)
         }
         if (!r->refilling) {
             r->refilling = true;
+            int64_t ended = r->ended;
             pthread_mutex_unlock(&r->lock);
             struct take_args a = {r->sid, (size_t)r->c.concurrency * 4, engine_now(r->eng), NULL, 0,
                                   0};
@@ -702,6 +704,10 @@ static bool next_page(struct run *r, struct scrape_page *out)
             r->next_due = a.next_due;
             pthread_cond_broadcast(&r->cv);
             if (a.n)
+                continue;
+            /* a page whose commit landed after the take read the store may have left pages
+             * (its links, itself for a retry) that the take did not see: look again */
+            if (r->ended != ended)
                 continue;
             if (r->in_flight == 0 && r->next_due == 0) {
                 r->stop = true; /* nothing pending, nothing in flight: the session is done */
@@ -1027,6 +1033,7 @@ static void tally(struct run *r, const struct scrape_page *pg, const struct page
 {
     pthread_mutex_lock(&r->lock);
     r->in_flight--;
+    r->ended++;
     if (ok) {
         r->known += w->pc.added;
         r->total += w->pc.added;

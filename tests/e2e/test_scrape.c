@@ -560,8 +560,9 @@ Test(scrape, retry_failed_refetches_only_the_failed_pages, .timeout = 120)
     e2e_resp_release(&r);
     s = wait_session(&v, id, 90000);
     cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
-    cr_assert_eq(num(s, "failed_pages"), failed, "the same pages fail again");
-    cr_assert_eq(num(s, "completed_pages"), completed);
+    cr_assert_eq(num(s, "failed_pages"), failed, "the same pages fail again: %lld, not %lld: %s",
+                 (long long)num(s, "failed_pages"), (long long)failed, json_dumps(s, JSON_COMPACT));
+    cr_assert_eq(num(s, "completed_pages"), completed, "%s", json_dumps(s, JSON_COMPACT));
     json_decref(s);
     /* the only paths asked for: the failed pages (3 attempts each), and robots.txt */
     json_t *all = shop_json(&v, "/__hits");
