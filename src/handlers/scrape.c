@@ -15,6 +15,7 @@
 #include "parse/html.h"
 #include "parse/product.h"
 #include "parse/sitemap.h"
+#include "parse/tree.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -951,6 +952,16 @@ static void read_html(struct run *r, const struct scrape_page *pg, const struct 
     }
     json_t *warnings;
     size_t nr = page_records(r, d, &w->recs, &warnings);
+    if (d->cut) { /* a page past what a tree holds: its end was not read, and it says so */
+        if (!warnings)
+            warnings = json_array();
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "the page has more than %d elements, attributes and texts; the rest of it was "
+                 "not read",
+                 TREE_MAX_NODES);
+        json_array_insert_new(warnings, 0, json_string(msg));
+    }
     size_t nw = json_array_size(warnings);
     if (nw) {
         /* invalid JSON-LD and the like: on the page, and counted on the session */

@@ -142,7 +142,7 @@ int html_parse(const char *data, size_t len, const char *url, const char *conten
     struct html_doc *d = xcalloc(1, sizeof *d);
     d->doc = doc;
     d->url = norm;
-    tree_build(clean ? clean : data, clean ? clen : len, doc, &d->arena);
+    d->cut = tree_build(clean ? clean : data, clean ? clen : len, doc, &d->arena) == 1;
     free(clean);
     /* <base href> changes what relative links mean */
     d->base = xstrdup(norm);

@@ -23,11 +23,15 @@
 
 struct tree_arena;
 
+/* The nodes of a parsed document live in its arena (tree.h): libxml2's tree functions must not
+ * add nodes to it or free its nodes. A document built by hand with them (arena NULL) is freed by
+ * html_free as libxml2 frees any. */
 struct html_doc {
     xmlDocPtr doc;            /* never NULL once parsed: an empty page is an empty document */
     struct tree_arena *arena; /* where the document's nodes live (parse/tree.h) */
     char *url;  /* the page's URL (the base for its relative links, unless <base> says) */
     char *base; /* the URL relative links resolve against: <base href> or url */
+    bool cut;   /* the page has more nodes than a tree keeps (TREE_MAX_NODES): its end is missing */
 };
 
 /* Parse len bytes of HTML fetched from url. content_type (may be NULL) can name the charset

@@ -433,6 +433,7 @@ struct builder {
     int n;       /* elements open: stack[0] is <html> */
     int foreign; /* svg and math elements open */
     size_t nodes;
+    bool cut;   /* TREE_MAX_NODES reached: something was left out */
     char *text; /* text read but not yet in the tree */
     size_t tlen, tcap;
 };
@@ -531,8 +532,10 @@ static void flush_text(struct builder *b)
     const char *s = b->text;
     size_t n = b->tlen;
     b->tlen = 0;
-    if (b->nodes >= TREE_MAX_NODES)
+    if (b->nodes >= TREE_MAX_NODES) {
+        b->cut = true;
         return;
+    }
     if (!b->body) {
         while (n && is_ws(*s))
             s++, n--;
@@ -741,8 +744,10 @@ static xmlNodePtr start_tag(struct builder *b, const struct tag *t, const char *
         add_attrs(b, b->body, at, nat);
         return NULL;
     }
-    if (b->nodes >= TREE_MAX_NODES)
+    if (b->nodes >= TREE_MAX_NODES) {
+        b->cut = true;
         return NULL;
+    }
     if (!b->body && !(t->flags & F_HEAD))
         start_body(b);
     if (b->body)
@@ -791,8 +796,10 @@ static void end_tag(struct builder *b, const struct tag *t, const char *name, si
 static void add_comment(struct builder *b, const char *s, size_t n)
 {
     flush_text(b);
-    if (b->nodes >= TREE_MAX_NODES)
+    if (b->nodes >= TREE_MAX_NODES) {
+        b->cut = true;
         return;
+    }
     xmlNodePtr c = new_node(b, XML_COMMENT_NODE, xmlStringComment);
     c->content = (xmlChar *)arena_str(b, s, n);
     append(current(b), c);
@@ -1079,10 +1086,11 @@ int tree_build(const char *s, size_t len, xmlDocPtr doc, struct tree_arena **are
     flush_text(b);
     start_body(b);
     *arena = b->a;
+    int rc = b->cut ? 1 : 0;
     free(copy);
     free(b->text);
     free(b);
-    return 0;
+    return rc;
 }
 
 void tree_release(xmlDocPtr doc, struct tree_arena *arena)

@@ -58,8 +58,8 @@ struct tree_arena;
 
 /* Build the tree of the len bytes of UTF-8 at s (valid UTF-8, NUL bytes allowed: they become
  * U+FFFD) under doc, which must have no children. The nodes live in *arena; tree_release frees
- * them and must be called before xmlFreeDoc(doc). Returns 0, or -1 when memory ran out (doc is
- * then left without children and *arena NULL). */
+ * them and must be called before xmlFreeDoc(doc). Returns 0, or 1 when the page had more than
+ * TREE_MAX_NODES nodes and the tree was cut there. */
 int tree_build(const char *s, size_t len, xmlDocPtr doc, struct tree_arena **arena);
 /* The character reference at s ('&' first; the text ends at end), read as in a page's text (or
  * in an attribute's value when in_attr): its characters are written to o, their length to

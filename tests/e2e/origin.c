@@ -598,6 +598,31 @@ static int route_big(struct conn *c, struct req *r)
     return rc;
 }
 
+/* A page of n empty <br> tags after a title: more nodes than any real page has, in few bytes. */
+static int route_tags(struct conn *c, struct req *r)
+{
+    long long n;
+    if (query_num(r, "n", 1000, 0, 100000000, &n) < 0)
+        return respond_bad(c, r);
+    static const char pre[] = "<!DOCTYPE html>\n<html><head><title>tags</title></head><body>";
+    static char brs[4 * 16384];
+    for (size_t i = 0; i < sizeof brs; i += 4)
+        memcpy(brs + i, "<br>", 4);
+    struct sb h = {0};
+    response_head(&h, c, r, 200, TYPE_HTML, NULL, (long long)(sizeof pre - 1) + 4 * n);
+    int rc = send_all(c->fd, h.p, h.len, NULL, 0);
+    sb_release(&h);
+    if (r->head || rc < 0)
+        return rc;
+    rc = send_all(c->fd, pre, sizeof pre - 1, NULL, 0);
+    for (long long left = n; rc == 0 && left > 0;) {
+        long long k = left < 16384 ? left : 16384;
+        rc = send_all(c->fd, brs, (size_t)(4 * k), NULL, 0);
+        left -= k;
+    }
+    return rc;
+}
+
 static int route_content_type(struct conn *c, struct req *r)
 {
     char *type;
@@ -668,6 +693,7 @@ static const struct route routes[] = {
      "?nul=0  a utf-8 page with invalid bytes and controls (and a NUL with nul=1)"},
     {"/big", false, route_big, "?bytes=1000000  a page of exactly that many bytes"},
     {"/content-type", false, route_content_type, "?type=T  Content-Type T (empty: none)"},
+    {"/tags", false, route_tags, "?n=1000  a page of n <br> tags"},
     {"/robots.txt", false, route_robots, "  --robots file, or the default, or 404/500"},
     {"/private/", true, route_private, "...  a page robots.txt disallows"},
     {"/__hits", false, route_hits, "?path=P  {\"path\":P,\"hits\":N}, or all counts"},

@@ -5,6 +5,7 @@
  * it was asked for, so the tests check what came out against what was planted, and what was
  * fetched against what may be. */
 #include "e2eutil.h"
+#include "parse/tree.h"
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -726,6 +727,26 @@ Test(scrape, a_start_page_that_leads_nowhere_fails_with_the_reason, .timeout = 1
     cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
     cr_assert_eq(num(s, "completed_pages"), 1);
     json_decref(s);
+    /* more nodes than a tree keeps (8 MB of <br>): read as far as that, and the page says so */
+    snprintf(url, sizeof url, "%s/tags?n=%d", v.shop.base, TREE_MAX_NODES + 100000);
+    e2e_call(&r, &v.s, "POST", "/v1/scraping-sessions", v.token,
+             json_pack("{s:s, s:s}", "source_url", url, "mode", "crawl"));
+    OK_STATUS(r, 201);
+    snprintf(id, sizeof id, "%s", str(json_object_get(r.json, "session"), "id"));
+    e2e_resp_release(&r);
+    s = wait_session(&v, id, 60000);
+    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    json_decref(s);
+    char path[200];
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/pages", id);
+    e2e_call(&r, &v.s, "GET", path, v.token, NULL);
+    OK_STATUS(r, 200);
+    json_t *page = json_array_get(json_object_get(r.json, "pages"), 0);
+    cr_assert_str_eq(str(page, "status"), "done", "%s", json_dumps(r.json, JSON_COMPACT));
+    cr_assert(strstr(str(page, "error"), "warning: the page has more than 2000000 elements") ==
+                  str(page, "error"),
+              "%s", str(page, "error"));
+    e2e_resp_release(&r);
     teardown(&v);
 }
 

@@ -151,13 +151,15 @@ struct page {
     xmlDocPtr doc;
     struct tree_arena *arena;
     size_t nodes;
+    int cut; /* what tree_build returned */
 };
 
 static struct page build_n(const char *s, size_t len)
 {
-    struct page p = {htmlNewDocNoDtD(NULL, NULL), NULL, 0};
+    struct page p = {htmlNewDocNoDtD(NULL, NULL), NULL, 0, 0};
     cr_assert_not_null(p.doc);
-    cr_assert_eq(tree_build(s, len, p.doc, &p.arena), 0, "tree_build failed");
+    p.cut = tree_build(s, len, p.doc, &p.arena);
+    cr_assert(p.cut == 0 || p.cut == 1, "tree_build gave %d", p.cut);
     int bad = 0;
     p.nodes = check_links(p.doc, (xmlNodePtr)p.doc, p.doc->children, &bad);
     cr_expect_eq(bad, 0, "%d bad links in the tree", bad);
@@ -624,6 +626,7 @@ Test(tree, five_megabyte_page_builds)
     cr_expect_eq(xpath_num(p.doc, "count(/html/body/ul/li/a[@href])"), ITEMS);
     expect_xpath_str(p.doc, "string(//li[last()]/a/@href)", "/product/027999");
     expect_xpath_str(p.doc, "string(/html/head/title)", "Shop");
+    cr_expect_eq(p.cut, 0, "a whole tree is said to be cut");
     page_free(&p);
     buf_release(&b);
 }
@@ -641,6 +644,7 @@ Test(tree, growth_stops_at_max_nodes)
     /* html, head and body may or may not count: a little slack */
     cr_expect_geq(p.nodes, TREE_MAX_NODES - 3, "%zu nodes", p.nodes);
     cr_expect_eq(count_elements(p.doc->children, "p"), 0);
+    cr_expect_eq(p.cut, 1, "a cut tree is not said to be cut");
     page_free(&p);
     buf_release(&b);
 }
