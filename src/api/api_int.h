@@ -45,6 +45,7 @@ struct req {
     const char *path;
     struct buf body;
     bool body_too_large;
+    size_t body_dropped;   /* bytes of a body past the cap read and dropped */
     const char *workspace; /* after auth */
     const char *params[API_PARAMS_MAX];
     char *scratch; /* the path, cut into its parameters */

@@ -648,6 +648,9 @@ void api_req_unref(struct req *r)
     free(r);
 }
 
+/* How much of a chunked body past the cap is read and dropped to answer it with a 413. */
+#define BODY_DROP_MAX ((size_t)64 << 20)
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **req_cls)
@@ -707,9 +710,15 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
             buf_init(&r->body, 1);
         }
         if (r->body_too_large) {
-            /* a chunked body past the cap: close rather than read it to its end */
-            log_debug("%s %s: body over %zu bytes, closing", method, url, a->opts.body_max);
-            return MHD_NO;
+            /* a chunked body past the cap (a declared length past it was answered at once):
+             * libmicrohttpd answers only once the body is read, so the rest is read and dropped
+             * for a 413, up to a bound past which the connection is closed unanswered */
+            r->body_dropped += *upload_size;
+            if (r->body_dropped > BODY_DROP_MAX) {
+                log_debug("%s %s: body over %zu bytes and still coming, closing", method, url,
+                          a->opts.body_max);
+                return MHD_NO;
+            }
         }
         *upload_size = 0;
         return MHD_YES;
@@ -718,7 +727,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     r->in_access = true;
     r->access_thread = pthread_self();
     pthread_mutex_unlock(&r->lock);
-    enum MHD_Result ret = dispatch(r);
+    enum MHD_Result ret =
+        r->body_too_large
+            ? api_reply_error(r, 413, "the request body is over the limit of %zu bytes",
+                              a->opts.body_max)
+            : dispatch(r);
     pthread_mutex_lock(&r->lock);
     r->in_access = false;
     pthread_mutex_unlock(&r->lock);

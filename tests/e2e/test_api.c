@@ -186,6 +186,43 @@ Test(api, bad_requests_get_the_right_status)
     e2e_http(&r, s.base, "POST", "/v1/jobs", t, huge, strlen(huge), NULL);
     expect_error(&r, 413, "too_large", "limit");
     e2e_resp_release(&r);
+    /* the same sent chunked, with no length to refuse it by: read, dropped, answered 413 */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s.port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char head[512];
+    int hn = snprintf(head, sizeof head,
+                      "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                      t);
+    cr_assert_eq(write(fd, head, (size_t)hn), hn);
+    size_t sent = 0, len = strlen(huge);
+    while (sent < len) {
+        size_t chunk = len - sent < 8192 ? len - sent : 8192;
+        char size[32];
+        int sn = snprintf(size, sizeof size, "%zx\r\n", chunk);
+        cr_assert_eq(write(fd, size, (size_t)sn), sn);
+        cr_assert_eq(write(fd, huge + sent, chunk), (ssize_t)chunk);
+        cr_assert_eq(write(fd, "\r\n", 2), 2);
+        sent += chunk;
+    }
+    cr_assert_eq(write(fd, "0\r\n\r\n", 5), 5);
+    struct timeval rtv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rtv, sizeof rtv);
+    char answer[2048];
+    size_t got = 0;
+    for (ssize_t rn;
+         got < sizeof answer - 1 && (rn = read(fd, answer + got, sizeof answer - 1 - got)) > 0;) {
+        got += (size_t)rn;
+        answer[got] = 0;
+        if (strstr(answer, "}}"))
+            break;
+    }
+    answer[got] = 0;
+    close(fd);
+    cr_assert(strncmp(answer, "HTTP/1.1 413", 12) == 0 && strstr(answer, "\"too_large\""),
+              "a chunked body over the cap got: %s", answer);
     free(huge);
     /* field checks name the field */
     e2e_call(&r, &s, "POST", "/v1/jobs", t,
