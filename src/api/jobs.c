@@ -487,9 +487,11 @@ enum MHD_Result api_jobs_heartbeat(struct req *r)
         hb.set |= UPD_STAGE;
         hb.stage = stage;
     }
+    /* without leaseMs: as long as the lease held (the claim's or the last heartbeat's) */
     struct job_type_config cfg;
     engine_type(r->api->deps.eng, j.type, &cfg);
-    hb.lease_ms = lease_ms ? lease_ms : cfg.lease_ms;
+    int64_t held = j.lease_expires_at - j.last_heartbeat;
+    hb.lease_ms = lease_ms ? lease_ms : held > 0 ? held : cfg.lease_ms;
     struct err e;
     err_clear(&e);
     int rc = engine_heartbeat(r->api->deps.eng, &f, &hb, &e);

@@ -721,6 +721,7 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
         }
     }
     struct job_update u = {.id = c->id, .now = now, .to = -1, .old_status = &old};
+    int64_t held;
     if (c->kind <= CH_DEFER) {
         u.from_mask = JOB_MASK(JOB_PROCESSING);
         u.fence_attempt = c->attempt;
@@ -733,7 +734,12 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
         u.progress = c->hb.progress;
         u.stage = c->stage;
         u.checkpoint = c->checkpoint;
-        u.lease_expires_at = now + (c->hb.lease_ms > 0 ? c->hb.lease_ms : cfg.lease_ms);
+        /* without a length of its own, a heartbeat renews the lease for as long as the one held
+         * (what the claim or the last heartbeat asked for), else for the type's */
+        held = j.lease_expires_at - j.last_heartbeat;
+        u.lease_expires_at = now + (c->hb.lease_ms > 0 ? c->hb.lease_ms
+                                    : held > 0         ? held
+                                                       : cfg.lease_ms);
         break;
     case CH_COMPLETE:
         u.to = JOB_COMPLETED;

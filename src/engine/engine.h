@@ -176,7 +176,7 @@ struct heartbeat {
     int progress; /* 0..100 */
     const char *stage;
     const char *checkpoint; /* JSON text */
-    int64_t lease_ms;       /* 0: the type's lease */
+    int64_t lease_ms;       /* 0: as long as the lease held, else the type's */
 };
 int engine_heartbeat(struct engine *eng, const struct job_fence *f, const struct heartbeat *hb,
                      struct err *e);

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OK_STATUS(r, want)                                                                         \
@@ -356,6 +357,19 @@ Test(api, generic_jobs_one_many_list_cancel_retry)
     e2e_serve_stop(&s, 15000);
 }
 
+/* Milliseconds since the epoch of a UTC time as the API writes it ("2026-11-23T16:24:08.725Z"). */
+static int64_t iso_ms(const char *s)
+{
+    cr_assert_not_null(s);
+    struct tm tm = {0};
+    int ms = 0;
+    cr_assert_eq(sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                        &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms),
+                 7, "not a time: %s", s);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
 Test(api, external_workers_claim_heartbeat_complete_fenced)
 {
     struct serve s;
@@ -393,6 +407,16 @@ Test(api, external_workers_claim_heartbeat_complete_fenced)
                        "progress", 40, "stage", "resizing", "checkpoint", "row", 7));
     OK_STATUS(r, 200);
     e2e_resp_release(&r);
+    /* without leaseMs the heartbeat renews for as long as the claim asked (60 s), not the
+     * type's 30 s */
+    snprintf(path, sizeof path, "/v1/jobs/%s", id);
+    e2e_call(&r, &s, "GET", path, t, NULL);
+    json_t *held = json_object_get(r.json, "job");
+    int64_t renewed = iso_ms(json_string_value(json_object_get(held, "lease_expires_at"))) -
+                      iso_ms(json_string_value(json_object_get(held, "last_heartbeat")));
+    cr_assert_eq(renewed, 60000, "lease renewed for %lld ms: %s", (long long)renewed, r.body);
+    e2e_resp_release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s/heartbeat", id);
     /* another worker's name, or a made-up token, is refused and changes nothing */
     e2e_call(&r, &s, "POST", path, t,
              json_pack("{s:s, s:s, s:i}", "worker", "py-2", "leaseToken", lease, "progress", 90));

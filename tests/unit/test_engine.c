@@ -264,6 +264,12 @@ Test(engine, fencing_refuses_wrong_owner_and_attempt)
     cr_assert_str_eq(got.checkpoint, "{\"row\":400}");
     cr_assert_geq(got.lease_expires_at, before + 60000);
     job_release(&got);
+    /* one without a length renews for as long as the lease held (60 s), not the type's */
+    struct heartbeat plain = {0};
+    cr_assert_eq(engine_heartbeat(eng, &TU_FENCE(j), &plain, &e), 0, "%s", e.msg);
+    tu_get(eng, id, &got);
+    cr_assert_eq(got.lease_expires_at - got.last_heartbeat, 60000);
+    job_release(&got);
     /* a bad checkpoint or progress is refused */
     hb.checkpoint = "{not json";
     cr_assert_eq(engine_heartbeat(eng, &TU_FENCE(j), &hb, &e), TRAWL_EINVAL);
