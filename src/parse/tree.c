@@ -738,12 +738,17 @@ static xmlNodePtr start_tag(struct builder *b, const struct tag *t, const char *
             add_attrs(b, b->head, at, nat);
         return NULL;
     }
-    flush_text(b);
     if (t->id == T_BODY) {
-        start_body(b);
+        /* text before the body's tag starts it; a later tag leaves the text around it whole (a
+         * flush there would copy a growing text node again for each "x<body>" of a page) */
+        if (!b->body) {
+            flush_text(b);
+            start_body(b);
+        }
         add_attrs(b, b->body, at, nat);
         return NULL;
     }
+    flush_text(b);
     if (b->nodes >= TREE_MAX_NODES) {
         b->cut = true;
         return NULL;
