@@ -79,6 +79,10 @@ static char *to_utf8(const char *s, size_t n, const char *charset, size_t *out_l
     char *in = (char *)s;
     size_t left = n, o = 0;
     while (left) {
+        if (cap - o < 16) { /* room for a U+FFFD and the NUL, whatever came before */
+            cap *= 2;
+            out = xrealloc(out, cap);
+        }
         char *op = out + o;
         size_t room = cap - o - 4;
         size_t r = iconv(cd, &in, &left, &op, &room);

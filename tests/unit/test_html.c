@@ -178,6 +178,17 @@ Test(html, byte_order_marks_other_encodings_and_unknown_ones)
     expect_text_of(bad, strlen(bad), NULL,
                    "a\xef\xbf\xbd"
                    "b\xef\xbf\xbd");
+    /* nothing but bytes it cannot map: three bytes out for each one in */
+    enum { NBAD = 10000 };
+    char *all = malloc(NBAD + 32), *want = malloc(3 * NBAD + 1);
+    int k = sprintf(all, "<meta charset=shift_jis>");
+    memset(all + k, 0xff, NBAD);
+    for (int i = 0; i < NBAD; i++)
+        memcpy(want + 3 * i, "\xef\xbf\xbd", 3);
+    want[3 * NBAD] = 0;
+    expect_text_of(all, (size_t)k + NBAD, NULL, want);
+    free(all);
+    free(want);
 }
 
 Test(html, invalid_utf8_replaced_and_parsing_goes_on)
