@@ -22,6 +22,7 @@
 #include <regex.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +394,57 @@ static char *scope(const struct cfg *c, const char *u, const char **why)
 
 /* ---- the run ---- */
 
+/* A set of the URLs known to be pages of the session in the store, so that the links every page
+ * repeats (navigation, categories) are not inserted again at each page, which was half the
+ * committer's time: 64-bit hashes in 2^17 slots (1 MiB, whatever the session's size), emptied
+ * when three quarters full. Two URLs whose hashes are equal (about one chance in 10^10 for a
+ * session of 100,000) would leave the second unfetched. */
+#define SEEN_SLOTS ((size_t)1 << 17)
+
+struct seen {
+    uint64_t *slot; /* 0: empty */
+    size_t n;
+};
+
+static uint64_t url_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    h ^= h >> 33; /* spread FNV's bits, as splitmix64 does */
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h ? h : 1;
+}
+
+static bool seen_has(const struct seen *st, const char *url)
+{
+    if (!st->slot)
+        return false;
+    uint64_t h = url_hash(url);
+    for (size_t i = h & (SEEN_SLOTS - 1); st->slot[i]; i = (i + 1) & (SEEN_SLOTS - 1))
+        if (st->slot[i] == h)
+            return true;
+    return false;
+}
+
+static void seen_add(struct seen *st, const char *url)
+{
+    if (!st->slot)
+        st->slot = xcalloc(SEEN_SLOTS, sizeof *st->slot);
+    if (st->n >= SEEN_SLOTS / 4 * 3) {
+        memset(st->slot, 0, SEEN_SLOTS * sizeof *st->slot);
+        st->n = 0;
+    }
+    uint64_t h = url_hash(url);
+    size_t i = h & (SEEN_SLOTS - 1);
+    for (; st->slot[i]; i = (i + 1) & (SEEN_SLOTS - 1))
+        if (st->slot[i] == h)
+            return;
+    st->slot[i] = h;
+    st->n++;
+}
+
 struct run {
     struct job_ctx *ctx;
     struct crawler *cr;
@@ -404,7 +456,8 @@ struct run {
     struct scrape_page *batch;
     size_t bn, bi;
     int in_flight;
-    int64_t ended; /* pages whose commit has ended (tally), for next_page */
+    int64_t ended;    /* pages whose commit has ended (tally), for next_page */
+    struct seen seen; /* URLs of links that are pages in the store already */
     bool stop, refilling;
     int64_t next_due;
     int64_t known;     /* pages in the frontier, for max_pages */
@@ -891,7 +944,11 @@ static const char *add_link(struct run *r, struct page_work *w, const char *url,
     if (!in)
         return NULL;
     w->owned[w->nowned++] = in;
-    w->pc.links[w->pc.nlinks++] = (struct page_new){in, depth, source, NULL};
+    pthread_mutex_lock(&r->lock);
+    bool known = seen_has(&r->seen, in);
+    pthread_mutex_unlock(&r->lock);
+    if (!known) /* a URL the store has already would only be an insert that changes nothing */
+        w->pc.links[w->pc.nlinks++] = (struct page_new){in, depth, source, NULL};
     return in;
 }
 
@@ -1045,6 +1102,8 @@ static void tally(struct run *r, const struct scrape_page *pg, const struct page
     pthread_mutex_lock(&r->lock);
     r->in_flight--;
     r->ended++;
+    for (size_t i = 0; ok && i < w->pc.nlinks; i++) /* in the store now (or past max_pages) */
+        seen_add(&r->seen, w->pc.links[i].url);
     if (ok) {
         r->known += w->pc.added;
         r->total += w->pc.added;
@@ -1247,5 +1306,6 @@ out:
     pthread_mutex_destroy(&r.lock);
     pthread_cond_destroy(&r.cv);
     cfg_release(&r.c);
+    free(r.seen.slot);
     return ret;
 }
