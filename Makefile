@@ -2,6 +2,7 @@
 #   make            build build/trawl
 #   make test       build and run the whole test suite (unit, fault injection, crash)
 #   make bench      build and run the benchmarks in bench/
+#   make fuzz       fuzz the parsers of outside input (tests/fuzz, libFuzzer; FUZZ_SECONDS=15)
 #   make fmt        format the tree; make fmt-check fails on any difference
 #   make SANITIZE=address,undefined test   the same suite under sanitizers (build-san/)
 
@@ -38,7 +39,7 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_UTIL := $(BUILD)/bench/util/benchutil.o
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all tests test bench fmt fmt-check clean
+.PHONY: all tests test bench fuzz fmt fmt-check clean
 all: $(BUILD)/trawl
 
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql.sh
@@ -101,6 +102,10 @@ tests: $(BUILD)/trawl $(BUILD)/tests/unit_tests $(BUILD)/tests/crash_test \
 test: tests
 	sh scripts/run-tests.sh $(BUILD)
 
+# every parser of outside input under libFuzzer (clang), FUZZ_SECONDS each
+fuzz:
+	sh scripts/run-fuzz.sh build-fuzz
+
 bench: $(BUILD)/trawl $(BUILD)/tests/shop $(BENCH_BIN)
 	sh scripts/install-deps.sh --bench
 	sh scripts/run-bench.sh $(BUILD)
@@ -112,6 +117,6 @@ fmt-check:
 	clang-format --dry-run --Werror $(FMT_FILES)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
