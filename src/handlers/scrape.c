@@ -6,6 +6,7 @@
 
 #include "base/backoff.h"
 #include "base/clock.h"
+#include "base/hashset.h"
 #include "base/log.h"
 #include "base/rand.h"
 #include "base/xalloc.h"
@@ -394,57 +395,6 @@ static char *scope(const struct cfg *c, const char *u, const char **why)
 
 /* ---- the run ---- */
 
-/* A set of the URLs known to be pages of the session in the store, so that the links every page
- * repeats (navigation, categories) are not inserted again at each page, which was half the
- * committer's time: 64-bit hashes in 2^17 slots (1 MiB, whatever the session's size), emptied
- * when three quarters full. Two URLs whose hashes are equal (about one chance in 10^10 for a
- * session of 100,000) would leave the second unfetched. */
-#define SEEN_SLOTS ((size_t)1 << 17)
-
-struct seen {
-    uint64_t *slot; /* 0: empty */
-    size_t n;
-};
-
-static uint64_t url_hash(const char *s)
-{
-    uint64_t h = 14695981039346656037ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    h ^= h >> 33; /* spread FNV's bits, as splitmix64 does */
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h ? h : 1;
-}
-
-static bool seen_has(const struct seen *st, const char *url)
-{
-    if (!st->slot)
-        return false;
-    uint64_t h = url_hash(url);
-    for (size_t i = h & (SEEN_SLOTS - 1); st->slot[i]; i = (i + 1) & (SEEN_SLOTS - 1))
-        if (st->slot[i] == h)
-            return true;
-    return false;
-}
-
-static void seen_add(struct seen *st, const char *url)
-{
-    if (!st->slot)
-        st->slot = xcalloc(SEEN_SLOTS, sizeof *st->slot);
-    if (st->n >= SEEN_SLOTS / 4 * 3) {
-        memset(st->slot, 0, SEEN_SLOTS * sizeof *st->slot);
-        st->n = 0;
-    }
-    uint64_t h = url_hash(url);
-    size_t i = h & (SEEN_SLOTS - 1);
-    for (; st->slot[i]; i = (i + 1) & (SEEN_SLOTS - 1))
-        if (st->slot[i] == h)
-            return;
-    st->slot[i] = h;
-    st->n++;
-}
-
 struct run {
     struct job_ctx *ctx;
     struct crawler *cr;
@@ -456,8 +406,11 @@ struct run {
     struct scrape_page *batch;
     size_t bn, bi;
     int in_flight;
-    int64_t ended;    /* pages whose commit has ended (tally), for next_page */
-    struct seen seen; /* URLs of links that are pages in the store already */
+    int64_t ended; /* pages whose commit has ended (tally), for next_page */
+    /* the URLs known to be pages of the session in the store, so that the links every page
+     * repeats (navigation, categories) are not inserted again at each page, which was half
+     * the committer's time: 2^17 slots (1 MiB, whatever the session's size) */
+    struct hashset seen;
     bool stop, refilling;
     int64_t next_due;
     int64_t known;     /* pages in the frontier, for max_pages */
@@ -945,7 +898,7 @@ static const char *add_link(struct run *r, struct page_work *w, const char *url,
         return NULL;
     w->owned[w->nowned++] = in;
     pthread_mutex_lock(&r->lock);
-    bool known = seen_has(&r->seen, in);
+    bool known = hashset_has(&r->seen, in);
     pthread_mutex_unlock(&r->lock);
     if (!known) /* a URL the store has already would only be an insert that changes nothing */
         w->pc.links[w->pc.nlinks++] = (struct page_new){in, depth, source, NULL};
@@ -1103,7 +1056,7 @@ static void tally(struct run *r, const struct scrape_page *pg, const struct page
     r->in_flight--;
     r->ended++;
     for (size_t i = 0; ok && i < w->pc.nlinks; i++) /* in the store now (or past max_pages) */
-        seen_add(&r->seen, w->pc.links[i].url);
+        hashset_add(&r->seen, w->pc.links[i].url);
     if (ok) {
         r->known += w->pc.added;
         r->total += w->pc.added;
@@ -1229,6 +1182,7 @@ int handler_scrape(struct job_ctx *ctx)
     pthread_mutex_init(&r.lock, NULL);
     pthread_cond_init(&r.cv, NULL);
     r.marked_at = clock_mono_ms();
+    hashset_init(&r.seen, 17);
 
     /* where it stopped: discovery is done once; pages left fetching go back to pending */
     const char *cp = job_ctx_checkpoint(ctx);
@@ -1306,6 +1260,6 @@ out:
     pthread_mutex_destroy(&r.lock);
     pthread_cond_destroy(&r.cv);
     cfg_release(&r.c);
-    free(r.seen.slot);
+    hashset_release(&r.seen);
     return ret;
 }
