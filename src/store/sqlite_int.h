@@ -69,6 +69,11 @@ int sq_prep_once(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct err *e)
 void sq_bind_text(sqlite3_stmt *st, int i, const char *s);
 /* A copy of column i's text, or NULL. */
 char *sq_col_dup(sqlite3_stmt *st, int i);
+/* Step st to its end, each row read by fn into a new element of size bytes of a growing array,
+ * then reset it. *out and *n get the array (the caller's, even on error) and its length. Returns
+ * the number of rows, or an error naming what. */
+int sq_collect_rows(sqlite3 *db, sqlite3_stmt *st, size_t size, void (*fn)(sqlite3_stmt *, void *),
+                    void **out, size_t *n, struct err *e, const char *what);
 /* Read the JOB_COLS columns starting at column c into j. */
 void sq_row_to_job(sqlite3_stmt *st, int c, struct job *j);
 /* Step a statement on the writer that returns no rows, then reset it. */

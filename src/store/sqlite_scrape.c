@@ -80,30 +80,6 @@ static void row_to_page(sqlite3_stmt *st, struct scrape_page *p)
     p->lastmod = sq_col_dup(st, 13);
 }
 
-/* Step st, collecting rows with fn into a growing array; returns the count or an error. */
-static int collect_rows(sqlite3 *db, sqlite3_stmt *st, size_t size,
-                        void (*fn)(sqlite3_stmt *, void *), void **out, size_t *n, struct err *e,
-                        const char *what)
-{
-    size_t cap = 0, cnt = 0;
-    char *rows = NULL;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            rows = xrealloc(rows, cap * size);
-        }
-        fn(st, rows + cnt * size);
-        cnt++;
-    }
-    sqlite3_reset(st);
-    *out = rows;
-    *n = cnt;
-    if (step != SQLITE_DONE)
-        return sq_err(db, step, e, what);
-    return (int)cnt;
-}
-
 static void session_row_fn(sqlite3_stmt *st, void *p)
 {
     row_to_session(st, p);
@@ -198,8 +174,8 @@ int sq_session_list(struct store *s, const char *workspace, size_t limit, size_t
     sqlite3_bind_int64(st, 2, limit ? (sqlite3_int64)limit : 20);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
     void *rows;
-    rc =
-        collect_rows(q->r, st, sizeof **out, session_row_fn, &rows, n, e, "list scraping sessions");
+    rc = sq_collect_rows(q->r, st, sizeof **out, session_row_fn, &rows, n, e,
+                         "list scraping sessions");
     *out = rows;
     if (rc < 0) {
         scrape_session_array_free(*out, *n);
@@ -321,7 +297,7 @@ int sq_pages_take(struct store *s, const char *session_id, size_t limit, int64_t
     sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
     void *rows;
     size_t cnt;
-    rc = collect_rows(q->w, st, sizeof **out, page_row_fn, &rows, &cnt, e, "find due pages");
+    rc = sq_collect_rows(q->w, st, sizeof **out, page_row_fn, &rows, &cnt, e, "find due pages");
     sqlite3_clear_bindings(st);
     struct scrape_page *pages = rows;
     if (rc < 0) {
@@ -428,7 +404,7 @@ int sq_pages_list(struct store *s, const char *session_id, int status, size_t li
         sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit : 100);
         sqlite3_bind_int64(st, 4, (sqlite3_int64)offset);
         void *rows;
-        rc = collect_rows(q->r, st, sizeof **out, page_row_fn, &rows, n, e, "list pages");
+        rc = sq_collect_rows(q->r, st, sizeof **out, page_row_fn, &rows, n, e, "list pages");
         sqlite3_clear_bindings(st);
         *out = rows;
         if (rc < 0) {
@@ -526,7 +502,7 @@ int sq_records_list(struct store *s, const char *session_id, int64_t after_id, s
         sqlite3_bind_int64(st, 2, after_id);
         sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit : 500);
         void *rows;
-        rc = collect_rows(q->r, st, sizeof **out, record_row_fn, &rows, n, e, "list records");
+        rc = sq_collect_rows(q->r, st, sizeof **out, record_row_fn, &rows, n, e, "list records");
         sqlite3_clear_bindings(st);
         *out = rows;
         if (rc < 0) {

@@ -4,8 +4,6 @@
  * table. */
 #include "store/sqlite_int.h"
 
-#include "base/xalloc.h"
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +78,36 @@ int sq_stats_add(struct store *s, const struct stats_delta *d, size_t n, int64_t
     return rc ? rc : prune(q, minute, e);
 }
 
+/* A row of the counters' query (sq_stats). */
+static void stats_row_fn(sqlite3_stmt *st, void *p)
+{
+    struct stats_row *r = p;
+    memset(r, 0, sizeof *r);
+    r->workspace = sq_col_dup(st, 0);
+    r->type = sq_col_dup(st, 1);
+    for (int k = 0; k < JOB_STATUS_COUNT; k++)
+        r->status[k] = sqlite3_column_int64(st, 2 + k);
+    int c = 2 + JOB_STATUS_COUNT;
+    r->completed = sqlite3_column_int64(st, c);
+    r->failed = sqlite3_column_int64(st, c + 1);
+    r->retried = sqlite3_column_int64(st, c + 2);
+    r->proc_ms = sqlite3_column_int64(st, c + 3);
+    r->proc_n = sqlite3_column_int64(st, c + 4);
+}
+
+/* A row of the minutes' query (sq_stats_minutes). */
+static void stats_minute_fn(sqlite3_stmt *st, void *p)
+{
+    struct stats_minute *r = p;
+    r->minute = sqlite3_column_int64(st, 0);
+    r->type = sq_col_dup(st, 1);
+    r->completed = sqlite3_column_int64(st, 2);
+    r->failed = sqlite3_column_int64(st, 3);
+    r->retried = sqlite3_column_int64(st, 4);
+    r->proc_ms = sqlite3_column_int64(st, 5);
+    r->proc_n = sqlite3_column_int64(st, 6);
+}
+
 int sq_stats(struct store *s, const struct stats_query *qy, struct stats_row **out, size_t *n,
              struct err *e)
 {
@@ -107,37 +135,19 @@ int sq_stats(struct store *s, const struct stats_query *qy, struct stats_row **o
     sq_bind_text(st, 1, qy->workspace);
     sq_bind_text(st, 2, qy->type);
     sqlite3_bind_int64(st, 3, qy->since / MINUTE_MS);
-    size_t cap = 0, cnt = 0;
-    struct stats_row *rows = NULL;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            rows = xrealloc(rows, cap * sizeof *rows);
-        }
-        struct stats_row *r = &rows[cnt++];
-        memset(r, 0, sizeof *r);
-        r->workspace = sq_col_dup(st, 0);
-        r->type = sq_col_dup(st, 1);
-        for (int k = 0; k < JOB_STATUS_COUNT; k++)
-            r->status[k] = sqlite3_column_int64(st, 2 + k);
-        int c = 2 + JOB_STATUS_COUNT;
-        r->completed = sqlite3_column_int64(st, c);
-        r->failed = sqlite3_column_int64(st, c + 1);
-        r->retried = sqlite3_column_int64(st, c + 2);
-        r->proc_ms = sqlite3_column_int64(st, c + 3);
-        r->proc_n = sqlite3_column_int64(st, c + 4);
-    }
-    sqlite3_reset(st);
+    void *rows;
+    size_t cnt;
+    rc = sq_collect_rows(q->r, st, sizeof **out, stats_row_fn, &rows, &cnt, e,
+                         "read the job counters");
     sqlite3_clear_bindings(st);
     pthread_mutex_unlock(&q->rlock);
-    if (step != SQLITE_DONE) {
+    if (rc < 0) {
         stats_rows_free(rows, cnt);
-        return sq_err(q->r, step, e, "read the job counters");
+        return rc;
     }
     *out = rows;
     *n = cnt;
-    return (int)cnt;
+    return rc;
 }
 
 int sq_stats_minutes(struct store *s, const struct stats_query *qy, struct stats_minute **out,
@@ -158,31 +168,17 @@ int sq_stats_minutes(struct store *s, const struct stats_query *qy, struct stats
     sq_bind_text(st, 1, qy->workspace);
     sq_bind_text(st, 2, qy->type);
     sqlite3_bind_int64(st, 3, qy->since / MINUTE_MS);
-    size_t cap = 0, cnt = 0;
-    struct stats_minute *rows = NULL;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 64;
-            rows = xrealloc(rows, cap * sizeof *rows);
-        }
-        struct stats_minute *r = &rows[cnt++];
-        r->minute = sqlite3_column_int64(st, 0);
-        r->type = sq_col_dup(st, 1);
-        r->completed = sqlite3_column_int64(st, 2);
-        r->failed = sqlite3_column_int64(st, 3);
-        r->retried = sqlite3_column_int64(st, 4);
-        r->proc_ms = sqlite3_column_int64(st, 5);
-        r->proc_n = sqlite3_column_int64(st, 6);
-    }
-    sqlite3_reset(st);
+    void *rows;
+    size_t cnt;
+    rc = sq_collect_rows(q->r, st, sizeof **out, stats_minute_fn, &rows, &cnt, e,
+                         "read the job minutes");
     sqlite3_clear_bindings(st);
     pthread_mutex_unlock(&q->rlock);
-    if (step != SQLITE_DONE) {
+    if (rc < 0) {
         stats_minutes_free(rows, cnt);
-        return sq_err(q->r, step, e, "read the job minutes");
+        return rc;
     }
     *out = rows;
     *n = cnt;
-    return (int)cnt;
+    return rc;
 }

@@ -111,6 +111,28 @@ char *sq_col_dup(sqlite3_stmt *st, int i)
     return t ? xstrdup((const char *)t) : NULL;
 }
 
+int sq_collect_rows(sqlite3 *db, sqlite3_stmt *st, size_t size, void (*fn)(sqlite3_stmt *, void *),
+                    void **out, size_t *n, struct err *e, const char *what)
+{
+    size_t cap = 0, cnt = 0;
+    char *rows = NULL;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            rows = xrealloc(rows, cap * size);
+        }
+        fn(st, rows + cnt * size);
+        cnt++;
+    }
+    sqlite3_reset(st);
+    *out = rows;
+    *n = cnt;
+    if (step != SQLITE_DONE)
+        return sq_err(db, step, e, what);
+    return (int)cnt;
+}
+
 /* Read the JOB_COLS columns starting at column c into j. */
 void sq_row_to_job(sqlite3_stmt *st, int c, struct job *j)
 {
