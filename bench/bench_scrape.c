@@ -7,6 +7,8 @@
  * usage: bench_scrape [--trawl PATH] [--shop PATH] [--dir DIR] [--products N[,N...]]
  *                     [--concurrency N] [--host-connections N] [--keep-site] */
 #include "base/clock.h"
+
+#include "store/scrape.h"
 #include "util/benchutil.h"
 
 #include <getopt.h>

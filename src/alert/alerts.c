@@ -11,6 +11,7 @@
 #include "engine/breaker.h"
 #include "fetch/url.h"
 #include "obs/events.h"
+#include "store/scrape.h"
 
 #include <curl/curl.h>
 #include <jansson.h>

@@ -6,6 +6,7 @@
 #include "base/clock.h"
 #include "base/rand.h"
 #include "base/xalloc.h"
+#include "store/token.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

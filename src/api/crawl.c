@@ -10,6 +10,8 @@
 #include "engine/worker.h"
 #include "fetch/fetch.h"
 #include "fetch/url.h"
+#include "store/batch.h"
+#include "store/crawl.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -7,6 +7,7 @@
 #include "base/uuid.h"
 #include "base/xalloc.h"
 #include "base/zstd.h"
+#include "store/scrape.h"
 #include "store/store.h"
 
 #include <inttypes.h>

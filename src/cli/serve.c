@@ -17,6 +17,7 @@
 #include "handlers/scrape.h"
 #include "obs/events.h"
 #include "obs/metrics.h"
+#include "store/crawl.h"
 
 #include <getopt.h>
 #include <pthread.h>

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 
 #include "api/auth.h"
+#include "store/token.h"
 
 #include <getopt.h>
 #include <stdio.h>

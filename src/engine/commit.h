@@ -9,6 +9,8 @@
 
 #include "base/err.h"
 #include "base/hist.h"
+#include "store/job.h"
+#include "store/stats.h"
 #include "store/store.h"
 
 #include <pthread.h>

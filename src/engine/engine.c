@@ -7,6 +7,7 @@
 #include "base/xalloc.h"
 #include "engine/commit.h"
 #include "engine/wait.h"
+#include "store/batch.h"
 
 #include <ctype.h>
 #include <jansson.h>

@@ -13,6 +13,8 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/hist.h"
+#include "store/job.h"
+#include "store/stats.h"
 #include "store/store.h"
 
 #include <stdbool.h>

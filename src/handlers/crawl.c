@@ -7,6 +7,7 @@
 #include "base/xalloc.h"
 #include "base/zstd.h"
 #include "fetch/url.h"
+#include "store/crawl.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -17,6 +17,7 @@
 #include "parse/product.h"
 #include "parse/sitemap.h"
 #include "parse/tree.h"
+#include "store/scrape.h"
 
 #include <ctype.h>
 #include <pthread.h>

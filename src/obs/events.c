@@ -8,6 +8,8 @@
 #include "base/utf8.h"
 #include "base/xalloc.h"
 #include "engine/breaker.h"
+#include "store/batch.h"
+#include "store/scrape.h"
 
 #include <jansson.h>
 #include <pthread.h>

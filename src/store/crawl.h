@@ -1,9 +1,11 @@
-/* The stored shape of a crawl job's result: what the fetch of one URL brought back. The body is
- * kept zstd-compressed and may expire under the retention setting, leaving the metadata. */
+/* Crawl results in the store: what the fetch of one URL brought back, and the store's crawl
+ * domain. The body is kept zstd-compressed and may expire under the retention setting, leaving
+ * the metadata. */
 #ifndef TRAWL_CRAWL_H
 #define TRAWL_CRAWL_H
 
 #include "base/uuid.h"
+#include "store/store.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,5 +30,27 @@ struct crawl_result {
 };
 
 void crawl_result_release(struct crawl_result *r);
+
+#define STORE_CRAWL_VERSION 1
+struct store_crawl_ops {
+    int version; /* STORE_CRAWL_VERSION */
+    int (*save)(struct store *s, const struct crawl_result *r, int attempt, const char *owner,
+                struct err *e);
+    int (*get)(struct store *s, const char *job_id, bool with_body, struct crawl_result *out,
+               struct err *e);
+    int (*expire)(struct store *s, int64_t before, size_t limit, struct err *e);
+};
+
+/* Save (insert or replace) the result of a crawl job (write), fenced: only while the job is
+ * processing attempt `attempt` under lease owner `owner`; otherwise TRAWL_ESTALE and nothing is
+ * written, so a worker that lost its job cannot overwrite the page of a later attempt. */
+int store_crawl_save(struct store *s, const struct crawl_result *r, int attempt, const char *owner,
+                     struct err *e);
+/* The result of a crawl job, with its compressed body when with_body; TRAWL_ENOTFOUND when
+ * the job has none yet. */
+int store_crawl_get(struct store *s, const char *job_id, bool with_body, struct crawl_result *out,
+                    struct err *e);
+/* Drop the bodies of up to limit results fetched before `before` (write); returns how many. */
+int store_crawl_expire(struct store *s, int64_t before, size_t limit, struct err *e);
 
 #endif

@@ -1,4 +1,4 @@
-/* Status names and the memory of job rows. */
+/* Status names, the memory of job rows, and the wrappers of the store's jobs domain. */
 #include "store/job.h"
 
 #include "base/xalloc.h"
@@ -83,4 +83,98 @@ void job_mark_claimed(struct job *j, const char *owner, int64_t now, int64_t lea
     j->lease_expires_at = now + lease_ms;
     j->last_heartbeat = j->progress_at = j->started_at = j->updated_at = now;
     j->event_seq++;
+}
+
+/* ---- the jobs domain's wrappers ---- */
+
+int store_insert(struct store *s, struct job *j, struct err *e)
+{
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->insert(s, j, e));
+}
+
+int store_insert_many(struct store *s, struct job *jobs, size_t n, bool *existed, struct err *e)
+{
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->insert_many(s, jobs, n, existed, e));
+}
+
+bool store_has_candidates(const struct store *s)
+{
+    return s->jobs && s->jobs->candidates && s->jobs->claim_these;
+}
+
+int store_candidates(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
+                     struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->candidates(s, r, out, n, e));
+}
+
+int store_claim_these(struct store *s, const struct claim_req *r, const struct job *jobs, size_t n,
+                      bool *taken, struct err *e)
+{
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->claim_these(s, r, jobs, n, taken, e));
+}
+
+int store_claim(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
+                struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->claim(s, r, out, n, e));
+}
+
+int store_update(struct store *s, const struct job_update *u, struct err *e)
+{
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->update(s, u, e));
+}
+
+int store_complete_many(struct store *s, const struct job_done *d, size_t n, int64_t now,
+                        struct err *e)
+{
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->complete_many(s, d, n, now, e));
+}
+
+int store_processing(struct store *s, struct job **out, size_t *n, struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->processing(s, out, n, e));
+}
+
+int store_promote_due(struct store *s, int64_t now, struct job **out, size_t *n, struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->promote_due(s, now, out, n, e));
+}
+
+int store_fetch(struct store *s, const char *id, struct job *out, struct err *e)
+{
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->fetch(s, id, out, e));
+}
+
+int store_get(struct store *s, const char *id, struct job *out, struct err *e)
+{
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->get(s, id, out, e));
+}
+
+int store_events(struct store *s, const char *id, struct job_event **out, size_t *n, struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->events(s, id, out, n, e));
+}
+
+int store_count(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct err *e)
+{
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->count(s, counts, e));
+}
+
+int store_list(struct store *s, const struct job_filter *f, struct job **out, size_t *n,
+               struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    STORE_WRAP(s, s->jobs, "jobs", s->jobs->list(s, f, out, n, e));
 }

@@ -1,9 +1,11 @@
-/* The stored shape of scraping sessions: the session row, the pages of its frontier, and the
- * records found on them. The session's status is not stored here: it is its job's. */
+/* Scraping sessions in the store: the session row, the pages of its frontier, and the records
+ * found on them; and the store's sessions domain. The session's status is not stored here: it is
+ * its jobs'. */
 #ifndef TRAWL_SCRAPE_H
 #define TRAWL_SCRAPE_H
 
 #include "base/uuid.h"
+#include "store/store.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -96,5 +98,79 @@ struct record_row {
 };
 
 void record_row_array_free(struct record_row *r, size_t n);
+
+#define STORE_SESSION_VERSION 1
+struct store_session_ops {
+    int version; /* STORE_SESSION_VERSION */
+    int (*add)(struct store *s, const struct scrape_session *ss, struct err *e);
+    int (*get)(struct store *s, const char *workspace, const char *id, bool by_job,
+               struct scrape_session *out, struct err *e);
+    int (*list)(struct store *s, const char *workspace, size_t limit, size_t offset,
+                struct scrape_session **out, size_t *n, int64_t *total, struct err *e);
+    int (*note)(struct store *s, const char *id, const char *error, int warnings, int64_t now,
+                struct err *e);
+    int (*set_job)(struct store *s, const char *id, const char *old_job, const char *job_id,
+                   int64_t now, struct err *e);
+    int (*pages_add)(struct store *s, const char *session_id, const struct page_new *p, size_t n,
+                     int64_t cap, int64_t now, struct err *e);
+    int (*pages_take)(struct store *s, const char *session_id, size_t limit, int64_t now,
+                      struct scrape_page **out, size_t *n, int64_t *next_due, struct err *e);
+    int (*page_finish)(struct store *s, const char *session_id, const struct page_outcome *o,
+                       int64_t now, struct err *e);
+    int (*pages_requeue)(struct store *s, const char *session_id, bool failed, struct err *e);
+    int (*pages_list)(struct store *s, const char *session_id, int status, size_t limit,
+                      size_t offset, struct scrape_page **out, size_t *n, struct err *e);
+    int (*page_content)(struct store *s, const char *session_id, int64_t page_id, void **out,
+                        size_t *len, struct err *e);
+    int (*record_put)(struct store *s, const char *session_id, const struct record_new *r,
+                      int64_t page_id, int64_t now, struct err *e);
+    int (*records_list)(struct store *s, const char *session_id, int64_t after_id, size_t limit,
+                        struct record_row **out, size_t *n, struct err *e);
+};
+
+/* Add a session (write); its job must exist (enqueued in the same transaction or before). */
+int store_session_add(struct store *s, const struct scrape_session *ss, struct err *e);
+/* A session of the workspace by id (by_job: by its job's id; workspace may then be NULL);
+ * TRAWL_ENOTFOUND when there is none. Read. */
+int store_session_get(struct store *s, const char *workspace, const char *id, bool by_job,
+                      struct scrape_session *out, struct err *e);
+/* A workspace's sessions, newest first; *total the count. Returns the number listed. Read. */
+int store_session_list(struct store *s, const char *workspace, size_t limit, size_t offset,
+                       struct scrape_session **out, size_t *n, int64_t *total, struct err *e);
+/* Set the session's error message (NULL leaves it as it is) and add to its warnings (write). */
+int store_session_note(struct store *s, const char *id, const char *error, int warnings,
+                       int64_t now, struct err *e);
+/* Point the session at a new job in place of old_job (write): retry-failed runs the session
+ * again as a new job. Clears its error message. TRAWL_ESTALE when the session is not (or no
+ * longer) run by old_job. */
+int store_session_set_job(struct store *s, const char *id, const char *old_job, const char *job_id,
+                          int64_t now, struct err *e);
+/* Add pages to the frontier, skipping URLs it has (write); returns how many were new. */
+int store_pages_add(struct store *s, const char *session_id, const struct page_new *p, size_t n,
+                    int64_t cap, int64_t now, struct err *e);
+/* Take up to limit due pending pages, shallowest first, marking them fetching (their attempt + 1)
+ * (write). *next_due gets the earliest not_before of the pending pages not yet due (0: none).
+ * Returns the number taken. */
+int store_pages_take(struct store *s, const char *session_id, size_t limit, int64_t now,
+                     struct scrape_page **out, size_t *n, int64_t *next_due, struct err *e);
+/* Record what became of a fetched page (write). */
+int store_page_finish(struct store *s, const char *session_id, const struct page_outcome *o,
+                      int64_t now, struct err *e);
+/* Put pages back to pending (write): those left fetching (failed false: after a crash), or the
+ * failed ones (failed true: retry-failed, with their attempts reset). Returns how many. */
+int store_pages_requeue(struct store *s, const char *session_id, bool failed, struct err *e);
+/* A session's pages, oldest first, optionally of one status (page_status or -1). Read. */
+int store_pages_list(struct store *s, const char *session_id, int status, size_t limit,
+                     size_t offset, struct scrape_page **out, size_t *n, struct err *e);
+/* The stored formats of a page (a zstd frame, *out freed by the caller); TRAWL_ENOTFOUND when
+ * there are none. Read. */
+int store_page_content(struct store *s, const char *session_id, int64_t page_id, void **out,
+                       size_t *len, struct err *e);
+/* Keep a record (write): a new key adds one, a known key replaces its data. */
+int store_record_put(struct store *s, const char *session_id, const struct record_new *r,
+                     int64_t page_id, int64_t now, struct err *e);
+/* A session's records after id after_id, in id order, at most limit. Read. */
+int store_records_list(struct store *s, const char *session_id, int64_t after_id, size_t limit,
+                       struct record_row **out, size_t *n, struct err *e);
 
 #endif

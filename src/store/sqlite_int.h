@@ -3,7 +3,13 @@
 #ifndef TRAWL_SQLITE_INT_H
 #define TRAWL_SQLITE_INT_H
 
+#include "store/batch.h"
+#include "store/crawl.h"
+#include "store/job.h"
+#include "store/scrape.h"
+#include "store/stats.h"
 #include "store/store.h"
+#include "store/token.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -79,7 +85,11 @@ void sq_row_to_job(sqlite3_stmt *st, int c, struct job *j);
 /* Step a statement on the writer that returns no rows, then reset it. */
 int sq_step_done(struct sq *q, sqlite3_stmt *st, struct err *e, const char *what);
 
-/* sqlite_api.c: the version 2 operations. */
+/* sqlite_jobs.c: the jobs domain, and its statements prepared at open. */
+extern const struct store_job_ops sq_jobs_ops;
+int sq_jobs_prepare(struct sq *q, struct err *e);
+
+/* sqlite_api.c: the batches, tokens and crawl domains. */
 int sq_batch_jobs(struct store *s, const struct batch_filter *f, bool writer, struct job **out,
                   size_t *n, struct err *e);
 int sq_batch_get(struct store *s, const char *workspace, const char *id, struct batch_info *out,
@@ -97,7 +107,7 @@ int sq_crawl_get(struct store *s, const char *job_id, bool with_body, struct cra
                  struct err *e);
 int sq_crawl_expire(struct store *s, int64_t before, size_t limit, struct err *e);
 
-/* sqlite_scrape.c: the version 3 operations. */
+/* sqlite_scrape.c: the sessions domain. */
 int sq_session_add(struct store *s, const struct scrape_session *ss, struct err *e);
 int sq_session_get(struct store *s, const char *workspace, const char *id, bool by_job,
                    struct scrape_session *out, struct err *e);
@@ -123,7 +133,7 @@ int sq_record_put(struct store *s, const char *session_id, const struct record_n
 int sq_records_list(struct store *s, const char *session_id, int64_t after_id, size_t limit,
                     struct record_row **out, size_t *n, struct err *e);
 
-/* sqlite_stats.c: the version 4 operations. */
+/* sqlite_stats.c: the metrics domain. */
 int sq_stats_add(struct store *s, const struct stats_delta *d, size_t n, int64_t now,
                  struct err *e);
 int sq_stats(struct store *s, const struct stats_query *q, struct stats_row **out, size_t *n,

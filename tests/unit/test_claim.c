@@ -336,33 +336,37 @@ static void r_close(struct store *s)
 }
 static int r_begin(struct store *s, struct err *e)
 {
-    return IN(s)->ops->begin(IN(s), e);
+    return IN(s)->core->begin(IN(s), e);
 }
 static int r_commit(struct store *s, struct err *e)
 {
-    return IN(s)->ops->commit(IN(s), e);
+    return IN(s)->core->commit(IN(s), e);
 }
 static void r_rollback(struct store *s)
 {
-    IN(s)->ops->rollback(IN(s));
+    IN(s)->core->rollback(IN(s));
+}
+static int r_check(struct store *s, struct err *e)
+{
+    return IN(s)->core->check(IN(s), e);
 }
 static int r_insert(struct store *s, struct job *j, struct err *e)
 {
-    return IN(s)->ops->insert(IN(s), j, e);
+    return IN(s)->jobs->insert(IN(s), j, e);
 }
 static int r_insert_many(struct store *s, struct job *jobs, size_t n, bool *existed, struct err *e)
 {
-    return IN(s)->ops->insert_many(IN(s), jobs, n, existed, e);
+    return IN(s)->jobs->insert_many(IN(s), jobs, n, existed, e);
 }
 static int r_claim(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
                    struct err *e)
 {
-    return IN(s)->ops->claim(IN(s), r, out, n, e);
+    return IN(s)->jobs->claim(IN(s), r, out, n, e);
 }
 static int r_candidates(struct store *s, const struct claim_req *r, struct job **out, size_t *n,
                         struct err *e)
 {
-    int rc = IN(s)->ops->candidates(IN(s), r, out, n, e);
+    int rc = IN(s)->jobs->candidates(IN(s), r, out, n, e);
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(((struct racing *)s)->path, &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
@@ -379,64 +383,66 @@ static int r_candidates(struct store *s, const struct claim_req *r, struct job *
 static int r_claim_these(struct store *s, const struct claim_req *r, const struct job *jobs,
                          size_t n, bool *taken, struct err *e)
 {
-    return IN(s)->ops->claim_these(IN(s), r, jobs, n, taken, e);
+    return IN(s)->jobs->claim_these(IN(s), r, jobs, n, taken, e);
 }
 static int r_update(struct store *s, const struct job_update *u, struct err *e)
 {
-    return IN(s)->ops->update(IN(s), u, e);
+    return IN(s)->jobs->update(IN(s), u, e);
 }
 static int r_complete_many(struct store *s, const struct job_done *d, size_t n, int64_t now,
                            struct err *e)
 {
-    return IN(s)->ops->complete_many(IN(s), d, n, now, e);
+    return IN(s)->jobs->complete_many(IN(s), d, n, now, e);
 }
 static int r_processing(struct store *s, struct job **out, size_t *n, struct err *e)
 {
-    return IN(s)->ops->processing(IN(s), out, n, e);
+    return IN(s)->jobs->processing(IN(s), out, n, e);
 }
 static int r_promote_due(struct store *s, int64_t now, struct job **out, size_t *n, struct err *e)
 {
-    return IN(s)->ops->promote_due(IN(s), now, out, n, e);
+    return IN(s)->jobs->promote_due(IN(s), now, out, n, e);
 }
 static int r_fetch(struct store *s, const char *id, struct job *out, struct err *e)
 {
-    return IN(s)->ops->fetch(IN(s), id, out, e);
+    return IN(s)->jobs->fetch(IN(s), id, out, e);
 }
 static int r_get(struct store *s, const char *id, struct job *out, struct err *e)
 {
-    return IN(s)->ops->get(IN(s), id, out, e);
+    return IN(s)->jobs->get(IN(s), id, out, e);
 }
 static int r_events(struct store *s, const char *id, struct job_event **out, size_t *n,
                     struct err *e)
 {
-    return IN(s)->ops->events(IN(s), id, out, n, e);
+    return IN(s)->jobs->events(IN(s), id, out, n, e);
 }
 static int r_count(struct store *s, int64_t counts[JOB_STATUS_COUNT], struct err *e)
 {
-    return IN(s)->ops->count(IN(s), counts, e);
+    return IN(s)->jobs->count(IN(s), counts, e);
 }
 static int r_list(struct store *s, const struct job_filter *f, struct job **out, size_t *n,
                   struct err *e)
 {
-    return IN(s)->ops->list(IN(s), f, out, n, e);
-}
-static int r_check(struct store *s, struct err *e)
-{
-    return IN(s)->ops->check(IN(s), e);
+    return IN(s)->jobs->list(IN(s), f, out, n, e);
 }
 static int r_stats_add(struct store *s, const struct stats_delta *d, size_t n, int64_t now,
                        struct err *e)
 {
-    return IN(s)->ops->stats_add(IN(s), d, n, now, e);
+    return IN(s)->stats->add(IN(s), d, n, now, e);
 }
 
-static const struct store_ops racing_ops = {
-    .version = STORE_OPS_VERSION,
+/* Only the domains the engine uses here: the core, jobs and the job counters. */
+static const struct store_core_ops racing_core = {
+    .version = STORE_CORE_VERSION,
     .name = "racing",
     .close = r_close,
     .begin = r_begin,
     .commit = r_commit,
     .rollback = r_rollback,
+    .check = r_check,
+};
+
+static const struct store_job_ops racing_jobs = {
+    .version = STORE_JOB_VERSION,
     .insert = r_insert,
     .insert_many = r_insert_many,
     .claim = r_claim,
@@ -451,8 +457,11 @@ static const struct store_ops racing_ops = {
     .events = r_events,
     .count = r_count,
     .list = r_list,
-    .check = r_check,
-    .stats_add = r_stats_add,
+};
+
+static const struct store_stats_ops racing_stats = {
+    .version = STORE_STATS_VERSION,
+    .add = r_stats_add,
 };
 
 /* When another writer takes every candidate first, the engine claims in one step instead of
@@ -460,7 +469,9 @@ static const struct store_ops racing_ops = {
 Test(claim, losing_the_race_for_every_candidate_falls_back_to_a_one_step_claim)
 {
     struct racing *rs = calloc(1, sizeof *rs);
-    rs->base.ops = &racing_ops;
+    rs->base.core = &racing_core;
+    rs->base.jobs = &racing_jobs;
+    rs->base.stats = &racing_stats;
     snprintf(rs->path, sizeof rs->path, "%s", tu_path("race.db"));
     struct err e = {0};
     cr_assert_eq(store_sqlite_open(rs->path, NULL, &rs->in, &e), 0, "%s", e.msg);

@@ -3,6 +3,8 @@
  * session's counts kept by triggers, and records kept once per key. Writes go through the
  * engine's committer as the handler's do. */
 #include "store/store.h"
+
+#include "store/scrape.h"
 #include "testutil.h"
 
 #include <criterion/criterion.h>
