@@ -29,7 +29,9 @@ struct change_op {
     int64_t started_at;
     bool retryable, started;
     int more_attempts;
-    int64_t run_at;     /* CH_DEFER */
+    bool plain;                    /* CH_COMPLETE: the fence says no chain step is needed */
+    struct job_children *children; /* CH_COMPLETE: fanned out with the completion; owned */
+    int64_t run_at;                /* CH_DEFER */
     engine_exec_fn pre; /* CH_COMPLETE: a write in the same transaction, before the completion */
     void *pre_arg;
     int new_status;
@@ -46,7 +48,8 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
     /* the hot paths (complete, heartbeat with a lease, release) need no read of the row */
     bool need_row = c->kind == CH_FAIL || c->kind == CH_RETRY || c->kind == CH_CANCEL ||
                     (c->kind == CH_HEARTBEAT && c->hb.lease_ms <= 0) || !c->type ||
-                    (c->kind != CH_HEARTBEAT && !c->workspace);
+                    (c->kind != CH_HEARTBEAT && !c->workspace) ||
+                    (c->kind == CH_COMPLETE && !c->plain);
     struct job j = {.attempt = c->attempt};
     struct job_type_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -61,6 +64,23 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
             return rc;
         }
         engine_type(eng, j.type, &cfg);
+        if (c->kind == CH_COMPLETE && c->children &&
+            j.depth + 1 + c->children->rows.deepest >= CHAIN_DEPTH_MAX) {
+            /* refused before anything is written */
+            op->rc =
+                err_set(&op->err, TRAWL_EINVAL, false,
+                        "its children would make the chain deeper than %d stages", CHAIN_DEPTH_MAX);
+            job_release(&j);
+            return 0;
+        }
+        if (c->kind == CH_RETRY && (j.status == JOB_WAITING || j.status == JOB_BLOCKED)) {
+            op->rc = err_set(&op->err, TRAWL_ESTATE, false,
+                             "job %s is %s: it runs once the stage before it completes; retry "
+                             "that stage",
+                             c->id, job_status_name(j.status));
+            job_release(&j);
+            return 0;
+        }
     }
     const char *type = need_row ? j.type : c->type;
     int old = -1;
@@ -129,7 +149,8 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
         u.message = c->error;
         break;
     case CH_CANCEL:
-        u.from_mask = JOB_MASK(JOB_PENDING) | JOB_MASK(JOB_RETRYING) | JOB_MASK(JOB_PROCESSING);
+        u.from_mask = JOB_MASK(JOB_PENDING) | JOB_MASK(JOB_RETRYING) | JOB_MASK(JOB_PROCESSING) |
+                      JOB_MASK(JOB_WAITING) | JOB_MASK(JOB_BLOCKED);
         u.to = JOB_CANCELLED;
         u.set = UPD_CLEAR_LEASE;
         u.message = "cancelled";
@@ -157,6 +178,14 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
             .started_at = need_row ? j.started_at : c->started_at,
         };
         commit_record(tx, &n, now);
+        if (need_row && (u.to == JOB_COMPLETED || u.to == JOB_FAILED || u.to == JOB_CANCELLED ||
+                         c->kind == CH_RETRY)) {
+            rc = eng_chain_step(eng, tx, &j, old, u.to, c->result, c->children, now, &op->err);
+            if (rc) {
+                job_release(&j);
+                return rc;
+            }
+        }
     } else if (!rc && c->kind == CH_HEARTBEAT && (c->hb.set & (UPD_PROGRESS | UPD_STAGE)) &&
                (need_row || c->workspace)) {
         /* progress for the live events: a change that keeps the status */
@@ -172,6 +201,23 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
             .attempt = need_row ? j.attempt : c->attempt,
         };
         commit_record(tx, &n, now);
+    }
+    if (c->kind == CH_CANCEL && (!rc || rc == TRAWL_ESTATE) && !j.root_id) {
+        /* a chain's root: cancelling it cancels the whole chain, even when the root itself
+         * has ended and later stages are running */
+        struct err e1;
+        err_clear(&e1);
+        int k = eng_chain_cancel(eng, tx, j.id, now, &e1);
+        if (k < 0) {
+            err_copy(&op->err, &e1);
+            job_release(&j);
+            return k;
+        }
+        if (k > 0 && rc) {
+            rc = 0;
+            err_clear(&op->err);
+            u.to = JOB_CANCELLED;
+        }
     }
     job_release(&j);
     if (rc) {
@@ -245,6 +291,7 @@ static void change_free(struct change_op *c)
     free(c->checkpoint);
     free(c->result);
     free(c->error);
+    engine_children_free(c->children);
     free(c);
 }
 
@@ -268,6 +315,7 @@ static struct change_op *fenced_new(struct engine *eng, enum change_kind kind,
     c->ref = f->ref > 0 ? f->ref : 0;
     c->owner = xstrdup(f->owner);
     c->type = xstrdup(f->type);
+    c->plain = f->plain;
     if (f->workspace) {
         c->workspace = xstrdup(f->workspace);
         c->batch_id = xstrdup(f->batch_id);
@@ -327,17 +375,28 @@ int engine_heartbeat(struct engine *eng, const struct job_fence *f, const struct
     return change_sync(eng, c, false, e);
 }
 
+/* The children (taken) go with the completion; on an error they are freed. */
 static int prepare_complete(struct engine *eng, const struct job_fence *f, const char *result,
-                            struct change_op **out, struct err *e)
+                            struct job_children *children, struct change_op **out, struct err *e)
 {
     int rc = check_fence(f, e);
     if (!rc && result)
         rc = eng_check_json("result", result, JOB_RESULT_MAX, false, e);
-    if (rc)
+    if (rc) {
+        engine_children_free(children);
         return rc;
+    }
     *out = fenced_new(eng, CH_COMPLETE, f);
     (*out)->result = xstrdup(result);
-    if (f->type && f->workspace)
+    if (children && engine_children_count(children) == 0) {
+        engine_children_free(children);
+        children = NULL;
+    }
+    (*out)->children = children;
+    if (children)
+        (*out)->plain = false;
+    /* only a completion that ends nothing else goes in a group (one statement for many) */
+    if (f->type && f->workspace && (*out)->plain)
         (*out)->op.run_group = complete_group;
     return 0;
 }
@@ -345,8 +404,14 @@ static int prepare_complete(struct engine *eng, const struct job_fence *f, const
 int engine_complete(struct engine *eng, const struct job_fence *f, const char *result,
                     struct err *e)
 {
+    return engine_complete_children(eng, f, result, NULL, e);
+}
+
+int engine_complete_children(struct engine *eng, const struct job_fence *f, const char *result,
+                             struct job_children *children, struct err *e)
+{
     struct change_op *c;
-    int rc = prepare_complete(eng, f, result, &c, e);
+    int rc = prepare_complete(eng, f, result, children, &c, e);
     return rc ? rc : change_sync(eng, c, false, e);
 }
 
@@ -361,15 +426,16 @@ static void submit_async(struct engine *eng, struct change_op *c, engine_done_fn
 void engine_complete_async(struct engine *eng, const struct job_fence *f, const char *result,
                            engine_done_fn done, void *ctx)
 {
-    engine_complete_with_async(eng, f, result, NULL, NULL, done, ctx);
+    engine_complete_with_async(eng, f, result, NULL, NULL, NULL, done, ctx);
 }
 
 void engine_complete_with_async(struct engine *eng, const struct job_fence *f, const char *result,
-                                engine_exec_fn pre, void *pre_arg, engine_done_fn done, void *ctx)
+                                struct job_children *children, engine_exec_fn pre, void *pre_arg,
+                                engine_done_fn done, void *ctx)
 {
     struct change_op *c;
     struct err e;
-    int rc = prepare_complete(eng, f, result, &c, &e);
+    int rc = prepare_complete(eng, f, result, children, &c, &e);
     if (rc) {
         if (done)
             done(ctx, rc, &e);
@@ -502,6 +568,11 @@ static int retry_batch_run(struct commit_op *op, struct commit_tx *tx)
                 return rc;
             }
             eng_record_job(tx, &jobs[i], old, JOB_PENDING, jobs[i].attempt, u.message, NULL, now);
+            rc = eng_chain_step(r->eng, tx, &jobs[i], old, JOB_PENDING, NULL, NULL, now, &op->err);
+            if (rc) {
+                job_array_free(jobs, n);
+                return rc;
+            }
             r->count++;
         }
         job_array_free(jobs, n);

@@ -67,7 +67,7 @@ static void on_changes(void *ctx, const struct job_change_rec *c, size_t n, bool
 {
     struct engine *eng = ctx;
     for (size_t i = 0; i < n; i++)
-        if (job_status_ended(c[i].to))
+        if (job_status_settled(c[i].to))
             waiters_wake(eng->waiters, c[i].id);
     pthread_mutex_lock(&eng->llock);
     for (size_t i = 0; i < n && eng->nlisteners > 0; i++) {
@@ -266,46 +266,6 @@ int eng_check_json(const char *what, const char *text, size_t max, bool object_o
     return 0;
 }
 
-/* The rows to insert borrow the specs' strings (the call is synchronous); only a root_id found
- * from the parent is allocated, and freed by enqueue_free. */
-static void job_from_spec(const struct job_spec *s, int max_attempts, int64_t now, struct job *j)
-{
-    memset(j, 0, sizeof *j);
-    uuid_v7(j->id, now);
-    j->type = (char *)s->type;
-    j->queue = (char *)(s->queue ? s->queue : "default");
-    j->status = JOB_PENDING;
-    j->priority = s->priority;
-    j->max_attempts = s->max_attempts ? s->max_attempts : max_attempts;
-    j->run_at = s->run_at ? s->run_at : now;
-    j->timeout_ms = s->timeout_ms;
-    j->backoff_base_ms = s->backoff_base_ms;
-    j->backoff_cap_ms = s->backoff_cap_ms;
-    j->args = (char *)(s->args ? s->args : "{}");
-    j->batch_id = (char *)s->batch_id;
-    j->parent_id = (char *)s->parent_id;
-    j->root_id = (char *)s->root_id;
-    j->unique_key = (char *)s->unique_key;
-    j->workspace = (char *)(s->workspace ? s->workspace : "default");
-    j->created_at = now;
-    j->updated_at = now;
-}
-
-void eng_jobs_from_specs(struct engine *eng, const struct job_spec *specs, size_t n,
-                         struct job *jobs)
-{
-    int64_t now = engine_now(eng);
-    struct job_type_config cfg;
-    const char *cfg_type = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (!cfg_type || strcmp(cfg_type, specs[i].type) != 0) {
-            engine_type(eng, specs[i].type, &cfg);
-            cfg_type = specs[i].type;
-        }
-        job_from_spec(&specs[i], cfg.max_attempts, now, &jobs[i]);
-    }
-}
-
 /* ---- reads ---- */
 
 int engine_get(struct engine *eng, const char *id, struct job *out, struct err *e)
@@ -328,7 +288,7 @@ int engine_wait(struct engine *eng, const char *id, int64_t timeout_ms, struct j
     int64_t deadline = clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     struct waiter *w = waiter_add(eng->waiters, id);
     rc = store_get(eng->store, id, out, e);
-    if (!rc && !job_status_ended(out->status) && timeout_ms > 0) {
+    if (!rc && !job_status_settled(out->status) && timeout_ms > 0) {
         job_release(out);
         waiter_wait(eng->waiters, w, deadline);
         rc = store_get(eng->store, id, out, e);

@@ -30,6 +30,9 @@
 #define JOB_TYPE_MAX           64
 #define JOB_KEY_MAX            256 /* unique_key, batch_id, queue, workspace, stage */
 #define ENGINE_CLAIM_TYPES_MAX 16
+#define CHAIN_DEPTH_MAX        64     /* stages from a chain's root down to its deepest job */
+#define CHAIN_SPEC_MAX         10000  /* jobs one spec may name, with its stages and joins */
+#define FANOUT_MAX             100000 /* children one completion may fan out */
 
 /* Settings of one job type. Zero fields take the defaults below. */
 struct job_type_config {
@@ -63,6 +66,14 @@ struct job_spec {
     const char *root_id;    /* a job id; default parent's root or parent */
     const char *unique_key; /* enqueue returns the live job with this key instead of a new one */
     const char *workspace;  /* default "default" */
+    /* chains: the stages named here are enqueued with this job, waiting, and run once it
+     * completes (never for a job that did not complete); each gets this job as its parent, the
+     * chain's root, and this job's result as its input. A stage may name stages of its own. */
+    const char *input;           /* JSON text the job gets as its input; default none */
+    const struct job_spec *next; /* nnext stages that run once this job completed */
+    size_t nnext;
+    const struct job_spec *join; /* runs once this job completed and every child it fanned out
+                                    (engine_children_add) ended, with their results as input */
 };
 
 struct engine_opts {
@@ -86,6 +97,10 @@ struct job_fence {
     const char *workspace;
     const char *batch_id; /* NULL: the job has none */
     int64_t started_at;   /* the attempt's start */
+    /* optional (false: the engine reads the job to find out): the job ends nothing else when it
+     * completes (no stage waits for it, it names no join and is no join's child), so its
+     * completion needs no chain step and may be grouped with others */
+    bool plain;
 };
 
 /* A state change, as listeners see it after it is durable. from == to (both processing) is a
@@ -113,6 +128,7 @@ typedef void (*engine_done_fn)(void *ctx, int rc, const struct err *e);
 typedef int (*engine_exec_fn)(struct store *s, void *arg, struct err *e);
 
 struct engine;
+struct job_children;
 
 int engine_open(struct store *s, const struct engine_opts *o, struct engine **out, struct err *e);
 /* Drain the committer and close the store. Accepts NULL. */
@@ -191,9 +207,11 @@ void engine_complete_async(struct engine *eng, const struct job_fence *f, const 
 /* engine_complete_async with a write that must land with the completion (a crawl job's page):
  * pre runs in the same transaction just before the job is completed, so both are durable or
  * neither is; its failure fails the completion. pre may run more than once (after a rollback of
- * its group); pre_arg must live until done runs. */
+ * its group); pre_arg must live until done runs. children (taken, may be NULL) are fanned out
+ * with the completion, as in engine_complete_children. */
 void engine_complete_with_async(struct engine *eng, const struct job_fence *f, const char *result,
-                                engine_exec_fn pre, void *pre_arg, engine_done_fn done, void *ctx);
+                                struct job_children *children, engine_exec_fn pre, void *pre_arg,
+                                engine_done_fn done, void *ctx);
 /* End a running attempt with an error. Retryable with attempts left: retrying with backoff;
  * else failed. Returns the new status (JOB_RETRYING or JOB_FAILED) or an error. Fenced. */
 int engine_fail(struct engine *eng, const struct job_fence *f, const char *error, bool retryable,
@@ -210,10 +228,14 @@ int engine_release(struct engine *eng, const struct job_fence *f, bool started, 
 int engine_defer(struct engine *eng, const struct job_fence *f, int64_t run_at, const char *why,
                  struct err *e);
 
-/* Cancel a pending, retrying or processing job. */
+/* Cancel a pending, retrying, processing, waiting or blocked job; the stages waiting for it are
+ * blocked. Cancelling a chain's root cancels every job of the chain that has not ended, even when
+ * the root itself has. */
 int engine_cancel(struct engine *eng, const char *id, struct err *e);
 /* Put a failed or cancelled job back to pending with max_attempts more attempts (0: the type's
- * default); its history is kept. */
+ * default); its history is kept. A stage of a chain continues the chain from there: the stages it
+ * blocked wait for it again (stages that completed do not run again). A waiting or blocked job is
+ * refused (TRAWL_ESTATE): retry the stage that failed. */
 int engine_retry(struct engine *eng, const char *id, int more_attempts, struct err *e);
 
 /* Put every failed job of a workspace's batch back to pending, each with more_attempts more
@@ -231,9 +253,31 @@ int engine_exec(struct engine *eng, engine_exec_fn fn, void *arg, struct err *e)
 void engine_exec_async(struct engine *eng, engine_exec_fn fn, void *arg, engine_done_fn done,
                        void *ctx);
 
-/* Wait until the job has ended (completed, failed or cancelled) or timeout_ms passed, and read it
- * into out. Woken by the state change itself, not by polling. Returns 0 with the job as it is
- * (ended or not: check out->status), TRAWL_ENOTFOUND, or a store error. */
+/* ---- chains ---- */
+
+/* Children a running job fans out when it completes: built while it runs, enqueued in the
+ * transaction of its completion, so an attempt that fails or is lost leaves none behind and a
+ * retried job never doubles them. Each child gets the job as its parent, the job's chain as its
+ * own, and counts toward the join the job's spec names (job_spec.join), which runs once every
+ * child ended, with their results (or errors) as its input. */
+struct job_children;
+struct job_children *engine_children_new(void);
+/* Accepts NULL. */
+void engine_children_free(struct job_children *c);
+/* Check spec (its stages and join too) and add a copy. TRAWL_EINVAL names what is wrong (a child
+ * may not have a unique_key, run_at, parent_id or root_id); TRAWL_ETOOBIG past FANOUT_MAX. */
+int engine_children_add(struct engine *eng, struct job_children *c, const struct job_spec *spec,
+                        struct err *e);
+size_t engine_children_count(const struct job_children *c);
+/* Complete a running job and fan out children (taken; NULL: none) in the same transaction.
+ * TRAWL_EINVAL when they would make the chain deeper than CHAIN_DEPTH_MAX. Fenced. */
+int engine_complete_children(struct engine *eng, const struct job_fence *f, const char *result,
+                             struct job_children *children, struct err *e);
+
+/* Wait until the job has ended (completed, failed or cancelled) or is blocked (it cannot run
+ * until an earlier stage is retried), or timeout_ms passed, and read it into out. Woken by the
+ * state change itself, not by polling. Returns 0 with the job as it is (ended or not: check
+ * out->status), TRAWL_ENOTFOUND, or a store error. */
 int engine_wait(struct engine *eng, const char *id, int64_t timeout_ms, struct job *out,
                 struct err *e);
 

@@ -1,19 +1,17 @@
-/* Enqueueing: specs checked and made into job rows, inserted by the committer, many clients'
- * enqueues grouped into one multi-row INSERT. */
+/* Enqueueing: specs checked and laid out as rows (with the stages they name), inserted by the
+ * committer, many clients' enqueues grouped into one multi-row INSERT. */
 #include "engine/engine.h"
 
 #include "base/xalloc.h"
 #include "engine/engine_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- enqueue ---- */
-
 struct enqueue_op {
     struct commit_op op;
-    struct job *jobs;
-    size_t n;
+    struct job_rows rows; /* one tree per spec */
     struct enqueue_result *res;
     engine_exec_fn after; /* a write in the same transaction, after the jobs are in */
     void *after_arg;
@@ -21,61 +19,102 @@ struct enqueue_op {
     void *done_ctx;
 };
 
-/* Find the root of jobs whose parent is given. A parent that does not exist refuses the whole
- * operation (all or nothing). Returns 0, 1 when refused (op.rc and op.err say why), or a
- * negative store error. */
+/* Place the trees whose top names a parent: under its chain, one stage deeper. A parent that does
+ * not exist, or a chain that would grow too deep, refuses the whole operation (all or nothing).
+ * Returns 0, 1 when refused (op.rc and op.err say why), or a negative store error. */
 static int resolve_roots(struct enqueue_op *q, struct store *s)
 {
-    for (size_t i = 0; i < q->n; i++) {
-        struct job *j = &q->jobs[i];
-        if (j->parent_id && !j->root_id) {
-            struct job parent;
-            int rc = store_fetch(s, j->parent_id, &parent, &q->op.err);
-            if (rc == TRAWL_ENOTFOUND) {
-                /* a refusal of this operation, found before it wrote anything: the
-                 * transaction and its other operations go on */
-                q->op.rc = err_set(&q->op.err, TRAWL_EINVAL, false,
-                                   "jobs[%zu]: parent job %s not found", i, j->parent_id);
-                return 1;
-            }
-            if (rc)
-                return rc;
-            j->root_id = xstrdup(parent.root_id ? parent.root_id : parent.id);
-            job_release(&parent);
+    struct job_rows *r = &q->rows;
+    for (size_t t = 0; t < r->ntops; t++) {
+        struct job *top = &r->rows[r->tops[t]];
+        if (!top->parent_id)
+            continue;
+        struct job parent;
+        int rc = store_fetch(s, top->parent_id, &parent, &q->op.err);
+        if (rc == TRAWL_ENOTFOUND) {
+            /* a refusal of this operation, found before it wrote anything: the transaction and
+             * its other operations go on */
+            char where[32] = "";
+            if (r->ntops > 1)
+                snprintf(where, sizeof where, "jobs[%zu]: ", t);
+            q->op.rc = err_set(&q->op.err, TRAWL_EINVAL, false, "%sparent job %s not found", where,
+                               top->parent_id);
+            return 1;
         }
+        if (rc)
+            return rc;
+        int depth = parent.depth + 1;
+        if (depth + rows_tree_depth(r, t) >= CHAIN_DEPTH_MAX) {
+            q->op.rc = err_set(&q->op.err, TRAWL_EINVAL, false,
+                               "under parent %s the chain would be deeper than %d stages",
+                               top->parent_id, CHAIN_DEPTH_MAX);
+            job_release(&parent);
+            return 1;
+        }
+        const char *root = top->root_id     ? top->root_id
+                           : parent.root_id ? parent.root_id
+                                            : parent.id;
+        char *keep = xstrdup(root);
+        rows_place(r, t, keep, depth);
+        free(keep);
+        job_release(&parent);
     }
     return 0;
 }
 
-/* Insert the jobs of k operations with one store call (multi-row INSERTs), and give each
- * operation its results. */
+/* Insert the rows of k operations: their tops with one store call (multi-row INSERTs), then the
+ * stages of the tops that were inserted (a top whose unique key is live returns that job, and its
+ * stages are not added); give each operation its results. */
 static int insert_ops(struct enqueue_op **qs, size_t k, struct commit_tx *tx, struct err *e)
 {
     struct store *s = commit_store(tx);
-    size_t total = 0;
-    for (size_t i = 0; i < k; i++)
-        total += qs[i]->n;
-    struct job *jobs = xmalloc(total * sizeof *jobs);
-    bool *existed = xcalloc(total, sizeof *existed);
-    size_t at = 0;
+    size_t ntops = 0, nrest = 0;
     for (size_t i = 0; i < k; i++) {
-        memcpy(jobs + at, qs[i]->jobs, qs[i]->n * sizeof *jobs); /* shallow: strings shared */
-        at += qs[i]->n;
+        ntops += qs[i]->rows.ntops;
+        nrest += qs[i]->rows.n - qs[i]->rows.ntops;
     }
+    struct job *tops = xmalloc(ntops * sizeof *tops);
+    bool *existed = xcalloc(ntops, sizeof *existed);
+    size_t at = 0;
+    for (size_t i = 0; i < k; i++)
+        for (size_t t = 0; t < qs[i]->rows.ntops; t++)
+            tops[at++] = qs[i]->rows.rows[qs[i]->rows.tops[t]]; /* shallow: strings shared */
     /* the store overwrites the id of a job whose unique key is live, in this copy only: a replay
      * after a rollback inserts with the ids first given */
-    int rc = store_insert_many(s, jobs, total, existed, e);
+    int rc = store_insert_many(s, tops, ntops, existed, e);
     at = 0;
     for (size_t i = 0; i < k && !rc; i++) {
-        for (size_t j = 0; j < qs[i]->n; j++, at++) {
-            memcpy(qs[i]->res[j].id, jobs[at].id, UUID_STR_LEN);
-            qs[i]->res[j].existed = existed[at];
+        for (size_t t = 0; t < qs[i]->rows.ntops; t++, at++) {
+            memcpy(qs[i]->res[t].id, tops[at].id, UUID_STR_LEN);
+            qs[i]->res[t].existed = existed[at];
             if (!existed[at])
-                commit_count(tx, jobs[at].workspace, jobs[at].type, -1, jobs[at].status, -1,
-                             jobs[at].created_at);
+                commit_count(tx, tops[at].workspace, tops[at].type, -1, tops[at].status, -1,
+                             tops[at].created_at);
         }
     }
-    free(jobs);
+    if (!rc && nrest) {
+        /* the stages: each tree's rows after its top, contiguous */
+        struct job *rest = xmalloc(nrest * sizeof *rest);
+        size_t m = 0;
+        at = 0;
+        for (size_t i = 0; i < k; i++) {
+            const struct job_rows *r = &qs[i]->rows;
+            for (size_t t = 0; t < r->ntops; t++, at++) {
+                if (existed[at])
+                    continue;
+                for (size_t x = r->tops[t] + 1; x < rows_tree_end(r, t); x++)
+                    rest[m++] = r->rows[x];
+            }
+        }
+        bool *ex = xcalloc(m + 1, sizeof *ex);
+        rc = m ? store_insert_many(s, rest, m, ex, e) : 0;
+        for (size_t x = 0; x < m && !rc; x++)
+            commit_count(tx, rest[x].workspace, rest[x].type, -1, rest[x].status, -1,
+                         rest[x].created_at);
+        free(ex);
+        free(rest);
+    }
+    free(tops);
     free(existed);
     return rc;
 }
@@ -121,22 +160,20 @@ static int enqueue_group(struct commit_op **ops, size_t n, struct commit_tx *tx,
     return 0;
 }
 
-static void enqueue_free(struct enqueue_op *q, const struct job_spec *specs)
+/* Lay out n specs (each with what it names) as rows: all or none. */
+static int lay_out_all(struct engine *eng, const struct job_spec *specs, size_t n,
+                       struct job_rows *r, struct err *e)
 {
-    for (size_t i = 0; i < q->n; i++)
-        if (q->jobs[i].root_id != specs[i].root_id)
-            free(q->jobs[i].root_id);
-    free(q->jobs);
-}
-
-static int validate_all(const struct job_spec *specs, size_t n, struct err *e)
-{
+    int64_t now = engine_now(eng);
     for (size_t i = 0; i < n; i++) {
-        struct err e1;
-        err_clear(&e1);
-        int rc = engine_validate(&specs[i], &e1);
-        if (rc)
-            return err_set(e, rc, false, n > 1 ? "jobs[%zu]: %s" : "%.0zu%s", i, e1.msg);
+        char where[32] = "";
+        if (n > 1)
+            snprintf(where, sizeof where, "jobs[%zu]", i);
+        int rc = rows_add(eng, r, &specs[i], now, where, e);
+        if (rc) {
+            rows_release(r);
+            return rc;
+        }
     }
     return 0;
 }
@@ -146,18 +183,18 @@ static int validate_all(const struct job_spec *specs, size_t n, struct err *e)
 static int enqueue_sync(struct engine *eng, const struct job_spec *specs, size_t n,
                         struct enqueue_result *res, engine_exec_fn after, void *arg, struct err *e)
 {
-    int rc = validate_all(specs, n, e);
-    if (rc || n == 0)
+    if (n == 0)
+        return 0;
+    struct enqueue_op q = {.res = res, .after = after, .after_arg = arg};
+    int rc = lay_out_all(eng, specs, n, &q.rows, e);
+    if (rc)
         return rc;
-    struct enqueue_op q = {.n = n, .res = res, .after = after, .after_arg = arg};
     q.op.run = enqueue_run;
     q.op.run_group = after ? NULL : enqueue_group;
-    q.jobs = xmalloc(n * sizeof *q.jobs);
-    eng_jobs_from_specs(eng, specs, n, q.jobs);
     rc = commit_run(eng->committer, &q.op);
     if (rc)
         err_copy(e, &q.op.err);
-    enqueue_free(&q, specs);
+    rows_release(&q.rows);
     return rc;
 }
 
@@ -177,7 +214,7 @@ static void enqueue_async_done(struct commit_op *op)
 {
     struct enqueue_op *q = (struct enqueue_op *)op;
     q->done(q->done_ctx, op->rc, &op->err);
-    job_array_free(q->jobs, q->n); /* the async op owns its strings */
+    rows_release(&q->rows);
     free(q);
 }
 
@@ -186,32 +223,19 @@ void engine_enqueue_many_async(struct engine *eng, const struct job_spec *specs,
 {
     struct err e;
     err_clear(&e);
-    int rc = validate_all(specs, n, &e);
+    struct enqueue_op *q = xcalloc(1, sizeof *q);
+    int rc = n ? lay_out_all(eng, specs, n, &q->rows, &e) : 0;
     if (rc || n == 0) {
+        free(q);
         done(ctx, rc, &e);
         return;
     }
-    struct enqueue_op *q = xcalloc(1, sizeof *q);
-    q->n = n;
     q->res = res;
     q->done = done;
     q->done_ctx = ctx;
     q->op.run = enqueue_run;
     q->op.run_group = enqueue_group;
     q->op.done = enqueue_async_done;
-    q->jobs = xmalloc(n * sizeof *q->jobs);
-    eng_jobs_from_specs(eng, specs, n, q->jobs);
-    for (size_t i = 0; i < n; i++) {
-        struct job *j = &q->jobs[i];
-        j->type = xstrdup(j->type);
-        j->queue = xstrdup(j->queue);
-        j->args = xstrdup(j->args);
-        j->batch_id = xstrdup(j->batch_id);
-        j->parent_id = xstrdup(j->parent_id);
-        j->root_id = xstrdup(j->root_id);
-        j->unique_key = xstrdup(j->unique_key);
-        j->workspace = xstrdup(j->workspace);
-    }
     commit_submit_or_lead(eng->committer, &q->op);
 }
 
@@ -225,19 +249,20 @@ int engine_tx_enqueue(struct engine *eng, struct engine_tx *etx, const struct jo
                       struct enqueue_result *res, struct err *e)
 {
     struct commit_tx *tx = (struct commit_tx *)etx;
-    int rc = engine_validate(spec, e);
+    struct enqueue_op q = {.res = res};
+    int rc = lay_out_all(eng, spec, 1, &q.rows, e);
     if (rc)
         return rc;
-    struct job j;
-    eng_jobs_from_specs(eng, spec, 1, &j);
-    bool existed = false;
-    rc = store_insert_many(commit_store(tx), &j, 1, &existed, e);
-    if (rc)
-        return rc;
-    memcpy(res->id, j.id, UUID_STR_LEN);
-    res->existed = existed;
-    if (!existed)
-        commit_count(tx, j.workspace, j.type, -1, JOB_PENDING, -1, j.created_at);
-    commit_available(tx);
-    return 0;
+    rc = resolve_roots(&q, commit_store(tx));
+    if (rc > 0) {
+        err_copy(e, &q.op.err);
+        rc = q.op.rc;
+    }
+    struct enqueue_op *qp = &q;
+    if (!rc)
+        rc = insert_ops(&qp, 1, tx, e);
+    if (!rc)
+        commit_available(tx);
+    rows_release(&q.rows);
+    return rc;
 }

@@ -94,6 +94,13 @@ static int sweep_run(struct commit_op *op, struct commit_tx *tx)
         log_warn("job %s (%s) attempt %d/%d: %s; %s", j->id, j->type, j->attempt, j->max_attempts,
                  why, u.to == JOB_FAILED ? "failed" : "requeued");
         eng_record_job(tx, j, old, u.to, j->attempt, why, cause, now);
+        if (u.to == JOB_FAILED) {
+            rc = eng_chain_step(eng, tx, j, old, u.to, NULL, NULL, now, &op->err);
+            if (rc) {
+                job_array_free(jobs, n);
+                return rc;
+            }
+        }
     }
     job_array_free(jobs, n);
     rc = store_promote_due(s, now, &jobs, &n, &op->err);

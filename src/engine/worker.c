@@ -41,6 +41,7 @@ struct job_ctx {
     engine_exec_fn pre;          /* written with the completion */
     void *pre_arg;
     void (*pre_free)(void *);
+    struct job_children *children; /* fanned out with the completion */
 };
 
 struct pool {
@@ -80,6 +81,7 @@ static void ctx_unref(struct job_ctx *c)
     free(c->error);
     if (c->pre_free)
         c->pre_free(c->pre_arg);
+    engine_children_free(c->children);
     free(c);
 }
 
@@ -94,6 +96,7 @@ static void fence_of(struct job_ctx *c, struct job_fence *f)
     f->workspace = c->job.workspace;
     f->batch_id = c->job.batch_id;
     f->started_at = c->job.started_at;
+    f->plain = c->job.successors == 0 && !c->job.join_id;
 }
 
 /* under lock */
@@ -141,6 +144,21 @@ const char *job_ctx_args(struct job_ctx *ctx)
 const char *job_ctx_checkpoint(struct job_ctx *ctx)
 {
     return ctx->job.checkpoint;
+}
+
+const char *job_ctx_input(struct job_ctx *ctx)
+{
+    return ctx->job.input;
+}
+
+int job_ctx_fan_out(struct job_ctx *ctx, const struct job_spec *spec, struct err *e)
+{
+    if (!ctx->children)
+        ctx->children = engine_children_new();
+    struct job_spec s = *spec;
+    if (!s.workspace)
+        s.workspace = ctx->job.workspace;
+    return engine_children_add(ctx->pool->eng, ctx->children, &s, e);
 }
 
 struct engine *job_ctx_engine(struct job_ctx *ctx)
@@ -356,7 +374,10 @@ static void run_one(struct pool *p, struct job_ctx *c)
     pthread_mutex_unlock(&p->lock);
     if (rc == 0) {
         note_outcome(c, JOB_COMPLETED, NULL);
-        engine_complete_with_async(p->eng, &f, c->result, c->pre, c->pre_arg, finished, c);
+        struct job_children *children = c->children;
+        c->children = NULL; /* the completion takes them */
+        engine_complete_with_async(p->eng, &f, c->result, children, c->pre, c->pre_arg, finished,
+                                   c);
         return;
     }
     char buf[256];

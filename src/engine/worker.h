@@ -70,6 +70,13 @@ const struct job *job_ctx_job(struct job_ctx *ctx);
 const char *job_ctx_args(struct job_ctx *ctx);
 /* The last saved checkpoint JSON text, or NULL on a fresh start. */
 const char *job_ctx_checkpoint(struct job_ctx *ctx);
+/* The job's input (JSON text): a stage's is the result of the stage before it, a join's what its
+ * children gave (engine.h); NULL when it has none. */
+const char *job_ctx_input(struct job_ctx *ctx);
+/* Fan out a child (spec copied): it is enqueued when the job completes, in the same transaction,
+ * and counts toward the join the job names; nothing is enqueued if the job does not complete.
+ * TRAWL_EINVAL names what is wrong with spec. */
+int job_ctx_fan_out(struct job_ctx *ctx, const struct job_spec *spec, struct err *e);
 /* Report progress (0-100) and stage (NULL keeps it). Heartbeats; writes are throttled to a few a
  * second unless the stage changes. Returns TRAWL_ESTALE when the job was lost or cancelled. */
 int job_ctx_progress(struct job_ctx *ctx, int progress, const char *stage);

@@ -7,12 +7,34 @@
 #include <string.h>
 
 static const char *const names_[JOB_STATUS_COUNT] = {
-    "pending", "processing", "retrying", "completed", "failed", "cancelled",
+    "pending", "processing", "retrying", "completed", "failed", "cancelled", "waiting", "blocked",
 };
+
+static const char *const roles_[ROLE_COUNT] = {NULL, "next", "child", "join"};
 
 bool job_status_ended(enum job_status s)
 {
     return s == JOB_COMPLETED || s == JOB_FAILED || s == JOB_CANCELLED;
+}
+
+bool job_status_settled(enum job_status s)
+{
+    return job_status_ended(s) || s == JOB_BLOCKED;
+}
+
+const char *job_role_name(enum job_role r)
+{
+    return (unsigned)r < ROLE_COUNT ? roles_[r] : NULL;
+}
+
+int job_role_parse(const char *name)
+{
+    if (!name)
+        return ROLE_NONE;
+    for (int i = 1; i < ROLE_COUNT; i++)
+        if (strcmp(name, roles_[i]) == 0)
+            return i;
+    return -1;
 }
 
 const char *job_status_name(enum job_status s)
@@ -35,7 +57,7 @@ int job_status_parse(const char *name)
 /* clang-format off */
 #define JOB_STRINGS(X)                                                                             \
     X(type) X(queue) X(stage) X(checkpoint) X(args) X(result) X(error) X(batch_id) X(parent_id)    \
-    X(root_id) X(unique_key) X(workspace) X(lease_owner)
+    X(root_id) X(unique_key) X(workspace) X(lease_owner) X(input) X(join_id)
 /* clang-format on */
 
 void job_release(struct job *j)

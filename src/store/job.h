@@ -22,8 +22,26 @@ enum job_status {
     JOB_COMPLETED,
     JOB_FAILED,
     JOB_CANCELLED,
+    JOB_WAITING, /* a stage of a chain whose earlier stage has not completed yet, or a join whose
+                    children have not all ended */
+    JOB_BLOCKED, /* a stage whose earlier stage failed for good or was cancelled; retrying that
+                    stage makes it waiting again */
     JOB_STATUS_COUNT
 };
+
+/* What a job is to the chain it belongs to. */
+enum job_role {
+    ROLE_NONE,  /* a job of its own, or a chain's first stage */
+    ROLE_NEXT,  /* a stage that runs once its parent (the stage before) completed */
+    ROLE_CHILD, /* one of the children its parent fanned out when it completed */
+    ROLE_JOIN,  /* runs once its parent completed and every child the parent fanned out ended */
+    ROLE_COUNT
+};
+
+/* "next", "child", "join"; NULL for ROLE_NONE or a value out of range. */
+const char *job_role_name(enum job_role r);
+/* The role of a name (NULL: ROLE_NONE), or -1. */
+int job_role_parse(const char *name);
 
 #define JOB_MASK(s) (1u << (s))
 
@@ -33,6 +51,8 @@ const char *job_status_name(enum job_status s);
 int job_status_parse(const char *name);
 /* Whether a job in status s has ended: completed, failed or cancelled. */
 bool job_status_ended(enum job_status s);
+/* Whether a job in status s will not move without someone's help: ended, or blocked. */
+bool job_status_settled(enum job_status s);
 
 /* Strings are owned by the job and freed by job_release(); NULL means absent. */
 struct job {
@@ -71,6 +91,13 @@ struct job {
                           without a key lookup; 0: unknown */
     int64_t event_seq; /* state changes so far; after a claim, the claim's own number, which no
                           later change shares: the claim's lease token */
+    /* chains */
+    char *input;        /* JSON text: the parent's result (a stage), the children's (a join) */
+    enum job_role role; /* what the job is to its parent */
+    char *join_id;      /* a child: the join its end counts toward; a parent: the join it names */
+    int waits;          /* a waiting join: how many ends it still waits for */
+    int successors;     /* stages (role next) that wait for this job's completion */
+    int depth;          /* stages above it in its chain: 0 for a root */
 };
 
 /* Free the strings a job owns and zero it. Accepts NULL. */
@@ -121,6 +148,7 @@ enum {
     UPD_COMPLETED_AT = 1 << 9, /* completed_at := now */
     UPD_FAILED_AT = 1 << 10,   /* failed_at := now */
     UPD_CLEAR_ENDED = 1 << 11, /* completed_at, failed_at := NULL (a retried job runs anew) */
+    UPD_INPUT = 1 << 12,       /* input := value (a stage released with its parent's result) */
 };
 
 /* A fenced change to one job. The change is made only when the job is in a state of from_mask and,
@@ -144,6 +172,7 @@ struct job_update {
     int64_t run_at;
     int64_t lease_expires_at;
     int max_attempts;
+    const char *input;
     int64_t now;
     const char *message; /* for the event */
     int *old_status;     /* out, may be NULL: the status before the change */
@@ -152,6 +181,7 @@ struct job_update {
 /* Which jobs to list: NULL or -1 fields do not filter. Newest first (by id). */
 struct job_filter {
     int status; /* a job_status or -1 */
+    const char *parent_id;
     const char *type;
     const char *batch_id;
     const char *workspace;

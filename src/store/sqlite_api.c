@@ -13,7 +13,7 @@
 
 #define BATCH_COLS                                                                                 \
     "id, workspace, created_at, updated_at, total, pending, processing, retrying, completed, "     \
-    "failed, cancelled"
+    "failed, cancelled, waiting, blocked"
 
 static void row_to_batch(sqlite3_stmt *st, struct batch_info *b)
 {

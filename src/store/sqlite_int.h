@@ -4,6 +4,7 @@
 #define TRAWL_SQLITE_INT_H
 
 #include "store/batch.h"
+#include "store/chain.h"
 #include "store/crawl.h"
 #include "store/job.h"
 #include "store/scrape.h"
@@ -23,7 +24,7 @@
     "backoff_base_ms, backoff_cap_ms, progress, stage, checkpoint, args, result, error, "          \
     "batch_id, parent_id, root_id, unique_key, workspace, lease_owner, lease_expires_at, "         \
     "last_heartbeat, progress_at, created_at, started_at, completed_at, failed_at, updated_at, "   \
-    "event_seq, rowid"
+    "event_seq, rowid, input, role, join_id, waits, successors, depth"
 
 #define CLAIM_MULTI 32 /* most events written by one INSERT */
 
@@ -61,6 +62,7 @@ struct sq {
     sqlite3_stmt *batch_jobs_r, *batch_jobs_w, *batch_get, *batch_list, *batch_count, *token_add,
         *token_find, *token_list, *token_revoke, *crawl_save, *crawl_get, *crawl_expire;
     sqlite3_stmt *sc[24]; /* scraping sessions (sqlite_scrape.c), by SC_* index */
+    sqlite3_stmt *ch[16]; /* chains and pipelines (sqlite_chain.c), by CH_* index */
     /* metrics (sqlite_stats.c) */
     sqlite3_stmt *st_counts, *st_minute, *st_prune, *st_read, *st_series;
     int64_t st_pruned; /* the minute up to which job_minutes was last pruned */
@@ -140,4 +142,19 @@ int sq_stats(struct store *s, const struct stats_query *q, struct stats_row **ou
              struct err *e);
 int sq_stats_minutes(struct store *s, const struct stats_query *q, struct stats_minute **out,
                      size_t *n, struct err *e);
+/* sqlite_chain.c: the chains domain. */
+int sq_chain_jobs(struct store *s, const struct chain_filter *f, bool writer, struct job **out,
+                  size_t *n, struct err *e);
+int sq_chain_nodes(struct store *s, const struct chain_filter *f, struct chain_node **out,
+                   size_t *n, struct err *e);
+int sq_chain_count(struct store *s, const struct chain_filter *f, bool writer,
+                   int64_t counts[JOB_STATUS_COUNT], struct err *e);
+int sq_join_arrive(struct store *s, const char *join_id, int delta, int64_t now, int *remaining,
+                   struct err *e);
+int sq_pipeline_add(struct store *s, const struct pipeline *p, struct err *e);
+int sq_pipeline_get(struct store *s, const char *workspace, const char *id, struct pipeline *out,
+                    struct err *e);
+int sq_pipeline_list(struct store *s, const char *workspace, const char *name, size_t limit,
+                     size_t offset, struct pipeline **out, size_t *n, int64_t *total,
+                     struct err *e);
 #endif

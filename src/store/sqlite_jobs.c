@@ -67,7 +67,7 @@ static int add_event(struct sq *q, const char *id, int64_t at, int from, int to,
 
 _Static_assert(STORE_COMPLETE_MAX <= CLAIM_MULTI,
                "a group of completions writes its events at once");
-#define INSERT_COLS  18
+#define INSERT_COLS  24
 #define INSERT_MULTI 32 /* rows per multi-row INSERT: one statement run opens the b-trees once */
 
 static void bind_job(sqlite3_stmt *st, int base, const struct job *j)
@@ -90,6 +90,12 @@ static void bind_job(sqlite3_stmt *st, int base, const struct job *j)
     sqlite3_bind_text(st, base + 16, j->workspace, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, base + 17, j->created_at);
     sq_bind_text(st, base + 18, j->checkpoint);
+    sq_bind_text(st, base + 19, j->input);
+    sq_bind_text(st, base + 20, job_role_name(j->role));
+    sq_bind_text(st, base + 21, j->join_id);
+    sqlite3_bind_int(st, base + 22, j->waits);
+    sqlite3_bind_int(st, base + 23, j->successors);
+    sqlite3_bind_int(st, base + 24, j->depth);
 }
 
 /* 1: a live job has j's unique key; j->id and j->status are now that job's. */
@@ -428,6 +434,7 @@ static int sq_update(struct store *s, const struct job_update *u, struct err *e)
         sqlite3_bind_int(st, 17, u->to >= 0);
         if (u->fence_seq > 0)
             sqlite3_bind_int64(st, 18, u->fence_seq);
+        sq_bind_text(st, 19, u->input);
     }
     int rc = sqlite3_step(st);
     bool matched = rc == SQLITE_DONE && sqlite3_changes(q->w) > 0;
@@ -699,6 +706,7 @@ static int sq_list(struct store *s, const struct job_filter *f, struct job **out
     sq_bind_text(st, 4, f->workspace);
     sq_bind_text(st, 5, f->before_id);
     sqlite3_bind_int64(st, 6, f->limit ? (sqlite3_int64)f->limit : 100);
+    sq_bind_text(st, 7, f->parent_id);
     int rc = collect(q, q->r, st, out, n, e, "list jobs");
     sqlite3_clear_bindings(st);
     pthread_mutex_unlock(&q->rlock);
@@ -714,7 +722,8 @@ int sq_jobs_prepare(struct sq *q, struct err *e)
         static const char head[] =
             "INSERT INTO jobs (id, type, queue, status, priority, max_attempts, run_at, "
             "timeout_ms, backoff_base_ms, backoff_cap_ms, args, batch_id, parent_id, root_id, "
-            "unique_key, workspace, created_at, checkpoint, updated_at) VALUES ";
+            "unique_key, workspace, created_at, checkpoint, input, role, join_id, waits, "
+            "successors, depth, updated_at) VALUES ";
         char sql[16384];
         size_t len = (size_t)snprintf(sql, sizeof sql, "%s", head);
         for (int r = 0; r < INSERT_MULTI; r++) {
@@ -761,6 +770,7 @@ int sq_jobs_prepare(struct sq *q, struct err *e)
             "completed_at = CASE WHEN ?4 & 512 THEN ?13 WHEN ?4 & 2048 THEN NULL ELSE "
             "completed_at END, "
             "failed_at = CASE WHEN ?4 & 1024 THEN ?13 WHEN ?4 & 2048 THEN NULL ELSE failed_at END, "
+            "input = CASE WHEN ?4 & 4096 THEN ?19 ELSE input END, "
             "updated_at = ?13, event_seq = event_seq + ?17 WHERE id = ?1 AND status = ?14 "
             "AND (?15 IS NULL OR attempt = ?15) AND (?16 IS NULL OR lease_owner = ?16) AND (?18 IS NULL "
             "OR event_seq = ?18)",
@@ -829,11 +839,13 @@ int sq_jobs_prepare(struct sq *q, struct err *e)
     if (!rc)
         rc = sq_prep(q->w, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &q->fetch, e);
     if (!rc)
-        rc = sq_prep(q->r,
-                     "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS "
-                     "NULL OR type = ?2) AND (?3 IS NULL OR batch_id = ?3) AND (?4 IS NULL OR "
-                     "workspace = ?4) AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6",
-                     &q->list, e);
+        rc = sq_prep(
+            q->r,
+            "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS "
+            "NULL OR type = ?2) AND (?3 IS NULL OR batch_id = ?3) AND (?4 IS NULL OR "
+            "workspace = ?4) AND (?5 IS NULL OR id < ?5) AND (?7 IS NULL OR parent_id = ?7) "
+            "ORDER BY id DESC LIMIT ?6",
+            &q->list, e);
     if (!rc)
         rc = sq_prep(q->r,
                      "SELECT seq, at, from_status, to_status, attempt, message FROM job_events "

@@ -9,7 +9,7 @@
 
 #define MINUTE_MS    60000
 #define MINUTES_KEPT (8 * 24 * 60)
-#define STATUS_COLS  "pending, processing, retrying, completed, failed, cancelled"
+#define STATUS_COLS  "pending, processing, retrying, completed, failed, cancelled, waiting, blocked"
 
 static bool has_ended(const struct stats_delta *d)
 {
@@ -37,9 +37,10 @@ int sq_stats_add(struct store *s, const struct stats_delta *d, size_t n, int64_t
     int rc = sq_prep_once(
         q->w,
         "INSERT INTO job_counts (workspace, type, " STATUS_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, "
-        "?6, ?7, ?8) ON CONFLICT (workspace, type) DO UPDATE SET pending = pending + ?3, "
+        "?6, ?7, ?8, ?9, ?10) ON CONFLICT (workspace, type) DO UPDATE SET pending = pending + ?3, "
         "processing = processing + ?4, retrying = retrying + ?5, completed = completed + ?6, "
-        "failed = failed + ?7, cancelled = cancelled + ?8",
+        "failed = failed + ?7, cancelled = cancelled + ?8, waiting = waiting + ?9, "
+        "blocked = blocked + ?10",
         &q->st_counts, e);
     if (!rc)
         rc = sq_prep_once(
@@ -115,7 +116,7 @@ int sq_stats(struct store *s, const struct stats_query *qy, struct stats_row **o
     /* one row per workspace and type: its counts, and the sums of its minutes since ?3 */
     static const char sql[] =
         "SELECT c.workspace, c.type, c.pending, c.processing, c.retrying, c.completed, "
-        "c.failed, c.cancelled, "
+        "c.failed, c.cancelled, c.waiting, c.blocked, "
         "coalesce(m.completed, 0), coalesce(m.failed, 0), coalesce(m.retried, 0), "
         "coalesce(m.proc_ms, 0), coalesce(m.proc_n, 0) FROM job_counts AS c LEFT JOIN ("
         "SELECT workspace, type, sum(completed) AS completed, sum(failed) AS failed, "

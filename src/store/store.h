@@ -43,6 +43,7 @@ struct store_token_ops;
 struct store_crawl_ops;
 struct store_session_ops;
 struct store_stats_ops;
+struct store_chain_ops;
 
 /* The part every implementation embeds first. A domain the implementation does not keep is NULL:
  * its wrappers then fail with TRAWL_ESTORE, saying so. */
@@ -54,6 +55,7 @@ struct store {
     const struct store_crawl_ops *crawl;
     const struct store_session_ops *sessions;
     const struct store_stats_ops *stats;
+    const struct store_chain_ops *chains;
     atomic_long calls;   /* wrapper calls so far */
     atomic_long fail_at; /* > 0: the wrapper call with this number fails with TRAWL_EINJECTED */
 };

@@ -2,7 +2,7 @@
  * committer), and one read connection shared under a mutex; the helpers its domains share, its
  * transactions, its checkpointer, and its opening, which applies the migrations. Each domain's
  * operations are in a file of their own (sqlite_jobs.c, sqlite_api.c, sqlite_scrape.c,
- * sqlite_stats.c). */
+ * sqlite_stats.c, sqlite_chain.c). */
 #include "store/sqlite_int.h"
 
 #include "store/migrations.h"
@@ -174,6 +174,13 @@ void sq_row_to_job(sqlite3_stmt *st, int c, struct job *j)
     j->updated_at = sqlite3_column_int64(st, c + 30);
     j->event_seq = sqlite3_column_int64(st, c + 31);
     j->store_ref = sqlite3_column_int64(st, c + 32);
+    j->input = sq_col_dup(st, c + 33);
+    int role = job_role_parse((const char *)sqlite3_column_text(st, c + 34));
+    j->role = role > 0 ? (enum job_role)role : ROLE_NONE;
+    j->join_id = sq_col_dup(st, c + 35);
+    j->waits = sqlite3_column_int(st, c + 36);
+    j->successors = sqlite3_column_int(st, c + 37);
+    j->depth = sqlite3_column_int(st, c + 38);
 }
 
 /* Step a statement that returns no rows, then reset it. */
@@ -369,6 +376,17 @@ static const struct store_session_ops sq_sessions = {
     .records_list = sq_records_list,
 };
 
+static const struct store_chain_ops sq_chains = {
+    .version = STORE_CHAIN_VERSION,
+    .jobs = sq_chain_jobs,
+    .nodes = sq_chain_nodes,
+    .count = sq_chain_count,
+    .join_arrive = sq_join_arrive,
+    .pipeline_add = sq_pipeline_add,
+    .pipeline_get = sq_pipeline_get,
+    .pipeline_list = sq_pipeline_list,
+};
+
 static const struct store_stats_ops sq_stats_ops = {
     .version = STORE_STATS_VERSION,
     .add = sq_stats_add,
@@ -489,6 +507,7 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
     q->base.crawl = &sq_crawl;
     q->base.sessions = &sq_sessions;
     q->base.stats = &sq_stats_ops;
+    q->base.chains = &sq_chains;
     q->path = xstrdup(path);
     pthread_mutex_init(&q->rlock, NULL);
     pthread_mutex_init(&q->ck_lock, NULL);
