@@ -74,8 +74,8 @@ int cron_zone_check(const char *tz, struct err *e);
  *
  * Returns 0; TRAWL_ENOTFOUND when c has no time in the CRON_HORIZON_MS after after_ms (Feb 30
  * never comes); TRAWL_EINVAL for a zone that fails cron_zone_check, or after_ms (or, for
- * "@every", anchor_ms) outside [CRON_MIN_MS, CRON_MAX_MS). Thread-safe: it opens its
- * own ICU calendar for the call. */
+ * "@every", anchor_ms) outside [CRON_MIN_MS, CRON_MAX_MS); on an error *next_ms is left as it
+ * was. Thread-safe: it opens its own ICU calendar for the call. */
 int cron_next(const struct cron *c, const char *tz, int64_t anchor_ms, int64_t after_ms,
               int64_t *next_ms, struct err *e);
 
