@@ -7,7 +7,7 @@
 #   make SANITIZE=address,undefined test   the same suite under sanitizers (build-san/)
 
 CC      ?= cc
-PKGS    := sqlite3 jansson libcurl libmicrohttpd libzstd libcrypto libxml-2.0 zlib
+PKGS    := sqlite3 jansson libcurl libmicrohttpd libzstd libcrypto libxml-2.0 zlib icu-i18n icu-uc
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)

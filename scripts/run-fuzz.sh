@@ -16,13 +16,13 @@ if ! command -v clang >/dev/null 2>&1; then
     exit 1
 fi
 mkdir -p "$out/obj" "$out/crashes"
-pkgs="libxml-2.0 jansson libcurl zlib libzstd"
+pkgs="libxml-2.0 jansson libcurl zlib libzstd icu-i18n icu-uc"
 cflags="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
         -D_GNU_SOURCE -Isrc $(pkg-config --cflags $pkgs)"
 libs="$(pkg-config --libs $pkgs) -lpthread -lm"
-# what the targets reach: base, the parsers, URLs and robots.txt
+# what the targets reach: base, the parsers, URLs, robots.txt and cron expressions
 objs=""
-for src in src/base/*.c src/parse/*.c src/fetch/url.c src/fetch/robots.c; do
+for src in src/base/*.c src/parse/*.c src/fetch/url.c src/fetch/robots.c src/engine/cron.c; do
     obj="$out/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ]; then
         # shellcheck disable=SC2086
