@@ -309,6 +309,7 @@ int engine_events(struct engine *eng, const char *id, struct job_event **out, si
 struct exec_op {
     struct commit_op op;
     engine_exec_fn fn;
+    engine_tx_fn tx_fn; /* engine_exec_tx: fn's place */
     void *arg;
     engine_done_fn done;
     void *done_ctx;
@@ -317,11 +318,22 @@ struct exec_op {
 static int exec_run(struct commit_op *op, struct commit_tx *tx)
 {
     struct exec_op *x = (struct exec_op *)op;
-    int rc = x->fn(commit_store(tx), x->arg, &op->err);
+    int rc = x->tx_fn ? x->tx_fn((struct engine_tx *)tx, x->arg, &op->err)
+                      : x->fn(commit_store(tx), x->arg, &op->err);
     if (rc < 0)
         return rc;
     op->rc = 0;
     return 0;
+}
+
+int engine_exec_tx(struct engine *eng, engine_tx_fn fn, void *arg, struct err *e)
+{
+    struct exec_op x = {.tx_fn = fn, .arg = arg};
+    x.op.run = exec_run;
+    int rc = commit_run(eng->committer, &x.op);
+    if (rc)
+        err_copy(e, &x.op.err);
+    return rc;
 }
 
 int engine_exec(struct engine *eng, engine_exec_fn fn, void *arg, struct err *e)

@@ -338,7 +338,12 @@ struct engine_tx;
 typedef void (*engine_tx_hook_fn)(void *ctx, struct engine_tx *tx, const struct job_change *c);
 void engine_set_tx_hook(struct engine *eng, engine_tx_hook_fn fn, void *ctx);
 struct store *engine_tx_store(struct engine_tx *tx);
-/* Enqueue one job in the hook's transaction. */
+/* A write run by the committer inside its transaction that may also enqueue jobs in it
+ * (engine_tx_enqueue), so they are durable exactly when the write is: a schedule's slot and its
+ * job. As engine_exec otherwise: fn may run more than once, a negative return rolls back. */
+typedef int (*engine_tx_fn)(struct engine_tx *tx, void *arg, struct err *e);
+int engine_exec_tx(struct engine *eng, engine_tx_fn fn, void *arg, struct err *e);
+/* Enqueue one job (with the stages it names) in the hook's or engine_exec_tx's transaction. */
 int engine_tx_enqueue(struct engine *eng, struct engine_tx *tx, const struct job_spec *spec,
                       struct enqueue_result *res, struct err *e);
 /* fn(arg, true) once the transaction is durable; fn(arg, false) if it is rolled back. */

@@ -391,3 +391,40 @@ Test(engine, lease_token_refuses_an_earlier_claim_with_the_same_attempt_and_owne
     job_release(&second);
     engine_close(eng);
 }
+
+/* engine_exec_tx: jobs enqueued inside a write are durable with it, or not there at all when
+ * the write refuses. */
+struct two_jobs {
+    struct engine *eng;
+    bool refuse;
+    struct enqueue_result r[2];
+};
+
+static int enqueue_two(struct engine_tx *tx, void *arg, struct err *e)
+{
+    struct two_jobs *t = arg;
+    struct job_spec s = {.type = "tx"};
+    for (int i = 0; i < 2; i++) {
+        int rc = engine_tx_enqueue(t->eng, tx, &s, &t->r[i], e);
+        if (rc)
+            return rc;
+    }
+    return t->refuse ? err_set(e, TRAWL_ESTATE, false, "refused after enqueueing") : 0;
+}
+
+Test(engine, jobs_enqueued_in_a_write_land_with_it_or_not_at_all)
+{
+    struct engine *eng = tu_engine(NULL, NULL);
+    struct two_jobs t = {.eng = eng, .refuse = true};
+    struct err e = {0};
+    cr_assert_eq(engine_exec_tx(eng, enqueue_two, &t, &e), TRAWL_ESTATE);
+    cr_assert_eq(tu_count(eng, JOB_PENDING), 0, "a refused write left its jobs behind");
+    t.refuse = false;
+    cr_assert_eq(engine_exec_tx(eng, enqueue_two, &t, &e), 0, "%s", e.msg);
+    cr_assert_eq(tu_count(eng, JOB_PENDING), 2);
+    struct job j;
+    tu_claim_one(eng, "tx", "w", &j);
+    cr_assert(strcmp(j.id, t.r[0].id) == 0 || strcmp(j.id, t.r[1].id) == 0);
+    job_release(&j);
+    engine_close(eng);
+}
