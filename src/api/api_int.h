@@ -125,6 +125,17 @@ bool api_get_bool(struct req *r, json_t *obj, const char *key, bool *out);
 bool api_valid_batch_id(const char *s);
 #define API_BATCH_ID_MAX 128
 
+/* Read a job spec (with its stages: engine/spec_json.h) from obj for the caller's workspace;
+ * strings borrow from obj, allocations go to mem. On a bad spec a 400 naming the field is sent
+ * and false returned. where names the spec in messages ("jobs[2]"). */
+struct spec_mem;
+bool api_read_spec(struct req *r, json_t *obj, const char *where, struct job_spec *out,
+                   struct spec_mem *mem);
+
+/* The job whose id is the path's first parameter, which must be a job of the caller's workspace;
+ * *out is filled. On failure the reply has been sent and false is returned. */
+bool api_own_job(struct req *r, struct job *out);
+
 /* A job as the generic API shows it (without args when brief). */
 json_t *api_job_json(const struct job *j, bool brief);
 
@@ -150,6 +161,12 @@ enum MHD_Result api_jobs_claim(struct req *r);
 enum MHD_Result api_jobs_heartbeat(struct req *r);
 enum MHD_Result api_jobs_complete(struct req *r);
 enum MHD_Result api_jobs_fail(struct req *r);
+
+enum MHD_Result api_jobs_chain(struct req *r);
+enum MHD_Result api_jobs_children(struct req *r);
+enum MHD_Result api_pipelines_create(struct req *r);
+enum MHD_Result api_pipelines_list(struct req *r);
+enum MHD_Result api_pipelines_get(struct req *r);
 
 enum MHD_Result api_crawl_create(struct req *r);
 enum MHD_Result api_crawl_batch(struct req *r);

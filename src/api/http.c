@@ -76,6 +76,11 @@ static const struct route routes_[] = {
     {"POST", "/v1/jobs/:id/heartbeat", api_jobs_heartbeat, R_JSON},
     {"POST", "/v1/jobs/:id/complete", api_jobs_complete, R_JSON},
     {"POST", "/v1/jobs/:id/fail", api_jobs_fail, R_JSON},
+    {"GET", "/v1/jobs/:id/chain", api_jobs_chain, 0},
+    {"GET", "/v1/jobs/:id/children", api_jobs_children, 0},
+    {"POST", "/v1/pipelines", api_pipelines_create, R_JSON},
+    {"GET", "/v1/pipelines", api_pipelines_list, 0},
+    {"GET", "/v1/pipelines/:id", api_pipelines_get, 0},
 };
 
 /* ---- replies ---- */

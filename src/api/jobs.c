@@ -4,6 +4,7 @@
 #include "api/api_int.h"
 
 #include "base/xalloc.h"
+#include "engine/spec_json.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,6 +25,13 @@ json_t *api_job_json(const struct job *j, bool brief)
         j->root_id, "run_at", api_time(j->run_at), "created_at", api_time(j->created_at),
         "started_at", api_time(j->started_at), "completed_at", api_time(j->completed_at),
         "failed_at", api_time(j->failed_at), "updated_at", api_time(j->updated_at));
+    if (j->role != ROLE_NONE)
+        json_object_set_new(o, "role", json_string(job_role_name(j->role)));
+    if (j->join_id)
+        json_object_set_new(o, "join_id", json_string(j->join_id));
+    if (j->status == JOB_WAITING && j->role == ROLE_JOIN)
+        json_object_set_new(o, "waits", json_integer(j->waits));
+    json_object_set_new(o, "depth", json_integer(j->depth));
     if (!brief) {
         json_t *v;
         if (j->args && (v = json_loads(j->args, JSON_DECODE_ANY, NULL)))
@@ -32,6 +40,8 @@ json_t *api_job_json(const struct job *j, bool brief)
             json_object_set_new(o, "result", v);
         if (j->checkpoint && (v = json_loads(j->checkpoint, JSON_DECODE_ANY, NULL)))
             json_object_set_new(o, "checkpoint", v);
+        if (j->input && (v = json_loads(j->input, JSON_DECODE_ANY, NULL)))
+            json_object_set_new(o, "input", v);
         json_object_set_new(o, "unique_key",
                             j->unique_key ? json_string(j->unique_key) : json_null());
         json_object_set_new(o, "workspace", json_string(j->workspace ? j->workspace : ""));
@@ -44,9 +54,7 @@ json_t *api_job_json(const struct job *j, bool brief)
     return o;
 }
 
-/* The job id in the path, which must be a job of the caller's workspace; *out is filled. On
- * failure the reply has been sent and false is returned. */
-static bool own_job(struct req *r, struct job *out)
+bool api_own_job(struct req *r, struct job *out)
 {
     struct err e;
     err_clear(&e);
@@ -89,74 +97,33 @@ static void camel_case_fields(char *msg, size_t n)
     }
 }
 
-struct spec_buf {
-    struct job_spec spec;
-    char *args; /* owned */
-};
-
-/* Read one job spec from obj; the strings borrow from obj (alive while r->json is). */
-static bool read_spec(struct req *r, json_t *obj, const char *where, struct spec_buf *sb)
+/* Job types that come in by a route of their own, with checks of their own. */
+static const char *refuse_type(const char *type)
 {
-    memset(sb, 0, sizeof *sb);
-    struct job_spec *s = &sb->spec;
-    s->workspace = r->workspace;
-    if (!json_is_object(obj)) {
-        api_reply_error(r, 400, "%s must be a JSON object", where);
+    if (strcmp(type, "crawl") == 0) /* the URL, the headers */
+        return "crawl jobs are submitted with POST /v1/crawl-jobs";
+    if (strcmp(type, "web_scraping") == 0 || strcmp(type, "scrape_extract") == 0 ||
+        strcmp(type, "scrape_sync") == 0) /* a session's jobs need their session */
+        return "scraping sessions are started with POST /v1/scraping-sessions";
+    return NULL;
+}
+
+bool api_read_spec(struct req *r, json_t *obj, const char *where, struct job_spec *out,
+                   struct spec_mem *mem)
+{
+    struct spec_json_opts o = {
+        .workspace = r->workspace, .now = engine_now(r->api->deps.eng), .refuse_type = refuse_type};
+    struct err e;
+    err_clear(&e);
+    if (spec_from_json(obj, &o, where, out, mem, &e) != 0) {
+        api_reply_error(r, 400, "%s", e.msg);
         return false;
     }
-    int64_t v;
-    if (!api_get_str(r, obj, "type", JOB_TYPE_MAX, &s->type) ||
-        !api_get_str(r, obj, "queue", JOB_KEY_MAX, &s->queue) ||
-        !api_get_str(r, obj, "batchId", JOB_KEY_MAX, &s->batch_id) ||
-        !api_get_str(r, obj, "parentId", 64, &s->parent_id) ||
-        !api_get_str(r, obj, "uniqueKey", JOB_KEY_MAX, &s->unique_key))
-        return false;
-    if (!s->type) {
-        api_reply_error(r, 400, "%s: type is required", where);
-        return false;
-    }
-    if (strcmp(s->type, "crawl") == 0) {
-        /* crawl jobs have their own checks (the URL, the headers): they come in by their route */
-        api_reply_error(r, 400, "%s: crawl jobs are submitted with POST /v1/crawl-jobs", where);
-        return false;
-    }
-    if (strcmp(s->type, "web_scraping") == 0) {
-        /* a session's job needs its session: both are made by their route */
-        api_reply_error(r, 400, "%s: scraping sessions are started with POST /v1/scraping-sessions",
-                        where);
-        return false;
-    }
-    if (s->batch_id && !api_valid_batch_id(s->batch_id)) {
+    /* a batch id goes into paths (GET /v1/batches/ID): the API takes only a safe alphabet */
+    if (out->batch_id && !api_valid_batch_id(out->batch_id)) {
         api_reply_error(r, 400, "%s: batchId may hold 1-%d letters, digits and . _ : - only", where,
                         API_BATCH_ID_MAX);
         return false;
-    }
-    v = 0;
-    if (!api_get_int(r, obj, "priority", JOB_PRIORITY_MIN, JOB_PRIORITY_MAX, &v))
-        return false;
-    s->priority = (int)v;
-    v = 0;
-    if (!api_get_int(r, obj, "maxAttempts", 1, JOB_ATTEMPTS_MAX, &v))
-        return false;
-    s->max_attempts = (int)v;
-    if (!api_get_int(r, obj, "timeoutMs", 1, INT64_C(7) * 24 * 3600 * 1000, &s->timeout_ms) ||
-        !api_get_int(r, obj, "backoffBaseMs", 1, INT64_C(24) * 3600 * 1000, &s->backoff_base_ms) ||
-        !api_get_int(r, obj, "backoffCapMs", 1, INT64_C(24) * 3600 * 1000, &s->backoff_cap_ms) ||
-        !api_get_int(r, obj, "runAt", 1, INT64_C(1) << 50, &s->run_at))
-        return false;
-    int64_t delay = 0;
-    if (!api_get_int(r, obj, "delayMs", 0, INT64_C(365) * 24 * 3600 * 1000, &delay))
-        return false;
-    if (delay > 0)
-        s->run_at = engine_now(r->api->deps.eng) + delay;
-    json_t *args = json_object_get(obj, "args");
-    if (args && !json_is_null(args)) {
-        if (!json_is_object(args)) {
-            api_reply_error(r, 400, "args must be a JSON object");
-            return false;
-        }
-        sb->args = json_dumps(args, JSON_COMPACT);
-        s->args = sb->args;
     }
     return true;
 }
@@ -222,19 +189,18 @@ enum MHD_Result api_jobs_create(struct req *r)
         return api_reply_error(r, 400, "jobs must be an array");
     if (many && (n == 0 || n > JOBS_PER_CALL_MAX))
         return api_reply_error(r, 400, "jobs must hold 1 to %d jobs", JOBS_PER_CALL_MAX);
-    struct spec_buf *sb = xcalloc(n, sizeof *sb);
+    struct spec_mem mem = {0};
     struct job_spec *specs = xcalloc(n, sizeof *specs);
     struct enqueue_result *res = xcalloc(n, sizeof *res);
     enum MHD_Result ret = MHD_YES;
-    size_t ok = 0;
-    for (; ok < n; ok++) {
+    for (size_t i = 0; i < n; i++) {
         char where[48];
-        snprintf(where, sizeof where, many ? "jobs[%zu]" : "the body", ok);
-        if (!read_spec(r, many ? json_array_get(list, ok) : r->json, where, &sb[ok]))
+        snprintf(where, sizeof where, many ? "jobs[%zu]" : "%.0zu", i);
+        if (!api_read_spec(r, many ? json_array_get(list, i) : r->json, where, &specs[i], &mem))
             goto out;
-        specs[ok] = sb[ok].spec;
     }
-    /* answered from the thread that commits the jobs, without holding this one */
+    /* answered from the thread that commits the jobs, without holding this one; the specs are
+     * laid out as rows (copied) before this returns */
     struct created *c = xcalloc(1, sizeof *c);
     c->r = r;
     c->n = n;
@@ -244,9 +210,7 @@ enum MHD_Result api_jobs_create(struct req *r)
     api_req_ref(r);
     engine_enqueue_many_async(r->api->deps.eng, specs, n, c->res, jobs_created, c);
 out:
-    for (size_t i = 0; i < ok; i++)
-        free(sb[i].args);
-    free(sb);
+    spec_mem_release(&mem);
     free(specs);
     free(res);
     return ret;
@@ -303,7 +267,7 @@ static json_t *events_json(struct engine *eng, const char *id)
 enum MHD_Result api_jobs_get(struct req *r)
 {
     struct job j;
-    if (!own_job(r, &j))
+    if (!api_own_job(r, &j))
         return MHD_YES;
     json_t *body = api_ok();
     json_object_set_new(body, "job", api_job_json(&j, false));
@@ -331,7 +295,7 @@ static enum MHD_Result after_change(struct req *r, int rc, const struct err *e)
 enum MHD_Result api_jobs_cancel(struct req *r)
 {
     struct job j;
-    if (!own_job(r, &j))
+    if (!api_own_job(r, &j))
         return MHD_YES;
     job_release(&j);
     struct err e;
@@ -343,7 +307,7 @@ enum MHD_Result api_jobs_cancel(struct req *r)
 enum MHD_Result api_jobs_retry(struct req *r)
 {
     struct job j;
-    if (!own_job(r, &j))
+    if (!api_own_job(r, &j))
         return MHD_YES;
     job_release(&j);
     int64_t more = 0;
@@ -455,7 +419,7 @@ static enum MHD_Result fenced_reply(struct req *r, int rc, const struct err *e, 
 enum MHD_Result api_jobs_heartbeat(struct req *r)
 {
     struct job j;
-    if (!own_job(r, &j))
+    if (!api_own_job(r, &j))
         return MHD_YES;
     int64_t lease_ms = 0;
     struct job_fence f;
@@ -505,7 +469,7 @@ enum MHD_Result api_jobs_heartbeat(struct req *r)
 enum MHD_Result api_jobs_complete(struct req *r)
 {
     struct job j;
-    if (!own_job(r, &j))
+    if (!api_own_job(r, &j))
         return MHD_YES;
     struct job_fence f;
     if (!read_fence(r, &f)) {
@@ -516,15 +480,58 @@ enum MHD_Result api_jobs_complete(struct req *r)
     f.workspace = j.workspace;
     f.batch_id = j.batch_id;
     f.started_at = j.started_at;
+    /* a job nothing waits for completes in a group with others */
+    f.plain = j.successors == 0 && !j.join_id;
+    struct err e;
+    err_clear(&e);
+    json_t *kids = json_object_get(r->json, "children");
+    struct job_children *children = NULL;
+    if (kids && !json_is_null(kids)) {
+        if (!json_is_array(kids)) {
+            job_release(&j);
+            return api_reply_error(r, 400, "children must be an array of job specs");
+        }
+        if (json_array_size(kids) > FANOUT_MAX) {
+            job_release(&j);
+            return api_reply_error(r, 413, "children: at most %d per completion", FANOUT_MAX);
+        }
+        children = engine_children_new();
+        struct spec_mem mem = {0};
+        for (size_t i = 0; i < json_array_size(kids); i++) {
+            char where[32];
+            snprintf(where, sizeof where, "children[%zu]", i);
+            struct job_spec s;
+            if (!api_read_spec(r, json_array_get(kids, i), where, &s, &mem)) {
+                spec_mem_release(&mem);
+                engine_children_free(children);
+                job_release(&j);
+                return MHD_YES;
+            }
+            int rc = engine_children_add(r->api->deps.eng, children, &s, &e);
+            if (rc) {
+                spec_mem_release(&mem);
+                engine_children_free(children);
+                job_release(&j);
+                camel_case_fields(e.msg, sizeof e.msg);
+                return api_reply_err(r, &e);
+            }
+        }
+        spec_mem_release(&mem);
+    }
     char *result = NULL;
     json_t *v = json_object_get(r->json, "result");
     if (v && !json_is_null(v))
         result = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    struct err e;
-    err_clear(&e);
-    int rc = engine_complete(r->api->deps.eng, &f, result, &e);
+    size_t nchildren = engine_children_count(children);
+    int rc = engine_complete_children(r->api->deps.eng, &f, result, children, &e);
     free(result);
     job_release(&j);
+    if (rc == 0 && nchildren) {
+        json_t *ok = api_ok();
+        json_object_set_new(ok, "status", json_string("completed"));
+        json_object_set_new(ok, "children", json_integer((json_int_t)nchildren));
+        return fenced_reply(r, rc, &e, ok);
+    }
     json_t *ok = api_ok();
     json_object_set_new(ok, "status", json_string("completed"));
     return fenced_reply(r, rc, &e, ok);
@@ -533,7 +540,7 @@ enum MHD_Result api_jobs_complete(struct req *r)
 enum MHD_Result api_jobs_fail(struct req *r)
 {
     struct job j;
-    if (!own_job(r, &j))
+    if (!api_own_job(r, &j))
         return MHD_YES;
     job_release(&j);
     struct job_fence f;

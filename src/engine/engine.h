@@ -147,8 +147,11 @@ bool engine_type_known(struct engine *eng, const char *type);
  * control characters, and no spaces unless allow_space. */
 bool engine_name_valid(const char *s, size_t max, bool allow_space);
 
-/* Check a spec without enqueueing it: 0 or TRAWL_EINVAL with a message naming the field. */
+/* Check one spec without enqueueing it (its next stages and join are not looked at): 0 or
+ * TRAWL_EINVAL with a message naming the field. */
 int engine_validate(const struct job_spec *spec, struct err *e);
+/* Check a spec and every stage it names, as an enqueue would, without enqueueing anything. */
+int engine_check_spec(struct engine *eng, const struct job_spec *spec, struct err *e);
 
 struct enqueue_result {
     char id[UUID_STR_LEN];

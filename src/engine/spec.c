@@ -212,6 +212,14 @@ int rows_tree_depth(const struct job_rows *r, size_t t)
     return deepest;
 }
 
+int engine_check_spec(struct engine *eng, const struct job_spec *spec, struct err *e)
+{
+    struct job_rows r = {0};
+    int rc = rows_add(eng, &r, spec, engine_now(eng), NULL, e);
+    rows_release(&r);
+    return rc;
+}
+
 /* ---- children to fan out ---- */
 
 struct job_children *engine_children_new(void)
