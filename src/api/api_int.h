@@ -14,7 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define API_JSON_DEPTH_MAX 32
+#define API_JSON_DEPTH_MAX 160 /* a chain of 64 stages nests its specs up to 129 deep */
 #define API_PARAMS_MAX     2
 
 struct api_pool;

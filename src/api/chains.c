@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHAIN_VIEW_MAX   10000 /* jobs of a chain one answer shows */
-#define CHILDREN_SHOWN   100   /* fanned-out children shown under their parent in a tree */
+#define CHAIN_VIEW_MAX    10000 /* jobs of a chain one answer shows */
+#define CHILDREN_SHOWN    100   /* fanned-out children shown under their parent in a tree */
 #define PIPELINE_NAME_MAX 128
-#define STAGES_MAX       CHAIN_DEPTH_MAX
+#define STAGES_MAX        CHAIN_DEPTH_MAX
 
 static json_t *counts_json(const int64_t counts[JOB_STATUS_COUNT])
 {
@@ -25,21 +25,21 @@ static json_t *counts_json(const int64_t counts[JOB_STATUS_COUNT])
 
 static json_t *node_json(const struct chain_node *c)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o}",
-                          "id", c->id, "type", c->type ? c->type : "", "status",
-                          job_status_name(c->status), "attempt", c->attempt, "maxAttempts",
-                          c->max_attempts, "progress", c->progress, "stage", c->stage, "error",
-                          c->error, "createdAt", api_time(c->created_at), "startedAt",
-                          api_time(c->started_at), "completedAt", api_time(c->completed_at),
-                          "failedAt", api_time(c->failed_at), "updatedAt",
-                          api_time(c->updated_at));
-    json_object_set_new(o, "role", c->role == ROLE_NONE ? json_string("root")
-                                                        : json_string(job_role_name(c->role)));
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o}", "id",
+                  c->id, "type", c->type ? c->type : "", "status", job_status_name(c->status),
+                  "attempt", c->attempt, "max_attempts", c->max_attempts, "progress", c->progress,
+                  "stage", c->stage, "error", c->error, "created_at", api_time(c->created_at),
+                  "started_at", api_time(c->started_at), "completed_at", api_time(c->completed_at),
+                  "failed_at", api_time(c->failed_at), "updated_at", api_time(c->updated_at));
+    json_object_set_new(o, "role",
+                        c->role == ROLE_NONE ? json_string("root")
+                                             : json_string(job_role_name(c->role)));
     if (c->join_id)
-        json_object_set_new(o, "joinId", json_string(c->join_id));
+        json_object_set_new(o, "join_id", json_string(c->join_id));
     int64_t end = c->completed_at ? c->completed_at : c->failed_at;
     if (c->started_at && end >= c->started_at)
-        json_object_set_new(o, "durationMs", json_integer(end - c->started_at));
+        json_object_set_new(o, "duration_ms", json_integer(end - c->started_at));
     json_object_set_new(o, "children", json_array());
     return o;
 }
@@ -110,9 +110,8 @@ static int chain_json(struct req *r, const struct job *root, json_t **out, struc
                 break;
             }
             json_t *o = node_json(&nodes[i]);
-            json_object_set_new(o, "parentId", json_string(nodes[i].parent_id
-                                                               ? nodes[i].parent_id
-                                                               : root->id));
+            json_object_set_new(o, "parent_id",
+                                json_string(nodes[i].parent_id ? nodes[i].parent_id : root->id));
             json_object_set(byid, nodes[i].id, o);
             json_array_append_new(all, o);
             shown++;
@@ -127,15 +126,15 @@ static int chain_json(struct req *r, const struct job *root, json_t **out, struc
     json_t *o;
     json_array_foreach(all, i, o)
     {
-        const char *pid = json_string_value(json_object_get(o, "parentId"));
+        const char *pid = json_string_value(json_object_get(o, "parent_id"));
         json_t *parent = json_object_get(byid, pid);
         if (!parent)
             parent = tree; /* its parent was past what is shown */
         json_t *kids = json_object_get(parent, "children");
         bool child = strcmp(json_string_value(json_object_get(o, "role")), "child") == 0;
-        json_int_t seen = json_integer_value(json_object_get(parent, "childrenSeen"));
+        json_int_t seen = json_integer_value(json_object_get(parent, "children_seen"));
         if (child)
-            json_object_set_new(parent, "childrenSeen", json_integer(seen + 1));
+            json_object_set_new(parent, "children_seen", json_integer(seen + 1));
         if (child && seen >= CHILDREN_SHOWN)
             continue;
         json_array_append(kids, o);
@@ -144,9 +143,9 @@ static int chain_json(struct req *r, const struct job *root, json_t **out, struc
     const char *key;
     json_object_foreach(byid, key, o)
     {
-        json_int_t seen = json_integer_value(json_object_get(o, "childrenSeen"));
-        json_object_del(o, "childrenSeen");
-        json_object_del(o, "parentId");
+        json_int_t seen = json_integer_value(json_object_get(o, "children_seen"));
+        json_object_del(o, "children_seen");
+        json_object_del(o, "parent_id");
         if (seen <= CHILDREN_SHOWN)
             continue;
         struct chain_filter kf = {.parent_id = json_string_value(json_object_get(o, "id")),
@@ -157,13 +156,13 @@ static int chain_json(struct req *r, const struct job *root, json_t **out, struc
         int64_t kt = 0;
         for (int k = 0; k < JOB_STATUS_COUNT; k++)
             kt += kc[k];
-        json_object_set_new(o, "moreChildren", json_integer(kt - CHILDREN_SHOWN));
-        json_object_set_new(o, "childrenCounts", counts_json(kc));
+        json_object_set_new(o, "more_children", json_integer(kt - CHILDREN_SHOWN));
+        json_object_set_new(o, "children_counts", counts_json(kc));
     }
     json_decref(all);
-    json_t *body = json_pack("{s:s, s:I, s:I, s:b, s:o, s:o}", "rootId", root->id, "jobs",
-                             (json_int_t)total, "shown", (json_int_t)shown, "truncated",
-                             truncated, "counts", counts_json(counts), "tree", tree);
+    json_t *body = json_pack("{s:s, s:I, s:I, s:b, s:o, s:o}", "root_id", root->id, "jobs",
+                             (json_int_t)total, "shown", (json_int_t)shown, "truncated", truncated,
+                             "counts", counts_json(counts), "tree", tree);
     json_decref(byid);
     *out = body;
     return 0;
@@ -309,9 +308,9 @@ enum MHD_Result api_pipelines_create(struct req *r)
 {
     const char *name = NULL;
     if (!r->json || !api_get_str(r, r->json, "name", PIPELINE_NAME_MAX, &name))
-        return r->json ? MHD_YES
-                       : api_reply_error(r, 400,
-                                         "the body must be {\"name\": ..., \"stages\": [...]}");
+        return r->json
+                   ? MHD_YES
+                   : api_reply_error(r, 400, "the body must be {\"name\": ..., \"stages\": [...]}");
     if (!name)
         return api_reply_error(r, 400, "name is required: what the pipeline is called");
     if (!engine_name_valid(name, PIPELINE_NAME_MAX, true))
@@ -335,8 +334,8 @@ enum MHD_Result api_pipelines_create(struct req *r)
             const char *other =
                 json_string_value(json_object_get(json_array_get(stages, k), "name"));
             if (other && strcmp(other, json_string_value(nm)) == 0)
-                return api_reply_error(r, 400, "stages[%zu]: the name \"%s\" is taken by stages[%zu]",
-                                       i, other, k);
+                return api_reply_error(
+                    r, 400, "stages[%zu]: the name \"%s\" is taken by stages[%zu]", i, other, k);
         }
     }
     int *parent = xcalloc(n, sizeof *parent);
@@ -445,7 +444,7 @@ out:
 static json_t *pipeline_json(struct req *r, const struct pipeline *p)
 {
     json_t *o = json_pack("{s:s, s:s, s:i, s:o}", "id", p->id, "name", p->name ? p->name : "",
-                          "stages", p->stages, "createdAt", api_time(p->created_at));
+                          "stages", p->stages, "created_at", api_time(p->created_at));
     struct job root;
     struct err e;
     err_clear(&e);

@@ -20,6 +20,9 @@ static json_t *figures_json(const struct job_figures *f)
     json_object_set_new(o, "failedJobs", json_integer(f->status[JOB_FAILED]));
     json_object_set_new(o, "retryingJobs", json_integer(f->status[JOB_RETRYING]));
     json_object_set_new(o, "cancelledJobs", json_integer(f->status[JOB_CANCELLED]));
+    /* stages of chains: waiting for the stage before them, or blocked by one that failed */
+    json_object_set_new(o, "waitingJobs", json_integer(f->status[JOB_WAITING]));
+    json_object_set_new(o, "blockedJobs", json_integer(f->status[JOB_BLOCKED]));
     json_object_set_new(o, "throughputPerMinute", json_real(f->throughput_per_minute));
     json_object_set_new(o, "errorRate", json_real(f->error_rate));
     json_object_set_new(o, "averageProcessingTime", json_real(f->avg_processing_ms));

@@ -28,6 +28,9 @@ int cmd_scrape(int argc, char **argv);
 int cmd_sessions(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_chain(int argc, char **argv);
+int cmd_pipeline(int argc, char **argv);
+int cmd_pipelines(int argc, char **argv);
 
 /* Shared helpers (cli_util.c). */
 /* Parse a whole decimal integer in [min, max]; on failure print "trawl: OPTION: ..." and

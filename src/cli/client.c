@@ -256,3 +256,49 @@ int cli_list_args(int argc, char **argv, const char *usage, struct cli_common *o
     }
     return -1;
 }
+
+/* URL-encode s into out (for path segments and query values). */
+void cli_enc(const char *s, char *out, size_t n)
+{
+    size_t o = 0;
+    for (; *s && o + 4 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            strchr("-._~:", c))
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, n - o, "%%%02X", c);
+    }
+    out[o] = 0;
+}
+
+/* The arguments of a command that takes the common options, one ID and, when flag is not NULL,
+ * the option --FLAG (which sets *set): -1 to go on (the ID is argv[optind]), else the exit
+ * status. */
+int cli_id_args(int argc, char **argv, const char *usage, struct cli_common *o, const char *flag,
+                bool *set)
+{
+    struct option longs[6] = {CLI_COMMON_OPTS}; /* the rest zero: the end of the list */
+    if (flag)
+        longs[4] = (struct option){flag, no_argument, 0, 'F'};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        int k = cli_common_opt(c, o, usage);
+        if (k < 0)
+            return 0;
+        if (k)
+            continue;
+        if (c == 'F') {
+            *set = true;
+            continue;
+        }
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (optind != argc - 1) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    return -1;
+}

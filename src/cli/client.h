@@ -53,6 +53,14 @@ int cli_common_opt(int c, struct cli_common *o, const char *usage);
 int cli_list_args(int argc, char **argv, const char *usage, struct cli_common *o, int64_t *limit,
                   int64_t *offset);
 
+/* The arguments of a command that takes the common options, one ID and, when flag is not NULL,
+ * the option --FLAG (which sets *set): -1 to go on (the ID is argv[optind]), else the exit
+ * status. */
+int cli_id_args(int argc, char **argv, const char *usage, struct cli_common *o, const char *flag,
+                bool *set);
+/* URL-encode s into out (for path segments and query values). */
+void cli_enc(const char *s, char *out, size_t n);
+
 /* "[###.....]": pct (0-100) in width cells, into out (size n). */
 void cli_bar(char *out, size_t n, double pct, int width);
 

@@ -13,21 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* URL-encode s into out (for path segments and query values). */
-static void enc(const char *s, char *out, size_t n)
-{
-    size_t o = 0;
-    for (; *s && o + 4 < n; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            strchr("-._~:", c))
-            out[o++] = (char)c;
-        else
-            o += (size_t)snprintf(out + o, n - o, "%%%02X", c);
-    }
-    out[o] = 0;
-}
-
 static bool tty(void)
 {
     return isatty(STDERR_FILENO);
@@ -331,37 +316,6 @@ static int show_crawl_job(json_t *job, bool json, json_t *all)
     return 0;
 }
 
-/* The arguments of a command that takes the common options, one ID and, when flag is not NULL,
- * the option --FLAG (which sets *set): -1 to go on (the ID is argv[optind]), else the exit
- * status. */
-static int id_args(int argc, char **argv, const char *usage, struct cli_common *o, const char *flag,
-                   bool *set)
-{
-    struct option longs[6] = {CLI_COMMON_OPTS}; /* the rest zero: the end of the list */
-    if (flag)
-        longs[4] = (struct option){flag, no_argument, 0, 'F'};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int k = cli_common_opt(c, o, usage);
-        if (k < 0)
-            return 0;
-        if (k)
-            continue;
-        if (c == 'F') {
-            *set = true;
-            continue;
-        }
-        fputs(usage, stderr);
-        return 2;
-    }
-    if (optind != argc - 1) {
-        fputs(usage, stderr);
-        return 2;
-    }
-    return -1;
-}
-
 static const char get_usage_[] =
     "usage: trawl get [options] ID\n"
     "show a crawl job\n"
@@ -371,11 +325,11 @@ int cmd_get(int argc, char **argv)
 {
     struct cli_common o = {0};
     bool html = false;
-    int rc = id_args(argc, argv, get_usage_, &o, "html", &html);
+    int rc = cli_id_args(argc, argv, get_usage_, &o, "html", &html);
     if (rc >= 0)
         return rc;
     char path[512], id[200];
-    enc(argv[optind], id, sizeof id);
+    cli_enc(argv[optind], id, sizeof id);
     snprintf(path, sizeof path, "/v1/crawl-jobs/%s%s", id, html || o.json ? "" : "?html=false");
     json_t *ans;
     long status;
@@ -403,7 +357,7 @@ int cmd_get(int argc, char **argv)
 static int wait_for(struct cli_common *o, const char *id, int64_t timeout_ms, bool html)
 {
     char path[512], eid[200];
-    enc(id, eid, sizeof eid);
+    cli_enc(id, eid, sizeof eid);
     snprintf(path, sizeof path, "/v1/crawl-jobs/%s/wait%s", eid, html ? "?html=true" : "");
     int64_t start = clock_mono_ms();
     for (;;) {
@@ -524,7 +478,7 @@ int cmd_jobs(int argc, char **argv)
         if (c == 'n' && !cli_int("--limit", optarg, 1, 1000, &v))
             return 2;
         char e[600];
-        enc(optarg, e, sizeof e);
+        cli_enc(optarg, e, sizeof e);
         size_t l = strlen(q);
         snprintf(q + l, sizeof q - l, "%c%s=%s", l ? '&' : '?', name, e);
     }
@@ -661,9 +615,9 @@ int cmd_batch_status(int argc, char **argv)
         return 2;
     }
     char path[1024], bid[400], se[64] = "";
-    enc(argv[optind], bid, sizeof bid);
+    cli_enc(argv[optind], bid, sizeof bid);
     if (st)
-        enc(st, se, sizeof se);
+        cli_enc(st, se, sizeof se);
     snprintf(path, sizeof path, "/v1/batches/%s?limit=%lld&offset=%lld%s%s", bid,
              (long long)(watch ? 1 : limit), (long long)offset, st ? "&status=" : "", se);
     for (;;) {
@@ -738,11 +692,11 @@ int cmd_retry(int argc, char **argv)
 {
     struct cli_common o = {0};
     bool job = false;
-    int rc = id_args(argc, argv, retry_usage_, &o, "job", &job);
+    int rc = cli_id_args(argc, argv, retry_usage_, &o, "job", &job);
     if (rc >= 0)
         return rc;
     char path[512], id[400];
-    enc(argv[optind], id, sizeof id);
+    cli_enc(argv[optind], id, sizeof id);
     snprintf(path, sizeof path, job ? "/v1/jobs/%s/retry" : "/v1/batches/%s/retry-failed", id);
     json_t *ans;
     long status;
@@ -771,11 +725,11 @@ static const char cancel_usage_[] = "usage: trawl cancel [options] ID\n"
 int cmd_cancel(int argc, char **argv)
 {
     struct cli_common o = {0};
-    int rc = id_args(argc, argv, cancel_usage_, &o, NULL, NULL);
+    int rc = cli_id_args(argc, argv, cancel_usage_, &o, NULL, NULL);
     if (rc >= 0)
         return rc;
     char path[512], id[400];
-    enc(argv[optind], id, sizeof id);
+    cli_enc(argv[optind], id, sizeof id);
     snprintf(path, sizeof path, "/v1/jobs/%s/cancel", id);
     json_t *ans, *body = json_object();
     long status;
@@ -799,11 +753,11 @@ static const char job_usage_[] = "usage: trawl job [options] ID\n"
 int cmd_job(int argc, char **argv)
 {
     struct cli_common o = {0};
-    int rc = id_args(argc, argv, job_usage_, &o, NULL, NULL);
+    int rc = cli_id_args(argc, argv, job_usage_, &o, NULL, NULL);
     if (rc >= 0)
         return rc;
     char path[512], id[400];
-    enc(argv[optind], id, sizeof id);
+    cli_enc(argv[optind], id, sizeof id);
     snprintf(path, sizeof path, "/v1/jobs/%s", id);
     json_t *ans;
     long status;

@@ -47,23 +47,23 @@ static int get_str(const json_t *obj, const char *key, size_t max, const char *w
     return 0;
 }
 
-static int get_int(const json_t *obj, const char *key, int64_t min, int64_t max,
-                   const char *where, int64_t *out, struct err *e)
+static int get_int(const json_t *obj, const char *key, int64_t min, int64_t max, const char *where,
+                   int64_t *out, struct err *e)
 {
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return err_set(e, TRAWL_EINVAL, false, "%s: %s must be an integer from %lld to %lld",
-                       where, key, (long long)min, (long long)max);
+        return err_set(e, TRAWL_EINVAL, false, "%s: %s must be an integer from %lld to %lld", where,
+                       key, (long long)min, (long long)max);
     *out = json_integer_value(v);
     return 0;
 }
 
 static const char *const keys_[] = {
-    "type",       "queue",     "args",      "priority", "maxAttempts", "timeoutMs",
+    "type",          "queue",        "args",  "priority", "maxAttempts", "timeoutMs",
     "backoffBaseMs", "backoffCapMs", "runAt", "delayMs",  "batchId",     "parentId",
-    "uniqueKey",  "input",     "next",      "join",
+    "uniqueKey",     "input",        "next",  "join",
 };
 
 /* path: where the spec is ("jobs[2].next[0]"; "" for a lone job, named "the job" in messages) */
