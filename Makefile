@@ -33,7 +33,7 @@ GEN_SRC := $(BUILD)/gen/migrations.c $(BUILD)/gen/ui.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/ui.o
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
-E2E_SRC := $(sort $(wildcard tests/e2e/test_*.c)) tests/e2e/e2eutil.c
+E2E_SRC := $(sort $(wildcard tests/e2e/test_*.c)) tests/e2e/e2eutil.c tests/e2e/scrapeutil.c
 E2E_OBJ := $(E2E_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_UTIL := $(BUILD)/bench/util/benchutil.o

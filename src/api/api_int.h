@@ -185,6 +185,12 @@ enum MHD_Result api_sessions_retry(struct req *r);
 enum MHD_Result api_sessions_pages(struct req *r);
 enum MHD_Result api_sessions_page_content(struct req *r);
 enum MHD_Result api_sessions_records(struct req *r);
+enum MHD_Result api_sessions_extract(struct req *r);
+enum MHD_Result api_sessions_changes(struct req *r);
+/* The session whose id is the path's first parameter, of the caller's workspace; on failure the
+ * reply has been sent and false is returned. */
+struct scrape_session;
+bool api_own_session(struct req *r, struct scrape_session *ss);
 
 /* auth.c: the workspace of a bearer token, cached for a few seconds. */
 struct auth_cache *auth_cache_new(void);

@@ -1,12 +1,15 @@
-/* Scraping sessions: create one (its job and its row in one transaction), see them, cancel one,
- * run its failed pages again, list its pages and their content, and export its records as they
- * are read from the store. A session's status is not stored: it is derived from its job's. */
+/* Scraping sessions: create one (its three stage jobs, ingest -> extract -> sync, and its row
+ * in one transaction), see them, cancel one, run its failed pages again, run its extraction again
+ * with new rules (no page fetched), and list its pages and their content. A session's status is
+ * not stored: it is derived from its stages' jobs. Its records: session_records.c. */
 #include "api/api_int.h"
 
 #include "base/log.h"
 #include "base/uuid.h"
 #include "base/xalloc.h"
 #include "base/zstd.h"
+#include "engine/spec_json.h"
+#include "store/chain.h"
 #include "store/scrape.h"
 #include "store/store.h"
 
@@ -15,78 +18,119 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCRAPE_TYPE      "web_scraping" /* handlers/scrape.h; the API does not include handlers */
-#define RECORDS_PER_READ 200
-#define CONTENT_MAX      (256u << 20)
+/* handlers/scrape.h's type names; the API does not include handlers */
+#define SCRAPE_TYPE  "web_scraping"
+#define EXTRACT_TYPE "scrape_extract"
+#define SYNC_TYPE    "scrape_sync"
+#define CONTENT_MAX  (256u << 20)
 
 /* ---- a session as the API shows it ---- */
 
-/* pending: not started; processing: discovering pages (or waiting to run again after a
- * failure); scraping: fetching and extracting; then completed, failed or cancelled. */
-static const char *session_status(const struct job *j)
+/* A session's stage jobs, as read: ingest, extract, sync (have[i] false: none, or gone). */
+struct stages {
+    struct job j[3];
+    bool have[3];
+};
+
+static void stages_load(struct engine *eng, const struct scrape_session *ss, struct stages *st)
 {
-    if (!j)
-        return "unknown"; /* its job was deleted */
-    switch (j->status) {
-    case JOB_PENDING:
-        return j->started_at ? "processing" : "pending";
-    case JOB_PROCESSING:
-        return j->stage && strcmp(j->stage, "discovering") != 0 ? "scraping" : "processing";
-    case JOB_RETRYING:
-        return "processing";
-    case JOB_COMPLETED:
-        return "completed";
-    case JOB_FAILED:
-        return "failed";
-    case JOB_CANCELLED:
-        return "cancelled";
-    default:
-        return "unknown";
+    const char *ids[3] = {ss->job_id, ss->extract_job_id, ss->sync_job_id};
+    struct err e;
+    for (int i = 0; i < 3; i++) {
+        memset(&st->j[i], 0, sizeof st->j[i]);
+        st->have[i] = ids[i][0] && engine_get(eng, ids[i], &st->j[i], &e) == 0;
     }
 }
 
-static json_t *session_json(const struct scrape_session *ss, const struct job *j)
+static void stages_release(struct stages *st)
 {
+    for (int i = 0; i < 3; i++)
+        if (st->have[i])
+            job_release(&st->j[i]);
+}
+
+static const struct job *stage(const struct stages *st, int i)
+{
+    return st->have[i] ? &st->j[i] : NULL;
+}
+
+static json_t *stage_json(const struct job *j)
+{
+    if (!j)
+        return json_null();
+    json_t *o =
+        json_pack("{s:s, s:s, s:i, s:i, s:i, s:s?, s:s?, s:o, s:o, s:o, s:o}", "job_id", j->id,
+                  "status", job_status_name(j->status), "attempt", j->attempt, "max_attempts",
+                  j->max_attempts, "progress", j->progress, "stage", j->stage, "error", j->error,
+                  "created_at", api_time(j->created_at), "started_at", api_time(j->started_at),
+                  "completed_at", api_time(j->completed_at), "failed_at", api_time(j->failed_at));
+    json_t *v;
+    if (j->status == JOB_COMPLETED && j->result && (v = json_loads(j->result, 0, NULL)))
+        json_object_set_new(o, "result", v);
+    return o;
+}
+
+/* The settings as shown: a webhook's signing secret is not. */
+static json_t *config_json(const char *config)
+{
+    json_t *cfg = json_loads(config, 0, NULL);
+    json_t *wh = json_object_get(json_object_get(cfg, "sync"), "webhook");
+    if (json_is_object(wh) && json_object_get(wh, "secret"))
+        json_object_set_new(wh, "secret", json_string("(set)"));
+    return cfg ? cfg : json_null();
+}
+
+static json_t *session_json(const struct scrape_session *ss, const struct stages *st)
+{
+    const struct job *in = stage(st, 0), *ex = stage(st, 1), *sy = stage(st, 2), *bad = NULL;
+    const char *status = scrape_session_status(in, ex, sy, &bad);
+    const struct job *now = sy && sy->status != JOB_WAITING   ? sy
+                            : ex && ex->status != JOB_WAITING ? ex
+                                                              : in;
     int64_t done = ss->completed_pages + ss->failed_pages;
     double pct = ss->total_pages > 0 ? 100.0 * (double)done / (double)ss->total_pages : 0;
-    if (j && j->status == JOB_COMPLETED && done >= ss->total_pages)
+    if (in && in->status == JOB_COMPLETED && done >= ss->total_pages)
         pct = 100;
     pct = (double)(int64_t)(pct * 10) / 10; /* one decimal, never rounded up to 100 */
     const char *error = ss->error_message;
-    if (!error && j && (j->status == JOB_FAILED || j->status == JOB_CANCELLED))
-        error = j->error;
-    json_t *cfg = json_loads(ss->config, 0, NULL);
+    if (!error && bad)
+        error = bad->error;
+    const struct job *last = sy ? sy : ex ? ex : in;
+    int64_t ended = !last                              ? 0
+                    : !strcmp(status, "completed")     ? last->completed_at
+                    : bad && bad->status == JOB_FAILED ? bad->failed_at
+                    : bad                              ? bad->updated_at
+                                                       : 0;
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s?, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s?, s:o, s:o, s:o, "
         "s:o, s:o}",
-        "id", ss->id, "background_job_id", ss->job_id, "status", session_status(j), "stage",
-        j ? j->stage : NULL, "source_url", ss->source_url, "total_pages",
+        "id", ss->id, "background_job_id", ss->job_id, "status", status, "stage",
+        now ? now->stage : NULL, "source_url", ss->source_url, "total_pages",
         (json_int_t)ss->total_pages, "completed_pages", (json_int_t)ss->completed_pages,
         "failed_pages", (json_int_t)ss->failed_pages, "pending_pages",
         (json_int_t)(ss->total_pages - done), "skipped_pages", (json_int_t)ss->skipped_pages,
         "materials_processed", (json_int_t)ss->materials, "warnings", (json_int_t)ss->warnings,
-        "progress_percentage", pct, "error_message", error, "config", cfg ? cfg : json_null(),
+        "progress_percentage", pct, "error_message", error, "config", config_json(ss->config),
         "created_at", api_time(ss->created_at), "updated_at", api_time(ss->updated_at),
-        "started_at", api_time(j ? j->started_at : 0), "ended_at",
-        api_time(!j                           ? 0
-                 : j->status == JOB_COMPLETED ? j->completed_at
-                 : j->status == JOB_FAILED    ? j->failed_at
-                 : j->status == JOB_CANCELLED ? j->updated_at
-                                              : 0));
-    if (j)
-        json_object_set_new(o, "attempt", json_integer(j->attempt));
+        "started_at", api_time(in ? in->started_at : 0), "ended_at", api_time(ended));
+    if (in)
+        json_object_set_new(o, "attempt", json_integer(in->attempt));
+    json_object_set_new(o, "extraction_generation", json_integer(ss->extract_gen));
+    json_object_set_new(o, "stages",
+                        json_pack("{s:o, s:o, s:o}", "ingest", stage_json(in), "extract",
+                                  stage_json(ex), "sync", stage_json(sy)));
+    json_t *v;
+    if (sy && sy->status == JOB_COMPLETED && sy->result && (v = json_loads(sy->result, 0, NULL)))
+        json_object_set_new(o, "sync", v);
     return o;
 }
 
-/* Session sid (the one in the path), of the caller's workspace, with its job when j is not NULL
- * (j->id[0] == 0 when the job is gone). On failure the reply has been sent and false is
- * returned. */
-static bool own_session_id(struct req *r, const char *sid, struct scrape_session *ss, struct job *j)
+/* Session sid (the one in the path), of the caller's workspace. On failure the reply has been
+ * sent and false is returned. */
+static bool own_session_id(struct req *r, const char *sid, struct scrape_session *ss)
 {
     struct err e;
     err_clear(&e);
-    if (j)
-        memset(j, 0, sizeof *j);
     if (!uuid_valid(sid)) {
         api_reply_error(r, 404, "scraping session %s not found", sid);
         return false;
@@ -100,46 +144,83 @@ static bool own_session_id(struct req *r, const char *sid, struct scrape_session
         api_reply_err(r, &e);
         return false;
     }
-    if (!j)
-        return true;
-    rc = engine_get(r->api->deps.eng, ss->job_id, j, &e);
-    if (rc && rc != TRAWL_ENOTFOUND) {
-        scrape_session_release(ss);
-        api_reply_err(r, &e);
-        return false;
-    }
-    if (rc)
-        memset(j, 0, sizeof *j);
     return true;
 }
 
-static bool own_session(struct req *r, struct scrape_session *ss, struct job *j)
+bool api_own_session(struct req *r, struct scrape_session *ss)
 {
-    return own_session_id(r, r->params[0], ss, j);
-}
-
-static json_t *own_session_json(const struct scrape_session *ss, const struct job *j)
-{
-    return session_json(ss, j->id[0] ? j : NULL);
+    return own_session_id(r, r->params[0], ss);
 }
 
 /* Read session sid (again, after a change) and answer with it and extra's members. */
 static enum MHD_Result reply_session(struct req *r, const char *sid, unsigned status, json_t *extra)
 {
     struct scrape_session ss;
-    struct job j;
-    if (!own_session_id(r, sid, &ss, &j)) {
+    if (!own_session_id(r, sid, &ss)) {
         json_decref(extra);
         return MHD_YES;
     }
+    struct stages st;
+    stages_load(r->api->deps.eng, &ss, &st);
     json_t *body = api_ok();
-    json_object_set_new(body, "session", own_session_json(&ss, &j));
+    json_object_set_new(body, "session", session_json(&ss, &st));
     if (extra)
         json_object_update(body, extra);
     json_decref(extra);
     scrape_session_release(&ss);
-    job_release(&j);
+    stages_release(&st);
     return api_reply(r, status, body);
+}
+
+/* The stage jobs under root, found in the transaction that enqueued them: the extract stage is
+ * root's next, the sync stage the extract's. */
+static int find_stages(struct store *s, const char *root, char extract[UUID_STR_LEN],
+                       char sync[UUID_STR_LEN], struct err *e)
+{
+    const char *parent = root;
+    char *out[2] = {extract, sync};
+    for (int i = 0; i < 2; i++) {
+        struct chain_filter f = {.parent_id = parent, .role_mask = ROLE_MASK(ROLE_NEXT)};
+        struct job *jobs;
+        size_t n;
+        int rc = store_chain_jobs(s, &f, true, &jobs, &n, e);
+        if (rc < 0)
+            return rc;
+        if (n != 1) {
+            job_array_free(jobs, n);
+            return err_set(e, TRAWL_ESTORE, false, "a session's stage %d is missing", i + 2);
+        }
+        memcpy(out[i], jobs[0].id, UUID_STR_LEN);
+        job_array_free(jobs, n);
+        parent = out[i];
+    }
+    return 0;
+}
+
+/* The three stages' spec: ingest (args), then extract, then sync, all of session sid. */
+struct chain_specs {
+    char args[160], stage_args[96];
+    struct job_spec ingest, extract, sync;
+};
+
+static void chain_specs(struct chain_specs *c, const char *sid, const char *workspace, bool resume,
+                        const char *parent)
+{
+    snprintf(c->args, sizeof c->args, "{\"session_id\":\"%s\"%s}", sid,
+             resume ? ",\"resume\":true" : "");
+    snprintf(c->stage_args, sizeof c->stage_args, "{\"session_id\":\"%s\"}", sid);
+    c->sync = (struct job_spec){.type = SYNC_TYPE, .args = c->stage_args, .workspace = workspace};
+    c->extract = (struct job_spec){.type = EXTRACT_TYPE,
+                                   .args = c->stage_args,
+                                   .workspace = workspace,
+                                   .next = &c->sync,
+                                   .nnext = 1,
+                                   .parent_id = parent};
+    c->ingest = (struct job_spec){.type = SCRAPE_TYPE,
+                                  .args = c->args,
+                                  .workspace = workspace,
+                                  .next = &c->extract,
+                                  .nnext = 1};
 }
 
 /* ---- create ---- */
@@ -149,12 +230,20 @@ struct create_args {
     const struct enqueue_result *res;
 };
 
-/* In the transaction that enqueued the job: the session row that points at it. */
+/* In the transaction that enqueued the stages: the session row that points at them. */
 static int create_after(struct store *s, void *arg, struct err *e)
 {
     struct create_args *a = arg;
     memcpy(a->ss.job_id, a->res->id, UUID_STR_LEN);
-    return store_session_add(s, &a->ss, e);
+    int rc = store_session_add(s, &a->ss, e);
+    char ex[UUID_STR_LEN], sy[UUID_STR_LEN];
+    if (!rc)
+        rc = find_stages(s, a->res->id, ex, sy, e);
+    if (!rc) {
+        struct session_stages st = {.extract_job_id = ex, .sync_job_id = sy, .extract_gen = -1};
+        rc = store_session_set_stages(s, a->ss.id, &st, a->ss.created_at, e);
+    }
+    return rc;
 }
 
 enum MHD_Result api_sessions_create(struct req *r)
@@ -173,12 +262,11 @@ enum MHD_Result api_sessions_create(struct req *r)
     ca.ss.source_url = (char *)json_string_value(json_object_get(cfg, "source_url"));
     ca.ss.config = json_dumps(cfg, JSON_COMPACT);
     ca.ss.created_at = engine_now(eng);
-    char args[96];
-    snprintf(args, sizeof args, "{\"session_id\":\"%s\"}", ca.ss.id);
-    struct job_spec spec = {.type = SCRAPE_TYPE, .args = args, .workspace = r->workspace};
+    struct chain_specs cs;
+    chain_specs(&cs, ca.ss.id, r->workspace, false, NULL);
     struct enqueue_result res;
     ca.res = &res;
-    int rc = engine_enqueue_with(eng, &spec, &res, create_after, &ca, &e);
+    int rc = engine_enqueue_with(eng, &cs.ingest, &res, create_after, &ca, &e);
     free(ca.ss.config);
     json_decref(cfg);
     if (rc)
@@ -210,11 +298,10 @@ enum MHD_Result api_sessions_list(struct req *r)
         return api_reply_err(r, &e);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        struct job j;
-        bool have = engine_get(eng, list[i].job_id, &j, &e) == 0;
-        json_array_append_new(arr, session_json(&list[i], have ? &j : NULL));
-        if (have)
-            job_release(&j);
+        struct stages st;
+        stages_load(eng, &list[i], &st);
+        json_array_append_new(arr, session_json(&list[i], &st));
+        stages_release(&st);
     }
     scrape_session_array_free(list, n);
     return api_reply(r, 200,
@@ -223,20 +310,32 @@ enum MHD_Result api_sessions_list(struct req *r)
                                (json_int_t)offset));
 }
 
-/* ---- cancel, retry the failed pages ---- */
+/* ---- cancel, retry the failed pages, extract again ---- */
+
+/* Whether any of the session's stages has not ended. */
+static bool running(const struct stages *st)
+{
+    for (int i = 0; i < 3; i++)
+        if (st->have[i] && !job_status_settled(st->j[i].status))
+            return true;
+    return false;
+}
 
 enum MHD_Result api_sessions_cancel(struct req *r)
 {
     struct scrape_session ss;
-    struct job j;
-    if (!own_session(r, &ss, &j))
+    if (!api_own_session(r, &ss))
         return MHD_YES;
+    struct stages st;
+    stages_load(r->api->deps.eng, &ss, &st);
+    const char *status = scrape_session_status(stage(&st, 0), stage(&st, 1), stage(&st, 2), NULL);
+    bool live = running(&st);
     struct err e;
     err_clear(&e);
-    int rc = engine_cancel(r->api->deps.eng, ss.job_id, &e);
-    const char *status = session_status(j.id[0] ? &j : NULL);
+    /* the ingest job is the chain's root: cancelling it cancels every stage not ended */
+    int rc = live ? engine_cancel(r->api->deps.eng, ss.job_id, &e) : TRAWL_ESTATE;
     scrape_session_release(&ss);
-    job_release(&j);
+    stages_release(&st);
     if (rc == TRAWL_ESTATE || rc == TRAWL_ENOTFOUND)
         return api_reply_error(r, 409, "the session has already ended (%s)", status);
     if (rc)
@@ -252,91 +351,58 @@ struct retry_args {
     int requeued;
 };
 
-/* In the transaction that enqueued the session's new job: the failed pages back to pending and
- * the session pointed at the new job, but only when its job has ended (a running job takes the
- * pages itself: see api_sessions_retry). A refusal rolls the new job back. */
+/* In the transaction that enqueued the session's new stages: the failed pages back to pending and
+ * the session pointed at the new chain, but only when none of its stages runs any more. A refusal
+ * rolls the new chain back. */
 static int retry_after(struct store *s, void *arg, struct err *e)
 {
     struct retry_args *a = arg;
-    struct job j;
-    int rc = store_fetch(s, a->old_job, &j, e);
-    if (rc && rc != TRAWL_ENOTFOUND)
+    struct scrape_session ss;
+    int rc = store_session_get(s, NULL, a->sid, false, &ss, e);
+    if (rc)
         return rc;
-    if (rc == 0) {
-        bool ended = job_status_ended(j.status);
+    const char *ids[3] = {ss.job_id, ss.extract_job_id, ss.sync_job_id};
+    for (int i = 0; i < 3 && !rc; i++) {
+        struct job j;
+        if (!ids[i][0] || store_fetch(s, ids[i], &j, e) != 0)
+            continue;
+        if (!job_status_settled(j.status))
+            rc = err_set(e, TRAWL_ESTATE, false, "the session is running");
         job_release(&j);
-        if (!ended)
-            return err_set(e, TRAWL_ESTATE, false, "the session is running");
     }
+    scrape_session_release(&ss);
+    if (rc)
+        return rc;
     rc = store_pages_requeue(s, a->sid, true, e);
     if (rc < 0)
         return rc;
     a->requeued = rc;
     if (rc == 0)
         return err_set(e, TRAWL_ENOTFOUND, false, "the session has no failed pages");
-    return store_session_set_job(s, a->sid, a->old_job, a->res->id, a->now, e);
-}
-
-struct requeue_args {
-    const char *sid;
-    const char *job;
-    int requeued;
-};
-
-/* For a session whose job has not ended: its failed pages back to pending, which the job takes
- * as it goes, provided the job is still not ended in this same transaction. */
-static int requeue_running(struct store *s, void *arg, struct err *e)
-{
-    struct requeue_args *a = arg;
-    struct job j;
-    int rc = store_fetch(s, a->job, &j, e);
-    if (rc)
+    char ex[UUID_STR_LEN], sy[UUID_STR_LEN];
+    if ((rc = store_session_set_job(s, a->sid, a->old_job, a->res->id, a->now, e)) ||
+        (rc = find_stages(s, a->res->id, ex, sy, e)))
         return rc;
-    bool ended = job_status_ended(j.status);
-    bool running = j.status == JOB_PROCESSING;
-    job_release(&j);
-    if (ended)
-        return err_set(e, TRAWL_ESTALE, false, "the session's job has just ended");
-    if (running)
-        return err_set(e, TRAWL_ESTATE, false, "the session is running");
-    rc = store_pages_requeue(s, a->sid, true, e);
-    if (rc < 0)
-        return rc;
-    a->requeued = rc;
-    return 0;
+    struct session_stages st = {.extract_job_id = ex, .sync_job_id = sy, .extract_gen = -1};
+    return store_session_set_stages(s, a->sid, &st, a->now, e);
 }
 
 enum MHD_Result api_sessions_retry(struct req *r)
 {
     struct scrape_session ss;
-    struct job j;
-    if (!own_session(r, &ss, &j))
+    if (!api_own_session(r, &ss))
         return MHD_YES;
     struct engine *eng = r->api->deps.eng;
     struct err e;
     err_clear(&e);
-    int rc, requeued = 0;
-    bool ended = !j.id[0] || job_status_ended(j.status);
-    if (!ended) {
-        /* pending or waiting to run again: the job will take the pages when it runs */
-        struct requeue_args q = {ss.id, ss.job_id, 0};
-        rc = engine_exec(eng, requeue_running, &q, &e);
-        requeued = q.requeued;
-        if (rc == TRAWL_ESTALE)
-            ended = true; /* it ended meanwhile: run it again below */
-    }
-    if (ended) {
-        char args[128];
-        snprintf(args, sizeof args, "{\"session_id\":\"%s\",\"resume\":true}", ss.id);
-        struct job_spec spec = {.type = SCRAPE_TYPE, .args = args, .workspace = r->workspace};
-        struct enqueue_result res;
-        struct retry_args ra = {ss.id, ss.job_id, &res, engine_now(eng), 0};
-        err_clear(&e);
-        rc = engine_enqueue_with(eng, &spec, &res, retry_after, &ra, &e);
-        requeued = ra.requeued;
-    }
+    /* a new chain whose ingest takes only the pages requeued (its pages are known); its extract
+     * and sync stages then run again on what the session has */
+    struct chain_specs cs;
+    chain_specs(&cs, ss.id, r->workspace, true, NULL);
+    struct enqueue_result res;
+    struct retry_args ra = {ss.id, ss.job_id, &res, engine_now(eng), 0};
+    int rc = engine_enqueue_with(eng, &cs.ingest, &res, retry_after, &ra, &e);
     scrape_session_release(&ss);
-    job_release(&j);
     if (rc == TRAWL_ESTATE)
         return api_reply_error(r, 409,
                                "the session is running; retry its failed pages once it has "
@@ -347,7 +413,118 @@ enum MHD_Result api_sessions_retry(struct req *r)
         return api_reply_error(r, 409, "the session changed meanwhile; try again");
     if (rc)
         return api_reply_err(r, &e);
-    return reply_session(r, r->params[0], 200, json_pack("{s:i}", "requeued", requeued));
+    return reply_session(r, r->params[0], 200, json_pack("{s:i}", "requeued", ra.requeued));
+}
+
+struct extract_args {
+    const char *sid;
+    const char *ingest;
+    const char *config;
+    const struct enqueue_result *res;
+    int64_t now;
+};
+
+/* In the transaction that enqueued the new extract and sync stages: the session's new settings,
+ * its next generation, and its stages; refused while a stage of the session runs, or before its
+ * ingest completed. */
+static int extract_after(struct store *s, void *arg, struct err *e)
+{
+    struct extract_args *a = arg;
+    struct scrape_session ss;
+    int rc = store_session_get(s, NULL, a->sid, false, &ss, e);
+    if (rc)
+        return rc;
+    const char *ids[3] = {ss.job_id, ss.extract_job_id, ss.sync_job_id};
+    for (int i = 0; i < 3 && !rc; i++) {
+        struct job j;
+        if (!ids[i][0] || store_fetch(s, ids[i], &j, e) != 0)
+            continue;
+        if (!job_status_settled(j.status))
+            rc = err_set(e, TRAWL_ESTATE, false, "the session is running");
+        else if (i == 0 && j.status != JOB_COMPLETED)
+            rc = err_set(e, TRAWL_ESTALE, false, "the session's pages were not all fetched");
+        job_release(&j);
+    }
+    int gen = ss.extract_gen + 1;
+    bool same = strcmp(ss.job_id, a->ingest) == 0;
+    scrape_session_release(&ss);
+    if (rc)
+        return rc;
+    if (!same)
+        return err_set(e, TRAWL_ESTALE, false, "the session changed meanwhile");
+    struct chain_filter f = {.parent_id = a->res->id, .role_mask = ROLE_MASK(ROLE_NEXT)};
+    struct job *jobs;
+    size_t n;
+    rc = store_chain_jobs(s, &f, true, &jobs, &n, e);
+    if (rc < 0)
+        return rc;
+    struct session_stages st = {.extract_job_id = a->res->id,
+                                .sync_job_id = n == 1 ? jobs[0].id : NULL,
+                                .config = a->config,
+                                .extract_gen = gen};
+    rc = store_session_set_stages(s, a->sid, &st, a->now, e);
+    job_array_free(jobs, n);
+    return rc;
+}
+
+enum MHD_Result api_sessions_extract(struct req *r)
+{
+    struct api *a = r->api;
+    if (!a->deps.scrape_check)
+        return api_reply_error(r, 503, "scraping sessions are not available on this server");
+    struct scrape_session ss;
+    if (!api_own_session(r, &ss))
+        return MHD_YES;
+    /* the session's settings with the new extraction settings in place of the old */
+    json_t *cfg = json_loads(ss.config, 0, NULL);
+    json_t *ex = r->json ? json_object_get(r->json, "extract") : NULL;
+    enum MHD_Result ret = MHD_YES;
+    if (!cfg || !json_is_object(ex)) {
+        ret = api_reply_error(r, 400,
+                              "the body must be {\"extract\": {...}}: the extraction settings to "
+                              "run again with (structured, rules, formats)");
+        goto out;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->json, k, v)
+    {
+        if (strcmp(k, "extract")) {
+            ret = api_reply_error(r, 400,
+                                  "unknown field \"%s\": only extract can change (start a new "
+                                  "session for other settings)",
+                                  k);
+            goto out;
+        }
+    }
+    json_object_set(cfg, "extract", ex);
+    json_t *checked = NULL;
+    struct err e;
+    err_clear(&e);
+    if (a->deps.scrape_check(cfg, &checked, &e) != 0) {
+        ret = api_reply_error(r, 400, "%s", e.msg);
+        goto out;
+    }
+    char *config = json_dumps(checked, JSON_COMPACT);
+    json_decref(checked);
+    struct chain_specs cs;
+    chain_specs(&cs, ss.id, r->workspace, false, ss.job_id);
+    struct enqueue_result res;
+    struct extract_args xa = {ss.id, ss.job_id, config, &res, engine_now(a->deps.eng)};
+    int rc = engine_enqueue_with(a->deps.eng, &cs.extract, &res, extract_after, &xa, &e);
+    free(config);
+    if (rc == TRAWL_ESTATE)
+        ret = api_reply_error(r, 409, "the session is running; extract again once it has ended");
+    else if (rc == TRAWL_ESTALE)
+        ret = api_reply_error(r, 409, "%s", e.msg);
+    else if (rc)
+        ret = api_reply_err(r, &e);
+    else
+        ret = reply_session(r, ss.id, 202, NULL);
+out:
+    json_decref(cfg);
+    scrape_session_release(&ss);
+    return ret;
 }
 
 /* ---- pages ---- */
@@ -378,7 +555,7 @@ enum MHD_Result api_sessions_pages(struct req *r)
                                "failed or skipped)",
                                status);
     struct scrape_session ss;
-    if (!own_session(r, &ss, NULL))
+    if (!api_own_session(r, &ss))
         return MHD_YES;
     struct scrape_page *pages;
     size_t n;
@@ -408,7 +585,7 @@ enum MHD_Result api_sessions_page_content(struct req *r)
     if (*end || pid <= 0)
         return api_reply_error(r, 404, "page %s not found", r->params[1]);
     struct scrape_session ss;
-    if (!own_session(r, &ss, NULL))
+    if (!api_own_session(r, &ss))
         return MHD_YES;
     void *z = NULL;
     size_t zn = 0;
@@ -437,233 +614,4 @@ enum MHD_Result api_sessions_page_content(struct req *r)
     json_object_set_new(body, "page_id", json_integer(pid));
     json_object_set_new(body, "content", formats);
     return api_reply(r, 200, body);
-}
-
-/* ---- records, streamed ---- */
-
-enum export_format { EX_JSONL, EX_JSON, EX_CSV };
-
-/* The CSV columns: the record fields every session may have, then the user's own rule fields. */
-static const char *const csv_columns_[] = {"url",          "name",       "sku",         "brand",
-                                           "material",     "color",      "price",       "currency",
-                                           "availability", "category",   "images",      "gtin",
-                                           "mpn",          "dimensions", "description", "sources"};
-
-struct export
-{
-    struct store *store;
-    char sid[UUID_STR_LEN];
-    enum export_format fmt;
-    char **cols;
-    size_t ncols;
-    int64_t after; /* the last record id sent */
-    struct buf out;
-    size_t off;
-    bool begun, ended;
-    uint64_t count;
-};
-
-static void export_free(void *cls)
-{
-    struct export *x = cls;
-    for (size_t i = 0; i < x->ncols; i++)
-        free(x->cols[i]);
-    free(x->cols);
-    buf_release(&x->out);
-    free(x);
-}
-
-/* One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. */
-static void csv_field(struct buf *b, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        buf_adds(b, s);
-        return;
-    }
-    buf_add(b, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            buf_add(b, "\"", 1);
-        buf_add(b, p, 1);
-    }
-    buf_add(b, "\"", 1);
-}
-
-/* Text from a scraped page as a CSV field. A spreadsheet takes a cell that starts with = + - @
- * (or a tab or carriage return before one) as a formula, which a hostile page could plant: such
- * a cell gets a leading ' (OWASP's advice), which spreadsheets show as text. */
-static void csv_text(struct buf *b, const char *s)
-{
-    if (s[0] && strchr("=+-@\t\r", s[0])) {
-        struct buf t;
-        buf_init(&t, 0);
-        buf_add(&t, "'", 1);
-        buf_adds(&t, s);
-        csv_field(b, t.data);
-        buf_release(&t);
-        return;
-    }
-    csv_field(b, s);
-}
-
-/* A value as a CSV cell: strings as they are (csv_text), arrays of strings joined with " | ",
- * anything else as compact JSON. */
-static void csv_value(struct buf *b, json_t *v)
-{
-    if (!v || json_is_null(v))
-        return;
-    if (json_is_string(v)) {
-        csv_text(b, json_string_value(v));
-        return;
-    }
-    char *s = NULL;
-    if (json_is_array(v)) {
-        bool strings = true;
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x) strings = strings && json_is_string(x);
-        if (strings) {
-            struct buf j;
-            buf_init(&j, 0);
-            json_array_foreach(v, i, x)
-            {
-                if (i)
-                    buf_adds(&j, " | ");
-                buf_adds(&j, json_string_value(x));
-            }
-            buf_add(&j, "", 1);
-            csv_text(b, j.data);
-            buf_release(&j);
-            return;
-        }
-    }
-    s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
-    if (s)
-        csv_field(b, s);
-    free(s);
-}
-
-/* The next records into x->out; false on a store error. */
-static bool export_fill(struct export *x)
-{
-    buf_clear(&x->out);
-    x->off = 0;
-    if (!x->begun) {
-        x->begun = true;
-        if (x->fmt == EX_JSON)
-            buf_adds(&x->out, "[");
-        if (x->fmt == EX_CSV) {
-            for (size_t i = 0; i < x->ncols; i++) {
-                if (i)
-                    buf_add(&x->out, ",", 1);
-                csv_field(&x->out, x->cols[i]);
-            }
-            buf_adds(&x->out, "\r\n");
-        }
-    }
-    struct record_row *rows;
-    size_t n;
-    struct err e;
-    if (store_records_list(x->store, x->sid, x->after, RECORDS_PER_READ, &rows, &n, &e) < 0) {
-        log_warn("export of session %s stopped after %" PRIu64 " records: %s", x->sid, x->count,
-                 e.msg);
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        x->after = rows[i].id;
-        if (x->fmt == EX_JSONL) {
-            buf_adds(&x->out, rows[i].data);
-            buf_add(&x->out, "\n", 1);
-        } else if (x->fmt == EX_JSON) {
-            buf_adds(&x->out, x->count ? ",\n" : "\n");
-            buf_adds(&x->out, rows[i].data);
-        } else {
-            json_t *rec = json_loads(rows[i].data, 0, NULL);
-            for (size_t c = 0; c < x->ncols; c++) {
-                if (c)
-                    buf_add(&x->out, ",", 1);
-                csv_value(&x->out, json_object_get(rec, x->cols[c]));
-            }
-            buf_adds(&x->out, "\r\n");
-            json_decref(rec);
-        }
-        x->count++;
-    }
-    record_row_array_free(rows, n);
-    if (n < RECORDS_PER_READ) {
-        x->ended = true;
-        if (x->fmt == EX_JSON)
-            buf_adds(&x->out, "\n]\n");
-    }
-    return true;
-}
-
-static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    (void)pos;
-    struct export *x = cls;
-    while (x->off == x->out.len) {
-        if (x->ended)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        if (!export_fill(x))
-            return MHD_CONTENT_READER_END_WITH_ERROR; /* the client sees a cut answer */
-    }
-    size_t n = x->out.len - x->off;
-    if (n > max)
-        n = max;
-    memcpy(buf, x->out.data + x->off, n);
-    x->off += n;
-    return (ssize_t)n;
-}
-
-enum MHD_Result api_sessions_records(struct req *r)
-{
-    const char *f = api_query(r, "format");
-    enum export_format fmt;
-    if (!f || !strcmp(f, "jsonl"))
-        fmt = EX_JSONL;
-    else if (!strcmp(f, "json"))
-        fmt = EX_JSON;
-    else if (!strcmp(f, "csv"))
-        fmt = EX_CSV;
-    else
-        return api_reply_error(r, 400, "format must be jsonl, json or csv, not \"%s\"", f);
-    struct scrape_session ss;
-    if (!own_session(r, &ss, NULL))
-        return MHD_YES;
-    struct export *x = xcalloc(1, sizeof *x);
-    x->store = engine_store(r->api->deps.eng);
-    memcpy(x->sid, ss.id, UUID_STR_LEN);
-    x->fmt = fmt;
-    buf_init(&x->out, 0);
-    if (fmt == EX_CSV) {
-        size_t nstd = sizeof csv_columns_ / sizeof csv_columns_[0];
-        json_t *cfg = json_loads(ss.config, 0, NULL);
-        json_t *rules = json_object_get(json_object_get(cfg, "extract"), "rules");
-        x->cols = xcalloc(nstd + json_object_size(rules) + 1, sizeof *x->cols);
-        for (size_t i = 0; i < nstd; i++)
-            x->cols[x->ncols++] = xstrdup(csv_columns_[i]);
-        const char *k;
-        json_t *v;
-        json_object_foreach(rules, k, v)
-        {
-            bool known = false;
-            for (size_t i = 0; i < nstd && !known; i++)
-                known = strcmp(k, csv_columns_[i]) == 0;
-            if (!known)
-                x->cols[x->ncols++] = xstrdup(k);
-        }
-        json_decref(cfg);
-    }
-    char disp[128];
-    snprintf(disp, sizeof disp, "attachment; filename=\"records-%s.%s\"", ss.id,
-             fmt == EX_CSV    ? "csv"
-             : fmt == EX_JSON ? "json"
-                              : "jsonl");
-    scrape_session_release(&ss);
-    return api_reply_stream(r,
-                            fmt == EX_CSV    ? "text/csv; charset=utf-8"
-                            : fmt == EX_JSON ? "application/json"
-                                             : "application/x-ndjson",
-                            disp, export_read, x, export_free);
 }

@@ -519,10 +519,15 @@ int cmd_serve(int argc, char **argv)
         }
     }
     /* crawl jobs and scraping sessions share the fetcher, its politeness and its breakers */
-    const struct job_handler fetching[] = {runner.handler, {SCRAPE_TYPE, handler_scrape, &crawler}};
+    /* a session's three stages run in the pool that fetches (only ingest fetches; extract and sync
+     * go with it so that sessions need no other pool) */
+    const struct job_handler fetching[] = {runner.handler,
+                                           {SCRAPE_TYPE, handler_scrape, &crawler},
+                                           {SCRAPE_EXTRACT_TYPE, handler_scrape_extract, NULL},
+                                           {SCRAPE_SYNC_TYPE, handler_scrape_sync, NULL}};
     if (crawl_workers > 0) {
         struct pool_opts po = {.workers = (int)crawl_workers, .batch = (size_t)batch};
-        if (pool_start(eng, fetching, 2, &po, &cpool, &e)) {
+        if (pool_start(eng, fetching, sizeof fetching / sizeof fetching[0], &po, &cpool, &e)) {
             fprintf(stderr, "trawl: %s\n", e.msg);
             goto stop;
         }

@@ -22,6 +22,10 @@ int handlers_configure(struct engine *eng, struct err *e)
         {.name = "noop"},
         {.name = "sleep"},
         {.name = "web_scraping", .no_progress_ms = MIN_MS(30)},
+        /* a session's later stages: each attempt has its own time, and reports progress by
+         * page or batch of records */
+        {.name = "scrape_extract", .timeout_ms = MIN_MS(10), .no_progress_ms = MIN_MS(5)},
+        {.name = "scrape_sync", .timeout_ms = MIN_MS(5), .no_progress_ms = MIN_MS(5)},
         {.name = "import", .no_progress_ms = MIN_MS(20)},
         {.name = "pdf", .no_progress_ms = MIN_MS(5), .lease_ms = MIN_MS(15)},
         /* alert deliveries (alert/alerts.h) retry for about two hours before they land in the

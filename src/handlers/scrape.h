@@ -15,7 +15,9 @@
 
 #include <jansson.h>
 
-#define SCRAPE_TYPE "web_scraping"
+#define SCRAPE_TYPE         "web_scraping" /* the ingest stage, the chain's root */
+#define SCRAPE_EXTRACT_TYPE "scrape_extract"
+#define SCRAPE_SYNC_TYPE    "scrape_sync"
 
 /* Check a session's settings as a user sends them, and give them back complete (defaults filled
  * in, source_url normalized) as a new JSON object in *out. TRAWL_EINVAL names the field. The
@@ -30,7 +32,19 @@
  * timeout_ms (per page, 1000-300000; default the fetcher's). */
 int scrape_config_check(const json_t *in, json_t **out, struct err *e);
 
-/* The handler; register it with arg pointing at a struct crawler (the same as crawl jobs'). */
+/* The ingest stage's handler; register it with arg pointing at a struct crawler (the same as
+ * crawl jobs'). */
 int handler_scrape(struct job_ctx *ctx);
+/* The extract stage: the session's pages done whose records are not of its current extraction
+ * generation are extracted again from their stored bodies (no fetch), page by page, each page's
+ * records committed with it; then the records the generation did not find again are dropped.
+ * After an ingest that extracted as pages arrived, it finds nothing to do. Job args as ingest's;
+ * no arg needed. */
+int handler_scrape_extract(struct job_ctx *ctx);
+/* The sync stage: the session's records to the destination of its source (the last records
+ * delivered for the same workspace and start URL), each marked new, changed or unchanged, and the
+ * source's records this session no longer has removed; then, when the session names a webhook,
+ * deliveries of them as webhook jobs it fans out. */
+int handler_scrape_sync(struct job_ctx *ctx);
 
 #endif

@@ -229,7 +229,7 @@ static void on_change(void *ctx, const struct job_change *c)
                  job_status_name(c->to), c->attempt, msg, (long long)c->at);
         ev_publish(b, EV_JOB, c->workspace, c->batch_id, NULL, text);
     }
-    bool session = b->o.session_type && c->type && strcmp(c->type, b->o.session_type) == 0;
+    bool session = b->o.session_type && scrape_stage_type(c->type);
     if (!c->batch_id && !session)
         return;
     pthread_mutex_lock(&b->lock);
@@ -278,11 +278,14 @@ static void progress_tick(struct ev_bus *b)
         if (d[i].session) {
             struct scrape_session ss;
             if (store_session_get(s, NULL, d[i].key, true, &ss, &e) == 0) {
-                struct job job;
-                const char *status = "?";
-                if (store_get(s, ss.job_id, &job, &e) == 0) {
-                    status = job_status_name(job.status);
-                }
+                struct job st[3];
+                bool have[3] = {false, false, false};
+                const char *ids[3] = {ss.job_id, ss.extract_job_id, ss.sync_job_id};
+                for (int k = 0; k < 3; k++)
+                    have[k] = ids[k][0] && store_get(s, ids[k], &st[k], &e) == 0;
+                const char *status =
+                    scrape_session_status(have[0] ? &st[0] : NULL, have[1] ? &st[1] : NULL,
+                                          have[2] ? &st[2] : NULL, NULL);
                 j = json_pack(
                     "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "sessionId", ss.id,
                     "jobId", ss.job_id, "workspace", ss.workspace, "sourceUrl", ss.source_url,
@@ -290,8 +293,9 @@ static void progress_tick(struct ev_bus *b)
                     (json_int_t)ss.completed_pages, "failedPages", (json_int_t)ss.failed_pages,
                     "skippedPages", (json_int_t)ss.skipped_pages, "records",
                     (json_int_t)ss.materials, "at", (json_int_t)now);
-                if (status[0] != '?')
-                    job_release(&job);
+                for (int k = 0; k < 3; k++)
+                    if (have[k])
+                        job_release(&st[k]);
                 char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
                 if (t)
                     ev_publish(b, EV_SESSION, ss.workspace, NULL, ss.id, t);

@@ -32,6 +32,58 @@ void scrape_session_release(struct scrape_session *s)
     memset(s, 0, sizeof *s);
 }
 
+bool scrape_stage_type(const char *type)
+{
+    return type && (strcmp(type, "web_scraping") == 0 || strcmp(type, "scrape_extract") == 0 ||
+                    strcmp(type, "scrape_sync") == 0);
+}
+
+/* A stage that ended badly, or NULL. */
+static bool bad(const struct job *j)
+{
+    return j && (j->status == JOB_FAILED || j->status == JOB_CANCELLED || j->status == JOB_BLOCKED);
+}
+
+const char *scrape_session_status(const struct job *ingest, const struct job *extract,
+                                  const struct job *sync, const struct job **failed)
+{
+    const struct job *stages[3] = {ingest, extract, sync};
+    if (failed)
+        *failed = NULL;
+    if (!ingest)
+        return "unknown"; /* its job was deleted */
+    for (int i = 0; i < 3; i++) {
+        if (!bad(stages[i]))
+            continue;
+        /* the first stage that ended badly is the cause: those after it are blocked by it */
+        const struct job *cause = stages[i];
+        if (failed)
+            *failed = cause;
+        return cause->status == JOB_CANCELLED ? "cancelled" : "failed";
+    }
+    switch (ingest->status) {
+    case JOB_PENDING:
+        return ingest->started_at ? "processing" : "pending";
+    case JOB_PROCESSING:
+        return ingest->stage && strcmp(ingest->stage, "discovering") != 0 ? "scraping"
+                                                                          : "processing";
+    case JOB_RETRYING:
+        return "processing";
+    case JOB_COMPLETED:
+        break;
+    default:
+        return "unknown";
+    }
+    /* a session from before it had stages has none after its ingest */
+    if (!extract)
+        return "completed";
+    if (extract->status != JOB_COMPLETED)
+        return "extracting";
+    if (sync && sync->status != JOB_COMPLETED)
+        return "syncing";
+    return "completed";
+}
+
 void scrape_session_array_free(struct scrape_session *s, size_t n)
 {
     for (size_t i = 0; s && i < n; i++)
@@ -57,9 +109,23 @@ void scrape_page_array_free(struct scrape_page *p, size_t n)
 
 void record_row_array_free(struct record_row *r, size_t n)
 {
-    for (size_t i = 0; r && i < n; i++)
+    for (size_t i = 0; r && i < n; i++) {
+        free(r[i].key);
         free(r[i].data);
+        free(r[i].change);
+        free(r[i].changed_fields);
+    }
     free(r);
+}
+
+void page_body_array_free(struct page_body *p, size_t n)
+{
+    for (size_t i = 0; p && i < n; i++) {
+        free(p[i].url);
+        free(p[i].content_type);
+        free(p[i].body);
+    }
+    free(p);
 }
 
 /* ---- wrappers ---- */
@@ -150,4 +216,63 @@ int store_records_list(struct store *s, const char *session_id, int64_t after_id
 {
     STORE_WRAP(s, s->sessions, "scraping sessions",
                s->sessions->records_list(s, session_id, after_id, limit, out, n, e));
+}
+
+int store_session_set_stages(struct store *s, const char *id, const struct session_stages *st,
+                             int64_t now, struct err *e)
+{
+    STORE_WRAP(s, s->sessions, "scraping sessions", s->sessions->set_stages(s, id, st, now, e));
+}
+
+int store_pages_to_extract(struct store *s, const char *session_id, int gen, int64_t after_id,
+                           size_t limit, struct page_body **out, size_t *n, struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    STORE_WRAP(s, s->sessions, "scraping sessions",
+               s->sessions->pages_to_extract(s, session_id, gen, after_id, limit, out, n, e));
+}
+
+int store_page_extracted(struct store *s, const char *session_id, int64_t page_id, int gen,
+                         int records, struct err *e)
+{
+    STORE_WRAP(s, s->sessions, "scraping sessions",
+               s->sessions->page_extracted(s, session_id, page_id, gen, records, e));
+}
+
+int store_records_prune(struct store *s, const char *session_id, int gen, struct err *e)
+{
+    STORE_WRAP(s, s->sessions, "scraping sessions",
+               s->sessions->records_prune(s, session_id, gen, e));
+}
+
+int store_source_sync(struct store *s, struct sync_batch *b, struct err *e)
+{
+    STORE_WRAP(s, s->sessions, "scraping sessions", s->sessions->source_sync(s, b, e));
+}
+
+int store_source_prune(struct store *s, const struct sync_batch *b, struct err *e)
+{
+    STORE_WRAP(s, s->sessions, "scraping sessions", s->sessions->source_prune(s, b, e));
+}
+
+int store_sync_begin(struct store *s, const struct sync_batch *b, struct err *e)
+{
+    STORE_WRAP(s, s->sessions, "scraping sessions", s->sessions->sync_begin(s, b, e));
+}
+
+int store_sync_counts(struct store *s, const char *session_id, int64_t counts[4], struct err *e)
+{
+    memset(counts, 0, 4 * sizeof *counts);
+    STORE_WRAP(s, s->sessions, "scraping sessions",
+               s->sessions->sync_counts(s, session_id, counts, e));
+}
+
+int store_removed_list(struct store *s, const char *session_id, const char *after_key, size_t limit,
+                       struct record_row **out, size_t *n, struct err *e)
+{
+    *out = NULL;
+    *n = 0;
+    STORE_WRAP(s, s->sessions, "scraping sessions",
+               s->sessions->removed_list(s, session_id, after_key, limit, out, n, e));
 }

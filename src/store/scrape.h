@@ -5,6 +5,7 @@
 #define TRAWL_SCRAPE_H
 
 #include "base/uuid.h"
+#include "store/job.h"
 #include "store/store.h"
 
 #include <stdbool.h>
@@ -28,7 +29,10 @@ int page_status_parse(const char *name);
 /* Strings owned by the session; scrape_session_release frees them. */
 struct scrape_session {
     char id[UUID_STR_LEN];
-    char job_id[UUID_STR_LEN];
+    char job_id[UUID_STR_LEN];         /* the ingest stage, its chain's root */
+    char extract_job_id[UUID_STR_LEN]; /* its latest extract stage; "" none */
+    char sync_job_id[UUID_STR_LEN];    /* its latest sync stage; "" none */
+    int extract_gen;                   /* extraction generation: one more per re-extraction */
     char *workspace;
     char *source_url;
     char *config; /* JSON */
@@ -39,6 +43,15 @@ struct scrape_session {
 };
 
 void scrape_session_release(struct scrape_session *s);
+
+/* Whether type is one of a session's stages: web_scraping (ingest), scrape_extract, scrape_sync. */
+bool scrape_stage_type(const char *type);
+/* Where a session stands, from its stages' jobs (NULL: not there): "pending", "processing" (its
+ * ingest discovering, or waiting to run again), "scraping", "extracting", "syncing", then
+ * "completed", "failed" or "cancelled"; "unknown" without an ingest job. *failed (may be NULL)
+ * gets the stage job that failed or was cancelled, or NULL. */
+const char *scrape_session_status(const struct job *ingest, const struct job *extract,
+                                  const struct job *sync, const struct job **failed);
 void scrape_session_array_free(struct scrape_session *s, size_t n);
 
 /* Strings owned by the page; scrape_page_array_free frees them. */
@@ -81,7 +94,11 @@ struct page_outcome {
     int64_t not_before;
     const void *content; /* zstd JSON of the page's formats, or NULL */
     size_t content_len;
-    bool not_tried; /* stopped before it was fetched: the attempt taken is given back */
+    const void *body; /* a zstd frame of the page as fetched (kept for extraction), or NULL */
+    size_t body_len;
+    const char *content_type; /* the body's, or NULL */
+    int extracted_gen;        /* status done: the generation its records are of */
+    bool not_tried;           /* stopped before it was fetched: the attempt taken is given back */
 };
 
 /* A record to keep (borrowed strings): one per key in a session; a later one replaces it. */
@@ -89,12 +106,49 @@ struct record_new {
     const char *key; /* sku, else the canonical URL */
     const char *url;
     const char *data; /* JSON object */
+    int gen;          /* the extraction generation that found it */
 };
 
-/* A kept record, as read back. */
+/* A kept record, as read back; strings owned. */
 struct record_row {
     int64_t id;
-    char *data; /* JSON object; owned */
+    char *key;
+    char *data;           /* JSON object */
+    char *change;         /* after a diff sync: "new", "changed" or "unchanged"; else NULL */
+    char *changed_fields; /* "changed": a JSON array of the top-level fields that differ */
+};
+
+/* A page's body, as kept for extraction (strings and body owned: page_body_array_free). */
+struct page_body {
+    int64_t id;
+    char *url;
+    char *content_type;
+    void *body; /* a zstd frame; NULL: the page was fetched before bodies were kept */
+    size_t body_len;
+};
+
+void page_body_array_free(struct page_body *p, size_t n);
+
+/* What a session's stages are now (set_stages): NULL or -1 fields are kept. */
+struct session_stages {
+    const char *extract_job_id;
+    const char *sync_job_id;
+    const char *config; /* JSON: new settings (a re-extraction's rules) */
+    int extract_gen;
+};
+
+/* One sync of a session's records to its source's destination (source_sync). */
+struct sync_batch {
+    const char *workspace;
+    const char *source;
+    const char *session_id;
+    const char *sync_job_id;
+    bool diff; /* diff mode: a changed record says which fields changed */
+    const struct record_row *recs;
+    size_t n;
+    int64_t now;
+    /* out: what this batch found (a record this sync already saw counts as nothing) */
+    int64_t added, changed, unchanged;
 };
 
 void record_row_array_free(struct record_row *r, size_t n);
@@ -126,11 +180,26 @@ struct store_session_ops {
                       int64_t page_id, int64_t now, struct err *e);
     int (*records_list)(struct store *s, const char *session_id, int64_t after_id, size_t limit,
                         struct record_row **out, size_t *n, struct err *e);
+    /* the three stages */
+    int (*set_stages)(struct store *s, const char *id, const struct session_stages *st, int64_t now,
+                      struct err *e);
+    int (*pages_to_extract)(struct store *s, const char *session_id, int gen, int64_t after_id,
+                            size_t limit, struct page_body **out, size_t *n, struct err *e);
+    int (*page_extracted)(struct store *s, const char *session_id, int64_t page_id, int gen,
+                          int records, struct err *e);
+    int (*records_prune)(struct store *s, const char *session_id, int gen, struct err *e);
+    int (*source_sync)(struct store *s, struct sync_batch *b, struct err *e);
+    int (*source_prune)(struct store *s, const struct sync_batch *b, struct err *e);
+    int (*sync_begin)(struct store *s, const struct sync_batch *b, struct err *e);
+    int (*sync_counts)(struct store *s, const char *session_id, int64_t counts[4], struct err *e);
+    int (*removed_list)(struct store *s, const char *session_id, const char *after_key,
+                        size_t limit, struct record_row **out, size_t *n, struct err *e);
 };
 
 /* Add a session (write); its job must exist (enqueued in the same transaction or before). */
 int store_session_add(struct store *s, const struct scrape_session *ss, struct err *e);
-/* A session of the workspace by id (by_job: by its job's id; workspace may then be NULL);
+/* A session of the workspace by id (by_job: by the id of one of its stages' jobs; workspace may
+ * then be NULL);
  * TRAWL_ENOTFOUND when there is none. Read. */
 int store_session_get(struct store *s, const char *workspace, const char *id, bool by_job,
                       struct scrape_session *out, struct err *e);
@@ -171,6 +240,40 @@ int store_record_put(struct store *s, const char *session_id, const struct recor
                      int64_t page_id, int64_t now, struct err *e);
 /* A session's records after id after_id, in id order, at most limit. Read. */
 int store_records_list(struct store *s, const char *session_id, int64_t after_id, size_t limit,
+                       struct record_row **out, size_t *n, struct err *e);
+
+/* ---- the stages: ingest, extract, sync ---- */
+
+/* Point the session at its stages' jobs, and set its settings or generation (write). */
+int store_session_set_stages(struct store *s, const char *id, const struct session_stages *st,
+                             int64_t now, struct err *e);
+/* The session's pages done whose records are not of generation gen, after page after_id, in id
+ * order, with their bodies (read). Returns the number listed. */
+int store_pages_to_extract(struct store *s, const char *session_id, int gen, int64_t after_id,
+                           size_t limit, struct page_body **out, size_t *n, struct err *e);
+/* A page's records are now of generation gen, records of them (write). */
+int store_page_extracted(struct store *s, const char *session_id, int64_t page_id, int gen,
+                         int records, struct err *e);
+/* Drop the session's records of generations before gen: the new one did not find them (write).
+ * Returns how many. */
+int store_records_prune(struct store *s, const char *session_id, int gen, struct err *e);
+/* Start a sync of the session (write): the records an earlier sync of it found gone are
+ * forgotten. */
+int store_sync_begin(struct store *s, const struct sync_batch *b, struct err *e);
+/* Deliver b's records to the source's destination (write): each is added, or replaced when its
+ * data changed, and marked on the session's records as new, changed (in diff mode with the fields
+ * that changed) or unchanged. A record this same sync delivered already (a retried attempt) is
+ * skipped, so a sync can run again from its start. Fills b's counts. */
+int store_source_sync(struct store *s, struct sync_batch *b, struct err *e);
+/* The source's records that b's sync did not deliver: gone since the last sync. They leave the
+ * destination and go to the session's removed list. Returns how many. Write. */
+int store_source_prune(struct store *s, const struct sync_batch *b, struct err *e);
+/* How the session's records stand after its last sync: counts[0..3] new, changed, unchanged,
+ * removed (read). */
+int store_sync_counts(struct store *s, const char *session_id, int64_t counts[4], struct err *e);
+/* The records the session's last sync found gone, by key after after_key (NULL: from the
+ * start). Read. */
+int store_removed_list(struct store *s, const char *session_id, const char *after_key, size_t limit,
                        struct record_row **out, size_t *n, struct err *e);
 
 #endif

@@ -63,6 +63,7 @@ struct sq {
         *token_find, *token_list, *token_revoke, *crawl_save, *crawl_get, *crawl_expire;
     sqlite3_stmt *sc[24]; /* scraping sessions (sqlite_scrape.c), by SC_* index */
     sqlite3_stmt *ch[16]; /* chains and pipelines (sqlite_chain.c), by CH_* index */
+    sqlite3_stmt *sy[16]; /* sessions' extract and sync stages (sqlite_sync.c), by SY_* index */
     /* metrics (sqlite_stats.c) */
     sqlite3_stmt *st_counts, *st_minute, *st_prune, *st_read, *st_series;
     int64_t st_pruned; /* the minute up to which job_minutes was last pruned */
@@ -133,6 +134,23 @@ int sq_page_content(struct store *s, const char *session_id, int64_t page_id, vo
 int sq_record_put(struct store *s, const char *session_id, const struct record_new *r,
                   int64_t page_id, int64_t now, struct err *e);
 int sq_records_list(struct store *s, const char *session_id, int64_t after_id, size_t limit,
+                    struct record_row **out, size_t *n, struct err *e);
+/* A record_row from columns id, key, data, change, changed_fields (for sq_collect_rows). */
+void sq_record_row(sqlite3_stmt *st, void *p);
+
+/* sqlite_sync.c: the sessions domain's share of the extract and sync stages. */
+int sq_session_set_stages(struct store *s, const char *id, const struct session_stages *st,
+                          int64_t now, struct err *e);
+int sq_pages_to_extract(struct store *s, const char *session_id, int gen, int64_t after_id,
+                        size_t limit, struct page_body **out, size_t *n, struct err *e);
+int sq_page_extracted(struct store *s, const char *session_id, int64_t page_id, int gen,
+                      int records, struct err *e);
+int sq_records_prune(struct store *s, const char *session_id, int gen, struct err *e);
+int sq_source_sync(struct store *s, struct sync_batch *b, struct err *e);
+int sq_source_prune(struct store *s, const struct sync_batch *b, struct err *e);
+int sq_sync_begin(struct store *s, const struct sync_batch *b, struct err *e);
+int sq_sync_counts(struct store *s, const char *session_id, int64_t counts[4], struct err *e);
+int sq_removed_list(struct store *s, const char *session_id, const char *after_key, size_t limit,
                     struct record_row **out, size_t *n, struct err *e);
 
 /* sqlite_stats.c: the metrics domain. */

@@ -36,7 +36,7 @@ _Static_assert(SC_COUNT_ <= 24, "struct sq has room for the statements");
 #define SESSION_COLS                                                                               \
     "id, background_job_id, workspace, source_url, config, total_pages, completed_pages, "         \
     "failed_pages, skipped_pages, materials_processed, warnings, error_message, created_at, "      \
-    "updated_at"
+    "updated_at, extract_job_id, sync_job_id, extract_gen"
 
 #define PAGE_COLS                                                                                  \
     "id, url, depth, source, status, attempt, not_before, http_status, error, records, "           \
@@ -59,6 +59,10 @@ static void row_to_session(sqlite3_stmt *st, struct scrape_session *s)
     s->error_message = sq_col_dup(st, 11);
     s->created_at = sqlite3_column_int64(st, 12);
     s->updated_at = sqlite3_column_int64(st, 13);
+    const unsigned char *x = sqlite3_column_text(st, 14), *y = sqlite3_column_text(st, 15);
+    snprintf(s->extract_job_id, sizeof s->extract_job_id, "%s", x ? (const char *)x : "");
+    snprintf(s->sync_job_id, sizeof s->sync_job_id, "%s", y ? (const char *)y : "");
+    s->extract_gen = sqlite3_column_int(st, 16);
 }
 
 static void row_to_page(sqlite3_stmt *st, struct scrape_page *p)
@@ -122,7 +126,8 @@ int sq_session_get(struct store *s, const char *workspace, const char *id, bool 
     sqlite3_stmt **slot = &q->sc[by_job ? SC_SESSION_BY_JOB : SC_SESSION_GET];
     int rc = sq_prep_once(q->r,
                           by_job ? "SELECT " SESSION_COLS " FROM scrape_sessions WHERE "
-                                   "background_job_id = ?1 AND (?2 IS NULL OR workspace = ?2)"
+                                   "(background_job_id = ?1 OR extract_job_id = ?1 OR "
+                                   "sync_job_id = ?1) AND (?2 IS NULL OR workspace = ?2)"
                                  : "SELECT " SESSION_COLS " FROM scrape_sessions WHERE id = ?1 "
                                    "AND (?2 IS NULL OR workspace = ?2)",
                           slot, e);
@@ -336,8 +341,9 @@ int sq_page_finish(struct store *s, const char *session_id, const struct page_ou
     int rc = sq_prep_once(q->w,
                           "UPDATE scrape_pages SET status = ?3, http_status = ?4, error = ?5, "
                           "fetch_ms = ?6, records = ?7, not_before = ?8, fetched_at = ?9, "
-                          "content = ?10, attempt = max(attempt - ?11, 0) WHERE id = ?2 AND "
-                          "session_id = ?1",
+                          "content = ?10, attempt = max(attempt - ?11, 0), body = ?12, "
+                          "content_type = ?13, extracted_gen = CASE WHEN ?3 = 'done' THEN ?14 "
+                          "ELSE NULL END WHERE id = ?2 AND session_id = ?1",
                           &q->sc[SC_PAGE_FINISH], e);
     if (rc)
         return rc;
@@ -359,6 +365,12 @@ int sq_page_finish(struct store *s, const char *session_id, const struct page_ou
     else
         sqlite3_bind_null(st, 10);
     sqlite3_bind_int(st, 11, o->not_tried ? 1 : 0);
+    if (o->body)
+        sqlite3_bind_blob64(st, 12, o->body, o->body_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 12);
+    sq_bind_text(st, 13, o->content_type);
+    sqlite3_bind_int(st, 14, o->extracted_gen);
     rc = sq_step_done(q, st, e, "finish page");
     sqlite3_clear_bindings(st);
     return rc;
@@ -460,9 +472,10 @@ int sq_record_put(struct store *s, const char *session_id, const struct record_n
     int rc =
         sq_prep_once(q->w,
                      "INSERT INTO records (session_id, key, url, data, page_id, created_at, "
-                     "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (session_id, "
-                     "key) DO UPDATE SET url = excluded.url, data = excluded.data, page_id = "
-                     "excluded.page_id, updated_at = excluded.updated_at",
+                     "updated_at, gen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT "
+                     "(session_id, key) DO UPDATE SET url = excluded.url, data = excluded.data, "
+                     "page_id = excluded.page_id, updated_at = excluded.updated_at, gen = "
+                     "excluded.gen",
                      &q->sc[SC_RECORD_PUT], e);
     if (rc)
         return rc;
@@ -473,16 +486,20 @@ int sq_record_put(struct store *s, const char *session_id, const struct record_n
     sqlite3_bind_text(st, 4, r->data, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, page_id);
     sqlite3_bind_int64(st, 6, now);
+    sqlite3_bind_int(st, 7, r->gen);
     rc = sq_step_done(q, st, e, "keep record");
     sqlite3_clear_bindings(st);
     return rc;
 }
 
-static void record_row_fn(sqlite3_stmt *st, void *p)
+void sq_record_row(sqlite3_stmt *st, void *p)
 {
     struct record_row *r = p;
     r->id = sqlite3_column_int64(st, 0);
-    r->data = sq_col_dup(st, 1);
+    r->key = sq_col_dup(st, 1);
+    r->data = sq_col_dup(st, 2);
+    r->change = sq_col_dup(st, 3);
+    r->changed_fields = sq_col_dup(st, 4);
 }
 
 int sq_records_list(struct store *s, const char *session_id, int64_t after_id, size_t limit,
@@ -493,8 +510,8 @@ int sq_records_list(struct store *s, const char *session_id, int64_t after_id, s
     *n = 0;
     pthread_mutex_lock(&q->rlock);
     int rc = sq_prep_once(q->r,
-                          "SELECT id, data FROM records WHERE session_id = ?1 AND id > ?2 ORDER BY "
-                          "id LIMIT ?3",
+                          "SELECT id, key, data, change, changed_fields FROM records WHERE "
+                          "session_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
                           &q->sc[SC_RECORDS_LIST], e);
     if (!rc) {
         sqlite3_stmt *st = q->sc[SC_RECORDS_LIST];
@@ -502,7 +519,7 @@ int sq_records_list(struct store *s, const char *session_id, int64_t after_id, s
         sqlite3_bind_int64(st, 2, after_id);
         sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit : 500);
         void *rows;
-        rc = sq_collect_rows(q->r, st, sizeof **out, record_row_fn, &rows, n, e, "list records");
+        rc = sq_collect_rows(q->r, st, sizeof **out, sq_record_row, &rows, n, e, "list records");
         sqlite3_clear_bindings(st);
         *out = rows;
         if (rc < 0) {

@@ -2,7 +2,8 @@
  * committer), and one read connection shared under a mutex; the helpers its domains share, its
  * transactions, its checkpointer, and its opening, which applies the migrations. Each domain's
  * operations are in a file of their own (sqlite_jobs.c, sqlite_api.c, sqlite_scrape.c,
- * sqlite_stats.c, sqlite_chain.c). */
+ * sqlite_stats.c, sqlite_chain.c,
+ * sqlite_sync.c). */
 #include "store/sqlite_int.h"
 
 #include "store/migrations.h"
@@ -374,6 +375,15 @@ static const struct store_session_ops sq_sessions = {
     .page_content = sq_page_content,
     .record_put = sq_record_put,
     .records_list = sq_records_list,
+    .set_stages = sq_session_set_stages,
+    .pages_to_extract = sq_pages_to_extract,
+    .page_extracted = sq_page_extracted,
+    .records_prune = sq_records_prune,
+    .source_sync = sq_source_sync,
+    .source_prune = sq_source_prune,
+    .sync_begin = sq_sync_begin,
+    .sync_counts = sq_sync_counts,
+    .removed_list = sq_removed_list,
 };
 
 static const struct store_chain_ops sq_chains = {

@@ -4,8 +4,8 @@
  * pages. The shop's /__manifest says which products a crawler must find and /__hits which paths
  * it was asked for, so the tests check what came out against what was planted, and what was
  * fetched against what may be. */
-#include "e2eutil.h"
 #include "parse/tree.h"
+#include "scrapeutil.h"
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -19,137 +19,6 @@
 #define OK_STATUS(r, want)                                                                         \
     cr_assert_eq((r).status, (want), "HTTP %ld (want %d): %s", (r).status, (want),                 \
                  (r).body ? (r).body : "")
-
-struct env {
-    struct serve s;
-    struct origin shop;
-    char token[128];
-};
-
-static const char *const serve_args_[] = {
-    "--allow-private", "127.0.0.2/32", "--workers", "0", "--crawl-workers", "4",
-    "--first-byte-timeout", "2000", "--fetch-timeout", "5000",
-    /* the shop's broken pages fail on purpose, several in a row when retried alone: they are
-     * not to open the site's circuit breaker here */
-    "--breaker-failures", "1000",
-    /* the session's job is noticed soon after a kill -9 */
-    "--type", "web_scraping.lease_ms=2000", "--sweep", "100", NULL};
-
-static void start_serve(struct env *v, const char *db)
-{
-    e2e_serve(&v->s, db, serve_args_);
-}
-
-static void setup(struct env *v, int products)
-{
-    e2e_shop(&v->shop, products);
-    start_serve(v, NULL);
-    snprintf(v->token, sizeof v->token, "%s", e2e_token(v->s.db, "shop"));
-}
-
-static void teardown(struct env *v)
-{
-    cr_assert_eq(e2e_serve_stop(&v->s, 20000), 0, "serve did not stop cleanly: %s",
-                 e2e_serve_log(&v->s));
-    e2e_origin_stop(&v->shop);
-}
-
-static json_t *shop_json(struct env *v, const char *path)
-{
-    struct resp r;
-    e2e_http(&r, v->shop.base, "GET", path, NULL, NULL, 0, NULL);
-    OK_STATUS(r, 200);
-    json_t *j = json_incref(r.json);
-    e2e_resp_release(&r);
-    return j;
-}
-
-/* Start a session with the settings in cfg (stolen), at the shop unless cfg names a
- * source_url; its id into id. */
-static void start_session(struct env *v, json_t *cfg, char id[64])
-{
-    char url[128]; /* the shop, unless cfg names a source_url */
-    snprintf(url, sizeof url, "%s/", v->shop.base);
-    if (!json_object_get(cfg, "source_url"))
-        json_object_set_new(cfg, "source_url", json_string(url));
-    struct resp r;
-    e2e_call(&r, &v->s, "POST", "/v1/scraping-sessions", v->token, cfg);
-    OK_STATUS(r, 201);
-    json_t *s = json_object_get(r.json, "session");
-    snprintf(id, 64, "%s", json_string_value(json_object_get(s, "id")));
-    /* pending, or already taken by a worker between its creation and this answer */
-    const char *st = json_string_value(json_object_get(s, "status"));
-    cr_assert(st &&
-                  (!strcmp(st, "pending") || !strcmp(st, "processing") || !strcmp(st, "scraping")),
-              "%s", r.body);
-    cr_assert(json_is_string(json_object_get(s, "background_job_id")), "%s", r.body);
-    e2e_resp_release(&r);
-}
-
-static json_t *get_session(struct env *v, const char *id)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/v1/scraping-sessions/%s", id);
-    struct resp r;
-    e2e_call(&r, &v->s, "GET", path, v->token, NULL);
-    OK_STATUS(r, 200);
-    json_t *s = json_incref(json_object_get(r.json, "session"));
-    e2e_resp_release(&r);
-    return s;
-}
-
-static json_int_t num(json_t *o, const char *k)
-{
-    return json_integer_value(json_object_get(o, k));
-}
-
-static const char *str(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
-/* Poll the session until it ends (ms at most), checking at every step that its counts add up. */
-static json_t *wait_session(struct env *v, const char *id, int64_t ms)
-{
-    int64_t end = e2e_ms() + ms;
-    for (;;) {
-        json_t *s = get_session(v, id);
-        json_int_t total = num(s, "total_pages"), done = num(s, "completed_pages"),
-                   failed = num(s, "failed_pages"), pending = num(s, "pending_pages");
-        cr_assert_eq(total, done + failed + pending, "counts do not add up: %s",
-                     json_dumps(s, JSON_COMPACT));
-        const char *st = str(s, "status");
-        if (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "cancelled"))
-            return s;
-        json_decref(s);
-        if (e2e_ms() > end)
-            cr_assert_fail("session %s did not end in %lld ms; log: %s", id, (long long)ms,
-                           e2e_serve_log(&v->s));
-        e2e_sleep_ms(100);
-    }
-}
-
-/* The session's records as a JSON array, read from the JSON Lines export. */
-static json_t *records(struct env *v, const char *id)
-{
-    char path[160];
-    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/records?format=jsonl", id);
-    struct resp r;
-    e2e_call(&r, &v->s, "GET", path, v->token, NULL);
-    OK_STATUS(r, 200);
-    cr_assert(strstr(r.headers, "application/x-ndjson") != NULL, "%s", r.headers);
-    json_t *a = json_array();
-    char *save = NULL;
-    for (char *line = strtok_r(r.body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        json_error_t je;
-        json_t *rec = json_loads(line, 0, &je);
-        cr_assert(json_is_object(rec), "not a JSON object: %s (%s)", line, je.text);
-        json_array_append_new(a, rec);
-    }
-    e2e_resp_release(&r);
-    return a;
-}
 
 static const char *availability_of(const char *planted)
 {
@@ -179,29 +48,30 @@ static void check_products(json_t *manifest, json_t *recs)
         int times = 0;
         json_array_foreach(recs, k, rec)
         {
-            if (!strcmp(str(rec, "sku"), str(p, "sku"))) {
+            if (!strcmp(scr_str(rec, "sku"), scr_str(p, "sku"))) {
                 found = rec;
                 times++;
             }
         }
-        cr_assert_eq(times, 1, "product %s (%s, planted as %s) found %d times", str(p, "sku"),
-                     str(p, "url"), str(p, "planted"), times);
-        const char *planted = str(p, "planted");
+        cr_assert_eq(times, 1, "product %s (%s, planted as %s) found %d times", scr_str(p, "sku"),
+                     scr_str(p, "url"), scr_str(p, "planted"), times);
+        const char *planted = scr_str(p, "planted");
         static const char *const fields[] = {"name",     "brand", "material", "color",
                                              "currency", "url",   "category"};
         for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
             if (!json_object_get(p, fields[f]))
                 continue;
-            cr_assert_str_eq(str(found, fields[f]), str(p, fields[f]),
-                             "product %s (%s): %s is '%s', planted '%s'", str(p, "sku"), planted,
-                             fields[f], str(found, fields[f]), str(p, fields[f]));
+            cr_assert_str_eq(scr_str(found, fields[f]), scr_str(p, fields[f]),
+                             "product %s (%s): %s is '%s', planted '%s'", scr_str(p, "sku"),
+                             planted, fields[f], scr_str(found, fields[f]), scr_str(p, fields[f]));
         }
         double want = json_number_value(json_object_get(p, "price"));
         double got = json_number_value(json_object_get(found, "price"));
         cr_assert(got > want - 0.001 && got < want + 0.001, "product %s (%s): price %f, planted %f",
-                  str(p, "sku"), planted, got, want);
-        cr_assert_str_eq(str(found, "availability"), availability_of(str(p, "availability")),
-                         "product %s (%s)", str(p, "sku"), planted);
+                  scr_str(p, "sku"), planted, got, want);
+        cr_assert_str_eq(scr_str(found, "availability"),
+                         availability_of(scr_str(p, "availability")), "product %s (%s)",
+                         scr_str(p, "sku"), planted);
         /* every planted image, absolute */
         json_t *img;
         size_t m;
@@ -212,7 +82,7 @@ static void check_products(json_t *manifest, json_t *recs)
             json_t *g;
             json_array_foreach(json_object_get(found, "images"), q, g) have =
                 have || json_equal(g, img);
-            cr_assert(have, "product %s (%s): image %s missing", str(p, "sku"), planted,
+            cr_assert(have, "product %s (%s): image %s missing", scr_str(p, "sku"), planted,
                       json_string_value(img));
         }
         json_t *dims = json_object_get(p, "dimensions");
@@ -220,12 +90,13 @@ static void check_products(json_t *manifest, json_t *recs)
         json_t *dv;
         json_object_foreach(dims, dk, dv)
         {
-            cr_assert_str_eq(str(json_object_get(found, "dimensions"), dk), json_string_value(dv),
-                             "product %s (%s): dimensions.%s", str(p, "sku"), planted, dk);
+            cr_assert_str_eq(scr_str(json_object_get(found, "dimensions"), dk),
+                             json_string_value(dv), "product %s (%s): dimensions.%s",
+                             scr_str(p, "sku"), planted, dk);
         }
         cr_assert(json_is_object(json_object_get(found, "raw")) ||
                       json_is_array(json_object_get(found, "raw")),
-                  "product %s: the raw structured data is missing", str(p, "sku"));
+                  "product %s: the raw structured data is missing", scr_str(p, "sku"));
     }
 }
 
@@ -251,8 +122,8 @@ static long fetches_of(json_t *manifest, const char *path)
 static void wait_pages_done(struct env *v, const char *id, json_int_t n, int64_t ms)
 {
     for (int64_t t = 0;; t += 50) {
-        json_t *s = get_session(v, id);
-        json_int_t done = num(s, "completed_pages");
+        json_t *s = scr_get_session(v, id);
+        json_int_t done = scr_num(s, "completed_pages");
         json_decref(s);
         if (done >= n)
             return;
@@ -265,27 +136,27 @@ static void wait_pages_done(struct env *v, const char *id, json_int_t n, int64_t
 Test(scrape, finds_every_planted_product_once_and_nothing_it_must_not_fetch, .timeout = 120)
 {
     struct env v;
-    setup(&v, 60);
+    scr_setup(&v, 60);
     char id[64];
-    start_session(
+    scr_start_session(
         &v, json_pack("{s:i, s:i, s:i}", "max_pages", 1000, "max_depth", 10, "concurrency", 4), id);
-    json_t *s = wait_session(&v, id, 90000);
-    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    json_t *s = scr_wait_session(&v, id, 90000);
+    cr_assert_str_eq(scr_str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
     cr_assert(json_real_value(json_object_get(s, "progress_percentage")) == 100.0, "%s",
               json_dumps(s, JSON_COMPACT));
-    json_t *manifest = shop_json(&v, "/__manifest");
-    json_t *recs = records(&v, id);
+    json_t *manifest = scr_shop_json(&v, "/__manifest");
+    json_t *recs = scr_records(&v, id);
     check_products(manifest, recs);
-    cr_assert_eq(num(s, "materials_processed"), (json_int_t)json_array_size(recs));
+    cr_assert_eq(scr_num(s, "materials_processed"), (json_int_t)json_array_size(recs));
     /* the pages with a JSON-LD block that is not JSON say so, and the session counts them */
     json_int_t invalid = (json_int_t)json_array_size(json_object_get(manifest, "invalid_jsonld"));
     cr_assert_gt(invalid, 0);
-    cr_assert_geq(num(s, "warnings"), invalid, "%s", json_dumps(s, JSON_COMPACT));
+    cr_assert_geq(scr_num(s, "warnings"), invalid, "%s", json_dumps(s, JSON_COMPACT));
 
     /* broken pages (500 every time) and gone ones (404) failed; nothing else did */
     json_int_t broken = (json_int_t)json_array_size(json_object_get(manifest, "broken"));
     json_int_t gone = (json_int_t)json_array_size(json_object_get(manifest, "gone"));
-    cr_assert_eq(num(s, "failed_pages"), broken + gone, "%s", json_dumps(s, JSON_COMPACT));
+    cr_assert_eq(scr_num(s, "failed_pages"), broken + gone, "%s", json_dumps(s, JSON_COMPACT));
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(manifest, "broken"), i, p)
@@ -314,10 +185,11 @@ Test(scrape, finds_every_planted_product_once_and_nothing_it_must_not_fetch, .ti
     int warned = 0, with_lastmod = 0;
     json_array_foreach(json_object_get(r.json, "pages"), i, p)
     {
-        cr_assert(strncmp(str(p, "url"), v.shop.base, strlen(v.shop.base)) == 0,
-                  "an off-site page is in the session: %s", str(p, "url"));
-        warned += !strcmp(str(p, "status"), "done") && !strncmp(str(p, "error"), "warning: ", 9);
-        with_lastmod += str(p, "lastmod")[0] != 0;
+        cr_assert(strncmp(scr_str(p, "url"), v.shop.base, strlen(v.shop.base)) == 0,
+                  "an off-site page is in the session: %s", scr_str(p, "url"));
+        warned +=
+            !strcmp(scr_str(p, "status"), "done") && !strncmp(scr_str(p, "error"), "warning: ", 9);
+        with_lastmod += scr_str(p, "lastmod")[0] != 0;
     }
     cr_assert_eq(warned, invalid, "%d pages with a warning, %lld planted", warned,
                  (long long)invalid);
@@ -326,27 +198,27 @@ Test(scrape, finds_every_planted_product_once_and_nothing_it_must_not_fetch, .ti
     /* every product page was fetched once (flaky ones twice, by design) */
     json_array_foreach(json_object_get(manifest, "products"), i, p)
     {
-        const char *u = str(p, "url") + strlen(v.shop.base);
+        const char *u = scr_str(p, "url") + strlen(v.shop.base);
         long h = hits(&v, u);
         cr_assert_eq(h, fetches_of(manifest, u), "%s fetched %ld times", u, h);
     }
     json_decref(recs);
     json_decref(manifest);
     json_decref(s);
-    teardown(&v);
+    scr_teardown(&v);
 }
 
 Test(scrape, pages_filters_and_exports, .timeout = 120)
 {
     struct env v;
-    setup(&v, 30);
+    scr_setup(&v, 30);
     char id[64];
-    start_session(&v,
-                  json_pack("{s:i, s:[s], s:{s:[s,s]}}", "max_pages", 500, "exclude_paths",
-                            "^/category/beds", "extract", "formats", "markdown", "metadata"),
-                  id);
-    json_t *s = wait_session(&v, id, 90000);
-    cr_assert_str_eq(str(s, "status"), "completed");
+    scr_start_session(&v,
+                      json_pack("{s:i, s:[s], s:{s:[s,s]}}", "max_pages", 500, "exclude_paths",
+                                "^/category/beds", "extract", "formats", "markdown", "metadata"),
+                      id);
+    json_t *s = scr_wait_session(&v, id, 90000);
+    cr_assert_str_eq(scr_str(s, "status"), "completed");
     cr_assert_eq(hits(&v, "/category/beds"), 0, "an excluded path was fetched");
 
     struct resp r;
@@ -356,13 +228,13 @@ Test(scrape, pages_filters_and_exports, .timeout = 120)
     e2e_call(&r, &v.s, "GET", path, v.token, NULL);
     OK_STATUS(r, 200);
     json_t *pages = json_object_get(r.json, "pages");
-    cr_assert_eq((json_int_t)json_array_size(pages), num(s, "failed_pages"));
+    cr_assert_eq((json_int_t)json_array_size(pages), scr_num(s, "failed_pages"));
     size_t i;
     json_t *p;
     json_array_foreach(pages, i, p)
     {
-        cr_assert_str_eq(str(p, "status"), "failed");
-        cr_assert(str(p, "error")[0], "a failed page without an error: %s", str(p, "url"));
+        cr_assert_str_eq(scr_str(p, "status"), "failed");
+        cr_assert(scr_str(p, "error")[0], "a failed page without an error: %s", scr_str(p, "url"));
     }
     e2e_resp_release(&r);
     snprintf(path, sizeof path, "/v1/scraping-sessions/%s/pages?status=bogus", id);
@@ -379,8 +251,8 @@ Test(scrape, pages_filters_and_exports, .timeout = 120)
     {
         char want[128];
         snprintf(want, sizeof want, "%s/product/1", v.shop.base);
-        if (!strcmp(str(p, "url"), want))
-            pid = num(p, "id");
+        if (!strcmp(scr_str(p, "url"), want))
+            pid = scr_num(p, "id");
     }
     e2e_resp_release(&r);
     cr_assert_gt(pid, 0, "/product/1 is not among the done pages");
@@ -388,8 +260,8 @@ Test(scrape, pages_filters_and_exports, .timeout = 120)
     e2e_call(&r, &v.s, "GET", path, v.token, NULL);
     OK_STATUS(r, 200);
     json_t *content = json_object_get(r.json, "content");
-    cr_assert(strlen(str(content, "markdown")) > 20, "%s", r.body);
-    cr_assert(str(json_object_get(content, "metadata"), "title")[0], "%s", r.body);
+    cr_assert(strlen(scr_str(content, "markdown")) > 20, "%s", r.body);
+    cr_assert(scr_str(json_object_get(content, "metadata"), "title")[0], "%s", r.body);
     e2e_resp_release(&r);
 
     /* CSV: a header and a line per record; JSON: an array */
@@ -401,7 +273,7 @@ Test(scrape, pages_filters_and_exports, .timeout = 120)
     for (size_t k = 0; k < r.len; k++)
         lines += r.body[k] == '\n';
     e2e_resp_release(&r);
-    json_t *recs = records(&v, id);
+    json_t *recs = scr_records(&v, id);
     cr_assert_geq(lines, json_array_size(recs) + 1, "CSV lines %zu for %zu records", lines,
                   json_array_size(recs));
     snprintf(path, sizeof path, "/v1/scraping-sessions/%s/records?format=json", id);
@@ -428,13 +300,13 @@ Test(scrape, pages_filters_and_exports, .timeout = 120)
     OK_STATUS(r, 404);
     e2e_resp_release(&r);
     json_decref(s);
-    teardown(&v);
+    scr_teardown(&v);
 }
 
 Test(scrape, bad_settings_get_clear_errors, .timeout = 60)
 {
     struct env v;
-    setup(&v, 10);
+    scr_setup(&v, 10);
     static const struct {
         const char *body, *needle;
     } cases[] = {
@@ -467,7 +339,7 @@ Test(scrape, bad_settings_get_clear_errors, .timeout = 60)
     e2e_call(&r, &v.s, "POST", "/v1/jobs", v.token, json_pack("{s:s}", "type", "web_scraping"));
     OK_STATUS(r, 400);
     e2e_resp_release(&r);
-    teardown(&v);
+    scr_teardown(&v);
 }
 
 /* kill -9 in the middle of a session, start again: it ends as if nothing happened, and no page
@@ -475,13 +347,13 @@ Test(scrape, bad_settings_get_clear_errors, .timeout = 60)
 Test(scrape, kill_9_mid_session_resumes_without_loss_or_refetch, .timeout = 180)
 {
     struct env v;
-    setup(&v, 200);
+    scr_setup(&v, 200);
     char id[64];
     /* slow enough to be killed in the middle */
-    start_session(&v,
-                  json_pack("{s:i, s:i, s:i, s:i}", "max_pages", 2000, "max_depth", 20,
-                            "concurrency", 2, "delay_ms", 10),
-                  id);
+    scr_start_session(&v,
+                      json_pack("{s:i, s:i, s:i, s:i}", "max_pages", 2000, "max_depth", 20,
+                                "concurrency", 2, "delay_ms", 10),
+                      id);
     wait_pages_done(&v, id, 40, 60000);
     kill(v.s.pid, SIGKILL);
     e2e_serve_wait(&v.s, 10000);
@@ -500,25 +372,25 @@ Test(scrape, kill_9_mid_session_resumes_without_loss_or_refetch, .timeout = 180)
     json_t *done_before = json_incref(json_object_get(r.json, "pages"));
     e2e_resp_release(&r);
     cr_assert_geq(json_array_size(done_before), 40);
-    json_t *s = get_session(&v, id);
-    cr_assert_str_neq(str(s, "status"), "completed", "the session ended before the kill");
+    json_t *s = scr_get_session(&v, id);
+    cr_assert_str_neq(scr_str(s, "status"), "completed", "the session ended before the kill");
     json_decref(s);
     cr_assert_eq(e2e_serve_stop(&v.s, 20000), 0);
 
-    start_serve(&v, db);
-    s = wait_session(&v, id, 150000);
-    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
-    cr_assert_gt(num(s, "attempt"), 1, "the job was not run again: %s",
+    scr_start_serve(&v, db);
+    s = scr_wait_session(&v, id, 150000);
+    cr_assert_str_eq(scr_str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    cr_assert_gt(scr_num(s, "attempt"), 1, "the job was not run again: %s",
                  json_dumps(s, JSON_COMPACT));
-    json_t *manifest = shop_json(&v, "/__manifest");
-    json_t *recs = records(&v, id);
+    json_t *manifest = scr_shop_json(&v, "/__manifest");
+    json_t *recs = scr_records(&v, id);
     check_products(manifest, recs);
     /* the pages done before the kill were fetched once */
     size_t i;
     json_t *p;
     json_array_foreach(done_before, i, p)
     {
-        const char *u = str(p, "url") + strlen(v.shop.base);
+        const char *u = scr_str(p, "url") + strlen(v.shop.base);
         if (strchr(u, '?'))
             continue; /* the shop counts paths without their query */
         long h = hits(&v, u);
@@ -529,24 +401,24 @@ Test(scrape, kill_9_mid_session_resumes_without_loss_or_refetch, .timeout = 180)
     json_decref(manifest);
     json_decref(done_before);
     json_decref(s);
-    teardown(&v);
+    scr_teardown(&v);
 }
 
 /* retry-failed fetches the failed pages again, and only them; cancel stops a running session. */
 Test(scrape, retry_failed_refetches_only_the_failed_pages, .timeout = 120)
 {
     struct env v;
-    setup(&v, 30);
+    scr_setup(&v, 30);
     char id[64];
-    start_session(&v, json_pack("{s:i}", "max_pages", 500), id);
-    json_t *s = wait_session(&v, id, 90000);
-    cr_assert_str_eq(str(s, "status"), "completed");
-    json_int_t failed = num(s, "failed_pages"), completed = num(s, "completed_pages");
+    scr_start_session(&v, json_pack("{s:i}", "max_pages", 500), id);
+    json_t *s = scr_wait_session(&v, id, 90000);
+    cr_assert_str_eq(scr_str(s, "status"), "completed");
+    json_int_t failed = scr_num(s, "failed_pages"), completed = scr_num(s, "completed_pages");
     cr_assert_gt(failed, 0);
     char old_job[64];
-    snprintf(old_job, sizeof old_job, "%s", str(s, "background_job_id"));
+    snprintf(old_job, sizeof old_job, "%s", scr_str(s, "background_job_id"));
     json_decref(s);
-    json_t *manifest = shop_json(&v, "/__manifest");
+    json_t *manifest = scr_shop_json(&v, "/__manifest");
     struct resp r;
     e2e_http(&r, v.shop.base, "GET", "/__reset", NULL, NULL, 0, NULL);
     OK_STATUS(r, 200);
@@ -558,17 +430,18 @@ Test(scrape, retry_failed_refetches_only_the_failed_pages, .timeout = 120)
     OK_STATUS(r, 200);
     cr_assert_eq(json_integer_value(json_object_get(r.json, "requeued")), failed, "%s", r.body);
     json_t *ns = json_object_get(r.json, "session");
-    cr_assert_str_neq(str(ns, "background_job_id"), old_job);
-    cr_assert_eq(num(ns, "failed_pages"), 0, "%s", r.body);
+    cr_assert_str_neq(scr_str(ns, "background_job_id"), old_job);
+    cr_assert_eq(scr_num(ns, "failed_pages"), 0, "%s", r.body);
     e2e_resp_release(&r);
-    s = wait_session(&v, id, 90000);
-    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
-    cr_assert_eq(num(s, "failed_pages"), failed, "the same pages fail again: %lld, not %lld: %s",
-                 (long long)num(s, "failed_pages"), (long long)failed, json_dumps(s, JSON_COMPACT));
-    cr_assert_eq(num(s, "completed_pages"), completed, "%s", json_dumps(s, JSON_COMPACT));
+    s = scr_wait_session(&v, id, 90000);
+    cr_assert_str_eq(scr_str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    cr_assert_eq(
+        scr_num(s, "failed_pages"), failed, "the same pages fail again: %lld, not %lld: %s",
+        (long long)scr_num(s, "failed_pages"), (long long)failed, json_dumps(s, JSON_COMPACT));
+    cr_assert_eq(scr_num(s, "completed_pages"), completed, "%s", json_dumps(s, JSON_COMPACT));
     json_decref(s);
     /* the only paths asked for: the failed pages (3 attempts each), and robots.txt */
-    json_t *all = shop_json(&v, "/__hits");
+    json_t *all = scr_shop_json(&v, "/__hits");
     const char *k;
     json_t *n;
     json_t *expect = json_object();
@@ -594,26 +467,26 @@ Test(scrape, retry_failed_refetches_only_the_failed_pages, .timeout = 120)
 
     /* a session that runs is cancelled; one that has ended cannot be */
     char id2[64];
-    start_session(
+    scr_start_session(
         &v, json_pack("{s:i, s:i, s:i}", "max_pages", 500, "concurrency", 1, "delay_ms", 300), id2);
     wait_pages_done(&v, id2, 1, 30000);
     snprintf(path, sizeof path, "/v1/scraping-sessions/%s/cancel", id2);
     e2e_call(&r, &v.s, "POST", path, v.token, json_object());
     OK_STATUS(r, 200);
     e2e_resp_release(&r);
-    s = wait_session(&v, id2, 30000);
-    cr_assert_str_eq(str(s, "status"), "cancelled");
+    s = scr_wait_session(&v, id2, 30000);
+    cr_assert_str_eq(scr_str(s, "status"), "cancelled");
     json_decref(s);
     e2e_call(&r, &v.s, "POST", path, v.token, json_object());
     OK_STATUS(r, 409);
     e2e_resp_release(&r);
     /* retry-failed while a session runs is refused, with what to do */
     char id3[64];
-    start_session(
+    scr_start_session(
         &v, json_pack("{s:i, s:i, s:i}", "max_pages", 500, "concurrency", 1, "delay_ms", 300), id3);
     for (int t = 0;; t += 50) {
-        s = get_session(&v, id3);
-        bool running = !strcmp(str(s, "status"), "scraping");
+        s = scr_get_session(&v, id3);
+        bool running = !strcmp(scr_str(s, "status"), "scraping");
         json_decref(s);
         if (running)
             break;
@@ -629,14 +502,14 @@ Test(scrape, retry_failed_refetches_only_the_failed_pages, .timeout = 120)
     e2e_call(&r, &v.s, "POST", path, v.token, json_object());
     OK_STATUS(r, 200);
     e2e_resp_release(&r);
-    teardown(&v);
+    scr_teardown(&v);
 }
 
 /* trawl scrape runs a session from the command line and writes its records. */
 Test(scrape, the_command_line_writes_the_records, .timeout = 120)
 {
     struct env v;
-    setup(&v, 30);
+    scr_setup(&v, 30);
     char server[128], token[200], url[128], out[1200];
     snprintf(server, sizeof server, "TRAWL_SERVER=%s", v.s.base);
     snprintf(token, sizeof token, "TRAWL_TOKEN=%s", v.token);
@@ -647,7 +520,7 @@ Test(scrape, the_command_line_writes_the_records, .timeout = 120)
     E2E_RUN(&r, env, "scrape", url, "--max-pages", "300", "-o", out);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     cr_assert(strstr(r.err, "completed") != NULL, "%s", r.err);
-    json_t *manifest = shop_json(&v, "/__manifest");
+    json_t *manifest = scr_shop_json(&v, "/__manifest");
     size_t planted = json_array_size(json_object_get(manifest, "products"));
     json_decref(manifest);
     FILE *f = fopen(out, "r");
@@ -674,7 +547,7 @@ Test(scrape, the_command_line_writes_the_records, .timeout = 120)
     E2E_RUN(&r, nowhere, "scrape", url);
     cr_assert_eq(r.status, 1, "%s", r.err);
     cr_assert(strstr(r.err, "cannot reach the server") != NULL, "%s", r.err);
-    teardown(&v);
+    scr_teardown(&v);
 }
 
 /* A start page that leads nowhere the session may go, or a site that is down: the session fails,
@@ -683,7 +556,7 @@ Test(scrape, a_start_page_that_leads_nowhere_fails_with_the_reason, .timeout = 1
 {
     struct env v;
     e2e_origin(&v.shop, NULL);
-    start_serve(&v, NULL);
+    scr_start_serve(&v, NULL);
     snprintf(v.token, sizeof v.token, "%s", e2e_token(v.s.db, "shop"));
     static const struct {
         const char *path, *needle;
@@ -703,14 +576,15 @@ Test(scrape, a_start_page_that_leads_nowhere_fails_with_the_reason, .timeout = 1
                  json_pack("{s:s, s:s}", "source_url", url, "mode", "crawl"));
         OK_STATUS(r, 201);
         char id[64];
-        snprintf(id, sizeof id, "%s", str(json_object_get(r.json, "session"), "id"));
+        snprintf(id, sizeof id, "%s", scr_str(json_object_get(r.json, "session"), "id"));
         e2e_resp_release(&r);
-        json_t *s = wait_session(&v, id, 60000);
-        cr_assert_str_eq(str(s, "status"), "failed", "%s: %s", cases[i].path,
+        json_t *s = scr_wait_session(&v, id, 60000);
+        cr_assert_str_eq(scr_str(s, "status"), "failed", "%s: %s", cases[i].path,
                          json_dumps(s, JSON_COMPACT));
-        cr_assert(strstr(str(s, "error_message"), "no page could be read") != NULL &&
-                      strstr(str(s, "error_message"), cases[i].needle) != NULL,
-                  "%s: '%s' lacks '%s'", cases[i].path, str(s, "error_message"), cases[i].needle);
+        cr_assert(strstr(scr_str(s, "error_message"), "no page could be read") != NULL &&
+                      strstr(scr_str(s, "error_message"), cases[i].needle) != NULL,
+                  "%s: '%s' lacks '%s'", cases[i].path, scr_str(s, "error_message"),
+                  cases[i].needle);
         json_decref(s);
     }
     /* nothing was fetched at the addresses redirected to */
@@ -723,44 +597,44 @@ Test(scrape, a_start_page_that_leads_nowhere_fails_with_the_reason, .timeout = 1
              json_pack("{s:s, s:s}", "source_url", url, "mode", "crawl"));
     OK_STATUS(r, 201);
     char id[64];
-    snprintf(id, sizeof id, "%s", str(json_object_get(r.json, "session"), "id"));
+    snprintf(id, sizeof id, "%s", scr_str(json_object_get(r.json, "session"), "id"));
     e2e_resp_release(&r);
-    json_t *s = wait_session(&v, id, 60000);
-    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
-    cr_assert_eq(num(s, "completed_pages"), 1);
+    json_t *s = scr_wait_session(&v, id, 60000);
+    cr_assert_str_eq(scr_str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    cr_assert_eq(scr_num(s, "completed_pages"), 1);
     json_decref(s);
     /* more nodes than a tree keeps (8 MB of <br>): read as far as that, and the page says so */
     snprintf(url, sizeof url, "%s/tags?n=%d", v.shop.base, TREE_MAX_NODES + 100000);
-    start_session(&v, json_pack("{s:s, s:s}", "source_url", url, "mode", "crawl"), id);
-    s = wait_session(&v, id, 60000);
-    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    scr_start_session(&v, json_pack("{s:s, s:s}", "source_url", url, "mode", "crawl"), id);
+    s = scr_wait_session(&v, id, 60000);
+    cr_assert_str_eq(scr_str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
     json_decref(s);
     char path[200];
     snprintf(path, sizeof path, "/v1/scraping-sessions/%s/pages", id);
     e2e_call(&r, &v.s, "GET", path, v.token, NULL);
     OK_STATUS(r, 200);
     json_t *page = json_array_get(json_object_get(r.json, "pages"), 0);
-    cr_assert_str_eq(str(page, "status"), "done", "%s", json_dumps(r.json, JSON_COMPACT));
-    cr_assert(strstr(str(page, "error"), "warning: the page has more than 2000000 elements") ==
-                  str(page, "error"),
-              "%s", str(page, "error"));
+    cr_assert_str_eq(scr_str(page, "status"), "done", "%s", json_dumps(r.json, JSON_COMPACT));
+    cr_assert(strstr(scr_str(page, "error"), "warning: the page has more than 2000000 elements") ==
+                  scr_str(page, "error"),
+              "%s", scr_str(page, "error"));
     e2e_resp_release(&r);
-    teardown(&v);
+    scr_teardown(&v);
 }
 
 /* max_pages holds for pages found by links too, and the pages beyond it are never fetched. */
 Test(scrape, max_pages_is_a_hard_limit, .timeout = 60)
 {
     struct env v;
-    setup(&v, 60);
+    scr_setup(&v, 60);
     char id[64];
-    start_session(
+    scr_start_session(
         &v, json_pack("{s:i, s:s, s:i}", "max_pages", 12, "mode", "crawl", "max_depth", 10), id);
-    json_t *s = wait_session(&v, id, 30000);
-    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
-    cr_assert_leq(num(s, "total_pages") + num(s, "skipped_pages"), 12, "%s",
+    json_t *s = scr_wait_session(&v, id, 30000);
+    cr_assert_str_eq(scr_str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    cr_assert_leq(scr_num(s, "total_pages") + scr_num(s, "skipped_pages"), 12, "%s",
                   json_dumps(s, JSON_COMPACT));
-    json_t *all = shop_json(&v, "/__hits");
+    json_t *all = scr_shop_json(&v, "/__hits");
     long fetched = 0;
     const char *k;
     json_t *n;
@@ -773,7 +647,7 @@ Test(scrape, max_pages_is_a_hard_limit, .timeout = 60)
     /* every page at most 3 times (the broken ones), and no more pages than the limit */
     cr_assert_leq(fetched, 12 * 3, "%ld fetches for a 12-page session", fetched);
     json_decref(s);
-    teardown(&v);
+    scr_teardown(&v);
 }
 
 /* A page that plants spreadsheet formulas in its product data: the CSV export makes them text
@@ -782,7 +656,7 @@ Test(scrape, csv_export_defuses_formulas, .timeout = 60)
 {
     struct env v;
     e2e_origin(&v.shop, NULL);
-    start_serve(&v, NULL);
+    scr_start_serve(&v, NULL);
     snprintf(v.token, sizeof v.token, "%s", e2e_token(v.s.db, "shop"));
     static const char page[] =
         "<html><head><title>x</title><script type=\"application/ld+json\">"
@@ -799,10 +673,10 @@ Test(scrape, csv_export_defuses_formulas, .timeout = 60)
              json_pack("{s:s, s:s, s:i}", "source_url", url, "mode", "crawl", "max_pages", 1));
     OK_STATUS(r, 201);
     char id[64];
-    snprintf(id, sizeof id, "%s", str(json_object_get(r.json, "session"), "id"));
+    snprintf(id, sizeof id, "%s", scr_str(json_object_get(r.json, "session"), "id"));
     e2e_resp_release(&r);
-    json_t *s = wait_session(&v, id, 30000);
-    cr_assert_str_eq(str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
+    json_t *s = scr_wait_session(&v, id, 30000);
+    cr_assert_str_eq(scr_str(s, "status"), "completed", "%s", json_dumps(s, JSON_COMPACT));
     json_decref(s);
     char path[256];
     snprintf(path, sizeof path, "/v1/scraping-sessions/%s/records?format=csv", id);
@@ -816,9 +690,9 @@ Test(scrape, csv_export_defuses_formulas, .timeout = 60)
     cr_assert(strstr(r.body, ",'-2+3,") != NULL, "%s", r.body);
     cr_assert(strstr(r.body, ",plain,") != NULL, "%s", r.body);
     e2e_resp_release(&r);
-    json_t *recs = records(&v, id);
+    json_t *recs = scr_records(&v, id);
     cr_assert_eq(json_array_size(recs), 1);
-    cr_assert_str_eq(str(json_array_get(recs, 0), "sku"), "+1-SKU", "JSON keeps the value");
+    cr_assert_str_eq(scr_str(json_array_get(recs, 0), "sku"), "+1-SKU", "JSON keeps the value");
     json_decref(recs);
-    teardown(&v);
+    scr_teardown(&v);
 }

@@ -153,7 +153,7 @@ Test(scrape_store, pages_are_taken_shallowest_first_and_counted_as_they_end)
     /* one done with a record, one back with a backoff, one failed */
     struct finish done = {f.sid,
                           {.page_id = t.pages[0].id, .status = PAGE_DONE, .http_status = 200},
-                          {"SKU-1", "http://example.com/p/1", "{\"sku\":\"SKU-1\"}"},
+                          {"SKU-1", "http://example.com/p/1", "{\"sku\":\"SKU-1\"}", 0},
                           true};
     cr_assert_eq(engine_exec(f.eng, finish_fn, &done, &e), 0, "%s", e.msg);
     struct finish later = {
@@ -187,7 +187,7 @@ Test(scrape_store, pages_are_taken_shallowest_first_and_counted_as_they_end)
     /* the same product from another page replaces its record, and is not counted twice */
     struct finish again = {f.sid,
                            {.page_id = t.pages[0].id, .status = PAGE_DONE, .http_status = 200},
-                           {"SKU-1", "http://example.com/p/1", "{\"sku\":\"SKU-1\",\"v\":2}"},
+                           {"SKU-1", "http://example.com/p/1", "{\"sku\":\"SKU-1\",\"v\":2}", 0},
                            true};
     cr_assert_eq(engine_exec(f.eng, finish_fn, &again, &e), 0, "%s", e.msg);
     session(&f, &ss);
