@@ -451,15 +451,19 @@ static const char session_usage_[] =
     "show a scraping session, or act on it\n"
     "  --cancel         stop it (the pages and records found so far are kept)\n"
     "  --retry-failed   fetch its failed pages again (once it has ended)\n"
+    "  --extract FILE   extract its records again from the kept pages with the extraction\n"
+    "                   settings in FILE ({\"structured\": ..., \"rules\": {...}}; - for\n"
+    "                   stdin): no page is fetched\n"
     "  --pages          list its pages (--status pending|fetching|done|failed|skipped,\n"
     "                   --limit N, --offset N)\n"
     "  --server URL, --token TOKEN, --json as for trawl scrape\n";
 
 int cmd_session(int argc, char **argv)
 {
-    enum { S_CANCEL = 300, S_RETRY, S_PAGES, S_STATUS, S_LIMIT, S_OFFSET };
+    enum { S_CANCEL = 300, S_RETRY, S_PAGES, S_STATUS, S_LIMIT, S_OFFSET, S_EXTRACT };
     static const struct option longs[] = {{"cancel", no_argument, 0, S_CANCEL},
                                           {"retry-failed", no_argument, 0, S_RETRY},
+                                          {"extract", required_argument, 0, S_EXTRACT},
                                           {"pages", no_argument, 0, S_PAGES},
                                           {"status", required_argument, 0, S_STATUS},
                                           {"limit", required_argument, 0, S_LIMIT},
@@ -468,7 +472,7 @@ int cmd_session(int argc, char **argv)
                                           {0, 0, 0, 0}};
     struct cli_common o = {0};
     int action = 0;
-    const char *pstatus = NULL;
+    const char *pstatus = NULL, *extract = NULL;
     int64_t limit = 100, offset = 0;
     int c;
     optind = 1;
@@ -482,11 +486,15 @@ int cmd_session(int argc, char **argv)
         case S_CANCEL:
         case S_RETRY:
         case S_PAGES:
+        case S_EXTRACT:
             if (action && action != c) {
-                fprintf(stderr, "trawl session: one of --cancel, --retry-failed, --pages\n");
+                fprintf(stderr,
+                        "trawl session: one of --cancel, --retry-failed, --extract, --pages\n");
                 return 2;
             }
             action = c;
+            if (c == S_EXTRACT)
+                extract = optarg;
             break;
         case S_STATUS:
             pstatus = optarg;
@@ -531,6 +539,19 @@ int cmd_session(int argc, char **argv)
         snprintf(path, sizeof path, "/v1/scraping-sessions/%s", id);
     }
     json_t *body = strcmp(method, "POST") == 0 ? json_object() : NULL;
+    if (action == S_EXTRACT) {
+        json_error_t je;
+        json_t *ex =
+            strcmp(extract, "-") == 0 ? json_loadf(stdin, 0, &je) : json_load_file(extract, 0, &je);
+        if (!ex) {
+            fprintf(stderr, "trawl session: %s: not JSON: %s (line %d, column %d)\n", extract,
+                    je.text, je.line, je.column);
+            return 2;
+        }
+        method = "POST";
+        snprintf(path, sizeof path, "/v1/scraping-sessions/%s/extract", id);
+        body = json_pack("{s:o}", "extract", ex); /* o steals ex */
+    }
     json_t *ans;
     long status;
     int crc = cli_call(&o.conn, method, path, body, &ans, &status);
