@@ -3,7 +3,10 @@
  * `trawl serve`. Durable (fsync on
  * every commit) unless --relaxed. Prints one line per figure.
  * usage: bench_engine [--jobs N] [--claim-max N] [--trawl PATH] [--dir DIR]
- *                     [--only fsync|enqueue|e2e|claim|future|memory] */
+ *                     [--only fsync|enqueue|e2e|chain|chain-once|claim|future|memory]
+ * chain: N/3 chains of three no-op stages (each released by the completion of the one before)
+ * against N single no-op jobs, both end to end through the pool, alternated, twice each; the
+ * ratio of their job rates is the figure. */
 #include "base/clock.h"
 #include "base/xalloc.h"
 #include "engine/engine.h"
@@ -72,6 +75,26 @@ static void enqueue_noops(struct engine *eng, size_t n, size_t chunk)
     free(res);
 }
 
+/* n/3 chains: noop -> noop -> noop, enqueued chunk roots at a time. */
+static void enqueue_chains(struct engine *eng, size_t n, size_t chunk)
+{
+    struct job_spec last = {.type = "noop"};
+    struct job_spec mid = {.type = "noop", .next = &last, .nnext = 1};
+    struct job_spec *specs = xcalloc(chunk, sizeof *specs);
+    struct enqueue_result *res = xcalloc(chunk, sizeof *res);
+    for (size_t i = 0; i < chunk; i++)
+        specs[i] = (struct job_spec){.type = "noop", .next = &mid, .nnext = 1};
+    struct err e;
+    for (size_t done = 0; done < n / 3;) {
+        size_t k = n / 3 - done < chunk ? n / 3 - done : chunk;
+        if (engine_enqueue_many(eng, specs, k, res, &e))
+            die("enqueue", &e);
+        done += k;
+    }
+    free(specs);
+    free(res);
+}
+
 static double rate(size_t n, int64_t ns)
 {
     return (double)n / ((double)ns / 1e9);
@@ -111,13 +134,19 @@ static void count_completed(void *ctx, const struct job_change *c)
         atomic_fetch_add(&completed_, 1);
 }
 
-static void bench_e2e(size_t n, int workers)
+/* n no-op jobs (chains: n/3 chains of 3) through the pool; returns the job rate. */
+static double run_e2e(size_t n, int workers, bool chains, bool print)
 {
     char path[600];
-    db_path(path, sizeof path, "e2e");
+    db_path(path, sizeof path, chains ? "chain" : "e2e");
     struct engine *eng = open_engine(path);
     int64_t t0 = clock_mono_ns();
-    enqueue_noops(eng, n, 10000);
+    if (chains) {
+        enqueue_chains(eng, n, 3000);
+        n = n / 3 * 3;
+    } else {
+        enqueue_noops(eng, n, 10000);
+    }
     int64_t t1 = clock_mono_ns();
     atomic_store(&completed_, 0);
     engine_listen(eng, count_completed, NULL);
@@ -139,16 +168,35 @@ static void bench_e2e(size_t n, int workers)
     struct engine_stats s1;
     engine_stats(eng, &s1);
     pool_stop(p, 1000);
-    printf("end_to_end jobs=%zu workers=%d completed=%ld processing_seconds=%.3f jobs_per_s=%.0f "
-           "with_enqueue_jobs_per_s=%.0f commits=%llu ops_per_commit=%.1f\n",
-           n, workers, done, (double)(t3 - t2) / 1e9, rate((size_t)done, t3 - t2),
-           rate((size_t)done, (t3 - t2) + (t1 - t0)), (unsigned long long)(s1.commits - s0.commits),
-           (double)(s1.ops - s0.ops) /
-               (double)(s1.commits - s0.commits + !(s1.commits - s0.commits)));
+    double r = rate((size_t)done, t3 - t2);
+    if (print)
+        printf("%s jobs=%zu workers=%d completed=%ld processing_seconds=%.3f jobs_per_s=%.0f "
+               "with_enqueue_jobs_per_s=%.0f commits=%llu ops_per_commit=%.1f\n",
+               chains ? "chain_end_to_end stages=3" : "end_to_end", n, workers, done,
+               (double)(t3 - t2) / 1e9, r, rate((size_t)done, (t3 - t2) + (t1 - t0)),
+               (unsigned long long)(s1.commits - s0.commits),
+               (double)(s1.ops - s0.ops) /
+                   (double)(s1.commits - s0.commits + !(s1.commits - s0.commits)));
     engine_close(eng);
+    return done == (long)n ? r : 0;
 }
 
-/* Time claiming (and completing) 1,000 jobs one at a time with `size` jobs in the table. */
+static void bench_e2e(size_t n, int workers)
+{
+    run_e2e(n, workers, false, true);
+}
+
+static void bench_chain(size_t n, int workers)
+{
+    double single = 0, chain = 0;
+    for (int round = 0; round < 2; round++) {
+        single += run_e2e(n, workers, false, true);
+        chain += run_e2e(n, workers, true, true);
+    }
+    printf("chain_vs_single stages=3 single_jobs_per_s=%.0f chain_jobs_per_s=%.0f ratio=%.2f\n",
+           single / 2, chain / 2, single > 0 ? chain / single : 0);
+}
+
 static void bench_claim(size_t max)
 {
     char path[600];
@@ -349,6 +397,11 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (!only || !strcmp(only, "e2e"))
         bench_e2e(n, workers);
+    fflush(stdout);
+    if (!only || !strcmp(only, "chain"))
+        bench_chain(n, workers);
+    if (only && !strcmp(only, "chain-once")) /* one run of chains alone: for callgrind */
+        run_e2e(n, workers, true, true);
     fflush(stdout);
     if (!only || !strcmp(only, "claim"))
         bench_claim(claim_max);

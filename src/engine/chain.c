@@ -172,21 +172,47 @@ static int arrive(struct commit_tx *tx, const char *join_id, int delta, int64_t 
 
 /* ---- stages ---- */
 
-struct release {
-    const char *input;
-    int64_t now;
-    char join_id[UUID_STR_LEN]; /* the join the parent names, when it does */
-};
+#define RELEASED "the stage before it completed"
 
-static int release_one(struct commit_tx *tx, struct job *row, void *arg, struct err *e)
+/* Release the waiting next-stages of n parents that have just completed, in one statement of
+ * the store's; released[i] (may be NULL) gets how many were parent i's. */
+static int release_next(struct commit_tx *tx, const char *const *parents, size_t n, int64_t now,
+                        int *released, struct err *e)
 {
-    struct release *r = arg;
-    if (row->role == ROLE_JOIN) {
-        memcpy(r->join_id, row->id, UUID_STR_LEN);
-        return 0;
+    struct job *rows;
+    size_t k;
+    int rc = store_chain_release(commit_store(tx), parents, n, now, RELEASED, &rows, &k, e);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < k; i++) {
+        eng_record_job(tx, &rows[i], JOB_WAITING, JOB_PENDING, rows[i].attempt, RELEASED, NULL,
+                       now);
+        for (size_t p = 0; released && p < n; p++)
+            if (rows[i].parent_id && strcmp(rows[i].parent_id, parents[p]) == 0)
+                released[p]++;
     }
-    return move(tx, row, JOB_WAITING, JOB_PENDING, UPD_INPUT | UPD_RUN_AT, r->input,
-                "the stage before it completed", r->now, e);
+    if (k)
+        commit_available(tx);
+    job_array_free(rows, k);
+    return 0;
+}
+
+static int find_join(struct commit_tx *tx, struct job *row, void *arg, struct err *e)
+{
+    (void)tx;
+    (void)e;
+    memcpy(arg, row->id, UUID_STR_LEN);
+    return 0;
+}
+
+/* The join job j names, when it waits: its id into out ("" when none). */
+static int join_of(struct commit_tx *tx, const struct job *j, char out[UUID_STR_LEN], struct err *e)
+{
+    out[0] = 0;
+    struct chain_filter f = {.parent_id = j->id,
+                             .role_mask = ROLE_MASK(ROLE_JOIN),
+                             .status_mask = JOB_MASK(JOB_WAITING)};
+    return each(tx, f, find_join, out, e);
 }
 
 struct walk {
@@ -261,17 +287,21 @@ int eng_chain_step(struct engine *eng, struct commit_tx *tx, const struct job *j
     int rc = 0;
     size_t nchildren = engine_children_count(children);
     if (to == JOB_COMPLETED) {
-        struct release r = {result, now, ""};
+        (void)result; /* the store reads it from the completed row */
+        int released = 0;
+        char join[UUID_STR_LEN] = "";
         if (j->successors > 0) {
-            struct chain_filter f = {
-                .parent_id = j->id, .role_mask = STAGE_MASK, .status_mask = JOB_MASK(JOB_WAITING)};
-            rc = each(tx, f, release_one, &r, e);
+            const char *id = j->id;
+            rc = release_next(tx, &id, 1, now, &released, e);
+            /* what is left of its successors, if anything, is its join */
+            if (!rc && released < j->successors)
+                rc = join_of(tx, j, join, e);
         }
         if (!rc && nchildren)
-            rc = fan_out(tx, j, children, r.join_id[0] ? r.join_id : NULL, e);
+            rc = fan_out(tx, j, children, join[0] ? join : NULL, e);
         /* the join waited for this completion, and now waits for each child too */
-        if (!rc && r.join_id[0])
-            rc = arrive(tx, r.join_id, (int)nchildren - 1, now, e);
+        if (!rc && join[0])
+            rc = arrive(tx, join, (int)nchildren - 1, now, e);
     } else if (to == JOB_FAILED || to == JOB_CANCELLED) {
         rc = walk_below(tx, j, JOB_WAITING, JOB_BLOCKED,
                         to == JOB_FAILED ? "a stage before it failed"
@@ -287,6 +317,41 @@ int eng_chain_step(struct engine *eng, struct commit_tx *tx, const struct job *j
     bool revived = job_status_ended(from) && !job_status_ended(to);
     if (ended || revived)
         rc = arrive(tx, j->join_id, ended ? -1 : 1, now, e);
+    return rc;
+}
+
+int eng_chain_completed(struct engine *eng, struct commit_tx *tx, const struct job *const *jobs,
+                        size_t n, int64_t now, struct err *e)
+{
+    (void)eng;
+    const char *parents[64];
+    int released[64];
+    size_t np = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (jobs[i]->successors > 0) {
+            parents[np] = jobs[i]->id;
+            released[np++] = 0;
+        }
+        if (np == 64 || (i == n - 1 && np)) {
+            rc = release_next(tx, parents, np, now, released, e);
+            /* a parent with more successors than stages released names a join */
+            for (size_t p = 0; p < np && !rc; p++) {
+                for (size_t k = 0; k < n && !rc; k++) {
+                    if (jobs[k]->id != parents[p] || released[p] >= jobs[k]->successors)
+                        continue;
+                    char join[UUID_STR_LEN];
+                    rc = join_of(tx, jobs[k], join, e);
+                    if (!rc && join[0])
+                        rc = arrive(tx, join, -1, now, e);
+                }
+            }
+            np = 0;
+        }
+    }
+    for (size_t i = 0; i < n && !rc; i++)
+        if (jobs[i]->role == ROLE_CHILD && jobs[i]->join_id)
+            rc = arrive(tx, jobs[i]->join_id, -1, now, e);
     return rc;
 }
 

@@ -29,7 +29,9 @@ struct change_op {
     int64_t started_at;
     bool retryable, started;
     int more_attempts;
-    bool plain;                    /* CH_COMPLETE: the fence says no chain step is needed */
+    bool plain;       /* CH_COMPLETE: the fence says no chain step is needed */
+    bool has_chain;   /* chain holds the job's chain fields, from the fence */
+    struct job chain; /* id, type, workspace, root_id, join_id, role, successors, depth; owned */
     struct job_children *children; /* CH_COMPLETE: fanned out with the completion; owned */
     int64_t run_at;                /* CH_DEFER */
     engine_exec_fn pre; /* CH_COMPLETE: a write in the same transaction, before the completion */
@@ -49,7 +51,7 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
     bool need_row = c->kind == CH_FAIL || c->kind == CH_RETRY || c->kind == CH_CANCEL ||
                     (c->kind == CH_HEARTBEAT && c->hb.lease_ms <= 0) || !c->type ||
                     (c->kind != CH_HEARTBEAT && !c->workspace) ||
-                    (c->kind == CH_COMPLETE && !c->plain);
+                    (c->kind == CH_COMPLETE && !c->plain && !c->has_chain);
     struct job j = {.attempt = c->attempt};
     struct job_type_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -185,6 +187,13 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
                 job_release(&j);
                 return rc;
             }
+        } else if (c->kind == CH_COMPLETE && !c->plain && c->has_chain) {
+            rc = eng_chain_step(eng, tx, &c->chain, old, u.to, c->result, c->children, now,
+                                &op->err);
+            if (rc) {
+                job_release(&j);
+                return rc;
+            }
         }
     } else if (!rc && c->kind == CH_HEARTBEAT && (c->hb.set & (UPD_PROGRESS | UPD_STAGE)) &&
                (need_row || c->workspace)) {
@@ -254,6 +263,17 @@ static int complete_group(struct commit_op **ops, size_t n, struct commit_tx *tx
     if (rc < 0)
         return rc;
     if (rc == (int)n) {
+        /* the stages among them: their chains' share, together, after their completions */
+        const struct job *stages[COMMIT_GROUP_MAX];
+        size_t ns = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct change_op *c = (struct change_op *)ops[i];
+            if (!c->plain)
+                stages[ns++] = &c->chain;
+        }
+        if (ns &&
+            (rc = eng_chain_completed(first->eng, tx, stages, ns, engine_now(first->eng), e)) < 0)
+            return rc;
         for (size_t i = 0; i < n; i++) {
             struct change_op *c = (struct change_op *)ops[i];
             c->new_status = JOB_COMPLETED;
@@ -292,6 +312,7 @@ static void change_free(struct change_op *c)
     free(c->result);
     free(c->error);
     engine_children_free(c->children);
+    job_release(&c->chain);
     free(c);
 }
 
@@ -316,6 +337,19 @@ static struct change_op *fenced_new(struct engine *eng, enum change_kind kind,
     c->owner = xstrdup(f->owner);
     c->type = xstrdup(f->type);
     c->plain = f->plain;
+    if (f->row) {
+        /* what a chain step needs of the job; its chain fields never change */
+        struct job *ch = &c->chain;
+        memcpy(ch->id, f->row->id, UUID_STR_LEN);
+        ch->type = xstrdup(f->row->type);
+        ch->workspace = xstrdup(f->row->workspace);
+        ch->root_id = xstrdup(f->row->root_id);
+        ch->join_id = xstrdup(f->row->join_id);
+        ch->role = f->row->role;
+        ch->successors = f->row->successors;
+        ch->depth = f->row->depth;
+        c->has_chain = true;
+    }
     if (f->workspace) {
         c->workspace = xstrdup(f->workspace);
         c->batch_id = xstrdup(f->batch_id);
@@ -395,8 +429,9 @@ static int prepare_complete(struct engine *eng, const struct job_fence *f, const
     (*out)->children = children;
     if (children)
         (*out)->plain = false;
-    /* only a completion that ends nothing else goes in a group (one statement for many) */
-    if (f->type && f->workspace && (*out)->plain)
+    /* completions go in a group (one statement for many) when nothing needs reading first: a
+     * stage's chain fields come with the fence; a fan-out runs alone */
+    if (f->type && f->workspace && !children && ((*out)->plain || (*out)->has_chain))
         (*out)->op.run_group = complete_group;
     return 0;
 }

@@ -99,8 +99,13 @@ struct job_fence {
     int64_t started_at;   /* the attempt's start */
     /* optional (false: the engine reads the job to find out): the job ends nothing else when it
      * completes (no stage waits for it, it names no join and is no join's child), so its
-     * completion needs no chain step and may be grouped with others */
+     * completion needs no chain step */
     bool plain;
+    /* optional (NULL: the engine reads the job when it needs to): the job as claimed, whose
+     * chain fields (root_id, role, join_id, successors, depth), which never change, spare reading
+     * it back for a chain step; with type and workspace given, such a completion is grouped with
+     * others into one statement */
+    const struct job *row;
 };
 
 /* A state change, as listeners see it after it is durable. from == to (both processing) is a

@@ -70,6 +70,10 @@ struct job_children {
  * Returns 0 or a store error; TRAWL_EINVAL when the children would make the chain too deep. */
 int eng_chain_step(struct engine *eng, struct commit_tx *tx, const struct job *j, int from, int to,
                    const char *result, struct job_children *children, int64_t now, struct err *e);
+/* eng_chain_step for n jobs that have just completed (without children), the stages they release
+ * in one store call. */
+int eng_chain_completed(struct engine *eng, struct commit_tx *tx, const struct job *const *jobs,
+                        size_t n, int64_t now, struct err *e);
 /* Cancel every live job of the chain rooted at root_id, in the transaction; returns how many. */
 int eng_chain_cancel(struct engine *eng, struct commit_tx *tx, const char *root_id, int64_t now,
                      struct err *e);

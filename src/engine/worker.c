@@ -97,6 +97,7 @@ static void fence_of(struct job_ctx *c, struct job_fence *f)
     f->batch_id = c->job.batch_id;
     f->started_at = c->job.started_at;
     f->plain = c->job.successors == 0 && !c->job.join_id;
+    f->row = &c->job;
 }
 
 /* under lock */

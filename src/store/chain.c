@@ -64,6 +64,15 @@ int store_join_arrive(struct store *s, const char *join_id, int delta, int64_t n
                s->chains->join_arrive(s, join_id, delta, now, remaining, e));
 }
 
+int store_chain_release(struct store *s, const char *const *parents, size_t n, int64_t now,
+                        const char *message, struct job **out, size_t *nout, struct err *e)
+{
+    *out = NULL;
+    *nout = 0;
+    STORE_WRAP(s, s->chains, "chains",
+               s->chains->release(s, parents, n, now, message, out, nout, e));
+}
+
 int store_pipeline_add(struct store *s, const struct pipeline *p, struct err *e)
 {
     STORE_WRAP(s, s->chains, "pipelines", s->chains->pipeline_add(s, p, e));

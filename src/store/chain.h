@@ -69,6 +69,8 @@ struct store_chain_ops {
                  int64_t counts[JOB_STATUS_COUNT], struct err *e);
     int (*join_arrive)(struct store *s, const char *join_id, int delta, int64_t now, int *remaining,
                        struct err *e);
+    int (*release)(struct store *s, const char *const *parents, size_t n, int64_t now,
+                   const char *message, struct job **out, size_t *nout, struct err *e);
     int (*pipeline_add)(struct store *s, const struct pipeline *p, struct err *e);
     int (*pipeline_get)(struct store *s, const char *workspace, const char *id,
                         struct pipeline *out, struct err *e);
@@ -91,6 +93,12 @@ int store_chain_count(struct store *s, const struct chain_filter *f, bool writer
  * when the job is not waiting (its count no longer matters), TRAWL_ENOTFOUND when there is none. */
 int store_join_arrive(struct store *s, const char *join_id, int delta, int64_t now, int *remaining,
                       struct err *e);
+/* Release the waiting next-stages of n parents that have just completed (write): each becomes
+ * pending, due now, with its parent's result (as stored now) as its input, and gets an event with
+ * message. *out gets the jobs released (id, type, workspace, batch_id, parent_id, root_id,
+ * attempt, event_seq, created_at; job_array_free). Returns how many. */
+int store_chain_release(struct store *s, const char *const *parents, size_t n, int64_t now,
+                        const char *message, struct job **out, size_t *nout, struct err *e);
 /* Keep a pipeline's name (write); its root job is enqueued in the same transaction. */
 int store_pipeline_add(struct store *s, const struct pipeline *p, struct err *e);
 /* A workspace's pipeline by its root job's id; TRAWL_ENOTFOUND when there is none. Read. */

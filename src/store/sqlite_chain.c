@@ -321,3 +321,83 @@ int sq_pipeline_list(struct store *s, const char *workspace, const char *name, s
     pthread_mutex_unlock(&q->rlock);
     return rc;
 }
+
+/* ---- releasing stages ---- */
+
+static int release_some(struct sq *q, const char *const *parents, size_t k, int64_t now,
+                        const char *message, struct job **out, size_t *nout, size_t *cap,
+                        struct err *e)
+{
+    sqlite3_stmt *st = q->release[k];
+    if (!st) {
+        char sql[2048];
+        /* a stage's input is its parent's result, as the completion just wrote it */
+        size_t len = (size_t)snprintf(
+            sql, sizeof sql,
+            "UPDATE jobs SET status = 'pending', input = (SELECT p.result FROM jobs AS p WHERE "
+            "p.id = jobs.parent_id), run_at = ?1, updated_at = ?1, event_seq = event_seq + 1 "
+            "WHERE parent_id IN (");
+        for (size_t i = 0; i < k; i++)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s?%zu", i ? ", " : "", i + 2);
+        snprintf(sql + len, sizeof sql - len,
+                 ") AND status = 'waiting' AND role = 'next' RETURNING id, type, workspace, "
+                 "batch_id, parent_id, attempt, event_seq, created_at, root_id");
+        int rc = sq_prep(q->w, sql, &q->release[k], e);
+        if (rc)
+            return rc;
+        st = q->release[k];
+    }
+    sqlite3_bind_int64(st, 1, now);
+    for (size_t i = 0; i < k; i++)
+        sqlite3_bind_text(st, (int)i + 2, parents[i], -1, SQLITE_STATIC);
+    size_t first = *nout;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*nout == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *out = xrealloc(*out, *cap * sizeof **out);
+        }
+        struct job *j = &(*out)[(*nout)++];
+        memset(j, 0, sizeof *j);
+        snprintf(j->id, sizeof j->id, "%s", (const char *)sqlite3_column_text(st, 0));
+        j->type = sq_col_dup(st, 1);
+        j->workspace = sq_col_dup(st, 2);
+        j->batch_id = sq_col_dup(st, 3);
+        j->parent_id = sq_col_dup(st, 4);
+        j->attempt = sqlite3_column_int(st, 5);
+        j->event_seq = sqlite3_column_int64(st, 6);
+        j->created_at = sqlite3_column_int64(st, 7);
+        j->root_id = sq_col_dup(st, 8);
+        j->status = JOB_PENDING;
+        j->role = ROLE_NEXT;
+        j->run_at = now;
+    }
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE)
+        return sq_err(q->w, step, e, "release stages");
+    /* their history: one row each, written together */
+    struct ev_row rows[CLAIM_MULTI];
+    for (size_t i = first; i < *nout;) {
+        size_t m = 0;
+        for (; i < *nout && m < CLAIM_MULTI; i++, m++)
+            rows[m] = (struct ev_row){(*out)[i].id, (*out)[i].event_seq, (*out)[i].attempt};
+        int rc = sq_insert_events(q, rows, m, now, "waiting", "pending", message, e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int sq_chain_release(struct store *s, const char *const *parents, size_t n, int64_t now,
+                     const char *message, struct job **out, size_t *nout, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    size_t cap = 0;
+    for (size_t i = 0; i < n; i += CLAIM_MULTI) {
+        size_t k = n - i < CLAIM_MULTI ? n - i : CLAIM_MULTI;
+        int rc = release_some(q, parents + i, k, now, message, out, nout, &cap, e);
+        if (rc)
+            return rc;
+    }
+    return (int)*nout;
+}

@@ -63,6 +63,7 @@ struct sq {
         *token_find, *token_list, *token_revoke, *crawl_save, *crawl_get, *crawl_expire;
     sqlite3_stmt *sc[24]; /* scraping sessions (sqlite_scrape.c), by SC_* index */
     sqlite3_stmt *ch[16]; /* chains and pipelines (sqlite_chain.c), by CH_* index */
+    sqlite3_stmt *release[CLAIM_MULTI + 1]; /* releasing the stages of k parents, made lazily */
     sqlite3_stmt *sy[16]; /* sessions' extract and sync stages (sqlite_sync.c), by SY_* index */
     /* metrics (sqlite_stats.c) */
     sqlite3_stmt *st_counts, *st_minute, *st_prune, *st_read, *st_series;
@@ -88,9 +89,20 @@ void sq_row_to_job(sqlite3_stmt *st, int c, struct job *j);
 /* Step a statement on the writer that returns no rows, then reset it. */
 int sq_step_done(struct sq *q, sqlite3_stmt *st, struct err *e, const char *what);
 
+/* One new event of a job, known without reading its row. */
+struct ev_row {
+    const char *id;
+    int64_t seq;
+    int attempt;
+};
+
 /* sqlite_jobs.c: the jobs domain, and its statements prepared at open. */
 extern const struct store_job_ops sq_jobs_ops;
 int sq_jobs_prepare(struct sq *q, struct err *e);
+/* Insert k (1..CLAIM_MULTI) events that share their time, transition and message (NULL: none)
+ * with one statement: no lookup of the jobs they belong to. */
+int sq_insert_events(struct sq *q, const struct ev_row *rows, size_t k, int64_t at,
+                     const char *from, const char *to, const char *message, struct err *e);
 
 /* sqlite_api.c: the batches, tokens and crawl domains. */
 int sq_batch_jobs(struct store *s, const struct batch_filter *f, bool writer, struct job **out,
@@ -167,6 +179,8 @@ int sq_chain_nodes(struct store *s, const struct chain_filter *f, struct chain_n
                    size_t *n, struct err *e);
 int sq_chain_count(struct store *s, const struct chain_filter *f, bool writer,
                    int64_t counts[JOB_STATUS_COUNT], struct err *e);
+int sq_chain_release(struct store *s, const char *const *parents, size_t n, int64_t now,
+                     const char *message, struct job **out, size_t *nout, struct err *e);
 int sq_join_arrive(struct store *s, const char *join_id, int delta, int64_t now, int *remaining,
                    struct err *e);
 int sq_pipeline_add(struct store *s, const struct pipeline *p, struct err *e);

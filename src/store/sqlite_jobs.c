@@ -9,28 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One new event of a job, known without reading its row. */
-struct ev_row {
-    const char *id;
-    int64_t seq;
-    int attempt;
-};
-
-/* Insert k (1..CLAIM_MULTI) events that share their time and transition, with one statement of
- * k rows: no lookup of the jobs they belong to. */
-static int insert_events(struct sq *q, const struct ev_row *rows, size_t k, int64_t at,
-                         const char *from, const char *to, struct err *e)
+/* Insert k (1..CLAIM_MULTI) events that share their time, transition and message (NULL: none),
+ * with one statement of k rows: no lookup of the jobs they belong to. */
+int sq_insert_events(struct sq *q, const struct ev_row *rows, size_t k, int64_t at,
+                     const char *from, const char *to, const char *message, struct err *e)
 {
     sqlite3_stmt *st = q->ev_rows[k];
     if (!st) {
         char sql[4096];
         size_t len = (size_t)snprintf(sql, sizeof sql,
                                       "INSERT INTO job_events (job_id, seq, attempt, at, "
-                                      "from_status, to_status) VALUES ");
+                                      "from_status, to_status, message) VALUES ");
         for (size_t r = 0; r < k; r++) {
-            int b = 4 + 3 * (int)r;
-            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?%d, ?%d, ?%d, ?1, ?2, ?3)",
-                                    r ? ", " : "", b, b + 1, b + 2);
+            int b = 5 + 3 * (int)r;
+            len +=
+                (size_t)snprintf(sql + len, sizeof sql - len, "%s(?%d, ?%d, ?%d, ?1, ?2, ?3, ?4)",
+                                 r ? ", " : "", b, b + 1, b + 2);
         }
         int rc = sq_prep(q->w, sql, &q->ev_rows[k], e);
         if (rc)
@@ -40,8 +34,9 @@ static int insert_events(struct sq *q, const struct ev_row *rows, size_t k, int6
     sqlite3_bind_int64(st, 1, at);
     sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
+    sq_bind_text(st, 4, message);
     for (size_t r = 0; r < k; r++) {
-        int b = 4 + 3 * (int)r;
+        int b = 5 + 3 * (int)r;
         sqlite3_bind_text(st, b, rows[r].id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, b + 1, rows[r].seq);
         sqlite3_bind_int(st, b + 2, rows[r].attempt);
@@ -327,13 +322,13 @@ static int claim_these(struct sq *q, const struct claim_req *r, const struct job
         k++;
         rows[nrows++] = (struct ev_row){jobs[i].id, jobs[i].event_seq + 1, jobs[i].attempt + 1};
         if (nrows == CLAIM_MULTI) {
-            ret = insert_events(q, rows, nrows, r->now, "pending", "processing", e);
+            ret = sq_insert_events(q, rows, nrows, r->now, "pending", "processing", NULL, e);
             nrows = 0;
         }
     }
     sqlite3_clear_bindings(up);
     if (!ret && nrows)
-        ret = insert_events(q, rows, nrows, r->now, "pending", "processing", e);
+        ret = sq_insert_events(q, rows, nrows, r->now, "pending", "processing", NULL, e);
     return ret ? ret : (int)k;
 }
 
@@ -567,7 +562,7 @@ static int sq_complete_many(struct store *s, const struct job_done *d, size_t n,
         rc = 0;
         goto undo;
     }
-    rc = insert_events(q, rows, changed, now, "processing", "completed", e);
+    rc = sq_insert_events(q, rows, changed, now, "processing", "completed", NULL, e);
     if (rc)
         goto undo;
     rc = sq_step_done(q, q->sp_release, e, "release savepoint");

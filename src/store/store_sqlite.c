@@ -392,6 +392,7 @@ static const struct store_chain_ops sq_chains = {
     .nodes = sq_chain_nodes,
     .count = sq_chain_count,
     .join_arrive = sq_join_arrive,
+    .release = sq_chain_release,
     .pipeline_add = sq_pipeline_add,
     .pipeline_get = sq_pipeline_get,
     .pipeline_list = sq_pipeline_list,
