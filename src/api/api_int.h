@@ -187,6 +187,7 @@ enum MHD_Result api_sessions_page_content(struct req *r);
 enum MHD_Result api_sessions_records(struct req *r);
 enum MHD_Result api_sessions_extract(struct req *r);
 enum MHD_Result api_sessions_changes(struct req *r);
+enum MHD_Result api_sessions_webhook_calls(struct req *r);
 /* The session whose id is the path's first parameter, of the caller's workspace; on failure the
  * reply has been sent and false is returned. */
 struct scrape_session;

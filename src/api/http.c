@@ -68,6 +68,7 @@ static const struct route routes_[] = {
     {"GET", "/v1/scraping-sessions/:id/pages/:page/content", api_sessions_page_content, 0},
     {"GET", "/v1/scraping-sessions/:id/records", api_sessions_records, 0},
     {"GET", "/v1/scraping-sessions/:id/changes", api_sessions_changes, 0},
+    {"GET", "/v1/scraping-sessions/:id/webhook-calls", api_sessions_webhook_calls, 0},
     {"POST", "/v1/scraping-sessions/:id/extract", api_sessions_extract, R_JSON},
     {"POST", "/v1/jobs", api_jobs_create, R_JSON | R_INLINE},
     {"GET", "/v1/jobs", api_jobs_list, 0},

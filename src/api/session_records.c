@@ -1,6 +1,7 @@
 /* A scraping session's records over HTTP: exported as they are read from the store (JSON Lines,
  * JSON or CSV, streamed), and the changes its last sync found. */
 #include "api/api_int.h"
+#include "store/webhook.h"
 
 #include "base/buf.h"
 #include "base/log.h"
@@ -321,5 +322,68 @@ enum MHD_Result api_sessions_changes(struct req *r)
     json_t *body = api_ok();
     json_object_set_new(body, "changes", arr);
     json_object_set_new(body, "nextCursor", next[0] ? json_string(next) : json_null());
+    return api_reply(r, 200, body);
+}
+
+/* ---- the webhook calls of its sync ---- */
+
+static json_t *call_json(const struct webhook_call *c)
+{
+    json_t *o = json_pack(
+        "{s:I, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:I, s:s*, s:s*, s:o, s:o}", "id",
+        (json_int_t)c->id, "job_id", c->job_id, "delivery_id", c->delivery_id, "webhook_url",
+        c->url, "status", webhook_call_status_name(c->status), "request_bytes",
+        (json_int_t)c->request_bytes, "request_sha256", c->request_sha256, "retry_count",
+        c->retry_count, "response_time_ms", (json_int_t)c->response_time_ms, "response_body",
+        c->response_body, "error_message", c->error, "created_at", api_time(c->created_at),
+        "completed_at", api_time(c->completed_at));
+    json_object_set_new(o, "response_status",
+                        c->response_status ? json_integer(c->response_status) : json_null());
+    json_object_set_new(o, "next_retry_at", api_time(c->next_retry_at));
+    return o;
+}
+
+enum MHD_Result api_sessions_webhook_calls(struct req *r)
+{
+    int64_t limit;
+    if (!api_query_int(r, "limit", 1, 1000, 100, &limit))
+        return MHD_YES;
+    const char *want = api_query(r, "status");
+    int status = want ? webhook_call_status_parse(want) : -1;
+    if (want && status < 0)
+        return api_reply_error(r, 400,
+                               "unknown status \"%s\" (expected pending, success, retrying or "
+                               "failed)",
+                               want);
+    const char *cursor = api_query(r, "cursor");
+    char *end = NULL;
+    int64_t after = cursor ? strtoll(cursor, &end, 10) : 0;
+    if (cursor && (!*cursor || *end || after < 0))
+        return api_reply_error(r, 400, "cursor must be a call id, as nextCursor gives");
+    struct scrape_session ss;
+    if (!api_own_session(r, &ss))
+        return MHD_YES;
+    struct webhook_call *calls = NULL;
+    size_t n = 0;
+    struct err e;
+    err_clear(&e);
+    int rc = 0;
+    if (ss.sync_job_id[0])
+        rc = store_webhook_list(engine_store(r->api->deps.eng), ss.sync_job_id, status, after,
+                                (size_t)limit, &calls, &n, &e);
+    scrape_session_release(&ss);
+    if (rc < 0) {
+        webhook_call_array_free(calls, n);
+        return api_reply_err(r, &e);
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, call_json(&calls[i]));
+    json_t *body = api_ok();
+    json_object_set_new(body, "webhook_calls", arr);
+    char next[32];
+    snprintf(next, sizeof next, "%lld", n ? (long long)calls[n - 1].id : 0LL);
+    json_object_set_new(body, "nextCursor", n == (size_t)limit ? json_string(next) : json_null());
+    webhook_call_array_free(calls, n);
     return api_reply(r, 200, body);
 }

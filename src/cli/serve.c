@@ -524,7 +524,7 @@ int cmd_serve(int argc, char **argv)
     const struct job_handler fetching[] = {runner.handler,
                                            {SCRAPE_TYPE, handler_scrape, &crawler},
                                            {SCRAPE_EXTRACT_TYPE, handler_scrape_extract, NULL},
-                                           {SCRAPE_SYNC_TYPE, handler_scrape_sync, NULL}};
+                                           {SCRAPE_SYNC_TYPE, handler_scrape_sync, &crawler}};
     if (crawl_workers > 0) {
         struct pool_opts po = {.workers = (int)crawl_workers, .batch = (size_t)batch};
         if (pool_start(eng, fetching, sizeof fetching / sizeof fetching[0], &po, &cpool, &e)) {

@@ -2,7 +2,7 @@
  * one record per origin (scheme://host:port) holding its politeness clock, its requests in
  * flight, its robots.txt and the transfers waiting for it. Redirects are followed here, hop by
  * hop, so every hop goes through the same checks as the first. */
-#include "fetch/fetch.h"
+#include "fetch/fetch_int.h"
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -22,84 +22,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define ORIGIN_BUCKETS       4096
-#define ORIGIN_KEY_MAX       300
-#define HEADERS_MAX          (64 * 1024)
-#define ROBOTS_FAIL_MS       60000 /* an unreachable robots.txt is asked again after this */
-#define PENALTY_MAX_MS       60000 /* longest slow-down after a 429 or 503 without Retry-After */
-#define RETRY_AFTER_MAX_MS   (3600 * 1000) /* a Retry-After is honoured up to an hour */
-#define ORIGIN_IDLE_SWEEP_MS 10000
-
-enum xstate { X_NEW, X_WAITING, X_RUNNING, X_DONE };
-
-struct origin;
-
-struct xfer {
-    struct fetcher *f;
-    const struct fetch_req *req;
-    struct fetch_result *res;
-    struct xfer *next;                /* in the submit queue or an origin's wait list */
-    struct xfer *run_prev, *run_next; /* in the running list while a hop runs */
-    enum xstate state;
-    char *url; /* the current hop */
-    char *path;
-    char origin[ORIGIN_KEY_MAX];
-    char *seen[16]; /* URLs of earlier hops, to find loops */
-    int nseen;
-    CURL *easy;
-    struct curl_slist *hdrs, *resolve;
-    struct buf raw_headers;
-    int64_t hop_start_ms;
-    bool got_byte, too_big, first_byte_timeout, cancelled, ssrf_blocked, not_html;
-    bool cross_origin; /* a redirect left the first origin: the caller's headers stay behind */
-    char ssrf_why[256];
-    char curl_err[CURL_ERROR_SIZE];
-    /* robots.txt fetches are transfers of the fetcher's own */
-    struct origin *robots_for;
-    /* the caller waits on cv until done */
-    pthread_cond_t cv;
-    bool done;
-};
-
-struct origin {
-    struct origin *next;
-    char key[ORIGIN_KEY_MAX];
-    int active;
-    int64_t next_at_ms; /* monotonic: the earliest start of the next request */
-    int64_t penalty_ms; /* slow-down after 429/503 */
-    struct robots *robots;
-    int64_t robots_until_ms; /* monotonic: trusted until */
-    bool robots_fetching;
-    int64_t robots_fail_until_ms;
-    enum fetch_kind robots_fail_kind;
-    bool robots_fail_retryable; /* a refused address or a bad certificate will not get better */
-    char robots_error[1024];
-    struct xfer *wait_head, *wait_tail;
-    int64_t last_used_ms;
-    int64_t reserved_ms;  /* monotonic: the last slot handed to a deferred transfer */
-    struct origin *wnext; /* in the fetcher's list of origins with waiting transfers */
-    bool in_wlist;
-};
-
-struct fetcher {
-    struct fetch_opts o;
-    char *user_agent, *robots_agent;
-    struct ssrf_policy *own_policy;
-    const struct ssrf_policy *policy;
-    struct curl_slist *resolve;
-    CURLM *multi;
-    pthread_t thread;
-    pthread_mutex_t lock; /* submit queue, stopping, stats, and every xfer's done flag */
-    struct xfer *submit_head, *submit_tail;
-    bool stopping;
-    struct fetch_stats stats;
-    struct origin *bucket[ORIGIN_BUCKETS];
-    size_t norigins;
-    struct origin *wlist; /* origins that may have waiting transfers */
-    struct xfer *running;
-    int64_t last_sweep_ms;
-};
-
 const char *fetch_kind_name(enum fetch_kind k)
 {
     static const char *const names[] = {
@@ -113,111 +35,6 @@ const char *fetch_kind_name(enum fetch_kind k)
 static int64_t now_ms(void)
 {
     return clock_mono_ms();
-}
-
-/* ---- origins ---- */
-
-static unsigned hash_key(const char *s)
-{
-    unsigned h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % ORIGIN_BUCKETS;
-}
-
-static struct origin *origin_get(struct fetcher *f, const char *key)
-{
-    struct origin **p = &f->bucket[hash_key(key)];
-    for (; *p; p = &(*p)->next)
-        if (strcmp((*p)->key, key) == 0)
-            return *p;
-    struct origin *o = xcalloc(1, sizeof *o);
-    snprintf(o->key, sizeof o->key, "%s", key);
-    o->last_used_ms = now_ms();
-    *p = o;
-    f->norigins++;
-    return o;
-}
-
-/* Forget origins nobody has used for a while (their robots.txt is stale by then anyway). */
-static void origins_sweep(struct fetcher *f)
-{
-    int64_t now = now_ms();
-    if (now - f->last_sweep_ms < ORIGIN_IDLE_SWEEP_MS)
-        return;
-    f->last_sweep_ms = now;
-    for (size_t i = 0; i < ORIGIN_BUCKETS; i++) {
-        for (struct origin **p = &f->bucket[i]; *p;) {
-            struct origin *o = *p;
-            if (o->active == 0 && !o->wait_head && !o->robots_fetching && !o->in_wlist &&
-                now - o->last_used_ms > f->o.robots_ttl_ms) {
-                *p = o->next;
-                robots_free(o->robots);
-                free(o);
-                f->norigins--;
-            } else {
-                p = &o->next;
-            }
-        }
-    }
-}
-
-static int64_t origin_delay(struct fetcher *f, struct origin *o)
-{
-    int64_t d = f->o.host_delay_ms;
-    int64_t cd = o->robots && !f->o.ignore_robots ? robots_crawl_delay_ms(o->robots) : -1;
-    if (cd > d)
-        d = cd;
-    return d;
-}
-
-static void wait_push(struct fetcher *f, struct origin *o, struct xfer *x, bool front)
-{
-    x->state = X_WAITING;
-    if (!o->in_wlist) {
-        o->in_wlist = true;
-        o->wnext = f->wlist;
-        f->wlist = o;
-    }
-    if (front) {
-        x->next = o->wait_head;
-        o->wait_head = x;
-        if (!o->wait_tail)
-            o->wait_tail = x;
-        return;
-    }
-    x->next = NULL;
-    if (o->wait_tail)
-        o->wait_tail->next = x;
-    else
-        o->wait_head = x;
-    o->wait_tail = x;
-}
-
-static struct xfer *wait_pop(struct origin *o)
-{
-    struct xfer *x = o->wait_head;
-    if (x) {
-        o->wait_head = x->next;
-        if (!o->wait_head)
-            o->wait_tail = NULL;
-        x->next = NULL;
-    }
-    return x;
-}
-
-/* ---- finishing ---- */
-
-static void set_error(struct xfer *x, enum fetch_kind k, bool retryable, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void set_error(struct xfer *x, enum fetch_kind k, bool retryable, const char *fmt, ...)
-{
-    x->res->kind = k;
-    x->res->retryable = retryable;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(x->res->error, sizeof x->res->error, fmt, ap);
-    va_end(ap);
 }
 
 static void hop_cleanup(struct xfer *x)
@@ -355,7 +172,7 @@ static bool launch(struct fetcher *f, struct xfer *x, struct origin *o)
 {
     CURL *c = curl_easy_init();
     if (!c) {
-        set_error(x, FETCH_PROTOCOL, true, "cannot start a transfer (out of memory)");
+        fetch_set_error(x, FETCH_PROTOCOL, true, "cannot start a transfer (out of memory)");
         return false;
     }
     x->easy = c;
@@ -396,10 +213,14 @@ static bool launch(struct fetcher *f, struct xfer *x, struct origin *o)
             x->hdrs = curl_slist_append(x->hdrs, *h);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
     }
+    if (x->req && x->req->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->req->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->req->body_len);
+    }
     if (curl_multi_add_handle(f->multi, c) != CURLM_OK) {
         curl_easy_cleanup(c);
         x->easy = NULL;
-        set_error(x, FETCH_PROTOCOL, true, "cannot start a transfer");
+        fetch_set_error(x, FETCH_PROTOCOL, true, "cannot start a transfer");
         return false;
     }
     x->state = X_RUNNING;
@@ -411,7 +232,7 @@ static bool launch(struct fetcher *f, struct xfer *x, struct origin *o)
     if (o) {
         o->active++;
         o->last_used_ms = x->hop_start_ms;
-        int64_t delay = origin_delay(f, o);
+        int64_t delay = fetch_origin_delay(f, o);
         if (x->req && x->req->host_delay_ms > delay)
             delay = x->req->host_delay_ms;
         o->next_at_ms = x->hop_start_ms + delay + o->penalty_ms;
@@ -450,13 +271,14 @@ static enum advance advance(struct fetcher *f, struct xfer *x, struct origin *o)
     int64_t now = now_ms();
     o->last_used_ms = now;
     if (x->req->cancel && atomic_load(x->req->cancel)) {
-        set_error(x, FETCH_CANCELLED, false, "cancelled");
+        fetch_set_error(x, FETCH_CANCELLED, false, "cancelled");
         finish(f, x);
         return ADV_FINISHED;
     }
-    if (!f->o.ignore_robots && !x->req->no_robots) {
+    if (!f->o.ignore_robots && !x->req->no_robots && !x->req->body) {
         if (o->robots_fail_until_ms > now) {
-            set_error(x, o->robots_fail_kind, o->robots_fail_retryable, "%s", o->robots_error);
+            fetch_set_error(x, o->robots_fail_kind, o->robots_fail_retryable, "%s",
+                            o->robots_error);
             finish(f, x);
             return ADV_FINISHED;
         }
@@ -466,8 +288,8 @@ static enum advance advance(struct fetcher *f, struct xfer *x, struct origin *o)
             return ADV_WAIT;
         }
         if (!robots_allowed(o->robots, x->path)) {
-            set_error(x, FETCH_ROBOTS, false, "robots: %s is disallowed by %s/robots.txt", x->url,
-                      o->key);
+            fetch_set_error(x, FETCH_ROBOTS, false, "robots: %s is disallowed by %s/robots.txt",
+                            x->url, o->key);
             finish(f, x);
             return ADV_FINISHED;
         }
@@ -479,13 +301,13 @@ static enum advance advance(struct fetcher *f, struct xfer *x, struct origin *o)
         if (wait > f->o.defer_after_ms && !x->req->no_defer) {
             /* each deferred transfer gets a slot of its own after the last one handed out, so
              * a queue of jobs for a slow site comes back one by one, not all at the next slot */
-            int64_t step = origin_delay(f, o) + o->penalty_ms;
+            int64_t step = fetch_origin_delay(f, o) + o->penalty_ms;
             int64_t slot = o->reserved_ms > o->next_at_ms ? o->reserved_ms + step : o->next_at_ms;
             o->reserved_ms = slot;
             wait = slot - now;
             x->res->defer_until_ms = clock_now_ms(&clock_real) + wait;
-            set_error(x, FETCH_DEFERRED, true, "deferred: %s asks to wait %lld ms", o->key,
-                      (long long)wait);
+            fetch_set_error(x, FETCH_DEFERRED, true, "deferred: %s asks to wait %lld ms", o->key,
+                            (long long)wait);
             finish(f, x);
             return ADV_FINISHED;
         }
@@ -504,7 +326,7 @@ static void begin_hop(struct fetcher *f, struct xfer *x)
     struct url_parts p;
     struct err e;
     if (url_split(x->url, &p, &e) != 0) {
-        set_error(x, FETCH_INVALID_URL, false, "invalid url: %s", e.msg);
+        fetch_set_error(x, FETCH_INVALID_URL, false, "invalid url: %s", e.msg);
         finish(f, x);
         return;
     }
@@ -526,8 +348,8 @@ static void begin_hop(struct fetcher *f, struct xfer *x)
     if (literal) {
         const char *why = ssrf_check(f->policy, (struct sockaddr *)&ss);
         if (why) {
-            set_error(x, FETCH_SSRF, false, "ssrf: blocked %s: the address is %s%s", x->url, why,
-                      x->res->redirects ? " (reached by a redirect)" : "");
+            fetch_set_error(x, FETCH_SSRF, false, "ssrf: blocked %s: the address is %s%s", x->url,
+                            why, x->res->redirects ? " (reached by a redirect)" : "");
             finish(f, x);
             return;
         }
@@ -538,18 +360,18 @@ static void begin_hop(struct fetcher *f, struct xfer *x)
             finish(f, x);
         return;
     }
-    struct origin *o = origin_get(f, x->origin);
+    struct origin *o = fetch_origin_get(f, x->origin);
     if (advance(f, x, o) == ADV_WAIT)
-        wait_push(f, o, x, false);
+        fetch_wait_push(f, o, x, false);
 }
 
 /* Let the waiting transfers of o go as far as they can, in order. */
 static void service_origin(struct fetcher *f, struct origin *o)
 {
     struct xfer *x;
-    while ((x = wait_pop(o)) != NULL) {
+    while ((x = fetch_wait_pop(o)) != NULL) {
         if (advance(f, x, o) == ADV_WAIT) {
-            wait_push(f, o, x, true);
+            fetch_wait_push(f, o, x, true);
             return;
         }
     }
@@ -557,136 +379,16 @@ static void service_origin(struct fetcher *f, struct origin *o)
 
 /* ---- a hop is over ---- */
 
-static void classify_curl(struct xfer *x, CURLcode cc)
-{
-    const char *detail = x->curl_err[0] ? x->curl_err : curl_easy_strerror(cc);
-    switch (cc) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-        set_error(x, FETCH_DNS, true, "dns: %s", detail);
-        break;
-    case CURLE_COULDNT_CONNECT:
-        if (x->ssrf_blocked)
-            set_error(x, FETCH_SSRF, false, "ssrf: blocked %s: %s%s", x->url, x->ssrf_why,
-                      x->res->redirects ? " (reached by a redirect)" : "");
-        else
-            set_error(x, FETCH_CONNECT, true, "connect: %s", detail);
-        break;
-    case CURLE_OPERATION_TIMEDOUT:
-        set_error(x, FETCH_TIMEOUT, true, "timeout: %s", detail);
-        break;
-    case CURLE_ABORTED_BY_CALLBACK:
-        if (x->cancelled)
-            set_error(x, FETCH_CANCELLED, false, "cancelled");
-        else
-            set_error(x, FETCH_TIMEOUT, true, "timeout: no response within %lld ms (first byte)",
-                      (long long)x->f->o.first_byte_timeout_ms);
-        break;
-    case CURLE_WRITE_ERROR:
-    case CURLE_FILESIZE_EXCEEDED:
-        if (x->not_html) {
-            char *ct = NULL;
-            curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
-            set_error(x, FETCH_NOT_HTML, false, "not_html: %s is %s, not HTML", x->url,
-                      ct ? ct : "of no declared type");
-        } else if (x->too_big || cc == CURLE_FILESIZE_EXCEEDED)
-            set_error(x, FETCH_TOO_LARGE, false,
-                      "too_large: the body is over %zu bytes (counted after decompression)",
-                      x->f->o.max_body);
-        else
-            set_error(x, FETCH_PROTOCOL, true, "protocol: %s", detail);
-        break;
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        set_error(x, FETCH_RESET, true, "reset: %s", detail);
-        break;
-    case CURLE_SSL_CONNECT_ERROR:
-        set_error(x, FETCH_TLS, true, "tls: %s", detail);
-        break;
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-        set_error(x, FETCH_TLS, false, "tls: %s", detail);
-        break;
-    case CURLE_BAD_CONTENT_ENCODING:
-    case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        set_error(x, FETCH_PROTOCOL, false, "protocol: %s", detail);
-        break;
-    case CURLE_URL_MALFORMAT:
-        set_error(x, FETCH_INVALID_URL, false, "invalid url: %s", detail);
-        break;
-    default:
-        set_error(x, FETCH_PROTOCOL, true, "fetch failed: %s", detail);
-        break;
-    }
-}
-
-static char *headers_json(const struct buf *raw)
-{
-    json_t *o = json_object();
-    const char *p = raw->data, *end = raw->data + raw->len;
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *le = eol ? eol : end;
-        const char *colon = memchr(p, ':', (size_t)(le - p));
-        if (colon && colon > p) {
-            char name[128];
-            size_t nl =
-                (size_t)(colon - p) < sizeof name - 1 ? (size_t)(colon - p) : sizeof name - 1;
-            for (size_t i = 0; i < nl; i++)
-                name[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
-            name[nl] = 0;
-            const char *v = colon + 1;
-            while (v < le && (*v == ' ' || *v == '\t'))
-                v++;
-            const char *ve = le;
-            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
-                ve--;
-            /* header values are bytes; keep what is valid UTF-8 */
-            json_t *val = json_stringn(v, (size_t)(ve - v));
-            if (!val)
-                val = json_string("(not UTF-8)");
-            json_t *old = json_object_get(o, name);
-            if (old && json_is_string(old)) {
-                char *joined = NULL;
-                if (asprintf(&joined, "%s, %s", json_string_value(old), json_string_value(val)) >
-                    0) {
-                    json_decref(val);
-                    val = json_string(joined);
-                    free(joined);
-                }
-            }
-            bool printable = nl > 0;
-            for (size_t i = 0; i < nl; i++)
-                printable = printable && name[i] > 0x20 && name[i] < 0x7f;
-            if (val && printable)
-                json_object_set_new(o, name, val);
-            else
-                json_decref(val);
-        }
-        p = eol ? eol + 1 : end;
-    }
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
-}
-
 static void hop_done(struct fetcher *f, struct xfer *x, CURLcode cc)
 {
-    struct origin *o = x->robots_for ? NULL : origin_get(f, x->origin);
+    struct origin *o = x->robots_for ? NULL : fetch_origin_get(f, x->origin);
     if (o && o->active > 0)
         o->active--;
     long status = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     x->res->http_status = (int)status;
     if (cc != CURLE_OK) {
-        classify_curl(x, cc);
+        fetch_classify_curl(x, cc);
         goto out;
     }
     char *ct = NULL;
@@ -694,7 +396,7 @@ static void hop_done(struct fetcher *f, struct xfer *x, CURLcode cc)
     free(x->res->content_type);
     x->res->content_type = xstrdup(ct);
     free(x->res->headers);
-    x->res->headers = headers_json(&x->raw_headers);
+    x->res->headers = fetch_headers_json(&x->raw_headers);
     curl_off_t ra = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &ra);
     if (status == 429 || status == 503) {
@@ -720,40 +422,40 @@ static void hop_done(struct fetcher *f, struct xfer *x, CURLcode cc)
         curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc);
         if (!loc) {
             /* curl gives no redirect URL for one it cannot use; say what the server sent */
-            set_error(x, FETCH_REDIRECTS, false, "redirects: %ld from %s without a usable Location",
-                      status, x->url);
+            fetch_set_error(x, FETCH_REDIRECTS, false,
+                            "redirects: %ld from %s without a usable Location", status, x->url);
             goto out;
         }
-        if (x->req && x->req->no_follow) {
+        if (x->req && (x->req->no_follow || x->req->body)) {
             char *to = NULL;
             struct err e2;
             if (url_resolve(x->url, loc, &to, &e2) != 0) {
-                set_error(x, FETCH_REDIRECTS, false,
-                          "redirects: %s redirects to an unusable URL: %s", x->url, e2.msg);
+                fetch_set_error(x, FETCH_REDIRECTS, false,
+                                "redirects: %s redirects to an unusable URL: %s", x->url, e2.msg);
                 goto out;
             }
             x->res->location = to;
-            set_error(x, FETCH_HTTP_STATUS, false, "redirect: %s answered %ld, to %s", x->url,
-                      status, to);
+            fetch_set_error(x, FETCH_HTTP_STATUS, false, "redirect: %s answered %ld, to %s", x->url,
+                            status, to);
             goto out;
         }
         int max = x->robots_for ? 5 : f->o.max_redirects;
         if (x->res->redirects >= max) {
-            set_error(x, FETCH_REDIRECTS, false, "redirects: more than %d redirects (last %s)", max,
-                      x->url);
+            fetch_set_error(x, FETCH_REDIRECTS, false,
+                            "redirects: more than %d redirects (last %s)", max, x->url);
             goto out;
         }
         char *next;
         struct err e;
         if (url_resolve(x->url, loc, &next, &e) != 0) {
-            set_error(x, FETCH_REDIRECTS, false, "redirects: %s redirects to an unusable URL: %s",
-                      x->url, e.msg);
+            fetch_set_error(x, FETCH_REDIRECTS, false,
+                            "redirects: %s redirects to an unusable URL: %s", x->url, e.msg);
             goto out;
         }
         for (int i = 0; i < x->nseen; i++) {
             if (strcmp(x->seen[i], next) == 0) {
-                set_error(x, FETCH_REDIRECTS, false, "redirects: a loop: %s redirects back to %s",
-                          x->url, next);
+                fetch_set_error(x, FETCH_REDIRECTS, false,
+                                "redirects: a loop: %s redirects back to %s", x->url, next);
                 free(next);
                 goto out;
             }
@@ -789,8 +491,8 @@ static void hop_done(struct fetcher *f, struct xfer *x, CURLcode cc)
                              : status == 503 ? " Service Unavailable"
                              : status == 504 ? " Gateway Timeout"
                                              : "";
-        set_error(x, FETCH_HTTP_STATUS, retry, "http_status: %s answered %ld%s", x->url, status,
-                  reason);
+        fetch_set_error(x, FETCH_HTTP_STATUS, retry, "http_status: %s answered %ld%s", x->url,
+                        status, reason);
     }
 out:
     if (x->res->kind != FETCH_OK)
@@ -881,14 +583,14 @@ static void cancel_all(struct fetcher *f)
     for (size_t i = 0; i < ORIGIN_BUCKETS; i++)
         for (struct origin *o = f->bucket[i]; o; o = o->next) {
             struct xfer *x;
-            while ((x = wait_pop(o)) != NULL) {
-                set_error(x, FETCH_CANCELLED, false, "cancelled: the fetcher is stopping");
+            while ((x = fetch_wait_pop(o)) != NULL) {
+                fetch_set_error(x, FETCH_CANCELLED, false, "cancelled: the fetcher is stopping");
                 finish(f, x);
             }
         }
     while (f->running) {
         struct xfer *x = f->running;
-        set_error(x, FETCH_CANCELLED, false, "cancelled: the fetcher is stopping");
+        fetch_set_error(x, FETCH_CANCELLED, false, "cancelled: the fetcher is stopping");
         finish(f, x);
     }
 }
@@ -907,7 +609,7 @@ static void *fetch_main(void *arg)
             next = x->next;
             x->next = NULL;
             if (stop) {
-                set_error(x, FETCH_CANCELLED, false, "cancelled: the fetcher is stopping");
+                fetch_set_error(x, FETCH_CANCELLED, false, "cancelled: the fetcher is stopping");
                 finish(f, x);
             } else {
                 begin_hop(f, x);
@@ -929,7 +631,7 @@ static void *fetch_main(void *arg)
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
             hop_done(f, x, m->data.result);
         }
-        origins_sweep(f);
+        fetch_origins_sweep(f);
         long tmo = -1;
         curl_multi_timeout(f->multi, &tmo);
         curl_multi_poll(f->multi, NULL, 0, (int)wait_timeout(f, tmo), NULL);

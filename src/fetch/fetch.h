@@ -87,6 +87,10 @@ struct fetch_req {
     bool html_only;        /* stop at the headers of a response that is not HTML */
     int64_t host_delay_ms; /* this origin's next request waits at least this long after this
                               one starts (on top of the fetcher's own delay) */
+    const void *body;      /* non-NULL: POST these body_len bytes (borrowed until fetch_run
+                              returns; the headers say their type). A POST is not subject to
+                              robots.txt and answers a redirect as it is (no_follow) */
+    size_t body_len;
 };
 
 struct fetch_result {

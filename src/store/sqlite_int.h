@@ -11,6 +11,7 @@
 #include "store/stats.h"
 #include "store/store.h"
 #include "store/token.h"
+#include "store/webhook.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -65,6 +66,7 @@ struct sq {
     sqlite3_stmt *ch[16]; /* chains and pipelines (sqlite_chain.c), by CH_* index */
     sqlite3_stmt *release[CLAIM_MULTI + 1]; /* releasing the stages of k parents, made lazily */
     sqlite3_stmt *sy[16]; /* sessions' extract and sync stages (sqlite_sync.c), by SY_* index */
+    sqlite3_stmt *wh[4];  /* webhook calls (sqlite_webhook.c), by WH_* index */
     /* metrics (sqlite_stats.c) */
     sqlite3_stmt *st_counts, *st_minute, *st_prune, *st_read, *st_series;
     int64_t st_pruned; /* the minute up to which job_minutes was last pruned */
@@ -98,6 +100,8 @@ struct ev_row {
 
 /* sqlite_jobs.c: the jobs domain, and its statements prepared at open. */
 extern const struct store_job_ops sq_jobs_ops;
+/* sqlite_webhook.c: the webhooks domain. */
+extern const struct store_webhook_ops sq_webhooks;
 int sq_jobs_prepare(struct sq *q, struct err *e);
 /* Insert k (1..CLAIM_MULTI) events that share their time, transition and message (NULL: none)
  * with one statement: no lookup of the jobs they belong to. */

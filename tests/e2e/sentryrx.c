@@ -43,6 +43,7 @@ static struct {
     enum mode mode;
     long long left;     /* requests the mode still applies to; -1: until changed */
     long long delay_ms; /* MODE_SLOW */
+    long long after;    /* requests still answered as in ok mode before the mode applies */
 } rx_ = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static const char *key_;    /* --key: the sentry_key envelopes must carry; NULL: any */
@@ -101,7 +102,10 @@ static int misbehave(struct conn *c, const struct req *r)
     rx_.requests++;
     enum mode m = rx_.mode;
     long long delay = rx_.delay_ms;
-    if (m != MODE_OK && rx_.left > 0 && --rx_.left == 0)
+    if (rx_.after > 0) {
+        rx_.after--;
+        m = MODE_OK;
+    } else if (m != MODE_OK && rx_.left > 0 && --rx_.left == 0)
         rx_.mode = MODE_OK;
     pthread_mutex_unlock(&rx_.mu);
     switch (m) {
@@ -334,6 +338,60 @@ static int route_hook(struct conn *c, struct req *r)
     return respond_json(c, r, json_pack("{s:b}", "ok", 1));
 }
 
+/* ---- POST /std-hook: Standard Webhooks ---- */
+
+/* "v1," + base64 of HMAC-SHA256(secret_, id "." ts "." body), as the Standard Webhooks spec says
+ * (the secret's bytes as given). */
+static void standard_signature(const char *id, const char *ts, const char *body, size_t len,
+                               char out[64])
+{
+    struct sb msg = {0};
+    sb_printf(&msg, "%s.%s.", id, ts);
+    sb_add(&msg, body, len);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdn = 0;
+    if (!HMAC(EVP_sha256(), secret_, (int)strlen(secret_), (const unsigned char *)msg.p, msg.len,
+              md, &mdn))
+        oom();
+    sb_release(&msg);
+    strcpy(out, "v1,");
+    EVP_EncodeBlock((unsigned char *)out + 3, md, (int)mdn);
+}
+
+static int route_std_hook(struct conn *c, struct req *r)
+{
+    int rc = misbehave(c, r);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    const char *id = header(r, "webhook-id"), *ts = header(r, "webhook-timestamp");
+    if (!id || !ts)
+        return refuse_json(c, r, 400, NULL, "missing webhook-id or webhook-timestamp");
+    long long t = strtoll(ts, NULL, 10);
+    if (llabs(t - (long long)time(NULL)) > 300)
+        return refuse_json(c, r, 400, NULL, "webhook-timestamp %s is not now", ts);
+    if (secret_) {
+        const char *sig = header(r, "webhook-signature");
+        char want[64];
+        standard_signature(id, ts, r->body, (size_t)r->body_len, want);
+        if (!sig)
+            return refuse_json(c, r, 401, NULL, "missing webhook-signature");
+        if (strlen(sig) != strlen(want) || CRYPTO_memcmp(sig, want, strlen(want)) != 0)
+            return refuse_json(c, r, 401, NULL, "webhook-signature does not match the body");
+    }
+    json_error_t je;
+    json_t *body = json_loadb(r->body, (size_t)r->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (!body)
+        return refuse_json(c, r, 400, NULL, "body is not json: %s", je.text);
+    char *d = text_dup_for_json(id);
+    /* "o" steals body */
+    json_t *rec = json_pack("{s:s,s:o}", "delivery", d, "body", body);
+    free(d);
+    pthread_mutex_lock(&rx_.mu);
+    json_array_append_new(rx_.hooks, rec);
+    pthread_mutex_unlock(&rx_.mu);
+    return respond_json(c, r, json_pack("{s:b}", "ok", 1));
+}
+
 /* ---- control ---- */
 
 static int route_received(struct conn *c, struct req *r)
@@ -388,16 +446,18 @@ static int route_control(struct conn *c, struct req *r)
     free(mode);
     if (m < 0)
         return refuse_json(c, r, 400, NULL, "bad query parameter mode: want ok, slow, 429 or 500");
-    long long n, delay;
+    long long n, delay, after;
     /* 429 and 500 default to the next request only; slow lasts until changed */
     long long def_n = m == MODE_429 || m == MODE_500 ? 1 : -1;
     if (query_num(c, r, "n", def_n, 1, MODE_N_MAX, &n) < 0 ||
-        query_num(c, r, "delay_ms", 1000, 0, DELAY_MS_MAX, &delay) < 0)
+        query_num(c, r, "delay_ms", 1000, 0, DELAY_MS_MAX, &delay) < 0 ||
+        query_num(c, r, "after", 0, 0, MODE_N_MAX, &after) < 0)
         return 0;
     pthread_mutex_lock(&rx_.mu);
     rx_.mode = (enum mode)m;
     rx_.left = m == MODE_OK ? -1 : n;
     rx_.delay_ms = delay;
+    rx_.after = after;
     pthread_mutex_unlock(&rx_.mu);
     return respond_json(c, r,
                         json_pack("{s:s,s:I,s:I}", "mode", mode_names_[m], "n", (json_int_t)n,
@@ -419,6 +479,9 @@ static int dispatch(struct conn *c, struct req *r)
     }
     if (strcmp(r->path, "/hook") == 0)
         return post ? route_hook(c, r)
+                    : refuse_json(c, r, 405, "Allow: POST\r\n", "method not allowed");
+    if (strcmp(r->path, "/std-hook") == 0)
+        return post ? route_std_hook(c, r)
                     : refuse_json(c, r, 405, "Allow: POST\r\n", "method not allowed");
     if (strcmp(r->path, "/received") == 0)
         return get ? route_received(c, r)
@@ -453,15 +516,20 @@ static const char usage_[] =
     "  POST /api/<digits>/envelope/  a Sentry envelope: 200 {\"id\":event_id}, 400 {\"detail\":why}\n"
     "                                when malformed; the event payload is kept\n"
     "  POST /hook                    an alert webhook: the JSON body and X-Trawl-Delivery are kept\n"
+    "  POST /std-hook                a Standard Webhooks delivery: webhook-id, webhook-timestamp\n"
+    "                                (within 5 minutes of now) and, with --secret, webhook-signature\n"
+    "                                (v1,base64 HMAC-SHA256(S, id.timestamp.body)) checked; the\n"
+    "                                body is kept with the webhook-id as its delivery\n"
     "  GET  /received                {\"events\":[payload + \"_envelope\" + \"_project\"...],\n"
     "                                 \"hooks\":[{\"delivery\",\"body\"}...], \"requests\":N}\n"
     "                                (N: POSTs to the two routes above, refused ones too, but not\n"
     "                                bodies past 8 MiB, which get 413 before any route)\n"
-    "  POST /control?mode=ok|slow|429|500&n=K&delay_ms=D\n"
+    "  POST /control?mode=ok|slow|429|500&n=K&delay_ms=D&after=A\n"
     "                                429/500: answer the next K (default 1) deliveries with that\n"
     "                                status (429 with Retry-After: 1), unrecorded, then ok again;\n"
     "                                slow: sleep D ms (default 1000) before each of the next K\n"
-    "                                (default: all) deliveries; ok: behave\n"
+    "                                (default: all) deliveries; ok: behave; the mode starts after\n"
+    "                                the next A (default 0) deliveries\n"
     "  POST /clear                   forget everything received and the request count\n"
     "SIGTERM or SIGINT ends it with status 0\n";
 

@@ -221,3 +221,139 @@ Test(stages, a_diff_sync_compares_with_the_last_sync_of_the_source, .timeout = 3
     json_decref(s);
     scr_teardown(&v);
 }
+
+#define HOOK_SECRET "whook-secret"
+
+static void rx_control(struct origin *rx, const char *query)
+{
+    struct resp r;
+    char path[160];
+    snprintf(path, sizeof path, "/control?%s", query);
+    e2e_http(&r, rx->base, "POST", path, NULL, "", 0, NULL);
+    OK_STATUS(r, 200);
+    e2e_resp_release(&r);
+}
+
+static json_t *job_of(struct env *v, const char *id)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/v1/jobs/%s", id);
+    struct resp r;
+    e2e_call(&r, &v->s, "GET", path, v->token, NULL);
+    OK_STATUS(r, 200);
+    json_t *j = json_incref(json_object_get(r.json, "job"));
+    e2e_resp_release(&r);
+    return j;
+}
+
+/* The receiver goes down after two deliveries: the sync fails with its attempts spent, and
+ * nothing before it runs again. Up again, the failed sync retried alone delivers from the third
+ * batch on: every record arrives exactly once (no webhook-id twice), each signed, and the shop is
+ * not asked for a single page. */
+Test(stages, a_failed_sync_delivers_again_alone, .timeout = 300)
+{
+    struct env v;
+    scr_setup(&v, 120);
+    struct origin rx;
+    e2e_sentry(&rx, 0, "unused-key", HOOK_SECRET);
+    rx_control(&rx, "mode=500&n=100000&after=2");
+    char url[160];
+    snprintf(url, sizeof url, "%s/std-hook", rx.base);
+    char id[64];
+    scr_start_session(&v,
+                      json_pack("{s:{s:s, s:{s:s, s:s, s:i}}}", "sync", "mode", "replace",
+                                "webhook", "url", url, "secret", HOOK_SECRET, "batch_size", 25),
+                      id);
+    json_t *s = scr_wait_session(&v, id, 180000);
+    cr_assert_str_eq(scr_str(s, "status"), "failed", "%s", json_dumps(s, 0));
+    json_t *in = stage_of(s, "ingest"), *ex = stage_of(s, "extract"), *sy = stage_of(s, "sync");
+    cr_assert_str_eq(scr_str(in, "status"), "completed");
+    cr_assert_str_eq(scr_str(ex, "status"), "completed");
+    cr_assert_str_eq(scr_str(sy, "status"), "failed", "%s", json_dumps(sy, 0));
+    char ingest_id[64], sync_id[64];
+    snprintf(ingest_id, sizeof ingest_id, "%s", scr_str(in, "job_id"));
+    snprintf(sync_id, sizeof sync_id, "%s", scr_str(sy, "job_id"));
+    json_t *sj = job_of(&v, sync_id);
+    cr_assert_str_eq(scr_str(sj, "status"), "failed");
+    json_int_t attempts = scr_num(sj, "max_attempts");
+    cr_assert_eq(scr_num(sj, "attempt"), attempts, "%s", json_dumps(sj, 0));
+    cr_assert(strstr(scr_str(sj, "error"), "webhook: batch 3"), "%s", scr_str(sj, "error"));
+    json_decref(sj);
+    /* the calls are tracked: two delivered, the third failed after every attempt */
+    char path[200];
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/webhook-calls", id);
+    struct resp r;
+    e2e_call(&r, &v.s, "GET", path, v.token, NULL);
+    OK_STATUS(r, 200);
+    json_t *calls = json_object_get(r.json, "webhook_calls");
+    cr_assert_eq(json_array_size(calls), 3, "%s", r.body);
+    cr_assert_str_eq(scr_str(json_array_get(calls, 0), "status"), "success");
+    cr_assert_str_eq(scr_str(json_array_get(calls, 1), "status"), "success");
+    json_t *third = json_array_get(calls, 2);
+    cr_assert_str_eq(scr_str(third, "status"), "failed", "%s", r.body);
+    cr_assert_eq(scr_num(third, "response_status"), 500);
+    cr_assert_eq(scr_num(third, "retry_count") + 1, attempts,
+                 "every attempt tried the third batch again: %s", r.body);
+    e2e_resp_release(&r);
+    json_decref(s);
+    long hits = all_hits(&v);
+
+    /* up again: the failed sync alone is retried, and the chain ends there */
+    rx_control(&rx, "mode=ok");
+    snprintf(path, sizeof path, "/v1/jobs/%s/retry", sync_id);
+    e2e_call(&r, &v.s, "POST", path, v.token, json_object());
+    OK_STATUS(r, 200);
+    e2e_resp_release(&r);
+    s = scr_wait_session(&v, id, 120000);
+    cr_assert_str_eq(scr_str(s, "status"), "completed", "%s", json_dumps(s, 0));
+    cr_assert_eq(all_hits(&v), hits, "a retried sync fetched pages");
+    json_t *ij = job_of(&v, ingest_id);
+    cr_assert_eq(scr_num(ij, "attempt"), 1, "the ingest ran again: %s", json_dumps(ij, 0));
+    json_decref(ij);
+    json_t *manifest = scr_shop_json(&v, "/__manifest");
+    size_t planted = json_array_size(json_object_get(manifest, "products"));
+    json_decref(manifest);
+    cr_assert_eq(scr_num(json_object_get(s, "sync"), "new"), (json_int_t)planted);
+
+    /* what the receiver has: each delivery once, every record once, in batches of at most 25 */
+    e2e_http(&r, rx.base, "GET", "/received", NULL, NULL, 0, NULL);
+    OK_STATUS(r, 200);
+    json_t *hooks = json_object_get(r.json, "hooks");
+    json_t *ids = json_object(), *keys = json_object();
+    size_t i;
+    json_t *h;
+    json_array_foreach(hooks, i, h)
+    {
+        const char *d = scr_str(h, "delivery");
+        cr_assert(strncmp(d, sync_id, strlen(sync_id)) == 0, "delivery id %s", d);
+        cr_assert_null(json_object_get(ids, d), "delivery %s arrived twice", d);
+        json_object_set_new(ids, d, json_true());
+        json_t *body = json_object_get(h, "body");
+        cr_assert_str_eq(scr_str(body, "session_id"), id);
+        json_t *recs = json_object_get(body, "records");
+        cr_assert_leq(json_array_size(recs), 25);
+        size_t k;
+        json_t *rec;
+        json_array_foreach(recs, k, rec)
+        {
+            const char *key = scr_str(rec, "key");
+            cr_assert_null(json_object_get(keys, key), "record %s delivered twice", key);
+            json_object_set_new(keys, key, json_true());
+            cr_assert(json_is_object(json_object_get(rec, "data")));
+        }
+    }
+    cr_assert_eq(json_object_size(keys), planted, "%zu of %zu records arrived",
+                 json_object_size(keys), planted);
+    cr_assert_eq(json_object_size(ids), (planted + 24) / 25);
+    json_decref(ids);
+    json_decref(keys);
+    e2e_resp_release(&r);
+    snprintf(path, sizeof path, "/v1/scraping-sessions/%s/webhook-calls?status=failed", id);
+    e2e_call(&r, &v.s, "GET", path, v.token, NULL);
+    OK_STATUS(r, 200);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "webhook_calls")), 0, "%s", r.body);
+    e2e_resp_release(&r);
+    json_decref(s);
+    e2e_origin_stop(&rx);
+    scr_teardown(&v);
+}
