@@ -1,0 +1,112 @@
+/* Webhook deliveries: the Standard Webhooks signature against the spec's published example and a
+ * vector made with Python's hmac module (an implementation that is not ours), and the store's
+ * record of calls (an attempt again is the same row, one retry more; the answer; the list by
+ * status). */
+#include "handlers/webhook.h"
+#include "store/webhook.h"
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+Test(webhook, signature_matches_the_standard_webhooks_example)
+{
+    /* the example of the Standard Webhooks spec: a whsec_ secret is base64 */
+    const char *body = "{\"test\": 2432232314}";
+    char sig[WEBHOOK_SIGNATURE_MAX];
+    webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                 1614265330, body, strlen(body), sig);
+    cr_assert_str_eq(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+}
+
+Test(webhook, a_plain_secret_is_its_bytes)
+{
+    char sig[WEBHOOK_SIGNATURE_MAX];
+    /* python3: base64.b64encode(hmac.new(b"plain-secret", b"id1.5.{}", sha256).digest()) */
+    webhook_sign("plain-secret", "id1", 5, "{}", 2, sig);
+    cr_assert_str_eq(sig, "v1,eDujoZa7H3oK9Ymv4btTPJhd3epPir7ojrM2e7osCo8=");
+    char other[WEBHOOK_SIGNATURE_MAX];
+    webhook_sign("plain-secret", "id1", 6, "{}", 2, other);
+    cr_assert_str_neq(sig, other, "the timestamp is signed");
+    webhook_sign("plain-secret", "id2", 5, "{}", 2, other);
+    cr_assert_str_neq(sig, other, "the id is signed");
+}
+
+struct call_args {
+    struct webhook_call *c;
+    int64_t now;
+    bool end;
+};
+
+static int call_fn(struct store *s, void *arg, struct err *e)
+{
+    struct call_args *a = arg;
+    return a->end ? store_webhook_end(s, a->c, a->now, e)
+                  : store_webhook_begin(s, a->c, a->now, &a->c->id, e);
+}
+
+static void exec_call(struct engine *eng, struct webhook_call *c, int64_t now, bool end)
+{
+    struct call_args a = {c, now, end};
+    struct err e;
+    err_clear(&e);
+    cr_assert_eq(engine_exec(eng, call_fn, &a, &e), 0, "%s", e.msg);
+}
+
+Test(webhook, an_attempt_again_is_the_same_call)
+{
+    struct engine *eng = tu_engine(NULL, NULL);
+    struct store *s = engine_store(eng);
+    struct webhook_call c = {
+        .job_id = "job-1",
+        .job_type = "scrape_sync",
+        .url = "http://127.0.0.1:9/hook",
+        .delivery_id = "job-1.1",
+        .request_sha256 = "ab",
+        .request_bytes = 2,
+    };
+    exec_call(eng, &c, 1000, false);
+    int64_t first = c.id;
+    c.status = WEBHOOK_RETRYING;
+    c.response_status = 500;
+    c.error = "http_status: 500";
+    exec_call(eng, &c, 1100, true);
+    c.id = 0;
+    exec_call(eng, &c, 2000, false);
+    cr_assert_eq(c.id, first, "the same delivery is the same row");
+    c.status = WEBHOOK_SUCCESS;
+    c.response_status = 204;
+    c.error = NULL;
+    exec_call(eng, &c, 2100, true);
+    /* another delivery of the job */
+    struct webhook_call d = c;
+    d.id = 0;
+    d.delivery_id = "job-1.2";
+    exec_call(eng, &d, 3000, false);
+    cr_assert_neq(d.id, first);
+
+    struct webhook_call *rows;
+    size_t n;
+    struct err e;
+    err_clear(&e);
+    cr_assert_eq(store_webhook_list(s, "job-1", -1, 0, 10, &rows, &n, &e), 2, "%s", e.msg);
+    cr_assert_str_eq(rows[0].delivery_id, "job-1.1");
+    cr_assert_eq(rows[0].status, WEBHOOK_SUCCESS);
+    cr_assert_eq(rows[0].retry_count, 1);
+    cr_assert_eq(rows[0].response_status, 204);
+    cr_assert_null(rows[0].error, "a success clears the last error");
+    cr_assert_eq(rows[0].completed_at, 2100);
+    cr_assert_eq(rows[1].status, WEBHOOK_PENDING);
+    cr_assert_eq(rows[1].completed_at, 0);
+    webhook_call_array_free(rows, n);
+    cr_assert_eq(store_webhook_list(s, "job-1", WEBHOOK_PENDING, 0, 10, &rows, &n, &e), 1);
+    cr_assert_str_eq(rows[0].delivery_id, "job-1.2");
+    webhook_call_array_free(rows, n);
+    cr_assert_eq(store_webhook_list(s, "job-2", -1, 0, 10, &rows, &n, &e), 0);
+    webhook_call_array_free(rows, n);
+    /* an answer for a call that is not there */
+    struct webhook_call ghost = {.id = 999, .status = WEBHOOK_FAILED};
+    struct call_args a = {&ghost, 1, true};
+    cr_assert_eq(engine_exec(eng, call_fn, &a, &e), TRAWL_ENOTFOUND);
+    engine_close(eng);
+}
