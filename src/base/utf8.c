@@ -3,6 +3,7 @@
 
 #include "base/xalloc.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* Length of the well-formed sequence at s (at most n bytes), or 0 when there is none. */
@@ -40,10 +41,29 @@ static size_t seq_len(const unsigned char *s, size_t n)
     return len;
 }
 
+/* The length of the run of ASCII bytes at the start of p (n bytes): most of a page is ASCII, and
+ * eight bytes at a time with no high bit set need no decoding. */
+static size_t ascii_run(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & 0x8080808080808080ULL)
+            break;
+    }
+    while (i < n && p[i] < 0x80)
+        i++;
+    return i;
+}
+
 bool utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
+        i += ascii_run(p + i, n - i);
+        if (i == n)
+            break;
         size_t l = seq_len(p + i, n - i);
         if (!l)
             return false;
@@ -58,6 +78,12 @@ char *utf8_sanitize(const char *s, size_t n, size_t *out_len)
     char *out = xmalloc(n * 3 + 1);
     size_t o = 0;
     for (size_t i = 0; i < n;) {
+        size_t a = ascii_run(p + i, n - i);
+        memcpy(out + o, p + i, a);
+        o += a;
+        i += a;
+        if (i == n)
+            break;
         size_t l = seq_len(p + i, n - i);
         if (l) {
             memcpy(out + o, p + i, l);
