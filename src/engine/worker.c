@@ -68,6 +68,7 @@ struct pool {
     /* once mode (pool_opts.once) */
     bool once, claims_over, interrupted;
     size_t limit;
+    uint64_t removed;       /* jobs that left the held set, ever */
     pthread_cond_t cv_done; /* claims are over and nothing is held, or pool_interrupt */
 };
 
@@ -124,6 +125,7 @@ static void held_remove(struct pool *p, struct job_ctx *c)
         return;
     p->held[i] = p->held[--p->nheld];
     p->held[i]->slot = i;
+    p->removed++;
     pthread_cond_signal(&p->cv_low);
     if (p->claims_over && p->nheld == 0)
         pthread_cond_broadcast(&p->cv_done);
@@ -509,6 +511,7 @@ static void *dispatcher_main(void *arg)
         /* once mode: an empty claim ends the claims only if no job was held during it, since a
          * job that ends may release the stages after it */
         size_t held_before = p->nheld;
+        uint64_t removed_before = p->removed;
         pthread_mutex_unlock(&p->lock);
 
         uint64_t seq = engine_available_seq(p->eng);
@@ -571,7 +574,7 @@ static void *dispatcher_main(void *arg)
         if (p->once && n == 0) {
             /* nothing due now: look again when a held job ends, or after poll_ms for jobs that
              * other processes enqueue or give back */
-            if (!p->stopping)
+            if (!p->stopping && p->removed == removed_before)
                 timed_wait(&p->cv_low, &p->lock, p->poll_ms);
             pthread_mutex_unlock(&p->lock);
             continue;
