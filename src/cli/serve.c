@@ -95,13 +95,60 @@ static void usage(FILE *f)
     fputs(setup_usage_alerts, f);
 }
 
+struct serve_opts {
+    int64_t workers, crawl_workers, batch, sweep, event_buffer, retention;
+    struct api_opts api;
+};
+
+static bool serve_take(void *ctx, int c, const char *arg)
+{
+    struct serve_opts *o = ctx;
+    int64_t v;
+    switch (c) {
+    case OPT_WORKERS:
+        return cli_int("--workers", arg, 0, 1024, &o->workers);
+    case OPT_CRAWL_WORKERS:
+        return cli_int("--crawl-workers", arg, 0, 4096, &o->crawl_workers);
+    case OPT_BATCH:
+        return cli_int("--batch", arg, 1, 100000, &o->batch);
+    case OPT_SWEEP:
+        return cli_int("--sweep", arg, 10, 3600000, &o->sweep);
+    case OPT_LISTEN:
+        o->api.listen = arg;
+        return true;
+    case OPT_NO_AUTH:
+        o->api.no_auth = true;
+        return true;
+    case OPT_BODY_MAX:
+        if (!cli_int("--body-max", arg, 1024, 1 << 30, &v))
+            return false;
+        o->api.body_max = (size_t)v;
+        return true;
+    case OPT_HEADER_TIMEOUT:
+        if (!cli_int("--header-timeout", arg, 1, 3600, &v))
+            return false;
+        o->api.header_timeout_s = (unsigned)v;
+        return true;
+    case OPT_EVENT_BUFFER:
+        return cli_int("--event-buffer", arg, 16, 16 * 1024 * 1024, &o->event_buffer);
+    case OPT_MAX_WAITS:
+        if (!cli_int("--max-waits", arg, 1, 100000, &v))
+            return false;
+        o->api.waits_max = (unsigned)v;
+        return true;
+    case OPT_RETENTION:
+        return cli_int("--body-retention", arg, 0, INT64_MAX / 4, &o->retention);
+    default:
+        return false;
+    }
+}
+
 int cmd_serve(int argc, char **argv)
 {
     static const struct option own[] = {
         {"workers", required_argument, 0, OPT_WORKERS},
         {"batch", required_argument, 0, OPT_BATCH},
         {"sweep", required_argument, 0, OPT_SWEEP},
-        {"help", no_argument, 0, 'h'},
         {"listen", required_argument, 0, OPT_LISTEN},
         {"no-auth", no_argument, 0, OPT_NO_AUTH},
         {"body-max", required_argument, 0, OPT_BODY_MAX},
@@ -112,85 +159,21 @@ int cmd_serve(int argc, char **argv)
         {"max-waits", required_argument, 0, OPT_MAX_WAITS},
         {0, 0, 0, 0},
     };
-    struct option *longs = setup_longopts(own);
     struct setup su;
     setup_init(&su, argc);
-    int64_t workers = 4, crawl_workers = 64, batch = 256, sweep = 2000, v;
-    int64_t event_buffer = 16384;
-    int64_t retention = 0;
-    struct api_opts ao = {0};
-    int c, rc = 2;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int taken = setup_option(&su, c, optarg);
-        if (taken < 0)
-            goto out;
-        if (taken)
-            continue;
-        switch (c) {
-        case OPT_WORKERS:
-            if (!cli_int("--workers", optarg, 0, 1024, &workers))
-                goto out;
-            break;
-        case OPT_CRAWL_WORKERS:
-            if (!cli_int("--crawl-workers", optarg, 0, 4096, &crawl_workers))
-                goto out;
-            break;
-        case OPT_BATCH:
-            if (!cli_int("--batch", optarg, 1, 100000, &batch))
-                goto out;
-            break;
-        case OPT_SWEEP:
-            if (!cli_int("--sweep", optarg, 10, 3600000, &sweep))
-                goto out;
-            break;
-        case OPT_LISTEN:
-            ao.listen = optarg;
-            break;
-        case OPT_NO_AUTH:
-            ao.no_auth = true;
-            break;
-        case OPT_BODY_MAX:
-            if (!cli_int("--body-max", optarg, 1024, 1 << 30, &v))
-                goto out;
-            ao.body_max = (size_t)v;
-            break;
-        case OPT_HEADER_TIMEOUT:
-            if (!cli_int("--header-timeout", optarg, 1, 3600, &v))
-                goto out;
-            ao.header_timeout_s = (unsigned)v;
-            break;
-        case OPT_EVENT_BUFFER:
-            if (!cli_int("--event-buffer", optarg, 16, 16 * 1024 * 1024, &event_buffer))
-                goto out;
-            break;
-        case OPT_MAX_WAITS:
-            if (!cli_int("--max-waits", optarg, 1, 100000, &v))
-                goto out;
-            ao.waits_max = (unsigned)v;
-            break;
-        case OPT_RETENTION:
-            if (!cli_int("--body-retention", optarg, 0, INT64_MAX / 4, &retention))
-                goto out;
-            break;
-        case 'h':
-            usage(stdout);
-            rc = 0;
-            goto out;
-        default:
-            usage(stderr);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "trawl serve: unexpected argument '%s'\n", argv[optind]);
+    struct serve_opts o = {
+        .workers = 4, .crawl_workers = 64, .batch = 256, .sweep = 2000, .event_buffer = 16384};
+    int rc = setup_parse(&su, argc, argv, own, usage, serve_take, &o);
+    if (rc >= 0)
         goto out;
-    }
+    const struct api_opts ao = o.api;
+    int64_t workers = o.workers, crawl_workers = o.crawl_workers, batch = o.batch;
+    int64_t retention = o.retention;
     if (!su.db)
         su.db = cli_default_db();
 
     setup_signals();
-    if ((rc = setup_open(&su, "serve", (size_t)event_buffer)) != 0)
+    if ((rc = setup_open(&su, "serve", (size_t)o.event_buffer)) != 0)
         goto out;
     rc = 1;
     struct engine *eng = su.eng;
@@ -218,7 +201,7 @@ int cmd_serve(int argc, char **argv)
             goto stop;
         }
     }
-    mon = monitor_start(eng, sweep);
+    mon = monitor_start(eng, o.sweep);
     obs = obs_new(&(struct obs_sources){
         .eng = eng, .fetcher = su.fetcher, .breakers = su.breakers, .events = su.bus});
     struct api_deps deps = {.eng = eng,
@@ -287,6 +270,5 @@ stop:;
     rc = ret;
 out:
     setup_release(&su);
-    free(longs);
     return rc;
 }

@@ -137,15 +137,45 @@ void setup_release(struct setup *s)
     memset(s, 0, sizeof *s);
 }
 
-struct option *setup_longopts(const struct option *own)
+/* own followed by the shared options and --help; free() it */
+static struct option *longopts(const struct option *own)
 {
+    static const struct option help = {"help", no_argument, 0, 'h'};
     size_t n = 0, m = sizeof shared_ / sizeof shared_[0];
     while (own[n].name)
         n++;
-    struct option *all = xcalloc(n + m + 1, sizeof *all);
+    struct option *all = xcalloc(n + m + 2, sizeof *all);
     memcpy(all, own, n * sizeof *own);
     memcpy(all + n, shared_, m * sizeof *shared_);
+    all[n + m] = help;
     return all;
+}
+
+static int shared_option(struct setup *s, int c, const char *arg);
+
+int setup_parse(struct setup *s, int argc, char **argv, const struct option *own,
+                void (*usage)(FILE *f), setup_take_fn take, void *ctx)
+{
+    struct option *longs = longopts(own);
+    int c, rc = -1;
+    optind = 1;
+    while (rc < 0 && (c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            rc = 0;
+        } else if (c == '?' || c == ':') {
+            usage(stderr);
+            rc = 2;
+        } else if (c >= SETUP_OPT_FIRST ? shared_option(s, c, optarg) < 0 : !take(ctx, c, optarg)) {
+            rc = 2;
+        }
+    }
+    if (rc < 0 && optind < argc) {
+        fprintf(stderr, "trawl %s: unexpected argument '%s'\n", argv[0], argv[optind]);
+        rc = 2;
+    }
+    free(longs);
+    return rc;
 }
 
 static bool set_level(const char *v)
@@ -167,7 +197,7 @@ static bool set_level(const char *v)
 /* A number option into an int64_t; -1 when bad. */
 #define NUM(opt, lo, hi, dst) (cli_int((opt), arg, (lo), (hi), (dst)) ? 1 : -1)
 
-int setup_option(struct setup *s, int c, const char *arg)
+static int shared_option(struct setup *s, int c, const char *arg)
 {
     struct err e;
     int64_t v;

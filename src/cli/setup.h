@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* The usage lines of the shared options: the general ones, then the sections "alerts:" and
  * "fetching:". */
@@ -52,13 +53,16 @@ void setup_init(struct setup *s, int argc);
  * the engine). Accepts a setup never opened. */
 void setup_release(struct setup *s);
 
-/* own (ended by a zero entry) followed by the shared options, for getopt_long; free() it. The
- * shared options' values are at least SETUP_OPT_FIRST, so a command's own stay below. */
+/* A command's own option c (the val of its struct option) with its argument (NULL when it takes
+ * none): false when the value is bad, with the message printed. */
+typedef bool (*setup_take_fn)(void *ctx, int c, const char *arg);
+/* Parse argv (argv[0] the command): the shared options into s, the command's own (own, ended by
+ * a zero entry, with vals below SETUP_OPT_FIRST) through take(ctx, ...); --help prints usage to
+ * stdout, bad usage prints it to stderr. Returns -1 to go on, else the exit status (0 after
+ * --help, 2 for bad usage). */
 #define SETUP_OPT_FIRST 1024
-struct option *setup_longopts(const struct option *own);
-/* Take a shared option c (as getopt_long returned it) with its argument: 1 when taken, 0 when c
- * is not a shared option, -1 when the value is bad (the message is printed). */
-int setup_option(struct setup *s, int c, const char *arg);
+int setup_parse(struct setup *s, int argc, char **argv, const struct option *own,
+                void (*usage)(FILE *f), setup_take_fn take, void *ctx);
 
 /* Open the engine on s->db with the --type settings, then breakers, live events (when
  * event_capacity > 0), the fetcher and the alerter. Returns 0, or the exit status with the

@@ -131,6 +131,36 @@ static void print_summary(const struct pool_stats *st, enum stop_reason why, dou
     printf(" (%.1f s)%s\n", secs, notes[why]);
 }
 
+struct work_opts {
+    bool once, json;
+    const char *types;
+    int64_t limit, max_s, concurrency;
+};
+
+static bool work_take(void *ctx, int c, const char *arg)
+{
+    struct work_opts *o = ctx;
+    switch (c) {
+    case OPT_ONCE:
+        o->once = true;
+        return true;
+    case OPT_TYPES:
+        o->types = arg;
+        return true;
+    case OPT_LIMIT:
+        return cli_int("--limit", arg, 1, 10000000, &o->limit);
+    case OPT_MAX_SECONDS:
+        return cli_int("--max-seconds", arg, 1, 7 * 86400, &o->max_s);
+    case OPT_CONCURRENCY:
+        return cli_int("--concurrency", arg, 1, 1024, &o->concurrency);
+    case OPT_JSON:
+        o->json = true;
+        return true;
+    default:
+        return false;
+    }
+}
+
 int cmd_work(int argc, char **argv)
 {
     static const struct option own[] = {
@@ -140,66 +170,23 @@ int cmd_work(int argc, char **argv)
         {"max-seconds", required_argument, 0, OPT_MAX_SECONDS},
         {"concurrency", required_argument, 0, OPT_CONCURRENCY},
         {"json", no_argument, 0, OPT_JSON},
-        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    struct option *longs = setup_longopts(own);
     struct setup su;
     setup_init(&su, argc);
-    bool once = false, json = false;
-    const char *types = NULL;
-    int64_t limit = 100, max_s = 0, concurrency = 4;
-    int c, rc = 2;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        int taken = setup_option(&su, c, optarg);
-        if (taken < 0)
-            goto out;
-        if (taken)
-            continue;
-        switch (c) {
-        case OPT_ONCE:
-            once = true;
-            break;
-        case OPT_TYPES:
-            types = optarg;
-            break;
-        case OPT_LIMIT:
-            if (!cli_int("--limit", optarg, 1, 10000000, &limit))
-                goto out;
-            break;
-        case OPT_MAX_SECONDS:
-            if (!cli_int("--max-seconds", optarg, 1, 7 * 86400, &max_s))
-                goto out;
-            break;
-        case OPT_CONCURRENCY:
-            if (!cli_int("--concurrency", optarg, 1, 1024, &concurrency))
-                goto out;
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            rc = 0;
-            goto out;
-        default:
-            usage(stderr);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "trawl work: unexpected argument '%s'\n", argv[optind]);
+    struct work_opts o = {.limit = 100, .concurrency = 4};
+    int rc = setup_parse(&su, argc, argv, own, usage, work_take, &o);
+    if (rc >= 0)
         goto out;
-    }
-    if (!once) {
+    rc = 2;
+    if (!o.once) {
         fprintf(stderr, "trawl work: only --once is supported: it runs the jobs due now and "
                         "exits; trawl serve is the worker that keeps running\n");
         goto out;
     }
     struct job_handler h[ENGINE_CLAIM_TYPES_MAX];
     int nh = (int)setup_handlers(NULL, SETUP_POOL_ANY, h);
-    if (types && (nh = pick_types(types, h, (size_t)nh)) < 0)
+    if (o.types && (nh = pick_types(o.types, h, (size_t)nh)) < 0)
         goto out;
     if (!su.db) {
         const char *env = getenv("TRAWL_DB");
@@ -236,18 +223,18 @@ int cmd_work(int argc, char **argv)
     struct job_handler all[ENGINE_CLAIM_TYPES_MAX];
     for (int i = 0; i < nh; i++)
         setup_handler(&su, h[i].type, &all[i]);
-    struct pool_opts po = {.workers = (int)concurrency,
-                           .batch = (size_t)(limit < 256 ? limit : 256),
+    struct pool_opts po = {.workers = (int)o.concurrency,
+                           .batch = (size_t)(o.limit < 256 ? o.limit : 256),
                            .name = "work",
                            .once = true,
-                           .limit = (size_t)limit};
+                           .limit = (size_t)o.limit};
     struct pool *pool;
     if (pool_start(su.eng, all, (size_t)nh, &po, &pool, &e)) {
         fprintf(stderr, "trawl work: %s\n", e.msg);
         goto out;
     }
     setup_on_signal(interrupt, pool);
-    bool done = pool_wait(pool, max_s > 0 ? max_s * 1000 : -1);
+    bool done = pool_wait(pool, o.max_s > 0 ? o.max_s * 1000 : -1);
     /* from here the signal thread must not reach the pool, which pool_finish frees */
     setup_on_signal(NULL, NULL);
     bool signalled = !done && setup_wait_signal(0);
@@ -257,7 +244,7 @@ int cmd_work(int argc, char **argv)
                            : done           ? STOP_DONE
                            : signalled      ? STOP_SIGNAL
                                             : STOP_TIME;
-    print_summary(&st, why, (double)(clock_mono_ms() - t0) / 1000.0, json);
+    print_summary(&st, why, (double)(clock_mono_ms() - t0) / 1000.0, o.json);
     fflush(stdout);
     bool bad = st.ended[JOB_RETRYING] || st.ended[JOB_FAILED] || st.unrecorded || st.claims_failed;
     rc = bad ? 1 : 0;
@@ -267,6 +254,5 @@ int cmd_work(int argc, char **argv)
     }
 out:
     setup_release(&su);
-    free(longs);
     return rc;
 }

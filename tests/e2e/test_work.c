@@ -10,13 +10,9 @@
 #include "store/store.h"
 
 #include <criterion/criterion.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 static struct engine *open_db(const char *path)
 {
@@ -94,31 +90,12 @@ Test(work, failures_make_exit_status_1)
 
 static pid_t start_work(const char *db, const char *out, const char *err, const char *const *args)
 {
-    const char *argv[32] = {e2e_trawl(), "work", "--once", "--db", db};
-    int k = 5;
+    const char *argv[32] = {"work", "--once", "--db", db};
+    int k = 4;
     for (; *args && k < 30; args++)
         argv[k++] = *args;
     argv[k] = NULL;
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void slurp(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
+    return e2e_start(argv, out, err);
 }
 
 /* One claim and one completion in the job's history, in attempt 1. */
@@ -172,16 +149,14 @@ Test(work, beside_serve_every_job_runs_exactly_once, .timeout = 120)
                           "--json",  "--type", "sleep.lease_ms=600", NULL};
     pid_t w1 = start_work(db, out1, err1, args);
     pid_t w2 = start_work(db, out2, err2, args);
-    int st1, st2;
-    cr_assert_eq(waitpid(w1, &st1, 0), w1);
-    cr_assert_eq(waitpid(w2, &st2, 0), w2);
+    int st1 = e2e_reap(w1), st2 = e2e_reap(w2);
     char o1[4096], o2[4096], e1[16384], e2[16384];
-    slurp(out1, o1, sizeof o1);
-    slurp(out2, o2, sizeof o2);
-    slurp(err1, e1, sizeof e1);
-    slurp(err2, e2, sizeof e2);
-    cr_assert(WIFEXITED(st1) && WEXITSTATUS(st1) == 0, "work 1: status %d: %s %s", st1, o1, e1);
-    cr_assert(WIFEXITED(st2) && WEXITSTATUS(st2) == 0, "work 2: status %d: %s %s", st2, o2, e2);
+    e2e_read_tail(out1, o1, sizeof o1);
+    e2e_read_tail(out2, o2, sizeof o2);
+    e2e_read_tail(err1, e1, sizeof e1);
+    e2e_read_tail(err2, e2, sizeof e2);
+    cr_assert_eq(st1, 0, "work 1: status %d: %s %s", st1, o1, e1);
+    cr_assert_eq(st2, 0, "work 2: status %d: %s %s", st2, o2, e2);
     json_error_t je;
     json_t *j1 = json_loads(o1, 0, &je), *j2 = json_loads(o2, 0, &je);
     cr_assert(j1 && j2, "summaries: %s / %s", o1, o2);

@@ -176,6 +176,17 @@ static int wait_exit(pid_t pid, int ms, int *status)
     return -1;
 }
 
+/* Wait up to 5 s for a worker to start the job. */
+static void wait_processing(struct engine *eng, const char *id)
+{
+    enum job_status s = JOB_PENDING;
+    for (int t = 0; t < 5000 && s != JOB_PROCESSING; t += 20) {
+        clock_sleep_ms(20);
+        s = tu_status(eng, id);
+    }
+    cr_assert_eq(s, JOB_PROCESSING);
+}
+
 /* The first SIGTERM: stop, let the grace period pass, give the running job back. */
 Test(cli, serve_stops_gracefully_and_gives_jobs_back)
 {
@@ -186,12 +197,7 @@ Test(cli, serve_stops_gracefully_and_gives_jobs_back)
     snprintf(id, sizeof id, "%.36s", r.out);
     pid_t pid = start_serve();
     struct engine *eng = tu_engine(tu_path("cli.db"), NULL);
-    enum job_status s = JOB_PENDING;
-    for (int t = 0; t < 5000 && s != JOB_PROCESSING; t += 20) {
-        clock_sleep_ms(20);
-        s = tu_status(eng, id);
-    }
-    cr_assert_eq(s, JOB_PROCESSING);
+    wait_processing(eng, id);
     clock_sleep_ms(200);
     kill(pid, SIGTERM);
     int st;
@@ -270,12 +276,7 @@ Test(cli, work_once_stops_on_a_signal_and_gives_the_job_back)
         _exit(127);
     }
     struct engine *eng = tu_engine(tu_path("cli.db"), NULL);
-    enum job_status s = JOB_PENDING;
-    for (int t = 0; t < 5000 && s != JOB_PROCESSING; t += 20) {
-        clock_sleep_ms(20);
-        s = tu_status(eng, id);
-    }
-    cr_assert_eq(s, JOB_PROCESSING);
+    wait_processing(eng, id);
     kill(pid, SIGTERM);
     int st;
     cr_assert_geq(wait_exit(pid, 5000, &st), 0, "work did not exit within 5 s of SIGTERM");
