@@ -2,7 +2,8 @@
  * says so; a failure makes its exit status 1; and beside a running trawl serve on the same
  * database, with both taking the same types, every job runs exactly once: one claim, one
  * completion, attempt 1, even for jobs that outlive their lease while serve's monitor sweeps, and
- * no "database is locked" anywhere. The jobs' histories are read from the database itself once
+ * no "database is locked" anywhere; with serve running only its monitor, a run's long jobs keep
+ * their leases. The jobs' histories are read from the database itself once
  * the processes are done, as an operator would. */
 #include "e2eutil.h"
 
@@ -189,6 +190,42 @@ Test(work, beside_serve_every_job_runs_exactly_once, .timeout = 120)
         cr_assert_eq(jobs[i].attempt, 1, "job %s ran %d times", jobs[i].id, jobs[i].attempt);
         assert_ran_once(eng, jobs[i].id);
     }
+    job_array_free(jobs, n);
+    engine_close(eng);
+}
+
+/* Serve runs no built-in types here (--workers 0), only its monitor, sweeping every 50 ms: the
+ * sleeps that work --once runs outlive their 300 ms lease five times over, and keep it because the
+ * run heartbeats them. */
+Test(work, serve_s_monitor_leaves_a_run_s_leases_alone, .timeout = 60)
+{
+    const char *db0 = e2e_path("trawl.db");
+    char db[1100];
+    snprintf(db, sizeof db, "%s", db0);
+    struct run r;
+    E2E_RUN(&r, NULL, "enqueue", "--db", db, "--count", "6", "sleep",
+            "{\"ms\":1500,\"step_ms\":1500}");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    struct serve s;
+    E2E_SERVE(&s, db, "--workers", "0", "--crawl-workers", "0", "--sweep", "50", "--type",
+              "sleep.lease_ms=300");
+    E2E_RUN(&r, NULL, "work", "--once", "--db", db, "--concurrency", "6", "--type",
+            "sleep.lease_ms=300");
+    cr_assert_eq(r.status, 0, "exit %d: %s %s", r.status, r.out, r.err);
+    cr_assert(strstr(r.out, "work: 6 jobs: 6 completed, 0 retrying, 0 failed (") == r.out,
+              "summary: %s", r.out);
+    cr_assert_eq(e2e_serve_stop(&s, 10000), 0);
+    const char *log = e2e_serve_log(&s);
+    cr_assert_null(strstr(log, "heartbeat timeout"), "serve's monitor took a lease: %s", log);
+    struct engine *eng = open_db(db);
+    struct job *jobs;
+    size_t n;
+    struct err e = {0};
+    struct job_filter f = {.limit = 100};
+    cr_assert_geq(engine_list(eng, "completed", &f, &jobs, &n, &e), 0, "%s", e.msg);
+    cr_assert_eq(n, 6);
+    for (size_t i = 0; i < n; i++)
+        assert_ran_once(eng, jobs[i].id);
     job_array_free(jobs, n);
     engine_close(eng);
 }
