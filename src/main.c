@@ -10,6 +10,7 @@ static const struct command {
     const char *help;
 } commands[] = {
     {"serve", cmd_serve, "run the HTTP API, the workers and the monitor on a database"},
+    {"work", cmd_work, "run the jobs due now and exit (--once; for cron, also beside serve)"},
     {"submit", cmd_submit, "queue a crawl job for a URL"},
     {"batch", cmd_batch, "queue crawl jobs for a file of URLs, as one batch"},
     {"get", cmd_get, "show a crawl job, or its page with --html"},

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 int cmd_serve(int argc, char **argv);
+int cmd_work(int argc, char **argv);
 /* local: on the database file */
 int cmd_enqueue(int argc, char **argv);
 int cmd_stats(int argc, char **argv);

@@ -381,8 +381,9 @@ static int change_sync(struct engine *eng, struct change_op *c, bool ok_status, 
 static void change_done(struct commit_op *op)
 {
     struct change_op *c = (struct change_op *)op;
+    /* a failure's callback learns what became of the job, as engine_fail's caller does */
     if (c->done)
-        c->done(c->done_ctx, op->rc, &op->err);
+        c->done(c->done_ctx, op->rc == 0 && c->kind == CH_FAIL ? c->new_status : op->rc, &op->err);
     change_free(c);
 }
 

@@ -224,6 +224,8 @@ void engine_complete_with_async(struct engine *eng, const struct job_fence *f, c
  * else failed. Returns the new status (JOB_RETRYING or JOB_FAILED) or an error. Fenced. */
 int engine_fail(struct engine *eng, const struct job_fence *f, const char *error, bool retryable,
                 struct err *e);
+/* engine_fail that returns at once; done's rc is what engine_fail would return: the new status
+ * (positive) or a negative error. */
 void engine_fail_async(struct engine *eng, const struct job_fence *f, const char *error,
                        bool retryable, engine_done_fn done, void *ctx);
 /* Give a claimed job back (shutdown): pending again at once; when not started, its attempt is

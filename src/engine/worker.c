@@ -42,6 +42,7 @@ struct job_ctx {
     void *pre_arg;
     void (*pre_free)(void *);
     struct job_children *children; /* fanned out with the completion */
+    int ending; /* the status a successful end leaves the job in; -1: counted otherwise */
 };
 
 struct pool {
@@ -64,6 +65,11 @@ struct pool {
     pthread_t dispatcher, heartbeater, *workers;
     struct pool_stats stats;
     bool manual; /* pool_run_jobs: no dispatcher; the jobs are given */
+    /* once mode (pool_opts.once) */
+    bool once, claims_over, interrupted;
+    size_t limit;
+    uint64_t removed;       /* jobs that left the held set, ever */
+    pthread_cond_t cv_done; /* claims are over and nothing is held, or pool_interrupt */
 };
 
 static int64_t mono_ms(void)
@@ -119,7 +125,10 @@ static void held_remove(struct pool *p, struct job_ctx *c)
         return;
     p->held[i] = p->held[--p->nheld];
     p->held[i]->slot = i;
+    p->removed++;
     pthread_cond_signal(&p->cv_low);
+    if (p->claims_over && p->nheld == 0)
+        pthread_cond_broadcast(&p->cv_done);
 }
 
 static const struct job_handler *find_handler(struct pool *p, const char *type)
@@ -328,13 +337,19 @@ static void finished(void *arg, int rc, const struct err *e)
 {
     struct job_ctx *c = arg;
     struct pool *p = c->pool;
-    if (rc)
+    if (rc < 0)
         note_outcome(c, -1, e ? e->msg : err_str(rc));
-    if (rc && rc != TRAWL_ECLOSED)
+    if (rc < 0 && rc != TRAWL_ECLOSED)
         log_debug("job %s: outcome not recorded: %s", c->job.id, e ? e->msg : err_str(rc));
     else if (rc == TRAWL_ECLOSED)
         log_warn("job %s: outcome not recorded: engine closed", c->job.id);
+    /* rc > 0 is a failure's new status */
+    int st = rc > 0 ? rc : c->ending;
     pthread_mutex_lock(&p->lock);
+    if (rc < 0 && !atomic_load(&c->shutdown))
+        p->stats.unrecorded++; /* a job given back at a stop is counted as released */
+    else if (rc >= 0 && st >= 0 && st < JOB_STATUS_COUNT)
+        p->stats.ended[st]++;
     held_remove(p, c);
     pthread_mutex_unlock(&p->lock);
     ctx_unref(c);
@@ -349,8 +364,14 @@ static void run_one(struct pool *p, struct job_ctx *c)
         /* the handler stopped because the pool is stopping, not because the job is bad: give
          * it back (pool_stop may have done so already) */
         struct err e;
-        if (engine_release(p->eng, &f, true, &e) != 0)
+        c->ending = -1;
+        if (engine_release(p->eng, &f, true, &e) != 0) {
             log_debug("job %s: not released: %s", c->job.id, e.msg);
+        } else {
+            pthread_mutex_lock(&p->lock);
+            p->stats.released++;
+            pthread_mutex_unlock(&p->lock);
+        }
         note_outcome(c, JOB_PENDING, "given back: the pool is stopping");
         finished(c, 0, NULL);
         return;
@@ -358,10 +379,14 @@ static void run_one(struct pool *p, struct job_ctx *c)
     if (rc != 0 && c->defer_until > 0) {
         struct err e;
         int drc = engine_defer(p->eng, &f, c->defer_until, c->error, &e);
+        c->ending = -1;
         if (drc != 0)
             log_debug("job %s: not deferred: %s", c->job.id, e.msg);
         pthread_mutex_lock(&p->lock);
-        p->stats.deferred++;
+        if (drc != 0)
+            p->stats.unrecorded++;
+        else
+            p->stats.deferred++;
         pthread_mutex_unlock(&p->lock);
         note_outcome(c, drc ? -1 : JOB_PENDING, drc ? e.msg : c->error);
         finished(c, 0, NULL);
@@ -374,6 +399,7 @@ static void run_one(struct pool *p, struct job_ctx *c)
         p->stats.failed++;
     pthread_mutex_unlock(&p->lock);
     if (rc == 0) {
+        c->ending = JOB_COMPLETED;
         note_outcome(c, JOB_COMPLETED, NULL);
         struct job_children *children = c->children;
         c->children = NULL; /* the completion takes them */
@@ -395,7 +421,7 @@ static void run_one(struct pool *p, struct job_ctx *c)
         struct err e;
         int st = engine_fail(p->eng, &f, msg, retryable, &e);
         note_outcome(c, st < 0 ? -1 : st, st < 0 ? e.msg : msg);
-        finished(c, 0, NULL);
+        finished(c, st, &e);
         return;
     }
     engine_fail_async(p->eng, &f, msg, retryable, finished, c);
@@ -438,11 +464,34 @@ static size_t held_cap(struct pool *p)
     return p->target + (size_t)p->nworkers;
 }
 
+/* Once mode: claim no more; under lock. */
+static void end_claims(struct pool *p)
+{
+    p->claims_over = true;
+    if (p->nheld == 0)
+        pthread_cond_broadcast(&p->cv_done);
+}
+
+/* Wait on cv for up to ms (at most a second at a time, so a step of the wall clock cannot stretch
+ * it); under lock. */
+static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *lock, int64_t ms)
+{
+    if (ms > 1000)
+        ms = 1000;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000;
+    ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000;
+    ts.tv_nsec %= 1000000000;
+    pthread_cond_timedwait(cv, lock, &ts);
+}
+
 static void *dispatcher_main(void *arg)
 {
     struct pool *p = arg;
     pthread_setname_np(pthread_self(), "dispatcher");
     int64_t last_err_ms = 0;
+    int fails = 0; /* claims failed in a row */
     for (;;) {
         pthread_mutex_lock(&p->lock);
         while (!p->stopping && !(p->nready <= p->target / 2 && p->nheld < held_cap(p)))
@@ -457,6 +506,12 @@ static void *dispatcher_main(void *arg)
         size_t want = p->target - p->nready;
         if (want > held_cap(p) - p->nheld)
             want = held_cap(p) - p->nheld;
+        if (p->limit && want > p->limit - p->stats.claimed)
+            want = p->limit - p->stats.claimed;
+        /* once mode: an empty claim ends the claims only if no job was held during it, since a
+         * job that ends may release the stages after it */
+        size_t held_before = p->nheld;
+        uint64_t removed_before = p->removed;
         pthread_mutex_unlock(&p->lock);
 
         uint64_t seq = engine_available_seq(p->eng);
@@ -466,13 +521,24 @@ static void *dispatcher_main(void *arg)
         int rc = engine_claim(p->eng, p->types, p->nhandlers, want, p->owner, p->lease_ms, &jobs,
                               &n, &e);
         if (rc < 0) {
-            if (mono_ms() - last_err_ms > 5000) {
+            if (mono_ms() - last_err_ms > 5000 || p->once) {
                 log_error("claim failed: %s", e.msg);
                 last_err_ms = mono_ms();
             }
+            pthread_mutex_lock(&p->lock);
+            p->stats.claim_fails++;
+            bool give_up = p->once && ++fails >= 3;
+            if (give_up) {
+                p->stats.claims_failed = true;
+                end_claims(p);
+            }
+            pthread_mutex_unlock(&p->lock);
+            if (give_up)
+                break;
             engine_wait_available(p->eng, seq, p->poll_ms);
             continue;
         }
+        fails = 0;
         pthread_mutex_lock(&p->lock);
         for (size_t i = 0; i < n; i++) {
             struct job_ctx *c = xcalloc(1, sizeof *c);
@@ -498,8 +564,22 @@ static void *dispatcher_main(void *arg)
         p->stats.claimed += n;
         if (n)
             pthread_cond_broadcast(&p->cv_ready);
-        pthread_mutex_unlock(&p->lock);
         free(jobs); /* the strings moved into the contexts */
+        if (p->once &&
+            ((p->limit && p->stats.claimed >= p->limit) || (n == 0 && held_before == 0))) {
+            end_claims(p);
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
+        if (p->once && n == 0) {
+            /* nothing due now: look again when a held job ends, or after poll_ms for jobs that
+             * other processes enqueue or give back */
+            if (!p->stopping && p->removed == removed_before)
+                timed_wait(&p->cv_low, &p->lock, p->poll_ms);
+            pthread_mutex_unlock(&p->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&p->lock);
         if (n == 0)
             engine_wait_available(p->eng, seq, p->poll_ms);
     }
@@ -518,12 +598,7 @@ static void *heartbeat_main(void *arg)
         tick = 1000;
     pthread_mutex_lock(&p->lock);
     while (!p->hb_exit) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)(tick % 1000) * 1000000;
-        ts.tv_sec += tick / 1000 + ts.tv_nsec / 1000000000;
-        ts.tv_nsec %= 1000000000;
-        pthread_cond_timedwait(&p->cv_hb, &p->lock, &ts);
+        timed_wait(&p->cv_hb, &p->lock, tick);
         if (p->hb_exit)
             break;
         int64_t now = mono_ms();
@@ -595,6 +670,8 @@ int pool_start(struct engine *eng, const struct job_handler *handlers, size_t n,
     p->batch = o && o->batch > 0 ? o->batch : 256;
     p->target = (size_t)p->nworkers < p->batch ? (size_t)p->nworkers : p->batch;
     p->poll_ms = o && o->poll_ms > 0 ? o->poll_ms : 200;
+    p->once = o && o->once;
+    p->limit = o && o->once ? o->limit : 0;
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
     char uid[UUID_STR_LEN];
@@ -606,6 +683,7 @@ int pool_start(struct engine *eng, const struct job_handler *handlers, size_t n,
     pthread_cond_init(&p->cv_low, NULL);
     pthread_cond_init(&p->cv_idle, NULL);
     pthread_cond_init(&p->cv_hb, NULL);
+    pthread_cond_init(&p->cv_done, NULL);
     int rc = engine_listen(eng, on_change, p);
     if (rc) {
         err_set(e, rc, false, "too many listeners on the engine");
@@ -638,14 +716,7 @@ static void wait_idle(struct pool *p, int64_t ms)
         int64_t left = deadline - mono_ms();
         if (left <= 0)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        if (left > 100)
-            left = 100;
-        ts.tv_nsec += (long)left * 1000000;
-        ts.tv_sec += ts.tv_nsec / 1000000000;
-        ts.tv_nsec %= 1000000000;
-        pthread_cond_timedwait(&p->cv_idle, &p->lock, &ts);
+        timed_wait(&p->cv_idle, &p->lock, left < 100 ? left : 100);
     }
 }
 
@@ -691,6 +762,11 @@ static size_t release_held(struct pool *p, bool started)
 
 bool pool_stop(struct pool *p, int64_t grace_ms)
 {
+    return pool_finish(p, grace_ms, NULL);
+}
+
+bool pool_finish(struct pool *p, int64_t grace_ms, struct pool_stats *out)
+{
     pthread_mutex_lock(&p->lock);
     p->stopping = true;
     pthread_cond_broadcast(&p->cv_low);
@@ -719,23 +795,22 @@ bool pool_stop(struct pool *p, int64_t grace_ms)
     pthread_cond_broadcast(&p->cv_hb);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->heartbeater, NULL);
-    if (!all)
+    if (!all) {
+        if (out)
+            pool_stats(p, out);
         return false;
+    }
     for (int i = 0; i < p->nworkers; i++)
         pthread_join(p->workers[i], NULL);
     /* completions still in the committer hold contexts: wait until they are recorded */
     pthread_mutex_lock(&p->lock);
     int64_t deadline = mono_ms() + 10000;
-    while (p->nheld > 0 && mono_ms() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000;
-        ts.tv_sec += ts.tv_nsec / 1000000000;
-        ts.tv_nsec %= 1000000000;
-        pthread_cond_timedwait(&p->cv_low, &p->lock, &ts);
-    }
+    while (p->nheld > 0 && mono_ms() < deadline)
+        timed_wait(&p->cv_low, &p->lock, 50);
     bool empty = p->nheld == 0;
     pthread_mutex_unlock(&p->lock);
+    if (out)
+        pool_stats(p, out);
     if (!empty)
         return false;
     engine_unlisten(p->eng, on_change, p);
@@ -744,12 +819,36 @@ bool pool_stop(struct pool *p, int64_t grace_ms)
     pthread_cond_destroy(&p->cv_low);
     pthread_cond_destroy(&p->cv_idle);
     pthread_cond_destroy(&p->cv_hb);
+    pthread_cond_destroy(&p->cv_done);
     free(p->held);
     free(p->workers);
     free(p->handlers);
     free(p->types);
     free(p);
     return true;
+}
+
+bool pool_wait(struct pool *p, int64_t timeout_ms)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+    pthread_mutex_lock(&p->lock);
+    while (!p->interrupted && !(p->claims_over && p->nheld == 0)) {
+        int64_t left = timeout_ms < 0 ? 1000 : deadline - mono_ms();
+        if (left <= 0)
+            break;
+        timed_wait(&p->cv_done, &p->lock, left);
+    }
+    bool done = !p->interrupted && p->claims_over && p->nheld == 0;
+    pthread_mutex_unlock(&p->lock);
+    return done;
+}
+
+void pool_interrupt(struct pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->interrupted = true;
+    pthread_cond_broadcast(&p->cv_done);
+    pthread_mutex_unlock(&p->lock);
 }
 
 void pool_stats(struct pool *p, struct pool_stats *out)
@@ -790,6 +889,7 @@ int pool_run_jobs(struct engine *eng, const struct job_handler *handlers, size_t
     pthread_cond_init(&p->cv_low, NULL);
     pthread_cond_init(&p->cv_idle, NULL);
     pthread_cond_init(&p->cv_hb, NULL);
+    pthread_cond_init(&p->cv_done, NULL);
     for (size_t i = 0; i < n; i++) {
         struct job_ctx *c = xcalloc(1, sizeof *c);
         c->pool = p;
@@ -853,6 +953,7 @@ int pool_run_jobs(struct engine *eng, const struct job_handler *handlers, size_t
     pthread_cond_destroy(&p->cv_low);
     pthread_cond_destroy(&p->cv_idle);
     pthread_cond_destroy(&p->cv_hb);
+    pthread_cond_destroy(&p->cv_done);
     free(p->held);
     free(p->workers);
     free(p->handlers);

@@ -30,6 +30,13 @@ struct pool_opts {
     size_t batch;     /* most jobs claimed at once; default 256 */
     int64_t poll_ms;  /* how often to look for jobs enqueued by other processes; default 200 */
     const char *name; /* lease owner prefix; default "host:pid" */
+    /* once mode (trawl work --once): the pool claims only while jobs are due, at most limit in
+     * all (0: no limit). It stops claiming when the limit is reached, when a claim finds nothing
+     * due while the pool held nothing (a job it holds may still release the stages after it), or
+     * when claims failed three times in a row; pool_wait returns true once the jobs it claimed
+     * have ended. */
+    bool once;
+    size_t limit;
 };
 
 struct pool;
@@ -42,6 +49,16 @@ int pool_start(struct engine *eng, const struct job_handler *handlers, size_t n,
  * Returns true when every worker thread has ended and the pool is freed; false when some handler
  * ignored cancellation: the pool is left allocated and the process should exit. */
 bool pool_stop(struct pool *p, int64_t grace_ms);
+struct pool_stats;
+/* pool_stop that also says what the pool did in all (out, filled either way). */
+bool pool_finish(struct pool *p, int64_t grace_ms, struct pool_stats *out);
+/* Once mode: wait until the pool claims no more and every job it claimed has ended (true), or
+ * until pool_interrupt or timeout_ms (-1: no limit) (false). Either way pool_stop comes next; it
+ * gives back what is left. A pool not in once mode is never done. */
+bool pool_wait(struct pool *p, int64_t timeout_ms);
+/* Make pool_wait return false, now and later (a signal arrived). Thread-safe; not for a signal
+ * handler itself. */
+void pool_interrupt(struct pool *p);
 
 /* What became of one job run by pool_run_jobs. */
 struct job_outcome {
@@ -59,8 +76,17 @@ int pool_run_jobs(struct engine *eng, const struct job_handler *handlers, size_t
                   struct job *jobs, size_t n, int threads, struct job_outcome *out, struct err *e);
 
 struct pool_stats {
+    /* claimed; what the handlers returned (completed, failed); given back at a stop (released:
+     * not started, or started and stopped for it) and deferred, counted once durable */
     uint64_t claimed, completed, failed, released, deferred;
-    size_t held; /* jobs holding a lease right now */
+    /* what became of the jobs that ended, counted once durable, by the status each was left in:
+     * completed, retrying, failed (for good) or cancelled */
+    uint64_t ended[JOB_STATUS_COUNT];
+    uint64_t unrecorded;  /* ends the store refused: the job had changed state under the pool
+                             (cancelled, its lease taken by a monitor) */
+    uint64_t claim_fails; /* claims the store failed */
+    bool claims_failed;   /* once mode: claiming ended because three claims in a row failed */
+    size_t held;          /* jobs holding a lease right now */
 };
 void pool_stats(struct pool *p, struct pool_stats *out);
 

@@ -109,7 +109,7 @@ static void untrack(pid_t pid)
             children_[i] = 0;
 }
 
-static void slurp_tail(const char *path, char *buf, size_t cap)
+void e2e_read_tail(const char *path, char *buf, size_t cap)
 {
     buf[0] = 0;
     FILE *f = fopen(path, "r");
@@ -126,6 +126,35 @@ static void slurp_tail(const char *path, char *buf, size_t cap)
     fclose(f);
 }
 
+pid_t e2e_start(const char *const *args, const char *out, const char *err)
+{
+    const char *argv[64] = {e2e_trawl()};
+    int k = 1;
+    for (; *args && k < 63; args++)
+        argv[k++] = *args;
+    argv[k] = NULL;
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(err, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    track(pid);
+    return pid;
+}
+
+int e2e_reap(pid_t pid)
+{
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    untrack(pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 void e2e_serve(struct serve *s, const char *db, const char *const *args)
 {
     memset(s, 0, sizeof *s);
@@ -137,26 +166,16 @@ void e2e_serve(struct serve *s, const char *db, const char *const *args)
     snprintf(name, sizeof name, "serve%d.out", n++);
     char out[1100];
     snprintf(out, sizeof out, "%s", e2e_path(name));
-    const char *argv[64] = {e2e_trawl(), "serve", "--db", s->db, "--listen", "127.0.0.1:0"};
-    int k = 6;
+    const char *argv[64] = {"serve", "--db", s->db, "--listen", "127.0.0.1:0"};
+    int k = 5;
     for (; args && *args && k < 62; args++)
         argv[k++] = *args;
     argv[k] = NULL;
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    track(pid);
+    pid_t pid = e2e_start(argv, out, s->log);
     s->pid = pid;
     for (int t = 0; t < 10000; t += 10) {
         char buf[256];
-        slurp_tail(out, buf, sizeof buf);
+        e2e_read_tail(out, buf, sizeof buf);
         const char *p = strstr(buf, "listening on port ");
         if (p) {
             s->port = atoi(p + strlen("listening on port "));
@@ -205,7 +224,7 @@ int e2e_serve_wait(struct serve *s, int ms)
 const char *e2e_serve_log(const struct serve *s)
 {
     static char buf[4096];
-    slurp_tail(s->log, buf, sizeof buf);
+    e2e_read_tail(s->log, buf, sizeof buf);
     return buf;
 }
 

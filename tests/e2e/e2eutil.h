@@ -95,6 +95,15 @@ struct run {
 void e2e_run(struct run *r, const char *const *env, const char *const *args);
 #define E2E_RUN(r, env, ...) e2e_run((r), (env), (const char *const[]){__VA_ARGS__, NULL})
 
+/* Start the trawl binary with args (NULL-terminated) in the background, its stdout written to
+ * the file out and its stderr appended to the file err; it is killed at the test's end if it
+ * still runs. */
+pid_t e2e_start(const char *const *args, const char *out, const char *err);
+/* Wait for a process e2e_start started to exit; its exit status, or 128 + the signal. */
+int e2e_reap(pid_t pid);
+/* The last cap - 1 bytes of the file at path into buf ("" when there is none). */
+void e2e_read_tail(const char *path, char *buf, size_t cap);
+
 int64_t e2e_ms(void);
 void e2e_sleep_ms(int64_t ms);
 

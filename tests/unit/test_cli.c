@@ -102,6 +102,14 @@ Test(cli, bad_arguments_are_refused_clearly)
     REFUSED("--durability", "serve", "--durability", "sometimes");
     REFUSED("TYPE.KEY=VALUE", "serve", "--type", "noop");
     REFUSED("unknown setting", "serve", "--type", "noop.colour=3");
+    REFUSED("only --once is supported", "work");
+    REFUSED("unknown job type 'nope'; known: noop, sleep", "work", "--once", "--types",
+            "noop,nope");
+    REFUSED("--limit", "work", "--once", "--limit", "0");
+    REFUSED("not a whole number", "work", "--once", "--max-seconds", "soon");
+    REFUSED("--concurrency", "work", "--once", "--concurrency", "-1");
+    REFUSED("no database at", "work", "--once", "--db", "/nonexistent/trawl.db");
+    REFUSED("unexpected argument", "work", "--once", "extra");
     /* nothing was enqueued by any of them */
     struct run r;
     RUN(&r, "stats");
@@ -168,6 +176,17 @@ static int wait_exit(pid_t pid, int ms, int *status)
     return -1;
 }
 
+/* Wait up to 5 s for a worker to start the job. */
+static void wait_processing(struct engine *eng, const char *id)
+{
+    enum job_status s = JOB_PENDING;
+    for (int t = 0; t < 5000 && s != JOB_PROCESSING; t += 20) {
+        clock_sleep_ms(20);
+        s = tu_status(eng, id);
+    }
+    cr_assert_eq(s, JOB_PROCESSING);
+}
+
 /* The first SIGTERM: stop, let the grace period pass, give the running job back. */
 Test(cli, serve_stops_gracefully_and_gives_jobs_back)
 {
@@ -178,12 +197,7 @@ Test(cli, serve_stops_gracefully_and_gives_jobs_back)
     snprintf(id, sizeof id, "%.36s", r.out);
     pid_t pid = start_serve();
     struct engine *eng = tu_engine(tu_path("cli.db"), NULL);
-    enum job_status s = JOB_PENDING;
-    for (int t = 0; t < 5000 && s != JOB_PROCESSING; t += 20) {
-        clock_sleep_ms(20);
-        s = tu_status(eng, id);
-    }
-    cr_assert_eq(s, JOB_PROCESSING);
+    wait_processing(eng, id);
     clock_sleep_ms(200);
     kill(pid, SIGTERM);
     int st;
@@ -215,4 +229,66 @@ Test(cli, serve_exits_at_once_on_a_second_signal)
     int took = wait_exit(pid, 2000, &st);
     cr_assert_geq(took, 0, "serve did not exit on the second signal");
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "status %d", st);
+}
+
+/* trawl work --once runs what is due, up to its limit, says what became of it, and its exit
+ * status says whether anything failed. */
+Test(cli, work_once_runs_what_is_due_and_says_so)
+{
+    struct run r;
+    RUN(&r, "enqueue", "--count", "3", "noop");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    RUN(&r, "work", "--once", "--limit", "2");
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.out, "work: 2 jobs: 2 completed, 0 retrying, 0 failed (") == r.out,
+              "summary: %s", r.out);
+    RUN(&r, "enqueue", "sleep", "{\"ms\":\"not a number\"}");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    RUN(&r, "work", "--once", "--json");
+    cr_assert_eq(r.status, 1, "a failed job makes exit 1: %d %s", r.status, r.err);
+    cr_assert(strstr(r.out, "\"jobs\":2,\"completed\":1,\"retrying\":0,\"failed\":1") != NULL,
+              "summary: %s", r.out);
+    RUN(&r, "work", "--once");
+    cr_assert_eq(r.status, 0, "nothing due is fine: %s", r.err);
+    cr_assert(strstr(r.out, "work: 0 jobs (") == r.out, "summary: %s", r.out);
+    RUN(&r, "stats");
+    cr_assert(strstr(r.out, "completed   3") && strstr(r.out, "failed      1"), "%s", r.out);
+}
+
+/* SIGTERM: claim nothing more, give the running job back after the grace period, print the
+ * summary. */
+Test(cli, work_once_stops_on_a_signal_and_gives_the_job_back)
+{
+    struct run r;
+    RUN(&r, "enqueue", "sleep", "{\"ms\":60000,\"step_ms\":50}");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char id[UUID_STR_LEN];
+    snprintf(id, sizeof id, "%.36s", r.out);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int o = open(tu_path("work.out"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(tu_path("work.log"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(o, 1);
+        dup2(e, 2);
+        execl(trawl_bin(), trawl_bin(), "work", "--once", "--db", tu_path("cli.db"), "--grace",
+              "300", (char *)NULL);
+        _exit(127);
+    }
+    struct engine *eng = tu_engine(tu_path("cli.db"), NULL);
+    wait_processing(eng, id);
+    kill(pid, SIGTERM);
+    int st;
+    cr_assert_geq(wait_exit(pid, 5000, &st), 0, "work did not exit within 5 s of SIGTERM");
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+    char out[512];
+    slurp(tu_path("work.out"), out, sizeof out);
+    cr_assert(strstr(out, "1 given back") && strstr(out, "stopped by a signal"), "summary: %s",
+              out);
+    struct job j;
+    tu_get(eng, id, &j);
+    cr_assert_eq(j.status, JOB_PENDING, "the running job was not given back");
+    cr_assert_null(j.lease_owner);
+    job_release(&j);
+    engine_close(eng);
 }
