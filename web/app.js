@@ -3,9 +3,10 @@
  * It signs in with an API token (kept in sessionStorage, sent as a bearer token), reads the API,
  * and stays live over GET /v1/events, read with fetch() so the token goes in a header (an
  * EventSource cannot send one). Views re-read what they show when an event says it changed, at
- * most once a second: no polling loop. Everything from the server is put in the page as text,
- * never as HTML; a fetched page is shown in a sandboxed frame with no scripts and an origin of
- * its own. */
+ * most once a second (a job's chain, twice): no polling loop, but for the schedules' countdowns.
+ * Everything from the server is put in the page as text, never as HTML; a fetched page is shown
+ * in a sandboxed frame with no scripts and an origin of its own. A job's chain graph is in
+ * chain.js, the schedules view in schedules.js (both loaded before this file). */
 'use strict';
 
 const state = {
@@ -688,13 +689,13 @@ async function viewSession(hash, id) {
       api('GET', '/v1/scraping-sessions/' + id + '/pages?limit=100' + (pstatus ? '&status=' + pstatus : '')),
     ]);
     const s = r.session;
-    head.replaceChildren(h('p', { id: 'session-status', 'aria-live': 'polite' }, statusBadge(s.status), ' ', s.source_url, ' · stage ' + (s.stage || '—')),
+    head.replaceChildren(...[h('p', { id: 'session-status', 'aria-live': 'polite' }, statusBadge(s.status), ' ', s.source_url, ' · stage ' + (s.stage || '—')),
       bar(s.progress_percentage, 'session progress'),
       h('p', { text: num(s.completed_pages) + ' pages read, ' + num(s.failed_pages) + ' failed, ' + num(s.pending_pages) + ' to do, ' +
         num(s.skipped_pages) + ' skipped · ' }, h('strong', { id: 'session-records', text: num(s.materials_processed) + ' records' })),
       s.error_message ? h('p', { class: 'error', text: s.error_message }) : null,
       h('p', { id: 'session-stages' }, 'Its stages: ', sessionStages(s.stages),
-        ' · the chain: ', h('a', { href: '#/jobs/' + s.background_job_id, text: shortId(s.background_job_id) })));
+        ' · the chain: ', h('a', { href: '#/jobs/' + s.background_job_id, text: shortId(s.background_job_id) }))].filter(Boolean));
     pages.replaceChildren(table(['URL', 'Status', 'HTTP', 'Records', 'Error'],
       pg.pages.map((x) => h('tr', {}, h('td', { class: 'url', text: x.url }), h('td', {}, statusBadge(x.status)),
         h('td', { text: x.http_status || '—' }), h('td', { text: x.records }), h('td', { class: 'err', text: x.error || '' }))), 'No page here.'));
@@ -709,7 +710,7 @@ function sessionStages(stages) {
   const list = Array.isArray(stages) ? stages : Object.entries(stages || {}).map(([name, st]) => Object.assign({ name }, st));
   if (!list.length) return '—';
   return list.map((st, i) => [i ? ' → ' : '', st.job_id ? h('a', { href: '#/jobs/' + st.job_id, 'data-stage': st.name || '', text: st.name || st.type || 'stage' }) : (st.name || 'stage'),
-    ' ', statusBadge(st.status)]);
+    ' ', statusBadge(st.status)]).flat();
 }
 
 /* ---- the router ---- */

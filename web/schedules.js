@@ -80,7 +80,8 @@ async function viewSchedules() {
       const body = { name: name.value.trim(), cron: cron.value.trim(), timezone: zone.value.trim() || 'UTC',
         job: { type: type.value.trim(), args: a }, missed: missed.value };
       try {
-        const s = await api('POST', '/v1/schedules', body);
+        const r = await api('POST', '/v1/schedules', body);
+        const s = r.schedule || r; /* the schedule, bare or under "schedule" */
         out.textContent = 'Schedule ' + s.name + ' added; next run ' + fmtRel(s.nextRunAt) + '.';
         name.value = '';
         cron.value = '';

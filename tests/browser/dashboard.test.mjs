@@ -227,6 +227,11 @@ test('start a scraping session and export its records', async () => {
   await page.locator('#session-status .status', { hasText: 'completed' }).waitFor({ timeout: 90000 });
   const records = await page.locator('#session-records').innerText();
   expect(/^24 records$/.test(records), 'records: ' + records);
+  /* its three stages, each a job of its own, all completed */
+  const stages = await page.locator('#session-stages a[data-stage]').allInnerTexts();
+  expect(stages.join(',') === 'ingest,extract,sync', 'stages: ' + stages.join(','));
+  await page.locator('#session-stages .status', { hasText: 'completed' }).nth(2).waitFor({ timeout: 10000 });
+  expect(!/\bnull\b/.test(await page.locator('main').innerText()), 'the page says "null"');
   await shot(page, 'session');
   const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
   const file = join(dir, 'records.csv');
@@ -354,6 +359,7 @@ test('a stage that failed for good blocks the next; retried from its page, the c
   expect((await failedNode.getAttribute('data-job')) === load1.id, 'the failed node is not the failed stage');
   expect(/warehouse is down/.test(await failedNode.getAttribute('aria-label')), 'the failed node does not say why');
   expect((await page.locator('#chain path.e-blocked').count()) === 1, 'the edge to the blocked stage is not marked');
+  expect(!/\bnull\b/.test(await page.locator('main').innerText()), 'the page says "null"');
   await shot(page, 'chain-blocked');
   await failedNode.click();
   await page.waitForURL(new RegExp('#/jobs/' + load1.id + '$'));
@@ -560,7 +566,8 @@ test('schedules: add one with the form (a bad cron told at the field), see its n
     await shot(page, 'schedules');
     await row.getByRole('button', { name: 'Pause' }).click();
     await row.locator('.status', { hasText: 'paused' }).waitFor({ timeout: 5000 });
-    expect((await apiCall(env.base, env.alpha, 'GET', '/v1/schedules/' + listed.id)).json.paused === true, 'not paused in the API');
+    const one = (await apiCall(env.base, env.alpha, 'GET', '/v1/schedules/' + listed.id)).json;
+    expect((one.schedule || one).paused === true, 'not paused in the API: ' + JSON.stringify(one));
     await row.getByRole('button', { name: 'Resume' }).click();
     await row.locator('.status', { hasText: 'active' }).waitFor({ timeout: 5000 });
     await row.getByRole('button', { name: 'Delete' }).click();
