@@ -124,7 +124,8 @@ function drawChain(box, chain, current, unfolded, redraw) {
   for (const n of L.nodes) {
     let el;
     if (n.more) {
-      el = h('button', { type: 'button', class: 'node more', 'data-parent': n.more.parent,
+      const bad = (n.more.counts.failed || 0) + (n.more.counts.blocked || 0) > 0;
+      el = h('button', { type: 'button', class: 'node more' + (bad ? ' has-failed' : ''), 'data-parent': n.more.parent,
         title: 'show every child the chain read holds', onclick: () => { unfolded.add(n.more.parent); redraw(); } },
       h('span', { class: 'n-type', text: chainMoreText(n.more) }), h('span', { class: 'n-meta', text: 'children, folded' }));
     } else {

@@ -109,12 +109,13 @@ async function viewSchedules() {
     await api(method || 'POST', '/v1/schedules/' + encodeURIComponent(s.id) + path, method ? undefined : {});
     await load();
   });
+  const armed = new Set(); /* ids whose Delete was clicked once: kept across reads of the table */
   const row = (s, now) => {
-    let armed = false;
     const del = h('button', { type: 'button', class: 'danger', onclick: () => {
-      if (!armed) { armed = true; del.textContent = 'Really delete?'; return; }
+      if (!armed.has(s.id)) { armed.add(s.id); del.textContent = 'Really delete?'; return; }
+      armed.delete(s.id);
       act(s, '', 'DELETE');
-    } }, 'Delete');
+    } }, armed.has(s.id) ? 'Really delete?' : 'Delete');
     return h('tr', { 'data-schedule': s.name },
       h('td', { text: s.name }), h('td', {}, h('code', { text: s.cron })), h('td', { text: s.timezone }),
       h('td', { class: 'next-run', title: fmtTime(s.nextRunAt), text: s.paused ? '— (paused)' : fmtRel(s.nextRunAt, now) }),

@@ -280,16 +280,19 @@ test('the jobs list filters, and the keyboard reaches every section', async () =
   await page.keyboard.press('Tab');
   expect((await page.evaluate(() => document.activeElement.textContent)) === 'Skip to content', 'first Tab stop');
   const reached = [];
-  for (let i = 0; i < 12 && reached[reached.length - 1] !== 'Sessions'; i++) {
+  for (let i = 0; i < 12 && reached[reached.length - 1] !== 'Schedules'; i++) {
     await page.keyboard.press('Tab');
     reached.push(await page.evaluate(() => document.activeElement.textContent));
   }
-  for (const name of ['Overview', 'Submit', 'Batches', 'Jobs', 'Failed', 'Sessions'])
+  for (const name of ['Overview', 'Submit', 'Batches', 'Jobs', 'Failed', 'Sessions', 'Schedules'])
     expect(reached.includes(name), 'Tab did not reach ' + name + ': ' + reached.join(', '));
-  await page.keyboard.press('Enter'); /* Sessions, by the keyboard */
-  await page.getByRole('heading', { name: 'Scraping sessions' }).waitFor();
+  await page.keyboard.press('Enter'); /* Schedules, by the keyboard */
+  await page.getByRole('heading', { name: 'Schedules' }).waitFor();
   await page.waitForFunction(() => document.activeElement.tagName === 'H1', null, { timeout: 5000 });
-  expect(errors.length === 0, 'errors in the page: ' + errors.join('; '));
+  /* a server without schedules answers their list with 404, which the browser logs */
+  const noSchedules = (await apiCall(env.base, env.alpha, 'GET', '/v1/schedules')).status === 404;
+  const unexpected = errors.filter((e) => !(noSchedules && /404.*\/v1\/schedules\)$/.test(e)));
+  expect(unexpected.length === 0, 'errors in the page: ' + unexpected.join('; '));
   await context.close();
 });
 
