@@ -28,7 +28,7 @@ LIB_SRC := $(sort $(wildcard src/base/*.c src/store/*.c src/engine/*.c src/fetch
                              src/parse/*.c src/handlers/*.c src/api/*.c src/cli/*.c \
                              src/obs/*.c src/alert/*.c))
 MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
-UI_FILES := web/index.html web/app.css web/app.js
+UI_FILES := web/index.html web/app.css web/app.js web/chain.js web/schedules.js
 GEN_SRC := $(BUILD)/gen/migrations.c $(BUILD)/gen/ui.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/ui.o
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))

@@ -3,9 +3,10 @@
  * It signs in with an API token (kept in sessionStorage, sent as a bearer token), reads the API,
  * and stays live over GET /v1/events, read with fetch() so the token goes in a header (an
  * EventSource cannot send one). Views re-read what they show when an event says it changed, at
- * most once a second: no polling loop. Everything from the server is put in the page as text,
- * never as HTML; a fetched page is shown in a sandboxed frame with no scripts and an origin of
- * its own. */
+ * most once a second (a job's chain, twice): no polling loop, but for the schedules' countdowns.
+ * Everything from the server is put in the page as text, never as HTML; a fetched page is shown
+ * in a sandboxed frame with no scripts and an origin of its own. A job's chain graph is in
+ * chain.js, the schedules view in schedules.js (both loaded before this file). */
 'use strict';
 
 const state = {
@@ -47,6 +48,14 @@ function num(v, digits) {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'number' && digits !== undefined) return v.toFixed(digits);
   return Number(v).toLocaleString();
+}
+
+/* Every job status, in the order a job meets them; waiting and blocked are chain stages' (waiting
+ * for the stage before them; blocked by one that failed for good). */
+const STATUSES = ['pending', 'waiting', 'processing', 'retrying', 'completed', 'failed', 'blocked', 'cancelled'];
+
+function statusOptions(id, current) {
+  return h('select', { id }, ['', ...STATUSES].map((s) => h('option', { value: s, text: s || 'any', selected: s === current })));
 }
 
 function statusBadge(s) {
@@ -108,7 +117,10 @@ async function api(method, path, body) {
     if (state.workspace) signOut('The token was refused: sign in again.');
     throw new ApiError(401, 'unauthorized');
   }
-  if (!r.ok) throw new ApiError(r.status, j && j.error ? j.error.message : r.status + ' ' + r.statusText);
+  if (!r.ok) {
+    const e = j && j.error;
+    throw new ApiError(r.status, e ? (typeof e === 'string' ? e : e.message) : r.status + ' ' + r.statusText);
+  }
   return j;
 }
 
@@ -301,6 +313,8 @@ async function viewOverview() {
       card('Queued', num(m.queuedJobs)), card('Processing', num(m.processingJobs)),
       card('Completed', num(m.completedJobs)), card('Failed', num(m.failedJobs)),
       card('Retrying', num(m.retryingJobs)),
+      card('Waiting', num(m.waitingJobs), 'stages of chains waiting for the stage before them'),
+      card('Blocked', num(m.blockedJobs), 'stages of chains blocked by one that failed: retry that one'),
       card('Throughput / min', num(m.throughputPerMinute, 1), 'jobs completed per minute, last hour'),
       card('Error rate', (100 * m.errorRate).toFixed(1) + '%', 'failed for good over ended, last hour'),
       card('Avg. processing', num(m.averageProcessingTime, 0) + ' ms'));
@@ -448,8 +462,7 @@ async function viewBatch(hash, id) {
   const offset = Number(p.get('offset') || 0), limit = 50;
   const head = h('div', { class: 'panel' });
   const jobs = h('div');
-  const sel = h('select', { id: 'batch-status' }, ['', 'pending', 'processing', 'retrying', 'completed', 'failed', 'cancelled']
-    .map((s) => h('option', { value: s, text: s || 'any', selected: s === status })));
+  const sel = statusOptions('batch-status', status);
   sel.addEventListener('change', () => { location.hash = '#/batches/' + encodeURIComponent(id) + (sel.value ? '?status=' + sel.value : ''); });
   const retry = h('button', { type: 'button', class: 'secondary', onclick: () => guarded(async () => {
     const r = await api('POST', '/v1/batches/' + encodeURIComponent(id) + '/retry-failed', {});
@@ -491,8 +504,7 @@ async function viewJobs(hash) {
   const cursor = p.get('cursor') || '';
   const list = h('div');
   const type = h('input', { id: 'f-type', value: f.type, placeholder: 'any', size: 12 });
-  const status = h('select', { id: 'f-status' }, ['', 'pending', 'processing', 'retrying', 'completed', 'failed', 'cancelled']
-    .map((s) => h('option', { value: s, text: s || 'any', selected: s === f.status })));
+  const status = statusOptions('f-status', f.status);
   const batch = h('input', { id: 'f-batch', value: f.batch, placeholder: 'any', size: 16 });
   const form = h('form', { class: 'row', onsubmit: (e) => {
     e.preventDefault();
@@ -544,23 +556,29 @@ async function viewJob(hash, id) {
   const hist = h('div', { class: 'panel' });
   const pagebox = h('div');
   const actions = h('div', { class: 'row' });
-  page('Job ' + shortId(id), actions, head, fields, h('h2', { text: 'History' }), hist, pagebox);
-  let shownPage = false;
+  const chain = chainSection(id);
+  page('Job ' + shortId(id), actions, head, chain.section, fields, h('h2', { text: 'History' }), hist, pagebox);
+  let shownPage = false, found = false;
   const load = async () => {
     const r = await api('GET', '/v1/jobs/' + id);
+    found = true;
     const j = r.job;
-    const live = ['pending', 'processing', 'retrying'].includes(j.status);
+    const live = ['pending', 'processing', 'retrying', 'waiting', 'blocked'].includes(j.status);
     actions.replaceChildren(
       h('button', { type: 'button', class: 'danger', disabled: !live, onclick: () => guarded(async () => { await api('POST', '/v1/jobs/' + id + '/cancel', {}); await load(); }) }, 'Cancel job'),
       h('button', { type: 'button', class: 'secondary', disabled: !['failed', 'cancelled'].includes(j.status), onclick: () => guarded(async () => { await api('POST', '/v1/jobs/' + id + '/retry', {}); await load(); }) }, 'Retry job'));
-    head.replaceChildren(h('p', { id: 'job-status', 'aria-live': 'polite' }, statusBadge(j.status), ' ', j.type, ' · attempt ' + j.attempt + ' of ' + j.max_attempts + ' · stage ' + (j.stage || '—')),
+    /* (filtered: replaceChildren would write a null as the text "null") */
+    head.replaceChildren(...[h('p', { id: 'job-status', 'aria-live': 'polite' }, statusBadge(j.status), ' ', j.type, ' · attempt ' + j.attempt + ' of ' + j.max_attempts + ' · stage ' + (j.stage || '—')),
       bar(j.progress, 'job progress', j.status === 'failed'), h('p', { class: 'muted', text: j.progress + '%' }),
-      j.error ? h('p', { class: 'error', id: 'job-error' }, h('strong', { text: 'Error: ' }), j.error) : null);
+      j.error ? h('p', { class: 'error', id: 'job-error' }, h('strong', { text: 'Error: ' }), j.error) : null,
+      j.status === 'blocked' ? h('p', { class: 'muted', id: 'job-blocked' }, 'A stage before it failed for good: retry that stage (in the chain below) and this one runs after it.') : null,
+      j.status === 'waiting' ? h('p', { class: 'muted' }, 'It runs once the stage before it has completed.') : null].filter(Boolean));
     const dl = h('dl', { class: 'fields' });
     const add = (k, v) => dl.append(h('dt', { text: k }), h('dd', {}, v));
     add('id', j.id); add('type', j.type); add('queue', j.queue); add('workspace', j.workspace);
     add('batch', j.batch_id ? h('a', { href: '#/batches/' + encodeURIComponent(j.batch_id), text: j.batch_id }) : '—');
     add('parent', j.parent_id ? h('a', { href: '#/jobs/' + j.parent_id, text: j.parent_id }) : '—');
+    if (j.root_id) add('chain root', h('a', { href: '#/jobs/' + j.root_id, text: j.root_id }));
     add('priority', j.priority);
     add('created', fmtTime(j.created_at)); add('run at', fmtTime(j.run_at)); add('started', fmtTime(j.started_at));
     add('completed', fmtTime(j.completed_at)); add('failed', fmtTime(j.failed_at)); add('last heartbeat', fmtTime(j.last_heartbeat));
@@ -577,6 +595,7 @@ async function viewJob(hash, id) {
   const reload = throttle(() => guarded(load), 500);
   onEvent((kind, d) => { if ((kind === 'job' || kind === 'progress') && d.id === id) reload(); });
   await guarded(load);
+  if (found) await chain.start();
 }
 
 async function showPage(box, id) {
@@ -670,12 +689,13 @@ async function viewSession(hash, id) {
       api('GET', '/v1/scraping-sessions/' + id + '/pages?limit=100' + (pstatus ? '&status=' + pstatus : '')),
     ]);
     const s = r.session;
-    head.replaceChildren(h('p', { id: 'session-status', 'aria-live': 'polite' }, statusBadge(s.status), ' ', s.source_url, ' · stage ' + (s.stage || '—')),
+    head.replaceChildren(...[h('p', { id: 'session-status', 'aria-live': 'polite' }, statusBadge(s.status), ' ', s.source_url, ' · stage ' + (s.stage || '—')),
       bar(s.progress_percentage, 'session progress'),
       h('p', { text: num(s.completed_pages) + ' pages read, ' + num(s.failed_pages) + ' failed, ' + num(s.pending_pages) + ' to do, ' +
         num(s.skipped_pages) + ' skipped · ' }, h('strong', { id: 'session-records', text: num(s.materials_processed) + ' records' })),
       s.error_message ? h('p', { class: 'error', text: s.error_message }) : null,
-      h('p', {}, 'Its job: ', h('a', { href: '#/jobs/' + s.background_job_id, text: shortId(s.background_job_id) })));
+      h('p', { id: 'session-stages' }, 'Its stages: ', sessionStages(s.stages),
+        ' · the chain: ', h('a', { href: '#/jobs/' + s.background_job_id, text: shortId(s.background_job_id) }))].filter(Boolean));
     pages.replaceChildren(table(['URL', 'Status', 'HTTP', 'Records', 'Error'],
       pg.pages.map((x) => h('tr', {}, h('td', { class: 'url', text: x.url }), h('td', {}, statusBadge(x.status)),
         h('td', { text: x.http_status || '—' }), h('td', { text: x.records }), h('td', { class: 'err', text: x.error || '' }))), 'No page here.'));
@@ -683,6 +703,14 @@ async function viewSession(hash, id) {
   const reload = throttle(() => guarded(load), 1000);
   onEvent((kind, d) => { if (kind === 'session' && d.sessionId === id) reload(); });
   await guarded(load);
+}
+
+/* A session's three stage jobs (ingest, extract, sync), each a link with its status. */
+function sessionStages(stages) {
+  const list = Array.isArray(stages) ? stages : Object.entries(stages || {}).map(([name, st]) => Object.assign({ name }, st));
+  if (!list.length) return '—';
+  return list.map((st, i) => [i ? ' → ' : '', st.job_id ? h('a', { href: '#/jobs/' + st.job_id, 'data-stage': st.name || '', text: st.name || st.type || 'stage' }) : (st.name || 'stage'),
+    ' ', statusBadge(st.status)]).flat();
 }
 
 /* ---- the router ---- */
@@ -697,6 +725,7 @@ const routes = [
   [/^#\/failed$/, viewFailed, 'failed'],
   [/^#\/sessions(\?.*)?$/, viewSessions, 'sessions'],
   [/^#\/sessions\/([0-9a-f-]{36})(\?.*)?$/, viewSession, 'sessions'],
+  [/^#\/schedules$/, viewSchedules, 'schedules'],
 ];
 
 /* Show the view of the location's hash. After a navigation (not on the first load, where Tab

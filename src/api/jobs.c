@@ -435,6 +435,7 @@ enum MHD_Result api_jobs_heartbeat(struct req *r)
     f.type = j.type;
     f.workspace = j.workspace;
     f.batch_id = j.batch_id;
+    f.root_id = j.root_id;
     f.started_at = j.started_at;
     char *cp = NULL;
     json_t *c = json_object_get(r->json, "checkpoint");
@@ -479,6 +480,7 @@ enum MHD_Result api_jobs_complete(struct req *r)
     f.type = j.type;
     f.workspace = j.workspace;
     f.batch_id = j.batch_id;
+    f.root_id = j.root_id;
     f.started_at = j.started_at;
     /* a job nothing waits for completes in a group with others */
     f.plain = j.successors == 0 && !j.join_id;

@@ -26,6 +26,7 @@ struct change_op {
     struct heartbeat hb;
     char *type, *stage, *checkpoint, *result, *error;
     char *workspace, *batch_id; /* from the fence; workspace NULL: unknown */
+    char *root_id;              /* from the fence; NULL: none or unknown */
     int64_t started_at;
     bool retryable, started;
     int more_attempts;
@@ -173,6 +174,7 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
             .type = type,
             .workspace = need_row ? j.workspace : c->workspace,
             .batch_id = need_row ? j.batch_id : c->batch_id,
+            .root_id = need_row ? j.root_id : c->root_id,
             .message = u.message,
             .from = old,
             .to = u.to,
@@ -203,6 +205,7 @@ static int change_run(struct commit_op *op, struct commit_tx *tx)
             .type = type,
             .workspace = need_row ? j.workspace : c->workspace,
             .batch_id = need_row ? j.batch_id : c->batch_id,
+            .root_id = need_row ? j.root_id : c->root_id,
             .stage = c->hb.set & UPD_STAGE ? c->stage : NULL,
             .progress = c->hb.set & UPD_PROGRESS ? c->hb.progress : -1,
             .from = JOB_PROCESSING,
@@ -282,6 +285,7 @@ static int complete_group(struct commit_op **ops, size_t n, struct commit_tx *tx
                 .type = c->type,
                 .workspace = c->workspace,
                 .batch_id = c->batch_id,
+                .root_id = c->root_id,
                 .from = JOB_PROCESSING,
                 .to = JOB_COMPLETED,
                 .attempt = c->attempt,
@@ -307,6 +311,7 @@ static void change_free(struct change_op *c)
     free(c->type);
     free(c->workspace);
     free(c->batch_id);
+    free(c->root_id);
     free(c->stage);
     free(c->checkpoint);
     free(c->result);
@@ -354,6 +359,7 @@ static struct change_op *fenced_new(struct engine *eng, enum change_kind kind,
         c->workspace = xstrdup(f->workspace);
         c->batch_id = xstrdup(f->batch_id);
         c->started_at = f->started_at;
+        c->root_id = xstrdup(f->root_id ? f->root_id : f->row ? f->row->root_id : NULL);
     }
     return c;
 }

@@ -135,15 +135,16 @@ void commit_record(struct commit_tx *tx, const struct change_note *c, int64_t no
     struct job_change_rec *r = &tx->changes[tx->nchanges++];
     const char *ws = c->workspace ? c->workspace : "";
     const char *type = c->type ? c->type : "";
-    char *buf =
-        xmalloc(strlen(c->id) + strlen(type) + strlen(ws) + 3 +
-                (c->batch_id ? strlen(c->batch_id) + 1 : 0) +
-                (c->message ? strlen(c->message) + 1 : 0) + (c->stage ? strlen(c->stage) + 1 : 0));
+    char *buf = xmalloc(
+        strlen(c->id) + strlen(type) + strlen(ws) + 3 +
+        (c->batch_id ? strlen(c->batch_id) + 1 : 0) + (c->root_id ? strlen(c->root_id) + 1 : 0) +
+        (c->message ? strlen(c->message) + 1 : 0) + (c->stage ? strlen(c->stage) + 1 : 0));
     char *at = buf;
     r->id = put(&at, c->id);
     r->type = put(&at, type);
     r->workspace = put(&at, ws);
     r->batch_id = put(&at, c->batch_id);
+    r->root_id = put(&at, c->root_id);
     r->message = put(&at, c->message);
     r->stage = put(&at, c->stage);
     r->cause = c->cause;

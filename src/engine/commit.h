@@ -43,7 +43,8 @@ struct commit_op {
 
 /* A change as listeners get it; the strings share one allocation, owned by id. */
 struct job_change_rec {
-    char *id, *type, *workspace, *batch_id, *message, *stage; /* message, stage may be NULL */
+    char *id, *type, *workspace, *batch_id, *root_id, *message, *stage; /* all but the first three
+                                                                         may be NULL */
     const char *cause; /* a static string, or NULL (see struct change_note) */
     int from, to, attempt;
     int progress;    /* a progress update (from == to): the progress, or -1 when only the stage */
@@ -55,6 +56,7 @@ struct job_change_rec {
 /* What commit_record is told of a change (strings are copied). */
 struct change_note {
     const char *id, *type, *workspace, *batch_id, *message;
+    const char *root_id; /* the root of the job's chain; NULL: none or unknown */
     int from, to, attempt;
     const char *stage;  /* a progress update (from == to): the stage set, or NULL */
     int progress;       /* a progress update: the progress set, or -1 */

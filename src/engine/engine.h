@@ -97,6 +97,7 @@ struct job_fence {
     const char *workspace;
     const char *batch_id; /* NULL: the job has none */
     int64_t started_at;   /* the attempt's start */
+    const char *root_id;  /* NULL: the job is no later stage of a chain (f->row's, when given) */
     /* optional (false: the engine reads the job to find out): the job ends nothing else when it
      * completes (no stage waits for it, it names no join and is no join's child), so its
      * completion needs no chain step */
@@ -117,6 +118,7 @@ struct job_change {
     int attempt;
     const char *workspace;
     const char *batch_id; /* NULL: none */
+    const char *root_id;  /* the root of the job's chain; NULL: a root, a lone job, or unknown */
     const char *message;  /* why, as in the job's history; NULL: none */
     int64_t at;           /* the engine's time of the change, ms */
     int64_t proc_ms;      /* an attempt that ended: how long it ran; -1: unknown */

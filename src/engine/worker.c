@@ -101,6 +101,7 @@ static void fence_of(struct job_ctx *c, struct job_fence *f)
     f->ref = c->job.store_ref;
     f->workspace = c->job.workspace;
     f->batch_id = c->job.batch_id;
+    f->root_id = c->job.root_id;
     f->started_at = c->job.started_at;
     f->plain = c->job.successors == 0 && !c->job.join_id;
     f->row = &c->job;

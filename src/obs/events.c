@@ -202,10 +202,12 @@ static void on_change(void *ctx, const struct job_change *c)
 {
     struct ev_bus *b = ctx;
     char id[64], type[JOB_TYPE_MAX * 6 + 8], ws[256 * 6 + 8], batch[256 * 6 + 8];
-    char text[MESSAGE_MAX * 6 + 4 * 256 * 6 + 512];
+    char root[UUID_STR_LEN * 6 + 8];
+    char text[MESSAGE_MAX * 6 + 4 * 256 * 6 + UUID_STR_LEN * 6 + 512];
     json_str(type, sizeof type, c->type, JOB_TYPE_MAX);
     json_str(ws, sizeof ws, c->workspace, 256);
     json_str(batch, sizeof batch, c->batch_id, 256);
+    json_str(root, sizeof root, c->root_id, UUID_STR_LEN - 1);
     snprintf(id, sizeof id, "\"%s\"", c->id);
     if (c->from == c->to) {
         char stage[256 * 6 + 8];
@@ -214,17 +216,17 @@ static void on_change(void *ctx, const struct job_change *c)
         if (c->progress >= 0)
             snprintf(prog, sizeof prog, "%d", c->progress);
         snprintf(text, sizeof text,
-                 "{\"id\":%s,\"type\":%s,\"workspace\":%s,\"batchId\":%s,\"progress\":%s,"
-                 "\"stage\":%s,\"at\":%lld}",
-                 id, type, ws, batch, prog, stage, (long long)c->at);
+                 "{\"id\":%s,\"type\":%s,\"workspace\":%s,\"batchId\":%s,\"rootId\":%s,"
+                 "\"progress\":%s,\"stage\":%s,\"at\":%lld}",
+                 id, type, ws, batch, root, prog, stage, (long long)c->at);
         ev_publish(b, EV_PROGRESS, c->workspace, c->batch_id, NULL, text);
     } else {
         char msg[MESSAGE_MAX * 6 + 8];
         json_str(msg, sizeof msg, c->message, MESSAGE_MAX);
         snprintf(text, sizeof text,
-                 "{\"id\":%s,\"type\":%s,\"workspace\":%s,\"batchId\":%s,\"from\":%s%s%s,"
-                 "\"to\":\"%s\",\"attempt\":%d,\"message\":%s,\"at\":%lld}",
-                 id, type, ws, batch, c->from >= 0 ? "\"" : "",
+                 "{\"id\":%s,\"type\":%s,\"workspace\":%s,\"batchId\":%s,\"rootId\":%s,"
+                 "\"from\":%s%s%s,\"to\":\"%s\",\"attempt\":%d,\"message\":%s,\"at\":%lld}",
+                 id, type, ws, batch, root, c->from >= 0 ? "\"" : "",
                  c->from >= 0 ? job_status_name(c->from) : "null", c->from >= 0 ? "\"" : "",
                  job_status_name(c->to), c->attempt, msg, (long long)c->at);
         ev_publish(b, EV_JOB, c->workspace, c->batch_id, NULL, text);

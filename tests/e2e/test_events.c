@@ -251,6 +251,50 @@ Test(events, job_changes_in_order_per_workspace_and_batch)
     cr_assert_eq(e2e_serve_stop(&s, 15000), 0);
 }
 
+/* A chain's later stages say their root in their job and progress events (the dashboard's job page
+ * tells by it which events are of the chain it draws); the root's own say null. */
+Test(events, a_chains_stages_name_their_root)
+{
+    struct serve s;
+    E2E_SERVE(&s, NULL, "--crawl-workers", "0", "--workers", "2");
+    char a[128];
+    snprintf(a, sizeof a, "%s", e2e_token(s.db, "alpha"));
+    struct sse st;
+    sse_open(&st, &s, a, "types=job,progress", NULL, 0);
+    struct resp r;
+    e2e_call(&r, &s, "POST", "/v1/jobs", a,
+             json_pack("{s:s, s:{s:s, s:{s:i}, s:{s:s}}}", "type", "noop", "next", "type", "sleep",
+                       "args", "ms", 200, "next", "type", "noop"));
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char root[64];
+    snprintf(root, sizeof root, "%s", json_string_value(json_object_get(r.json, "jobId")));
+    e2e_resp_release(&r);
+    int stages_done = 0, progress = 0, root_events = 0;
+    struct event ev;
+    while (stages_done < 2) {
+        cr_assert_eq(sse_next(&st, &ev, 10000), 1, "the stream stalled: %d stages done",
+                     stages_done);
+        const char *id = str(&ev, "id");
+        json_t *rid = json_object_get(ev.data, "rootId");
+        cr_assert_not_null(rid, "no rootId in a %s event", ev.kind);
+        if (strcmp(id, root) == 0) {
+            cr_assert(json_is_null(rid), "the root's rootId is not null");
+            root_events++;
+        } else {
+            cr_assert_str_eq(json_string_value(rid), root, "a stage's rootId");
+            if (strcmp(ev.kind, "progress") == 0)
+                progress++;
+            else if (strcmp(str(&ev, "to"), "completed") == 0)
+                stages_done++;
+        }
+        json_decref(ev.data);
+    }
+    cr_assert_geq(root_events, 2, "the root's claim and completion");
+    cr_assert_gt(progress, 0, "the sleep stage's progress");
+    sse_close(&st);
+    cr_assert_eq(e2e_serve_stop(&s, 15000), 0);
+}
+
 Test(events, bad_queries_are_refused)
 {
     struct serve s;
