@@ -1,5 +1,5 @@
 /* trawl serve: the HTTP API, the worker pools (built-in types, and crawl jobs with the fetcher
- * under them) and the monitor on one database, until SIGINT or SIGTERM. The first signal stops
+ * under them), the monitor and the scheduler on one database, until SIGINT or SIGTERM. The first signal stops
  * claiming and gives running jobs a grace period; a second exits at once. Nothing acknowledged is
  * lost either way: acknowledgements are commits. */
 #include "cli/cli.h"
@@ -10,6 +10,7 @@
 #include "base/xalloc.h"
 #include "engine/breaker.h"
 #include "engine/monitor.h"
+#include "engine/scheduler.h"
 #include "engine/worker.h"
 #include "fetch/fetch.h"
 #include "handlers/crawl.h"
@@ -492,6 +493,7 @@ int cmd_serve(int argc, char **argv)
     struct breakers *breakers = breakers_new(&bo, NULL);
     struct pool *pool = NULL, *cpool = NULL;
     struct monitor *mon = NULL;
+    struct scheduler *sched = NULL;
     struct api *api = NULL;
     struct obs *obs = NULL;
     struct alerter *alerter = NULL;
@@ -533,6 +535,7 @@ int cmd_serve(int argc, char **argv)
         }
     }
     mon = monitor_start(eng, sweep);
+    sched = scheduler_start(eng, 1000); /* schedules' slots become jobs */
     obs = obs_new(
         &(struct obs_sources){.eng = eng, .fetcher = fetcher, .breakers = breakers, .events = bus});
     struct api_deps deps = {.eng = eng,
@@ -595,6 +598,7 @@ int cmd_serve(int argc, char **argv)
 stop:;
     int ret = rc;
     bool clean = true;
+    scheduler_stop(sched); /* no slot is enqueued while the rest stops */
     api_drain(api);
     engine_stop_waits(eng);
     if (pool)

@@ -44,6 +44,7 @@ struct store_crawl_ops;
 struct store_session_ops;
 struct store_stats_ops;
 struct store_chain_ops;
+struct store_schedule_ops;
 
 /* The part every implementation embeds first. A domain the implementation does not keep is NULL:
  * its wrappers then fail with TRAWL_ESTORE, saying so. */
@@ -56,6 +57,7 @@ struct store {
     const struct store_session_ops *sessions;
     const struct store_stats_ops *stats;
     const struct store_chain_ops *chains;
+    const struct store_schedule_ops *schedules;
     atomic_long calls;   /* wrapper calls so far */
     atomic_long fail_at; /* > 0: the wrapper call with this number fails with TRAWL_EINJECTED */
 };
