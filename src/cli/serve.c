@@ -1,7 +1,7 @@
 /* trawl serve: the HTTP API, the worker pools (built-in types, and crawl jobs with the fetcher
- * under them), the monitor and the scheduler on one database, until SIGINT or SIGTERM. The first signal stops
- * claiming and gives running jobs a grace period; a second exits at once. Nothing acknowledged is
- * lost either way: acknowledgements are commits. */
+ * under them), the monitor and the scheduler on one database, until SIGINT or SIGTERM. The first
+ * signal stops claiming and gives running jobs a grace period; a second exits at once. Nothing
+ * acknowledged is lost either way: acknowledgements are commits. */
 #include "cli/cli.h"
 
 #include "alert/alerts.h"

@@ -155,8 +155,7 @@ static int plan_apply(struct engine_tx *tx, void *arg, struct err *e)
     struct enqueue_result res = {0};
     for (size_t i = 0; i < p->n; i++) {
         char key[UUID_STR_LEN + 48];
-        snprintf(key, sizeof key, SCHEDULE_KEY_PREFIX "%s:%lld", p->sc->id,
-                 (long long)p->slots[i]);
+        snprintf(key, sizeof key, SCHEDULE_KEY_PREFIX "%s:%lld", p->sc->id, (long long)p->slots[i]);
         struct job_spec spec = p->spec;
         spec.unique_key = key;
         spec.run_at = p->slots[i];

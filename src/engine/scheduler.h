@@ -21,9 +21,9 @@
 #include "store/schedule.h"
 
 #define SCHEDULE_NAME_MAX       128
-#define SCHEDULE_SLOTS_PER_TICK 1000   /* most jobs one tick enqueues for one schedule */
-#define SCHEDULE_WALK_MAX       10000  /* most slots one tick steps over for one schedule */
-#define SCHEDULE_LATE_MS        60000  /* a slot later than this is missed even while running */
+#define SCHEDULE_SLOTS_PER_TICK 1000  /* most jobs one tick enqueues for one schedule */
+#define SCHEDULE_WALK_MAX       10000 /* most slots one tick steps over for one schedule */
+#define SCHEDULE_LATE_MS        60000 /* a slot later than this is missed even while running */
 #define SCHEDULE_KEY_PREFIX     "schedule:"
 #define SCHEDULE_DUE_MAX        100 /* schedules one tick looks at; the rest at the next */
 
@@ -36,11 +36,11 @@ int schedule_next_slot(const struct schedule *sc, int64_t after_ms, int64_t *slo
 
 /* What one tick did. */
 struct schedule_tick_report {
-    int schedules; /* schedules moved on */
-    int enqueued;  /* slot jobs enqueued */
+    int schedules;   /* schedules moved on */
+    int enqueued;    /* slot jobs enqueued */
     int64_t skipped; /* slots the missed policies skipped */
-    int lost;      /* schedules another transaction had moved on first (nothing enqueued) */
-    int failed;    /* schedules that could not be moved on (logged; tried again next tick) */
+    int lost;        /* schedules another transaction had moved on first (nothing enqueued) */
+    int failed;      /* schedules that could not be moved on (logged; tried again next tick) */
 };
 
 /* Enqueue the due slots of every schedule not paused, at the engine's now; started_ms is when

@@ -51,8 +51,7 @@ int store_schedule_get(struct store *s, const char *workspace, const char *key, 
                        struct schedule *out, struct err *e)
 {
     memset(out, 0, sizeof *out);
-    STORE_WRAP(s, s->schedules, "schedules",
-               s->schedules->get(s, workspace, key, writer, out, e));
+    STORE_WRAP(s, s->schedules, "schedules", s->schedules->get(s, workspace, key, writer, out, e));
 }
 
 int store_schedule_list(struct store *s, const char *workspace, struct schedule **out, size_t *n,
@@ -75,8 +74,8 @@ int store_schedule_delete(struct store *s, const char *id, struct err *e)
     STORE_WRAP(s, s->schedules, "schedules", s->schedules->del(s, id, e));
 }
 
-int store_schedule_due(struct store *s, int64_t now, size_t limit, struct schedule **out,
-                       size_t *n, struct err *e)
+int store_schedule_due(struct store *s, int64_t now, size_t limit, struct schedule **out, size_t *n,
+                       struct err *e)
 {
     *out = NULL;
     *n = 0;
@@ -94,8 +93,7 @@ int store_schedule_advance(struct store *s, const struct schedule_step *st, stru
     STORE_WRAP(s, s->schedules, "schedules", s->schedules->advance(s, st, e));
 }
 
-int store_schedule_set_last_job(struct store *s, const char *id, const char *job_id,
-                                struct err *e)
+int store_schedule_set_last_job(struct store *s, const char *id, const char *job_id, struct err *e)
 {
     STORE_WRAP(s, s->schedules, "schedules", s->schedules->set_last_job(s, id, job_id, e));
 }

@@ -94,8 +94,8 @@ int store_schedule_set_paused(struct store *s, const char *id, bool paused, int6
 int store_schedule_delete(struct store *s, const char *id, struct err *e);
 /* Up to limit schedules of every workspace that are not paused and whose next_slot <= now,
  * earliest first (read). Returns the number listed. */
-int store_schedule_due(struct store *s, int64_t now, size_t limit, struct schedule **out,
-                       size_t *n, struct err *e);
+int store_schedule_due(struct store *s, int64_t now, size_t limit, struct schedule **out, size_t *n,
+                       struct err *e);
 /* The earliest next_slot of the schedules not paused into *at (read); 0 when there is none. */
 int store_schedule_next_due(struct store *s, int64_t *at, struct err *e);
 /* Move a schedule on (write), guarded: only when it is not paused and its next_slot is still
@@ -103,7 +103,6 @@ int store_schedule_next_due(struct store *s, int64_t *at, struct err *e);
  * enqueued the slot, or the schedule was paused or deleted): the caller then enqueues nothing. */
 int store_schedule_advance(struct store *s, const struct schedule_step *st, struct err *e);
 /* Note the job of the last slot enqueued (write). */
-int store_schedule_set_last_job(struct store *s, const char *id, const char *job_id,
-                                struct err *e);
+int store_schedule_set_last_job(struct store *s, const char *id, const char *job_id, struct err *e);
 
 #endif

@@ -26,7 +26,7 @@ enum {
 _Static_assert(SD_COUNT_ <= 16, "struct sq has room for the statements");
 
 #define SCHED_COLS                                                                                 \
-    "id, workspace, name, cron, timezone, job, missed, paused, next_slot, last_slot, "            \
+    "id, workspace, name, cron, timezone, job, missed, paused, next_slot, last_slot, "             \
     "last_job_id, skipped, anchor_ms, created_at, updated_at"
 
 static void row_fn(sqlite3_stmt *st, void *p)
@@ -87,8 +87,7 @@ static int sq_schedule_add(struct store *s, const struct schedule *sc, struct er
     int step = sqlite3_step(st);
     sqlite3_reset(st);
     if (step == SQLITE_CONSTRAINT_UNIQUE || step == SQLITE_CONSTRAINT_PRIMARYKEY)
-        return err_set(e, TRAWL_ESTATE, false, "a schedule named \"%s\" exists already",
-                       sc->name);
+        return err_set(e, TRAWL_ESTATE, false, "a schedule named \"%s\" exists already", sc->name);
     if (step != SQLITE_DONE)
         return sq_err(q->w, step, e, "add a schedule");
     return 0;
