@@ -87,7 +87,8 @@ enum MHD_Result api_schedules_create(struct req *r)
         return api_reply_error(r, 400, "job is required: a job spec as POST /v1/jobs takes it");
     for (size_t i = 0; i < sizeof per_slot_ / sizeof per_slot_[0]; i++)
         if (json_object_get(job, per_slot_[i]))
-            return api_reply_error(r, 400, "job: %s is not taken in a schedule (each slot is one job, "
+            return api_reply_error(r, 400,
+                                   "job: %s is not taken in a schedule (each slot is one job, "
                                    "due at its slot)",
                                    per_slot_[i]);
     struct engine *eng = r->api->deps.eng;
