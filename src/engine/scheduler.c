@@ -204,8 +204,9 @@ int schedule_tick(struct engine *eng, int64_t started_ms, struct schedule_tick_r
 {
     memset(r, 0, sizeof *r);
     int64_t now = engine_now(eng);
+    /* missed: before this scheduler started, or late by more than SCHEDULE_LATE_MS */
     int64_t late = now - SCHEDULE_LATE_MS;
-    int64_t missed_before = started_ms < late ? started_ms : late;
+    int64_t missed_before = started_ms > late ? started_ms : late;
     struct schedule *due;
     size_t n;
     int rc = store_schedule_due(engine_store(eng), now, SCHEDULE_DUE_MAX, &due, &n, e);

@@ -475,7 +475,8 @@ static void verify(void)
     }
     sqlite3_finalize(st);
     /* a slot job enqueued at the very end may not have run yet: no history */
-    long long ran = total + query_int(db, "SELECT count(*) FROM jobs WHERE event_seq > 0 AND " SLOT_JOB);
+    long long ran =
+        total + query_int(db, "SELECT count(*) FROM jobs WHERE event_seq > 0 AND " SLOT_JOB);
     if (chains != ran)
         fail("%lld jobs have a history, %lld jobs have run", chains, ran);
     long long mismatched = query_int(
