@@ -102,6 +102,14 @@ Test(cli, bad_arguments_are_refused_clearly)
     REFUSED("--durability", "serve", "--durability", "sometimes");
     REFUSED("TYPE.KEY=VALUE", "serve", "--type", "noop");
     REFUSED("unknown setting", "serve", "--type", "noop.colour=3");
+    REFUSED("usage: trawl schedule add", "schedule");
+    REFUSED("unknown action 'frob'", "schedule", "frob", "x");
+    REFUSED("--type is required", "schedule", "add", "nightly", "@daily");
+    REFUSED("--args: not a JSON object", "schedule", "add", "n", "@daily", "--type", "noop",
+            "--args", "[1]");
+    REFUSED("takes no --type", "schedule", "add", "s.json", "--type", "noop");
+    REFUSED("usage: trawl schedule add", "schedule", "pause");
+    REFUSED("usage: trawl schedules", "schedules", "extra");
     /* nothing was enqueued by any of them */
     struct run r;
     RUN(&r, "stats");
