@@ -32,6 +32,10 @@ json_t *api_job_json(const struct job *j, bool brief)
     if (j->status == JOB_WAITING && j->role == ROLE_JOIN)
         json_object_set_new(o, "waits", json_integer(j->waits));
     json_object_set_new(o, "depth", json_integer(j->depth));
+    /* a schedule's slot: "schedule:<id>:<slot ms>" */
+    if (j->unique_key && strncmp(j->unique_key, "schedule:", 9) == 0 &&
+        strlen(j->unique_key) > 9 + 36)
+        json_object_set_new(o, "schedule_id", json_stringn(j->unique_key + 9, 36));
     if (!brief) {
         json_t *v;
         if (j->args && (v = json_loads(j->args, JSON_DECODE_ANY, NULL)))
@@ -44,10 +48,6 @@ json_t *api_job_json(const struct job *j, bool brief)
             json_object_set_new(o, "input", v);
         json_object_set_new(o, "unique_key",
                             j->unique_key ? json_string(j->unique_key) : json_null());
-        /* a schedule's slot: "schedule:<id>:<slot ms>" */
-        if (j->unique_key && strncmp(j->unique_key, "schedule:", 9) == 0 &&
-            strlen(j->unique_key) > 9 + 36)
-            json_object_set_new(o, "schedule_id", json_stringn(j->unique_key + 9, 36));
         json_object_set_new(o, "workspace", json_string(j->workspace ? j->workspace : ""));
         json_object_set_new(o, "timeout_ms", json_integer(j->timeout_ms));
         json_object_set_new(o, "lease_owner",
