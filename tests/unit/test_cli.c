@@ -92,6 +92,7 @@ Test(cli, bad_arguments_are_refused_clearly)
     REFUSED("priority", "enqueue", "--priority", "5000", "noop");
     REFUSED("not a whole number", "enqueue", "--max-attempts", "three", "noop");
     REFUSED("--count and --unique-key", "enqueue", "--count", "2", "--unique-key", "k", "noop");
+    REFUSED("kept for schedules", "enqueue", "--unique-key", "schedule:x:1", "noop");
     REFUSED("--workers", "serve", "--workers", "-1");
     REFUSED("--listen", "serve", "--listen", "nowhere");
     REFUSED("--allow-private", "serve", "--allow-private", "300.1.1.1/8");
