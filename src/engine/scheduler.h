@@ -5,7 +5,7 @@
  * restarts, clock steps, two ticks at once and several servers on one database never enqueue a
  * slot twice, and since next_slot only moves with the slot's job (or with a count of the slots
  * the missed policy skipped), no slot is dropped silently. The unique key is the net under the
- * guard: the store keeps a slot's key unique even after its job ended (migration 0009).
+ * guard: the store keeps a slot's key unique even after its job ended (migration 0010).
  *
  * Slots that came due while no scheduler ran (before this one started) or that are more than
  * SCHEDULE_LATE_MS late are missed; the schedule's policy says what becomes of them: skip (none

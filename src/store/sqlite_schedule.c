@@ -1,4 +1,4 @@
-/* The SQLite store's schedules domain (migration 0009). Reads run on the reader under its lock
+/* The SQLite store's schedules domain (migration 0010). Reads run on the reader under its lock
  * unless asked for inside the transaction (on the writer); the due schedules are found by the
  * schedules_due index. */
 #include "store/sqlite_int.h"

@@ -1,4 +1,4 @@
--- 0009: schedules. A schedule names a cron expression (or "@every D"), the time zone it is read
+-- 0010: schedules. A schedule names a cron expression (or "@every D"), the time zone it is read
 -- in, and a job spec; each of its slots becomes one job whose unique_key is
 -- 'schedule:<schedule id>:<slot ms>', enqueued in the transaction that moves next_slot past the
 -- slot (the guard WHERE next_slot = <the slot read> is what makes a slot run once).
