@@ -24,6 +24,8 @@ static const struct command {
     {"chain", cmd_chain, "show a job's chain as a tree: every stage, its status and error"},
     {"pipeline", cmd_pipeline, "submit a pipeline (a named chain of stages) from a JSON file"},
     {"pipelines", cmd_pipelines, "list pipelines with where each stands"},
+    {"schedules", cmd_schedules, "list schedules (cron jobs) with their next and last run"},
+    {"schedule", cmd_schedule, "add, pause, resume or remove a schedule"},
     {"scrape", cmd_scrape, "crawl a site into product records, with live progress"},
     {"sessions", cmd_sessions, "list scraping sessions"},
     {"session", cmd_session, "show, cancel or retry a scraping session; list its pages"},

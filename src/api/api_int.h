@@ -168,6 +168,13 @@ enum MHD_Result api_pipelines_create(struct req *r);
 enum MHD_Result api_pipelines_list(struct req *r);
 enum MHD_Result api_pipelines_get(struct req *r);
 
+enum MHD_Result api_schedules_create(struct req *r);
+enum MHD_Result api_schedules_list(struct req *r);
+enum MHD_Result api_schedules_get(struct req *r);
+enum MHD_Result api_schedules_pause(struct req *r);
+enum MHD_Result api_schedules_resume(struct req *r);
+enum MHD_Result api_schedules_delete(struct req *r);
+
 enum MHD_Result api_crawl_create(struct req *r);
 enum MHD_Result api_crawl_batch(struct req *r);
 enum MHD_Result api_crawl_get(struct req *r);

@@ -84,6 +84,12 @@ static const struct route routes_[] = {
     {"POST", "/v1/pipelines", api_pipelines_create, R_JSON},
     {"GET", "/v1/pipelines", api_pipelines_list, 0},
     {"GET", "/v1/pipelines/:id", api_pipelines_get, 0},
+    {"POST", "/v1/schedules", api_schedules_create, R_JSON},
+    {"GET", "/v1/schedules", api_schedules_list, 0},
+    {"GET", "/v1/schedules/:id", api_schedules_get, 0},
+    {"DELETE", "/v1/schedules/:id", api_schedules_delete, 0},
+    {"POST", "/v1/schedules/:id/pause", api_schedules_pause, R_JSON},
+    {"POST", "/v1/schedules/:id/resume", api_schedules_resume, R_JSON},
 };
 
 /* ---- replies ---- */

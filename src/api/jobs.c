@@ -32,6 +32,10 @@ json_t *api_job_json(const struct job *j, bool brief)
     if (j->status == JOB_WAITING && j->role == ROLE_JOIN)
         json_object_set_new(o, "waits", json_integer(j->waits));
     json_object_set_new(o, "depth", json_integer(j->depth));
+    /* a schedule's slot: "schedule:<id>:<slot ms>" */
+    if (j->unique_key && strncmp(j->unique_key, "schedule:", 9) == 0 &&
+        strlen(j->unique_key) > 9 + 36)
+        json_object_set_new(o, "schedule_id", json_stringn(j->unique_key + 9, 36));
     if (!brief) {
         json_t *v;
         if (j->args && (v = json_loads(j->args, JSON_DECODE_ANY, NULL)))
@@ -117,6 +121,12 @@ bool api_read_spec(struct req *r, json_t *obj, const char *where, struct job_spe
     err_clear(&e);
     if (spec_from_json(obj, &o, where, out, mem, &e) != 0) {
         api_reply_error(r, 400, "%s", e.msg);
+        return false;
+    }
+    /* the schedules' slots own these keys; the store keeps them unique even after their job */
+    if (out->unique_key && strncmp(out->unique_key, "schedule:", 9) == 0) {
+        api_reply_error(r, 400, "%s%suniqueKey: the prefix \"schedule:\" is kept for schedules",
+                        where && *where ? where : "", where && *where ? ": " : "");
         return false;
     }
     /* a batch id goes into paths (GET /v1/batches/ID): the API takes only a safe alphabet */

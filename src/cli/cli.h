@@ -32,6 +32,8 @@ int cmd_watch(int argc, char **argv);
 int cmd_chain(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
 int cmd_pipelines(int argc, char **argv);
+int cmd_schedules(int argc, char **argv);
+int cmd_schedule(int argc, char **argv);
 
 /* Shared helpers (cli_util.c). */
 /* Parse a whole decimal integer in [min, max]; on failure print "trawl: OPTION: ..." and

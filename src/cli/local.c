@@ -99,6 +99,11 @@ int cmd_enqueue(int argc, char **argv)
         fprintf(stderr, "trawl: %s\n", e.msg);
         return 2;
     }
+    if (s.unique_key && strncmp(s.unique_key, "schedule:", 9) == 0) {
+        /* the schedules' slots own these keys; the store keeps them unique after their job */
+        fprintf(stderr, "trawl: --unique-key: the prefix \"schedule:\" is kept for schedules\n");
+        return 2;
+    }
     if (count > 1 && s.unique_key) {
         fprintf(stderr, "trawl: --count and --unique-key cannot go together\n");
         return 2;

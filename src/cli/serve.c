@@ -1,7 +1,7 @@
 /* trawl serve: the HTTP API, the worker pools (built-in types, and crawl jobs with the fetcher
- * under them) and the monitor on one database, until SIGINT or SIGTERM. The first signal stops
- * claiming and gives running jobs a grace period; a second exits at once. Nothing acknowledged is
- * lost either way: acknowledgements are commits. */
+ * under them), the monitor and the scheduler on one database, until SIGINT or SIGTERM. The first
+ * signal stops claiming and gives running jobs a grace period; a second exits at once. Nothing
+ * acknowledged is lost either way: acknowledgements are commits. */
 #include "cli/cli.h"
 
 #include "api/api.h"
@@ -9,6 +9,7 @@
 #include "base/xalloc.h"
 #include "cli/setup.h"
 #include "engine/monitor.h"
+#include "engine/scheduler.h"
 #include "handlers/scrape.h"
 #include "obs/events.h"
 #include "obs/metrics.h"
@@ -179,6 +180,7 @@ int cmd_serve(int argc, char **argv)
     struct engine *eng = su.eng;
     struct pool *pool = NULL, *cpool = NULL;
     struct monitor *mon = NULL;
+    struct scheduler *sched = NULL;
     struct api *api = NULL;
     struct obs *obs = NULL;
     struct err e;
@@ -202,6 +204,7 @@ int cmd_serve(int argc, char **argv)
         }
     }
     mon = monitor_start(eng, o.sweep);
+    sched = scheduler_start(eng, 1000); /* schedules' slots become jobs */
     obs = obs_new(&(struct obs_sources){
         .eng = eng, .fetcher = su.fetcher, .breakers = su.breakers, .events = su.bus});
     struct api_deps deps = {.eng = eng,
@@ -252,6 +255,7 @@ int cmd_serve(int argc, char **argv)
 stop:;
     int ret = rc;
     bool clean = true;
+    scheduler_stop(sched); /* no slot is enqueued while the rest stops */
     api_drain(api);
     engine_stop_waits(eng);
     if (pool)

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "cli/setup.h"
+#include "engine/scheduler.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -219,6 +220,15 @@ int cmd_work(int argc, char **argv)
     if (sr.expired || sr.no_progress || sr.timed_out || sr.promoted)
         log_info("work: %d attempts ended as stuck, %d retries made due",
                  sr.expired + sr.no_progress + sr.timed_out, sr.promoted);
+    /* the schedules' due slots become jobs, as serve's scheduler would make them: a slot up to
+     * SCHEDULE_LATE_MS late is on time (a crontab running this every minute catches every slot),
+     * one later is missed and follows its schedule's policy */
+    struct schedule_tick_report tr = {0};
+    if (schedule_tick(su.eng, 0, &tr, &e) < 0)
+        fprintf(stderr, "trawl work: schedules: %s\n", e.msg); /* the jobs due still run */
+    if (tr.enqueued || tr.skipped)
+        log_info("work: %d slot jobs enqueued, %lld slots skipped by their schedules", tr.enqueued,
+                 (long long)tr.skipped);
     /* h's args point into su now that it is open */
     struct job_handler all[ENGINE_CLAIM_TYPES_MAX];
     for (int i = 0; i < nh; i++)

@@ -1,4 +1,8 @@
-/* The parser reads each field into a bit mask. cron_next walks the wall clock a field at a time
+/* Cron expressions: the field parser is ours, because no Debian package has a C library that
+ * reads them (apt has Perl and Ruby ones only); the time zones and their rules come from ICU
+ * (libicu-dev), which Debian ships and keeps up to date with the tz database.
+ *
+ * The parser reads each field into a bit mask. cron_next walks the wall clock a field at a time
  * (month, day, hour, minute) with plain Gregorian arithmetic and asks ICU only what the zone
  * decides: the UTC offset at an instant and the next transition, between which wall time and
  * instants differ by a constant. */

@@ -7,6 +7,7 @@
 #include "store/chain.h"
 #include "store/crawl.h"
 #include "store/job.h"
+#include "store/schedule.h"
 #include "store/scrape.h"
 #include "store/stats.h"
 #include "store/store.h"
@@ -67,6 +68,7 @@ struct sq {
     sqlite3_stmt *release[CLAIM_MULTI + 1]; /* releasing the stages of k parents, made lazily */
     sqlite3_stmt *sy[16]; /* sessions' extract and sync stages (sqlite_sync.c), by SY_* index */
     sqlite3_stmt *wh[4];  /* webhook calls (sqlite_webhook.c), by WH_* index */
+    sqlite3_stmt *sd[16]; /* schedules (sqlite_schedule.c), by SD_* index */
     /* metrics (sqlite_stats.c) */
     sqlite3_stmt *st_counts, *st_minute, *st_prune, *st_read, *st_series;
     int64_t st_pruned; /* the minute up to which job_minutes was last pruned */
@@ -193,4 +195,6 @@ int sq_pipeline_get(struct store *s, const char *workspace, const char *id, stru
 int sq_pipeline_list(struct store *s, const char *workspace, const char *name, size_t limit,
                      size_t offset, struct pipeline **out, size_t *n, int64_t *total,
                      struct err *e);
+/* sqlite_schedule.c: the schedules domain. */
+extern const struct store_schedule_ops sq_schedule_ops;
 #endif

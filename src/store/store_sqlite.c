@@ -2,8 +2,7 @@
  * committer), and one read connection shared under a mutex; the helpers its domains share, its
  * transactions, its checkpointer, and its opening, which applies the migrations. Each domain's
  * operations are in a file of their own (sqlite_jobs.c, sqlite_api.c, sqlite_scrape.c,
- * sqlite_stats.c, sqlite_chain.c,
- * sqlite_sync.c). */
+ * sqlite_stats.c, sqlite_chain.c, sqlite_sync.c, sqlite_schedule.c). */
 #include "store/sqlite_int.h"
 
 #include "store/migrations.h"
@@ -520,6 +519,7 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
     q->base.stats = &sq_stats_ops;
     q->base.chains = &sq_chains;
     q->base.webhooks = &sq_webhooks;
+    q->base.schedules = &sq_schedule_ops;
     q->path = xstrdup(path);
     pthread_mutex_init(&q->rlock, NULL);
     pthread_mutex_init(&q->ck_lock, NULL);

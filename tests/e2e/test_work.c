@@ -8,6 +8,7 @@
 #include "e2eutil.h"
 
 #include "engine/engine.h"
+#include "engine/scheduler.h"
 #include "store/store.h"
 
 #include <criterion/criterion.h>
@@ -228,4 +229,41 @@ Test(work, serve_s_monitor_leaves_a_run_s_leases_alone, .timeout = 60)
         assert_ran_once(eng, jobs[i].id);
     job_array_free(jobs, n);
     engine_close(eng);
+}
+
+static int add_schedule_fn(struct store *s, void *arg, struct err *e)
+{
+    return store_schedule_add(s, arg, e);
+}
+
+/* With no trawl serve at all, the schedules' slots still run: each work --once makes the due
+ * slots jobs first (as serve's scheduler would), each slot once however often it runs. */
+Test(work, runs_the_slots_of_schedules_without_serve, .timeout = 60)
+{
+    const char *db = e2e_path("trawl.db");
+    struct engine *eng = open_db(db);
+    struct schedule sc = {.workspace = "default",
+                          .name = "every-second",
+                          .cron = "@every 1s",
+                          .timezone = "UTC",
+                          .job = "{\"type\":\"noop\"}",
+                          .missed = MISSED_ALL};
+    struct err e = {0};
+    cr_assert_eq(schedule_prepare(eng, &sc, &e), 0, "%s", e.msg);
+    cr_assert_eq(engine_exec(eng, add_schedule_fn, &sc, &e), 0, "%s", e.msg);
+    engine_close(eng);
+    e2e_sleep_ms(2500);
+    struct run r;
+    E2E_RUN(&r, NULL, "work", "--once", "--db", db);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    int64_t first = count(db, JOB_COMPLETED);
+    cr_assert_geq(first, 2, "%s", r.out);
+    E2E_RUN(&r, NULL, "work", "--once", "--db", db);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    e2e_sleep_ms(1200);
+    E2E_RUN(&r, NULL, "work", "--once", "--db", db);
+    int64_t later = count(db, JOB_COMPLETED);
+    cr_assert_geq(later, first + 1, "%s", r.out);
+    cr_assert_leq(later, first + 3, "a slot ran twice: %lld then %lld", (long long)first,
+                  (long long)later);
 }

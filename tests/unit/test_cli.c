@@ -92,6 +92,7 @@ Test(cli, bad_arguments_are_refused_clearly)
     REFUSED("priority", "enqueue", "--priority", "5000", "noop");
     REFUSED("not a whole number", "enqueue", "--max-attempts", "three", "noop");
     REFUSED("--count and --unique-key", "enqueue", "--count", "2", "--unique-key", "k", "noop");
+    REFUSED("kept for schedules", "enqueue", "--unique-key", "schedule:x:1", "noop");
     REFUSED("--workers", "serve", "--workers", "-1");
     REFUSED("--listen", "serve", "--listen", "nowhere");
     REFUSED("--allow-private", "serve", "--allow-private", "300.1.1.1/8");
@@ -110,6 +111,14 @@ Test(cli, bad_arguments_are_refused_clearly)
     REFUSED("--concurrency", "work", "--once", "--concurrency", "-1");
     REFUSED("no database at", "work", "--once", "--db", "/nonexistent/trawl.db");
     REFUSED("unexpected argument", "work", "--once", "extra");
+    REFUSED("usage: trawl schedule add", "schedule");
+    REFUSED("unknown action 'frob'", "schedule", "frob", "x");
+    REFUSED("--type is required", "schedule", "add", "nightly", "@daily");
+    REFUSED("--args: not a JSON object", "schedule", "add", "n", "@daily", "--type", "noop",
+            "--args", "[1]");
+    REFUSED("takes no --type", "schedule", "add", "s.json", "--type", "noop");
+    REFUSED("usage: trawl schedule add", "schedule", "pause");
+    REFUSED("usage: trawl schedules", "schedules", "extra");
     /* nothing was enqueued by any of them */
     struct run r;
     RUN(&r, "stats");
