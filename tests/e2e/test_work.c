@@ -122,8 +122,9 @@ static void assert_ran_once(struct engine *eng, const char *id)
 }
 
 /* Two cron runs at once beside serve, all three taking sleep and noop jobs. The long sleeps
- * outlive their 600 ms lease while serve's monitor sweeps every 100 ms: whoever runs them must
- * heartbeat, and nobody's monitor may take them. */
+ * outlive their 2 s lease while serve's monitor sweeps every 100 ms: whoever runs them must
+ * heartbeat, and nobody's monitor may take them. (The lease leaves room for three processes
+ * that take turns at the database's write lock under the sanitizers.) */
 Test(work, beside_serve_every_job_runs_exactly_once, .timeout = 120)
 {
     const char *db0 = e2e_path("trawl.db");
@@ -136,19 +137,19 @@ Test(work, beside_serve_every_job_runs_exactly_once, .timeout = 120)
     E2E_RUN(&r, NULL, "enqueue", "--db", db, "--count", "200", "sleep", "{\"ms\":20}");
     cr_assert_eq(r.status, 0, "%s", r.err);
     E2E_RUN(&r, NULL, "enqueue", "--db", db, "--count", "8", "sleep",
-            "{\"ms\":1500,\"step_ms\":1500}");
+            "{\"ms\":3000,\"step_ms\":3000}");
     cr_assert_eq(r.status, 0, "%s", r.err);
     struct serve s;
     /* serve holds only a few jobs at a time (--batch 2), so the workers get their share */
     E2E_SERVE(&s, db, "--workers", "2", "--batch", "2", "--crawl-workers", "0", "--sweep", "100",
-              "--type", "sleep.lease_ms=600");
+              "--type", "sleep.lease_ms=2000");
     char out1[1100], err1[1100], out2[1100], err2[1100];
     snprintf(out1, sizeof out1, "%s", e2e_path("work1.out"));
     snprintf(err1, sizeof err1, "%s", e2e_path("work1.err"));
     snprintf(out2, sizeof out2, "%s", e2e_path("work2.out"));
     snprintf(err2, sizeof err2, "%s", e2e_path("work2.err"));
-    const char *args[] = {"--limit", "1000",   "--concurrency",      "4",
-                          "--json",  "--type", "sleep.lease_ms=600", NULL};
+    const char *args[] = {"--limit", "1000",   "--concurrency",       "4",
+                          "--json",  "--type", "sleep.lease_ms=2000", NULL};
     pid_t w1 = start_work(db, out1, err1, args);
     pid_t w2 = start_work(db, out2, err2, args);
     int st1 = e2e_reap(w1), st2 = e2e_reap(w2);
@@ -196,7 +197,7 @@ Test(work, beside_serve_every_job_runs_exactly_once, .timeout = 120)
 }
 
 /* Serve runs no built-in types here (--workers 0), only its monitor, sweeping every 50 ms: the
- * sleeps that work --once runs outlive their 300 ms lease five times over, and keep it because the
+ * sleeps that work --once runs outlive their 500 ms lease four times over, and keep it because the
  * run heartbeats them. */
 Test(work, serve_s_monitor_leaves_a_run_s_leases_alone, .timeout = 60)
 {
@@ -205,13 +206,13 @@ Test(work, serve_s_monitor_leaves_a_run_s_leases_alone, .timeout = 60)
     snprintf(db, sizeof db, "%s", db0);
     struct run r;
     E2E_RUN(&r, NULL, "enqueue", "--db", db, "--count", "6", "sleep",
-            "{\"ms\":1500,\"step_ms\":1500}");
+            "{\"ms\":2000,\"step_ms\":2000}");
     cr_assert_eq(r.status, 0, "%s", r.err);
     struct serve s;
     E2E_SERVE(&s, db, "--workers", "0", "--crawl-workers", "0", "--sweep", "50", "--type",
-              "sleep.lease_ms=300");
+              "sleep.lease_ms=500");
     E2E_RUN(&r, NULL, "work", "--once", "--db", db, "--concurrency", "6", "--type",
-            "sleep.lease_ms=300");
+            "sleep.lease_ms=500");
     cr_assert_eq(r.status, 0, "exit %d: %s %s", r.status, r.out, r.err);
     cr_assert(strstr(r.out, "work: 6 jobs: 6 completed, 0 retrying, 0 failed (") == r.out,
               "summary: %s", r.out);
