@@ -5,6 +5,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "base/xalloc.h"
 #include "store/scrape.h"
 
@@ -329,14 +330,22 @@ enum MHD_Result api_sessions_changes(struct req *r)
 
 static json_t *call_json(const struct webhook_call *c)
 {
+    /* a receiver's answer is bytes: what is not UTF-8 is shown replaced, not dropped */
+    char *answer = c->response_body && !utf8_valid(c->response_body, strlen(c->response_body))
+                       ? utf8_sanitize(c->response_body, strlen(c->response_body), NULL)
+                       : NULL;
     json_t *o = json_pack(
         "{s:I, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:I, s:s*, s:s*, s:o, s:o}", "id",
         (json_int_t)c->id, "job_id", c->job_id, "delivery_id", c->delivery_id, "webhook_url",
         c->url, "status", webhook_call_status_name(c->status), "request_bytes",
         (json_int_t)c->request_bytes, "request_sha256", c->request_sha256, "retry_count",
         c->retry_count, "response_time_ms", (json_int_t)c->response_time_ms, "response_body",
-        c->response_body, "error_message", c->error, "created_at", api_time(c->created_at),
-        "completed_at", api_time(c->completed_at));
+        answer ? answer : c->response_body, "error_message", c->error, "created_at",
+        api_time(c->created_at), "completed_at", api_time(c->completed_at));
+    free(answer);
+    if (!o) /* jansson refused a string: say at least which call and how it stands */
+        return json_pack("{s:I, s:s}", "id", (json_int_t)c->id, "status",
+                         webhook_call_status_name(c->status));
     json_object_set_new(o, "response_status",
                         c->response_status ? json_integer(c->response_status) : json_null());
     json_object_set_new(o, "next_retry_at", api_time(c->next_retry_at));
