@@ -95,6 +95,7 @@ static int wh_end(struct store *s, const struct webhook_call *c, int64_t now, st
 static void call_fn(sqlite3_stmt *st, void *out)
 {
     struct webhook_call *c = out;
+    memset(c, 0, sizeof *c); /* the rows' memory is not zeroed, and the body is not read */
     c->id = sqlite3_column_int64(st, 0);
     c->job_id = sq_col_dup(st, 1);
     c->job_type = sq_col_dup(st, 2);
