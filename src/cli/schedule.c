@@ -13,8 +13,9 @@ static const char schedules_usage_[] = "usage: trawl schedules [options]\n"
                                        "list the schedules: cron, time zone, next and last run\n"
                                        "(exit 0)\n" CLI_COMMON_USAGE;
 
-/* Only the common options; -1 to go on (no argument left), else the exit status. */
-static int common_args(int argc, char **argv, const char *usage, struct cli_common *o, int want)
+/* Only the common options and no argument; -1 to go on, else the exit status. (One argument:
+ * cli_id_args.) */
+static int common_args(int argc, char **argv, const char *usage, struct cli_common *o)
 {
     static const struct option longs[] = {CLI_COMMON_OPTS, {0, 0, 0, 0}};
     int c;
@@ -28,7 +29,7 @@ static int common_args(int argc, char **argv, const char *usage, struct cli_comm
             return 2;
         }
     }
-    if (argc - optind != want) {
+    if (argc != optind) {
         fputs(usage, stderr);
         return 2;
     }
@@ -38,7 +39,7 @@ static int common_args(int argc, char **argv, const char *usage, struct cli_comm
 int cmd_schedules(int argc, char **argv)
 {
     struct cli_common o = {0};
-    int rc = common_args(argc, argv, schedules_usage_, &o, 0);
+    int rc = common_args(argc, argv, schedules_usage_, &o);
     if (rc >= 0)
         return rc;
     json_t *ans;
@@ -188,7 +189,7 @@ static int schedule_add(int argc, char **argv)
 static int schedule_act(int argc, char **argv, const char *method, const char *action)
 {
     struct cli_common o = {0};
-    int rc = common_args(argc, argv, schedule_usage_, &o, 1);
+    int rc = cli_id_args(argc, argv, schedule_usage_, &o, NULL, NULL);
     if (rc >= 0)
         return rc;
     char key[600], path[700];
