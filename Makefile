@@ -7,7 +7,7 @@
 #   make SANITIZE=address,undefined test   the same suite under sanitizers (build-san/)
 
 CC      ?= cc
-PKGS    := sqlite3 jansson libcurl libmicrohttpd libzstd libcrypto libxml-2.0 zlib icu-i18n icu-uc
+PKGS    := sqlite3 jansson libcurl libmicrohttpd libzstd libcrypto libxml-2.0 zlib icu-i18n icu-uc libpq
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)
@@ -29,8 +29,10 @@ LIB_SRC := $(sort $(wildcard src/base/*.c src/store/*.c src/engine/*.c src/fetch
                              src/obs/*.c src/alert/*.c))
 MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
 UI_FILES := web/index.html web/app.css web/app.js web/chain.js web/schedules.js
-GEN_SRC := $(BUILD)/gen/migrations.c $(BUILD)/gen/ui.c
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/ui.o
+PG_MIGRATIONS := $(sort $(wildcard src/store/pg_migrations/*.sql))
+GEN_SRC := $(BUILD)/gen/migrations.c $(BUILD)/gen/pg_migrations.c $(BUILD)/gen/ui.c
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/pg_migrations.o \
+           $(BUILD)/gen/ui.o
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 E2E_SRC := $(sort $(wildcard tests/e2e/test_*.c)) tests/e2e/e2eutil.c tests/e2e/scrapeutil.c
@@ -44,7 +46,11 @@ all: $(BUILD)/trawl
 
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql.sh
 	@mkdir -p $(dir $@)
-	sh scripts/embed-sql.sh $@ $(MIGRATIONS)
+	sh scripts/embed-sql.sh $@ store_migrations $(MIGRATIONS)
+
+$(BUILD)/gen/pg_migrations.c: $(PG_MIGRATIONS) scripts/embed-sql.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-sql.sh $@ store_pg_migrations $(PG_MIGRATIONS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -52,6 +58,9 @@ $(BUILD)/%.o: %.c
 	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/pg_migrations.o: $(BUILD)/gen/pg_migrations.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # the dashboard, embedded in the binary
@@ -75,6 +84,10 @@ $(BUILD)/tests/unit_tests: $(UNIT_OBJ) $(BUILD)/libtrawl.a
 $(BUILD)/tests/crash_test: $(BUILD)/tests/crash/crash.o $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# several trawl serve nodes on one PostgreSQL, one of them killed
+$(BUILD)/tests/multinode_test: $(BUILD)/tests/multinode/multinode.o $(BUILD)/libtrawl.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # end-to-end tests: the real trawl serve driven over HTTP, against origin servers that misbehave
 $(BUILD)/tests/e2e_tests: $(E2E_OBJ) $(BUILD)/libtrawl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs criterion)
@@ -96,6 +109,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL) $(BUILD)/libtrawl.a
 
 # everything the suite runs, built but not run
 tests: $(BUILD)/trawl $(BUILD)/tests/unit_tests $(BUILD)/tests/crash_test \
+       $(BUILD)/tests/multinode_test \
        $(BUILD)/tests/e2e_tests $(BUILD)/tests/origin $(BUILD)/tests/shop \
        $(BUILD)/tests/sentryrx
 

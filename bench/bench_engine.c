@@ -2,8 +2,10 @@
  * claim cost against table size and past jobs scheduled for later, and peak memory of a real
  * `trawl serve`. Durable (fsync on
  * every commit) unless --relaxed. Prints one line per figure.
- * usage: bench_engine [--jobs N] [--claim-max N] [--trawl PATH] [--dir DIR]
+ * usage: bench_engine [--jobs N] [--claim-max N] [--trawl PATH] [--dir DIR] [--pg CONNINFO]
  *                     [--only fsync|enqueue|e2e|chain|chain-once|claim|future|memory]
+ * --pg: on PostgreSQL (a libpq keyword string of a server; each figure makes its own database)
+ * instead of SQLite files.
  * chain: N/3 chains of three no-op stages (each released by the completion of the one before)
  * against N single no-op jobs, both end to end through the pool, alternated, twice each; the
  * ratio of their job rates is the figure. */
@@ -16,6 +18,7 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,6 +30,7 @@
 
 static char dir_[512];
 static enum store_durability dur_ = STORE_DURABLE;
+static const char *pg_; /* --pg: a PostgreSQL server's keyword string; each figure its database */
 
 static void die(const char *what, const struct err *e)
 {
@@ -34,8 +38,36 @@ static void die(const char *what, const struct err *e)
     exit(1);
 }
 
+/* A fresh database of this name on the server --pg names; dropped first if a run left it. */
+static void pg_fresh(char *out, size_t n, const char *name)
+{
+    char db[64];
+    snprintf(db, sizeof db, "bench_%s_%d", name, (int)getpid());
+    PGconn *c = PQconnectdb(pg_);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "bench: --pg %s: %s", pg_, PQerrorMessage(c));
+        exit(1);
+    }
+    char sql[160];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+    PQclear(PQexec(c, sql));
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "bench: %s: %s", sql, PQerrorMessage(c));
+        exit(1);
+    }
+    PQclear(r);
+    PQfinish(c);
+    snprintf(out, n, "%s dbname=%s", pg_, db);
+}
+
 static void db_path(char *out, size_t n, const char *name)
 {
+    if (pg_) {
+        pg_fresh(out, n, name);
+        return;
+    }
     snprintf(out, n, "%s/%s.db", dir_, name);
     char p[700];
     unlink(out);
@@ -49,8 +81,7 @@ static struct engine *open_engine(const char *path)
 {
     struct store *s;
     struct err e;
-    struct store_sqlite_opts o = {.durability = dur_};
-    if (store_sqlite_open(path, &o, &s, &e))
+    if (store_open(path, dur_, &s, &e))
         die("open", &e);
     struct engine *eng;
     if (engine_open(s, NULL, &eng, &e) || handlers_configure(eng, &e))
@@ -350,10 +381,15 @@ static void bench_serve_memory(const char *trawl, size_t n)
 int main(int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"jobs", required_argument, 0, 'n'},    {"claim-max", required_argument, 0, 'c'},
-        {"trawl", required_argument, 0, 't'},   {"dir", required_argument, 0, 'd'},
-        {"only", required_argument, 0, 'o'},    {"relaxed", no_argument, 0, 'r'},
-        {"workers", required_argument, 0, 'w'}, {0, 0, 0, 0},
+        {"jobs", required_argument, 0, 'n'},
+        {"claim-max", required_argument, 0, 'c'},
+        {"trawl", required_argument, 0, 't'},
+        {"dir", required_argument, 0, 'd'},
+        {"only", required_argument, 0, 'o'},
+        {"relaxed", no_argument, 0, 'r'},
+        {"workers", required_argument, 0, 'w'},
+        {"pg", required_argument, 0, 'p'},
+        {0, 0, 0, 0},
     };
     size_t n = 100000, claim_max = 1000000;
     int workers = 2;
@@ -381,6 +417,9 @@ int main(int argc, char **argv)
             break;
         case 'w':
             workers = atoi(optarg);
+            break;
+        case 'p':
+            pg_ = optarg;
             break;
         default:
             return 2;

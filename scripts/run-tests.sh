@@ -6,7 +6,13 @@ build=${1:-build}
 passed=0
 failed=0
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+here=$(cd "$(dirname "$0")/.." && pwd)
+# a private PostgreSQL for the conformance suite (and whatever else runs on PostgreSQL); its
+# folder must be open to the postgres user when the tests run as root
+pgdir=$(mktemp -d /tmp/trawl-pg-XXXXXX)
+chmod 755 "$pgdir"
+trap 'sh "$here/scripts/pg-cluster.sh" stop "$pgdir/c"; rm -rf "$tmp" "$pgdir"' EXIT
+pg=$(sh "$here/scripts/pg-cluster.sh" start "$pgdir/c") || pg=""
 
 # A Criterion suite: run it (each test in its own process), show its output without the server
 # logs' timestamped lines, and add its synthesis line to the totals.
@@ -32,12 +38,21 @@ criterion_suite() {
 
 # Unit, store, fault-injection tests.
 criterion_suite unit "$build/tests/unit_tests" --jobs 2 --timeout 120
+# The conformance suite: the tests of every store operation (through the engine and directly)
+# again, on PostgreSQL. A suite is listed here once the PostgreSQL store keeps all it uses.
+PG_SUITES="engine|claim|commit|faults|monitor|pool|pool_due|stats|chain|schedule|scrape_store|webhook"
+if [ -n "$pg" ]; then
+    criterion_suite unit-postgres env TRAWL_TEST_PG="$pg" "$build/tests/unit_tests" --jobs 2 \
+        --timeout 120 --filter "@($PG_SUITES)/*"
+else
+    echo "unit-postgres: no PostgreSQL server could be started (see above)"
+    failed=$((failed + 1))
+fi
 # End to end: the real trawl serve over HTTP, against origin servers that misbehave on purpose.
 criterion_suite e2e "$build/tests/e2e_tests" --jobs 2 --timeout 300
 
 # The dashboard in real headless Chromium (tests/browser; BROWSER_TESTS=0 leaves it out).
 if [ "${BROWSER_TESTS:-1}" != 0 ]; then
-    here=$(cd "$(dirname "$0")/.." && pwd)
     if [ ! -d "$here/tests/browser/node_modules/playwright-core" ]; then
         (cd "$here/tests/browser" && npm ci --no-audit --no-fund --loglevel=error) ||
             echo "browser tests: npm ci failed"

@@ -35,8 +35,7 @@ int cli_open(const char *path, enum store_durability d, struct engine **out)
 {
     struct err e;
     struct store *s;
-    struct store_sqlite_opts o = {.durability = d};
-    if (store_sqlite_open(path, &o, &s, &e)) {
+    if (store_open(path, d, &s, &e)) {
         fprintf(stderr, "trawl: %s\n", e.msg);
         return 1;
     }

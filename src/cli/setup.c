@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 const char setup_usage[] =
-    "  --db PATH              database file\n"
+    "  --db PATH|URL          database file, or PostgreSQL: postgres://user@host/db or a libpq\n"
+    "                         keyword string (\"host=/run/postgresql dbname=trawl\")\n"
     "  --durability MODE      durable (default): every acknowledged change is fsynced;\n"
     "                         relaxed: survives a crash of trawl, not of the machine\n"
     "  --grace MS             how long running jobs may finish once stopping (default 10000)\n"

@@ -199,7 +199,7 @@ int cmd_work(int argc, char **argv)
         fprintf(stderr, "trawl work: --db PATH is required (or $TRAWL_DB)\n");
         goto out;
     }
-    if (access(su.db, F_OK) != 0) {
+    if (!store_is_pg(su.db) && access(su.db, F_OK) != 0) {
         fprintf(stderr, "trawl work: no database at %s (trawl serve or trawl enqueue makes it)\n",
                 su.db);
         goto out;

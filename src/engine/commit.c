@@ -235,6 +235,24 @@ static void undo_all(struct commit_op *ops)
 
 /* Run ops (a list) in one transaction. Returns 0 when committed, else the failure, with every op
  * undone. */
+/* On a store several nodes share, the transaction's changes go to the other nodes with it. */
+static int announce(struct commit_tx *tx, struct err *e)
+{
+    if (!store_shared(tx->store) || (tx->nchanges == 0 && !tx->available))
+        return 0;
+    struct store_change buf[64];
+    struct store_change *ch = tx->nchanges <= 64 ? buf : xcalloc(tx->nchanges, sizeof *ch);
+    for (size_t i = 0; i < tx->nchanges; i++) {
+        const struct job_change_rec *r = &tx->changes[i];
+        ch[i] = (struct store_change){r->id,   r->type, r->workspace, r->batch_id, r->root_id,
+                                      r->from, r->to,   r->attempt,   r->at};
+    }
+    int rc = store_announce(tx->store, ch, tx->nchanges, tx->available, e);
+    if (ch != buf)
+        free(ch);
+    return rc;
+}
+
 static int run_batch(struct committer *c, struct commit_tx *tx, struct commit_op *ops,
                      struct err *e)
 {
@@ -272,6 +290,8 @@ static int run_batch(struct committer *c, struct commit_tx *tx, struct commit_op
     }
     if (!rc)
         rc = write_deltas(tx, e);
+    if (!rc)
+        rc = announce(tx, e);
     if (!rc)
         rc = store_commit(c->store, e);
     if (rc) /* a failed commit may leave the transaction open: end it either way */

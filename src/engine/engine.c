@@ -85,9 +85,48 @@ static void on_changes(void *ctx, const struct job_change_rec *c, size_t n, bool
     }
 }
 
+/* What another node on the same database committed: its ended jobs' waiters are woken, the
+ * listeners told, and idle claimers woken when jobs may have become claimable there. */
+static void on_heard(void *ctx, const struct store_change *c, size_t n, bool available)
+{
+    struct engine *eng = ctx;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].to >= 0 && c[i].to < JOB_STATUS_COUNT && job_status_settled(c[i].to))
+            waiters_wake(eng->waiters, c[i].id);
+    pthread_mutex_lock(&eng->llock);
+    for (size_t i = 0; i < n && eng->nlisteners > 0; i++) {
+        if (c[i].from < 0 || c[i].from >= JOB_STATUS_COUNT || c[i].to < 0 ||
+            c[i].to >= JOB_STATUS_COUNT)
+            continue;
+        struct job_change ch = {
+            .id = c[i].id,
+            .type = c[i].type,
+            .from = c[i].from,
+            .to = c[i].to,
+            .attempt = c[i].attempt,
+            .workspace = c[i].workspace,
+            .batch_id = c[i].batch_id,
+            .root_id = c[i].root_id,
+            .at = c[i].at,
+            .proc_ms = -1,
+            .wait_ms = -1,
+            .progress = -1,
+            .remote = true,
+        };
+        for (int l = 0; l < eng->nlisteners; l++)
+            eng->listeners[l].fn(eng->listeners[l].ctx, &ch);
+    }
+    pthread_mutex_unlock(&eng->llock);
+    if (available || n == 0) {
+        pthread_mutex_lock(&eng->lock);
+        eng->avail_seq++;
+        pthread_cond_broadcast(&eng->avail);
+        pthread_mutex_unlock(&eng->lock);
+    }
+}
+
 int engine_open(struct store *s, const struct engine_opts *o, struct engine **out, struct err *e)
 {
-    (void)e;
     struct engine *eng = xcalloc(1, sizeof *eng);
     eng->store = s;
     eng->clock = o && o->clock ? *o->clock : clock_real;
@@ -106,6 +145,16 @@ int engine_open(struct store *s, const struct engine_opts *o, struct engine **ou
     pthread_cond_init(&eng->avail, NULL);
     eng->waiters = waiters_new();
     eng->committer = commit_start(s, on_changes, eng);
+    int rc = store_hear(s, on_heard, eng, e);
+    if (rc) {
+        commit_stop(eng->committer);
+        pthread_mutex_destroy(&eng->lock);
+        pthread_mutex_destroy(&eng->llock);
+        pthread_cond_destroy(&eng->avail);
+        waiters_free(eng->waiters);
+        free(eng);
+        return rc;
+    }
     *out = eng;
     return 0;
 }
@@ -114,6 +163,7 @@ void engine_close(struct engine *eng)
 {
     if (!eng)
         return;
+    store_hear(eng->store, NULL, NULL, NULL);
     commit_stop(eng->committer);
     free(eng->tx_hook);
     store_close(eng->store);

@@ -127,6 +127,9 @@ struct job_change {
     const char *stage;    /* a progress update: the stage set, or NULL */
     const char *cause;    /* why the monitor ended the attempt: "heartbeat_timeout", "no_progress"
                              or "timeout"; NULL when it was not the monitor */
+    bool remote; /* made by another node on the same database (PostgreSQL): id, type, workspace,
+                    batch_id, root_id, from, to, attempt and at are known; message, stage and
+                    cause are NULL, proc_ms, wait_ms and progress -1 */
 };
 
 typedef void (*engine_listener_fn)(void *ctx, const struct job_change *c);
@@ -328,7 +331,9 @@ int engine_list(struct engine *eng, const char *status, const struct job_filter 
                 struct job **out, size_t *n, struct err *e);
 
 /* Call fn after every durable state change, from the committer thread; fn must be quick and
- * must not call back into the engine synchronously. At most 8 listeners. */
+ * must not call back into the engine synchronously. On a database several nodes share, fn also
+ * gets the other nodes' changes (remote set), from the store's listening thread. At most 8
+ * listeners. */
 int engine_listen(struct engine *eng, engine_listener_fn fn, void *ctx);
 /* Remove a listener; once this returns, fn is not running and will not be called. */
 void engine_unlisten(struct engine *eng, engine_listener_fn fn, void *ctx);

@@ -1,5 +1,6 @@
-/* The numbered SQL migrations, embedded at build time from src/store/migrations/NNNN_name.sql
- * by scripts/embed-sql.sh. Version N is the N-th entry. */
+/* The numbered SQL migrations, embedded at build time by scripts/embed-sql.sh: SQLite's from
+ * src/store/migrations/NNNN_name.sql, PostgreSQL's from src/store/pg_migrations/. Version N is
+ * the N-th entry. */
 #ifndef TRAWL_MIGRATIONS_H
 #define TRAWL_MIGRATIONS_H
 
@@ -11,5 +12,7 @@ struct migration {
 
 extern const struct migration store_migrations[];
 extern const int store_migrations_count;
+extern const struct migration store_pg_migrations[];
+extern const int store_pg_migrations_count;
 
 #endif

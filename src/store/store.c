@@ -46,3 +46,23 @@ int store_check(struct store *s, struct err *e)
 {
     STORE_WRAP(s, s->core, "checks", s->core->check(s, e));
 }
+
+bool store_shared(const struct store *s)
+{
+    return s->core->announce && s->core->hear;
+}
+
+int store_announce(struct store *s, const struct store_change *c, size_t n, bool available,
+                   struct err *e)
+{
+    if (!store_shared(s) || (n == 0 && !available))
+        return 0;
+    STORE_WRAP(s, s->core, "announcements", s->core->announce(s, c, n, available, e));
+}
+
+int store_hear(struct store *s, store_heard_fn fn, void *ctx, struct err *e)
+{
+    if (!store_shared(s))
+        return 0;
+    return s->core->hear(s, fn, ctx, e);
+}

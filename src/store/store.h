@@ -24,8 +24,20 @@
 
 struct store;
 
+/* A job's state change as one node tells the others that share its database (strings borrowed;
+ * all but id may be NULL). */
+struct store_change {
+    const char *id, *type, *workspace, *batch_id, *root_id;
+    int from, to, attempt; /* enum job_status; from == to: a progress update */
+    int64_t at;
+};
+
+/* What another node's transaction changed, once it committed: its changes, and whether jobs may
+ * have become claimable. Called on the store's own thread; must be quick. */
+typedef void (*store_heard_fn)(void *ctx, const struct store_change *c, size_t n, bool available);
+
 /* What every store has: its name, its transactions, its health. */
-#define STORE_CORE_VERSION 1
+#define STORE_CORE_VERSION 2
 struct store_core_ops {
     int version; /* STORE_CORE_VERSION */
     const char *name;
@@ -34,6 +46,13 @@ struct store_core_ops {
     int (*commit)(struct store *s, struct err *e);
     void (*rollback)(struct store *s);
     int (*check)(struct store *s, struct err *e);
+    /* Optional, both or neither (NULL: a store only one node uses). announce, a write inside the
+     * open transaction, tells the other nodes its changes, delivered when (and only if) it
+     * commits. hear starts calling fn with what the other nodes announce (fn NULL: stops, and
+     * once it returns fn is not running). */
+    int (*announce)(struct store *s, const struct store_change *c, size_t n, bool available,
+                    struct err *e);
+    int (*hear)(struct store *s, store_heard_fn fn, void *ctx, struct err *e);
 };
 
 /* Each domain's operations; declared in its header. */
@@ -82,6 +101,23 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
 /* The schema version this build knows (the number of the last migration). */
 int store_schema_version(void);
 
+struct store_pg_opts {
+    enum store_durability durability; /* STORE_RELAXED: synchronous_commit = off */
+};
+
+/* Open the PostgreSQL database conninfo names (a postgres:// or postgresql:// URI, or a libpq
+ * keyword string such as "host=/run/postgresql dbname=trawl") and bring its schema up to date.
+ * Several trawl nodes may share the database and may open it at the same time. On failure
+ * returns a negative code, *out is NULL and e says why. */
+int store_pg_open(const char *conninfo, const struct store_pg_opts *o, struct store **out,
+                  struct err *e);
+/* The PostgreSQL schema version this build knows (its migrations are numbered on their own). */
+int store_pg_schema_version(void);
+/* Whether db names a PostgreSQL database (a URI or a keyword string) rather than a file. */
+bool store_is_pg(const char *db);
+/* Open db with the store it names: PostgreSQL (store_is_pg) or else an SQLite file. */
+int store_open(const char *db, enum store_durability d, struct store **out, struct err *e);
+
 /* Wrappers of the core: count the call, fail it when it is the one injected, else call the
  * implementation. */
 void store_close(struct store *s);
@@ -90,6 +126,14 @@ int store_commit(struct store *s, struct err *e);
 void store_rollback(struct store *s);
 /* Whether the store can answer (a read that touches the database). */
 int store_check(struct store *s, struct err *e);
+
+/* Whether the store is shared by several nodes (it announces and hears changes). */
+bool store_shared(const struct store *s);
+/* Tell the other nodes the open transaction's changes (a no-op on a store of one node). */
+int store_announce(struct store *s, const struct store_change *c, size_t n, bool available,
+                   struct err *e);
+/* Hear the other nodes' changes (see store_core_ops.hear); a no-op on a store of one node. */
+int store_hear(struct store *s, store_heard_fn fn, void *ctx, struct err *e);
 
 /* Fault injection for tests: the n-th wrapper call from now on fails (0 turns it off). */
 void store_fail_nth(struct store *s, long n);

@@ -217,6 +217,8 @@ Test(claim, enqueue_many_is_one_transaction)
  * in between (here: cancelled) is not taken, and the others are. */
 Test(claim, optimistic_claim_skips_jobs_changed_since_read)
 {
+    tu_sqlite_only("the optimistic two-step claim is the SQLite store's; PostgreSQL claims in one "
+                   "statement with FOR UPDATE SKIP LOCKED");
     struct engine *eng = tu_engine(NULL, NULL);
     struct store *s = engine_store(eng);
     cr_assert(store_has_candidates(s));
@@ -252,6 +254,8 @@ Test(claim, optimistic_claim_skips_jobs_changed_since_read)
  * order, as the engine's claim. */
 Test(claim, one_step_claim_matches_the_optimistic_one)
 {
+    tu_sqlite_only("the optimistic two-step claim is the SQLite store's; PostgreSQL claims in one "
+                   "statement with FOR UPDATE SKIP LOCKED");
     struct engine *eng = tu_engine(NULL, NULL);
     for (int i = 0; i < 20; i++) {
         struct job_spec sp = {.type = i % 2 ? "a" : "b", .priority = i % 3};
@@ -468,6 +472,8 @@ static const struct store_stats_ops racing_stats = {
  * coming back empty while due jobs wait. */
 Test(claim, losing_the_race_for_every_candidate_falls_back_to_a_one_step_claim)
 {
+    tu_sqlite_only("the optimistic two-step claim is the SQLite store's; PostgreSQL claims in one "
+                   "statement with FOR UPDATE SKIP LOCKED");
     struct racing *rs = calloc(1, sizeof *rs);
     rs->base.core = &racing_core;
     rs->base.jobs = &racing_jobs;

@@ -8,7 +8,6 @@
 
 #include <criterion/criterion.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,32 +51,26 @@ static struct schedule_tick_report tick(struct engine *eng, int64_t started_ms)
     return r;
 }
 
-/* The slots of id's jobs, in order, from the database as it is on disk; checks each job's
- * unique key, run_at and args. Returns how many (at most max). */
+/* The slots of id's jobs, in order, from the database as committed; checks each job's unique
+ * key, run_at and args. Returns how many (at most max). */
 static size_t slots(const char *id, int64_t *out, size_t max)
 {
-    sqlite3 *db;
-    cr_assert_eq(sqlite3_open_v2(tu_path("trawl.db"), &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_prepare_v2(db,
-                                    "SELECT unique_key, run_at, args FROM jobs WHERE unique_key "
-                                    "LIKE 'schedule:%' ORDER BY run_at, id",
-                                    -1, &st, NULL),
-                 SQLITE_OK);
-    size_t n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *key = (const char *)sqlite3_column_text(st, 0);
+    struct tu_rows r;
+    tu_sql_rows(NULL,
+                "SELECT unique_key, run_at, args FROM jobs WHERE unique_key LIKE 'schedule:%' "
+                "ORDER BY run_at, id",
+                &r);
+    for (size_t i = 0; i < r.n; i++) {
+        int64_t run_at = strtoll(tu_cell(&r, i, 1), NULL, 10);
         char want[128];
-        snprintf(want, sizeof want, "schedule:%s:%lld", id, (long long)sqlite3_column_int64(st, 1));
-        cr_assert_str_eq(key, want, "a slot's job is due at its slot");
-        cr_assert_str_eq((const char *)sqlite3_column_text(st, 2), "{\"n\":7}");
-        if (n < max)
-            out[n] = sqlite3_column_int64(st, 1);
-        n++;
+        snprintf(want, sizeof want, "schedule:%s:%lld", id, (long long)run_at);
+        cr_assert_str_eq(tu_cell(&r, i, 0), want, "a slot's job is due at its slot");
+        cr_assert_str_eq(tu_cell(&r, i, 2), "{\"n\":7}");
+        if (i < max)
+            out[i] = run_at;
     }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    size_t n = r.n;
+    tu_rows_free(&r);
     return n;
 }
 

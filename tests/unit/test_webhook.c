@@ -110,3 +110,46 @@ Test(webhook, an_attempt_again_is_the_same_call)
     cr_assert_eq(engine_exec(eng, call_fn, &a, &e), TRAWL_ENOTFOUND);
     engine_close(eng);
 }
+
+Test(webhook, an_answer_of_any_bytes_is_recorded_and_capped)
+{
+    struct engine *eng = tu_engine(NULL, NULL);
+    struct webhook_call c = {
+        .job_id = "job-1",
+        .job_type = "scrape_sync",
+        .url = "http://127.0.0.1:9/hook",
+        .delivery_id = "job-1.1",
+        .request_sha256 = "ab",
+        .request_bytes = 3,
+        .request_body = (void *)"\x28\xb5\x00",
+        .request_body_len = 3,
+    };
+    exec_call(eng, &c, 1000, false);
+    /* a receiver's answer: not UTF-8, and longer than what is kept */
+    char body[5000];
+    memset(body, 'x', sizeof body - 1);
+    memcpy(body, "ok \xff\xfe", 5);
+    body[sizeof body - 1] = 0;
+    c.status = WEBHOOK_FAILED;
+    c.response_status = 400;
+    c.response_body = body;
+    c.response_time_ms = 7;
+    c.error = "http_status: 400";
+    exec_call(eng, &c, 1200, true);
+    struct webhook_call *rows;
+    size_t n;
+    struct err e;
+    err_clear(&e);
+    cr_assert_eq(
+        store_webhook_list(engine_store(eng), "job-1", WEBHOOK_FAILED, 0, 0, &rows, &n, &e), 1,
+        "%s", e.msg);
+    cr_assert_eq(strncmp(rows[0].response_body, "ok ", 3), 0);
+    cr_assert_leq(strlen(rows[0].response_body), WEBHOOK_RESPONSE_KEEP_MAX);
+    cr_assert_geq(strlen(rows[0].response_body), WEBHOOK_RESPONSE_KEEP_MAX - 8);
+    cr_assert_eq(rows[0].response_time_ms, 7);
+    cr_assert_eq(rows[0].completed_at, 1200);
+    cr_assert_eq(rows[0].request_bytes, 3);
+    cr_assert_null(rows[0].request_body, "the list does not read the body");
+    webhook_call_array_free(rows, n);
+    engine_close(eng);
+}

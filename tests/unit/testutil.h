@@ -21,6 +21,35 @@ struct tu_clock {
 void tu_clock_init(struct tu_clock *c, int64_t start_ms);
 void tu_clock_advance(struct tu_clock *c, int64_t ms);
 
+/* The store under test: SQLite files, or, when $TRAWL_TEST_PG holds a libpq keyword string of a
+ * PostgreSQL server (scripts/run-tests.sh starts one), a database of that server per path and
+ * test process, made on first use and dropped at exit. The same tests run on both: the
+ * conformance suite. */
+/* The server's keyword string, or NULL when the tests run on SQLite. */
+const char *tu_pg(void);
+/* Skip the calling test on PostgreSQL, saying why it is about SQLite only. */
+void tu_sqlite_only(const char *why);
+/* What store_open() takes for path (NULL: tu_path("trawl.db")); a static buffer. */
+const char *tu_db(const char *path);
+/* Open the store of path; fails the test on error. */
+struct store *tu_store(const char *path);
+/* The first column of the first row of a query on path's database (portable SQL). */
+int64_t tu_sql_i64(const char *path, const char *sql);
+/* Run statements on path's database; fails the test on error. */
+void tu_sql_exec(const char *path, const char *sql);
+/* The rows of a query on path's database (portable SQL), every cell as text (NULL: SQL NULL);
+ * owned by the rows, freed by tu_rows_free. */
+struct tu_rows {
+    size_t n;    /* rows */
+    int cols;    /* columns */
+    char **cell; /* n * cols cells, row by row */
+};
+/* Run sql on path's database into *out; fails the test on error. Returns out->n. */
+size_t tu_sql_rows(const char *path, const char *sql, struct tu_rows *out);
+/* The cell of row and col: NULL for SQL NULL. */
+const char *tu_cell(const struct tu_rows *r, size_t row, int col);
+void tu_rows_free(struct tu_rows *r);
+
 /* Open an engine on tu_path("trawl.db") (or path when not NULL), with clock c (NULL: real).
  * Fails the test on error. */
 struct engine *tu_engine(const char *path, struct tu_clock *c);
