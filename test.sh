@@ -15,7 +15,8 @@ cat build/test.log
 echo "== sanitizer build (address,undefined) =="
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp" \
-    CRASH_KILLS=${CRASH_KILLS_SAN:-20} sh scripts/run-tests.sh build-san >build-san/test.log 2>&1 ||
+    CRASH_KILLS=${CRASH_KILLS_SAN:-20} MULTINODE_JOBS=${MULTINODE_JOBS_SAN:-20000} \
+    sh scripts/run-tests.sh build-san >build-san/test.log 2>&1 ||
     status=1
 cat build-san/test.log
 echo "== fuzzing (libFuzzer, ${FUZZ_SECONDS:-15} s per parser) =="

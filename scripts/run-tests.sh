@@ -71,6 +71,15 @@ if [ "${BROWSER_TESTS:-1}" != 0 ]; then
     fi
 fi
 
+# Several nodes: trawl serve processes on one PostgreSQL, one killed midway.
+echo "multi-node test: ${MULTINODE_JOBS:-100000} jobs, 3 nodes of $build/trawl on PostgreSQL"
+if [ -n "$pg" ] && "$build/tests/multinode_test" --trawl "$build/trawl" --pg "$pg" \
+    --jobs "${MULTINODE_JOBS:-100000}"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
+
 # Crash test: kill -9 a real trawl serve again and again.
 echo "crash test: ${CRASH_KILLS:-50} kills of $build/trawl serve"
 if "$build/tests/crash_test" --trawl "$build/trawl" --kills "${CRASH_KILLS:-50}"; then

@@ -190,36 +190,32 @@ static int pg_claim(struct store *s, const struct claim_req *r, struct job **out
     *n = 0;
     if (r->ntypes == 0 || r->limit == 0)
         return 0;
-    static const char one[] =
-        "WITH c AS MATERIALIZED (SELECT id FROM jobs WHERE status = 'pending' AND type = $1 AND "
-        "run_at <= $2 AND ($5::text IS NULL OR workspace = $5) ORDER BY priority DESC, run_at, "
-        "id LIMIT $3 FOR UPDATE SKIP LOCKED), "
+    /* per type, the index (type, priority DESC, run_at, id) gives the claim order, so each type
+     * is read in its own LATERAL subquery (a sort over every pending job of several types
+     * otherwise); the best of their rows are taken. Rows a subquery locked beyond the limit stay
+     * pending, locked until the commit. */
+    static const char sql[] =
+        "WITH c AS MATERIALIZED (SELECT x.id FROM unnest($1::text[]) AS t (type) CROSS JOIN "
+        "LATERAL (SELECT id, priority, run_at FROM jobs WHERE status = 'pending' AND type = "
+        "t.type AND run_at <= $2 AND ($5::text IS NULL OR workspace = $5) ORDER BY priority "
+        "DESC, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) AS x ORDER BY x.priority DESC, "
+        "x.run_at, x.id LIMIT $3), "
         "u AS (UPDATE jobs j SET status = 'processing', attempt = j.attempt + 1, lease_owner = "
         "$4, lease_expires_at = $6, last_heartbeat = $2, progress_at = $2, started_at = $2, "
         "updated_at = $2, event_seq = j.event_seq + 1 FROM c WHERE j.id = c.id RETURNING j.*), "
         "ev AS (INSERT INTO job_events (job_id, seq, at, from_status, to_status, attempt) "
         "SELECT id, event_seq, $2, 'pending', 'processing', attempt FROM u) "
         "SELECT " PG_JOB_COLS " FROM u";
-    static const char many[] =
-        "WITH c AS MATERIALIZED (SELECT id FROM jobs WHERE status = 'pending' AND type = ANY "
-        "($1::text[]) AND run_at <= $2 AND ($5::text IS NULL OR workspace = $5) ORDER BY "
-        "priority DESC, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED), "
-        "u AS (UPDATE jobs j SET status = 'processing', attempt = j.attempt + 1, lease_owner = "
-        "$4, lease_expires_at = $6, last_heartbeat = $2, progress_at = $2, started_at = $2, "
-        "updated_at = $2, event_seq = j.event_seq + 1 FROM c WHERE j.id = c.id RETURNING j.*), "
-        "ev AS (INSERT INTO job_events (job_id, seq, at, from_status, to_status, attempt) "
-        "SELECT id, event_seq, $2, 'pending', 'processing', attempt FROM u) "
-        "SELECT " PG_JOB_COLS " FROM u";
-    char *types = r->ntypes > 1 ? pg_array(r->types, r->ntypes) : NULL;
+    char *types = pg_array(r->types, r->ntypes);
     struct pg_args a = {0};
-    pa_text(&a, types ? types : r->types[0]);
+    pa_text(&a, types);
     pa_i64(&a, r->now);
     pa_i64(&a, (int64_t)r->limit);
     pa_text(&a, r->owner);
     pa_text(&a, r->workspace);
     pa_i64(&a, r->now + r->lease_ms);
     PGresult *res;
-    int rc = pg_run(&p->w, types ? many : one, &a, &res, e, "claim jobs");
+    int rc = pg_run(&p->w, sql, &a, &res, e, "claim jobs");
     free(types);
     if (rc)
         return rc;

@@ -283,6 +283,36 @@ Test(schedule, ticks_at_once_never_enqueue_a_slot_twice, .timeout = 60)
     engine_close(eng);
 }
 
+/* Two nodes on one database, each ticking from two threads while the clock moves: still one job
+ * per slot, and the slots the nodes enqueued add up to the slots. */
+Test(schedule, two_nodes_on_one_database_enqueue_each_slot_once, .timeout = 60)
+{
+    struct tu_clock clk;
+    tu_clock_init(&clk, T0);
+    struct engine *a = tu_engine(NULL, &clk), *b = tu_engine(NULL, &clk);
+    char id[UUID_STR_LEN];
+    add(a, "second", "@every 1s", "UTC", MISSED_ALL, id);
+    struct racer ra = {.eng = a}, rb = {.eng = b};
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, race, i % 2 ? &rb : &ra);
+    for (int s = 0; s < 100; s++) {
+        tu_clock_advance(&clk, 1000);
+        clock_sleep_ms(5);
+    }
+    atomic_store(&ra.stop, true);
+    atomic_store(&rb.stop, true);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    struct schedule_tick_report r = tick(a, T0);
+    cr_assert_eq(assert_consecutive(id, T0 + 1000, 1000), 100);
+    cr_assert_eq(atomic_load(&ra.enqueued) + atomic_load(&rb.enqueued) + r.enqueued, 100,
+                 "a: %d, b: %d, last tick: %d", atomic_load(&ra.enqueued),
+                 atomic_load(&rb.enqueued), r.enqueued);
+    engine_close(b);
+    engine_close(a);
+}
+
 /* A stop of an hour, then a new scheduler: what each policy does with the 360 missed slots. */
 struct stop_case {
     enum schedule_missed missed;
