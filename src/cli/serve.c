@@ -219,15 +219,18 @@ int cmd_serve(int argc, char **argv)
         goto stop;
     }
     const struct alert_opts *alo = &su.alerts;
+    bool pg = store_is_pg(su.db);
+    char *shown = pg ? store_pg_describe(su.db) : xstrdup(su.db);
     log_info("trawl serve: %s, api on %s (port %d), %lld workers, %lld crawl workers, %s "
              "durability, schema v%d%s, alerts to %s%s%s; ready",
-             su.db, ao.listen ? ao.listen : API_DEFAULT_LISTEN, api_port(api), (long long)workers,
+             shown, ao.listen ? ao.listen : API_DEFAULT_LISTEN, api_port(api), (long long)workers,
              (long long)crawl_workers, su.durability == STORE_DURABLE ? "full" : "relaxed",
-             store_schema_version(), ao.no_auth ? ", no auth" : "", alo->sentry_dsn ? "Sentry" : "",
-             alo->sentry_dsn && alo->webhook_url ? " and " : "",
+             pg ? store_pg_schema_version() : store_schema_version(), ao.no_auth ? ", no auth" : "",
+             alo->sentry_dsn ? "Sentry" : "", alo->sentry_dsn && alo->webhook_url ? " and " : "",
              alo->webhook_url   ? "the webhook"
              : !alo->sentry_dsn ? "the log and events only"
                                 : "");
+    free(shown);
     /* a line for scripts and tests that start trawl on port 0 */
     printf("listening on port %d\n", api_port(api));
     fflush(stdout);

@@ -107,6 +107,9 @@ void pg_row_to_job(const PGresult *res, int row, int c, struct job *j);
 /* Every row of res through pg_row_to_job from column 0; *out and *n get the array. Returns n. */
 int pg_collect_jobs(const PGresult *res, struct job **out, size_t *n);
 
+/* libpq's notice processor: a server's notice or warning as one line of the log. */
+void pg_notice(void *arg, const char *message);
+
 /* The reader, under its lock. */
 struct pg_conn *pg_reader(struct pg *p);
 void pg_reader_done(struct pg *p);

@@ -138,7 +138,7 @@ static PGconn *listen_conn(struct pg *p)
 {
     PGconn *c = PQconnectdb(p->conninfo);
     if (PQstatus(c) == CONNECTION_OK) {
-        PQsetNoticeProcessor(c, NULL, NULL);
+        PQsetNoticeProcessor(c, pg_notice, NULL);
         PGresult *r = PQexec(c, "SET application_name = 'trawl listener'; LISTEN " CHANNEL);
         bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);

@@ -113,6 +113,9 @@ int store_pg_open(const char *conninfo, const struct store_pg_opts *o, struct st
                   struct err *e);
 /* The PostgreSQL schema version this build knows (its migrations are numbered on their own). */
 int store_pg_schema_version(void);
+/* The PostgreSQL database conninfo names, for messages: "PostgreSQL database D on H:P", never a
+ * password (a new string). */
+char *store_pg_describe(const char *conninfo);
 /* Whether db names a PostgreSQL database (a URI or a keyword string) rather than a file. */
 bool store_is_pg(const char *db);
 /* Open db with the store it names: PostgreSQL (store_is_pg) or else an SQLite file. */

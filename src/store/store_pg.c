@@ -6,6 +6,7 @@
 
 #include "store/migrations.h"
 
+#include "base/log.h"
 #include "base/xalloc.h"
 
 #include <inttypes.h>
@@ -399,7 +400,7 @@ bool store_is_pg(const char *db)
 }
 
 /* The database as messages name it: host, port and database, never a password. */
-static char *describe(const char *conninfo)
+char *store_pg_describe(const char *conninfo)
 {
     char *err = NULL;
     PQconninfoOption *o = PQconninfoParse(conninfo, &err);
@@ -425,6 +426,15 @@ static char *describe(const char *conninfo)
     return xstrdup(buf);
 }
 
+void pg_notice(void *arg, const char *message)
+{
+    (void)arg;
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s", message);
+    one_line(msg);
+    log_warn("postgres: %s", msg);
+}
+
 static int connect_one(struct pg *p, struct pg_conn *c, const char *what, struct err *e)
 {
     c->what = what;
@@ -437,8 +447,8 @@ static int connect_one(struct pg *p, struct pg_conn *c, const char *what, struct
         one_line(msg);
         return err_set(e, TRAWL_EIO, true, "cannot connect to %s: %s", p->shown, msg);
     }
-    /* a notice (a table that exists already, ...) is not for trawl's output */
-    PQsetNoticeProcessor(c->c, NULL, NULL);
+    /* the server's warnings (client_min_messages) and a FATAL on shutdown go to the log */
+    PQsetNoticeProcessor(c->c, pg_notice, NULL);
     int rc = pg_exec(c,
                      "SET application_name = 'trawl'; SET client_min_messages = warning; "
                      "SET TIME ZONE 'UTC'",
@@ -514,7 +524,7 @@ int store_pg_open(const char *conninfo, const struct store_pg_opts *o, struct st
     p->base.webhooks = &pg_webhook_ops;
     p->base.schedules = &pg_schedule_ops;
     p->conninfo = xstrdup(conninfo);
-    p->shown = describe(conninfo);
+    p->shown = store_pg_describe(conninfo);
     p->relaxed = o && o->durability == STORE_RELAXED;
     pthread_mutex_init(&p->rlock, NULL);
     p->w.pid = &p->w_pid;
