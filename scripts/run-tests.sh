@@ -88,5 +88,14 @@ else
     failed=$((failed + 1))
 fi
 
+# The same crash test on PostgreSQL.
+echo "crash test on PostgreSQL: ${CRASH_KILLS_PG:-20} kills of $build/trawl serve"
+if [ -n "$pg" ] && "$build/tests/crash_test" --trawl "$build/trawl" --kills "${CRASH_KILLS_PG:-20}" \
+    --pg "$pg"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

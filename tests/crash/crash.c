@@ -13,9 +13,11 @@
  *     slot, from its first slot to the one before its next_slot, 1 s apart: no slot twice and
  *     none skipped, across every kill and the rounds with two serves ticking at once.
  * Every other round runs two serve processes on the database at once, like two nodes.
- * It reads the database with its own read-only SQLite connection: an independent look at what
- * the engine left behind (the schedule is made with the library, as the API would make it).
- * usage: crash --trawl PATH [--kills N] [--seed N] [--keep] */
+ * It reads the database with its own connection (read-only SQLite, or libpq): an independent look
+ * at what the engine left behind (the schedule is made with the library, as the API would make
+ * it). With --pg it runs on a database of its own on that PostgreSQL server (a libpq keyword
+ * string), made at the start and dropped at the end; SQLite's integrity_check is then not run.
+ * usage: crash --trawl PATH [--kills N] [--seed N] [--keep] [--pg CONNINFO] */
 #include "engine/engine.h"
 #include "engine/scheduler.h"
 #include "store/schedule.h"
@@ -24,6 +26,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -41,7 +44,9 @@
 #define MAX_ACKED 200000
 
 static const char *trawl_;
-static char dir_[512], db_[600], log_[600];
+static char dir_[512], db_[1200], log_[600];
+static const char *pg_; /* --pg: the server; the test makes its own database on it */
+static char pgdb_[64];
 static char (*acked_)[ID_LEN + 1];
 static size_t nacked_;
 static long long requested_;
@@ -230,28 +235,105 @@ static void stop_gracefully(pid_t pid, const char *which)
     }
 }
 
-static sqlite3 *open_db(void)
+/* The database as the test reads it: SQLite read-only, or a libpq connection. */
+struct db {
+    sqlite3 *lite;
+    PGconn *pg;
+};
+
+static struct db *open_db(void)
 {
-    sqlite3 *db;
-    if (sqlite3_open_v2(db_, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fprintf(stderr, "crash: cannot open %s: %s\n", db_, sqlite3_errmsg(db));
+    struct db *d = calloc(1, sizeof *d);
+    if (pg_) {
+        d->pg = PQconnectdb(db_);
+        if (PQstatus(d->pg) != CONNECTION_OK) {
+            fprintf(stderr, "crash: cannot connect to %s: %s\n", db_, PQerrorMessage(d->pg));
+            exit(2);
+        }
+        return d;
+    }
+    if (sqlite3_open_v2(db_, &d->lite, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "crash: cannot open %s: %s\n", db_, sqlite3_errmsg(d->lite));
         exit(2);
     }
-    sqlite3_busy_timeout(db, 10000);
-    return db;
+    sqlite3_busy_timeout(d->lite, 10000);
+    return d;
 }
 
-static long long query_int(sqlite3 *db, const char *sql)
+static void close_db(struct db *d)
 {
+    if (d->pg)
+        PQfinish(d->pg);
+    else
+        sqlite3_close(d->lite);
+    free(d);
+}
+
+/* The rows of one query, read in turn. */
+struct rows {
     sqlite3_stmt *st;
-    long long v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fail("query '%s': %s", sql, sqlite3_errmsg(db));
-        return -1;
+    PGresult *r;
+    int i, n;
+};
+
+static bool rows_open(struct rows *q, struct db *d, const char *sql)
+{
+    memset(q, 0, sizeof *q);
+    if (d->pg) {
+        q->r = PQexec(d->pg, sql);
+        if (PQresultStatus(q->r) != PGRES_TUPLES_OK) {
+            fail("query '%s': %s", sql, PQerrorMessage(d->pg));
+            PQclear(q->r);
+            q->r = NULL;
+            return false;
+        }
+        q->n = PQntuples(q->r);
+        q->i = -1;
+        return true;
     }
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(d->lite, sql, -1, &q->st, NULL) != SQLITE_OK) {
+        fail("query '%s': %s", sql, sqlite3_errmsg(d->lite));
+        return false;
+    }
+    return true;
+}
+
+static bool rows_next(struct rows *q)
+{
+    if (q->r)
+        return ++q->i < q->n;
+    return q->st && sqlite3_step(q->st) == SQLITE_ROW;
+}
+
+static const char *rows_text(struct rows *q, int c)
+{
+    if (q->r)
+        return PQgetisnull(q->r, q->i, c) ? NULL : PQgetvalue(q->r, q->i, c);
+    return (const char *)sqlite3_column_text(q->st, c);
+}
+
+static long long rows_int(struct rows *q, int c)
+{
+    const char *t = rows_text(q, c);
+    return t ? strtoll(t, NULL, 10) : 0;
+}
+
+static void rows_close(struct rows *q)
+{
+    PQclear(q->r);
+    sqlite3_finalize(q->st);
+    memset(q, 0, sizeof *q);
+}
+
+static long long query_int(struct db *d, const char *sql)
+{
+    struct rows q;
+    long long v = -1;
+    if (!rows_open(&q, d, sql))
+        return -1;
+    if (rows_next(&q))
+        v = rows_int(&q, 0);
+    rows_close(&q);
     return v;
 }
 
@@ -326,7 +408,7 @@ static void make_schedule(void)
     struct engine *eng;
     struct err e;
     err_clear(&e);
-    if (store_sqlite_open(db_, NULL, &s, &e) != 0 || engine_open(s, NULL, &eng, &e) != 0) {
+    if (store_open(db_, STORE_DURABLE, &s, &e) != 0 || engine_open(s, NULL, &eng, &e) != 0) {
         fprintf(stderr, "crash: cannot open %s: %s\n", db_, e.msg);
         exit(2);
     }
@@ -352,18 +434,18 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* One job per slot from the first to the one before next_slot; only the newest may be open. */
-static void verify_schedule(sqlite3 *db)
+static void verify_schedule(struct db *db)
 {
-    sqlite3_stmt *st;
+    struct rows st;
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT next_slot FROM schedules WHERE id = '%s'", sched_id_);
     long long next = query_int(db, sql);
     size_t n = 0, cap = 1024;
     int64_t *slots = malloc(cap * sizeof *slots);
     long long open = 0, open_old = 0;
-    sqlite3_prepare_v2(db, "SELECT unique_key, status FROM jobs WHERE " SLOT_JOB, -1, &st, NULL);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *key = (const char *)sqlite3_column_text(st, 0);
+    rows_open(&st, db, "SELECT unique_key, status FROM jobs WHERE " SLOT_JOB);
+    while (rows_next(&st)) {
+        const char *key = rows_text(&st, 0);
         size_t pre = strlen("schedule:") + ID_LEN;
         if (strncmp(key + strlen("schedule:"), sched_id_, ID_LEN) != 0 || key[pre] != ':') {
             fail("a slot job of no schedule: %s", key);
@@ -372,13 +454,13 @@ static void verify_schedule(sqlite3 *db)
         if (n == cap)
             slots = realloc(slots, (cap *= 2) * sizeof *slots);
         slots[n++] = strtoll(key + pre + 1, NULL, 10);
-        if (strcmp((const char *)sqlite3_column_text(st, 1), "completed") != 0) {
+        if (strcmp(rows_text(&st, 1), "completed") != 0) {
             open++;
             if (slots[n - 1] < next - 3000)
                 open_old++;
         }
     }
-    sqlite3_finalize(st);
+    rows_close(&st);
     qsort(slots, n, sizeof *slots, cmp_i64);
     long long dups = 0, gaps = 0;
     for (size_t i = 1; i < n; i++) {
@@ -407,17 +489,17 @@ static void verify_schedule(sqlite3 *db)
 
 static void verify(void)
 {
-    sqlite3 *db = open_db();
-    sqlite3_stmt *st;
+    struct db *db = open_db();
+    struct rows st;
 
-    /* integrity */
-    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            const char *r = (const char *)sqlite3_column_text(st, 0);
+    /* integrity (SQLite's own check; PostgreSQL has none to run here) */
+    if (!pg_ && rows_open(&st, db, "PRAGMA integrity_check")) {
+        while (rows_next(&st)) {
+            const char *r = rows_text(&st, 0);
             if (strcmp(r, "ok") != 0)
                 fail("integrity_check: %s", r);
         }
-        sqlite3_finalize(st);
+        rows_close(&st);
     }
 
     /* no phantom, none unfinished */
@@ -438,42 +520,47 @@ static void verify(void)
     for (size_t i = 1; i < nacked_; i++)
         if (!strcmp(acked_[i], acked_[i - 1]))
             fail("id %s was acknowledged twice", acked_[i]);
-    sqlite3_prepare_v2(db, "SELECT status FROM jobs WHERE id = ?", -1, &st, NULL);
-    size_t lost = 0;
-    for (size_t i = 0; i < nacked_; i++) {
-        sqlite3_bind_text(st, 1, acked_[i], -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_ROW) {
+    /* both in id order: one pass over the jobs finds every acknowledged one */
+    rows_open(&st, db, "SELECT id, status FROM jobs WHERE " NOT_SLOT_JOB " ORDER BY id");
+    size_t lost = 0, i = 0;
+    bool more = rows_next(&st);
+    while (i < nacked_) {
+        int c = more ? strcmp(rows_text(&st, 0), acked_[i]) : 1;
+        if (c < 0) {
+            more = rows_next(&st);
+            continue;
+        }
+        if (c > 0) {
             if (lost++ < 5)
                 fail("acknowledged job %s is not in the database", acked_[i]);
-        } else if (strcmp((const char *)sqlite3_column_text(st, 0), "completed") != 0) {
-            fail("acknowledged job %s ended %s", acked_[i], sqlite3_column_text(st, 0));
+        } else if (strcmp(rows_text(&st, 1), "completed") != 0) {
+            fail("acknowledged job %s ended %s", acked_[i], rows_text(&st, 1));
         }
-        sqlite3_reset(st);
+        i++;
     }
-    sqlite3_finalize(st);
+    rows_close(&st);
     if (lost)
         fail("%zu acknowledged jobs lost", lost);
 
     /* histories */
-    sqlite3_prepare_v2(db,
-                       "SELECT job_id, seq, from_status, to_status, attempt, message "
-                       "FROM job_events ORDER BY job_id, seq",
-                       -1, &st, NULL);
+    rows_open(&st, db,
+              "SELECT job_id, seq, from_status, to_status, attempt, message "
+              "FROM job_events ORDER BY job_id, seq");
     struct chain c = {0};
     long long chains = 0, reruns = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
+    while (rows_next(&st)) {
+        const char *id = rows_text(&st, 0);
         if (strcmp(id, c.id) != 0) {
             chain_begin(&c, id);
             chains++;
         }
-        const char *to = (const char *)sqlite3_column_text(st, 3);
+        const char *to = rows_text(&st, 3);
         if (!strcmp(to, "processing") && c.attempt > 0)
             reruns++;
-        chain_step(&c, sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2), to,
-                   sqlite3_column_int(st, 4), (const char *)sqlite3_column_text(st, 5));
+        chain_step(&c, rows_int(&st, 1), rows_text(&st, 2), to, (int)rows_int(&st, 4),
+                   rows_text(&st, 5));
     }
-    sqlite3_finalize(st);
+    rows_close(&st);
     /* a slot job enqueued at the very end may not have run yet: no history */
     long long ran =
         total + query_int(db, "SELECT count(*) FROM jobs WHERE event_seq > 0 AND " SLOT_JOB);
@@ -488,33 +575,51 @@ static void verify(void)
 
     /* sleep jobs slept their whole time; some resumed from a checkpoint */
     long long short_sleep =
-        query_int(db, "SELECT count(*) FROM jobs WHERE type = 'sleep' AND "
-                      "json_extract(result, '$.slept_ms') < json_extract(args, '$.ms')");
-    long long resumed = query_int(db, "SELECT count(*) FROM jobs WHERE type = 'sleep' AND "
-                                      "json_extract(result, '$.resumed_from_ms') > 0");
+        query_int(db, pg_ ? "SELECT count(*) FROM jobs WHERE type = 'sleep' AND "
+                            "(result::json->>'slept_ms')::bigint < (args::json->>'ms')::bigint"
+                          : "SELECT count(*) FROM jobs WHERE type = 'sleep' AND "
+                            "json_extract(result, '$.slept_ms') < json_extract(args, '$.ms')");
+    long long resumed = query_int(db, pg_ ? "SELECT count(*) FROM jobs WHERE type = 'sleep' AND "
+                                            "(result::json->>'resumed_from_ms')::bigint > 0"
+                                          : "SELECT count(*) FROM jobs WHERE type = 'sleep' AND "
+                                            "json_extract(result, '$.resumed_from_ms') > 0");
     if (short_sleep)
         fail("%lld sleep jobs did not sleep their whole time", short_sleep);
     printf("crash: %lld attempts re-run after a crash, %lld sleep jobs resumed from a "
            "checkpoint\n",
            reruns, resumed);
     verify_schedule(db);
-    sqlite3_close(db);
+    close_db(db);
+}
+
+/* A statement on the server's own database (making and dropping the test's). */
+static void pg_admin(const char *verb, const char *name)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "%s DATABASE %s%s", verb, name,
+             strcmp(verb, "DROP") == 0 ? " WITH (FORCE)" : "");
+    PGconn *c = PQconnectdb(pg_);
+    PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "crash: %s: %s\n", sql, PQerrorMessage(c));
+        exit(2);
+    }
+    PQclear(r);
+    PQfinish(c);
 }
 
 static int usage(void)
 {
-    fputs("usage: crash --trawl PATH [--kills N] [--seed N] [--keep]\n", stderr);
+    fputs("usage: crash --trawl PATH [--kills N] [--seed N] [--keep] [--pg CONNINFO]\n", stderr);
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"trawl", required_argument, 0, 't'},
-        {"kills", required_argument, 0, 'k'},
-        {"seed", required_argument, 0, 's'},
-        {"keep", no_argument, 0, 'K'},
-        {0, 0, 0, 0},
+        {"trawl", required_argument, 0, 't'}, {"kills", required_argument, 0, 'k'},
+        {"seed", required_argument, 0, 's'},  {"keep", no_argument, 0, 'K'},
+        {"pg", required_argument, 0, 'p'},    {0, 0, 0, 0},
     };
     int kills = 50, c;
     bool keep = false;
@@ -533,6 +638,9 @@ int main(int argc, char **argv)
         case 'K':
             keep = true;
             break;
+        case 'p':
+            pg_ = optarg;
+            break;
         default:
             return usage();
         }
@@ -550,6 +658,12 @@ int main(int argc, char **argv)
     }
     snprintf(db_, sizeof db_, "%s/trawl.db", dir_);
     snprintf(log_, sizeof log_, "%s/trawl.log", dir_);
+    if (pg_) {
+        snprintf(pgdb_, sizeof pgdb_, "crash_%d", (int)getpid());
+        snprintf(db_, sizeof db_, "%s dbname=%s", pg_, pgdb_);
+        pg_admin("CREATE", pgdb_);
+        printf("crash: on PostgreSQL, database %s\n", pgdb_);
+    }
     acked_ = calloc(MAX_ACKED, sizeof *acked_);
     if (!acked_)
         return 2;
@@ -604,7 +718,7 @@ int main(int argc, char **argv)
 
     /* drain: one last serve runs until every job is finished */
     pid_t serve = start_serve();
-    sqlite3 *db = open_db();
+    struct db *db = open_db();
     int st;
     bool alive = true;
     int64_t end = now_ms() + 120000;
@@ -621,7 +735,7 @@ int main(int argc, char **argv)
             break;
         sleep_ms(200);
     }
-    sqlite3_close(db);
+    close_db(db);
     if (open_jobs != 0)
         fail("%lld jobs still unfinished 120 s after the last restart", open_jobs);
     if (alive)
@@ -637,6 +751,8 @@ int main(int argc, char **argv)
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir_);
         if (system(cmd) != 0)
             fprintf(stderr, "crash: could not remove %s\n", dir_);
+        if (pg_)
+            pg_admin("DROP", pgdb_);
     }
     free(acked_);
     return failures_ ? 1 : 0;

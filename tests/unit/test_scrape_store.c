@@ -264,7 +264,8 @@ Test(scrape_store, sessions_are_listed_newest_first_and_found_by_any_stage)
         ss.created_at = at[i];
         uuid_v7(ids[i], at[i]);
         memcpy(ss.id, ids[i], UUID_STR_LEN);
-        snprintf(ss.job_id, sizeof ss.job_id, "01a20000-0000-7000-8000-00000000001%d", i);
+        snprintf(ss.job_id, sizeof ss.job_id, "01a20000-0000-7000-8000-00000000001%c",
+                 (char)('0' + i));
         cr_assert_eq(run(&f, session_add_fn, &ss), 0);
     }
     struct store *s = engine_store(f.eng);
