@@ -9,6 +9,8 @@
  *     job's event_seq counts its events;
  *   - the jobs the killed node held were requeued by another node's sweep within lease + one
  *     sweep interval of the kill (with 1 s of slack for a loaded machine), and ended completed;
+ *   - a wait in this process (which runs no job) on a job the nodes run is answered within 2 s:
+ *     by the node's NOTIFY, since a wait does not poll;
  *   - the nodes left stop with SIGTERM and exit 0.
  * usage: multinode --trawl PATH --pg CONNINFO [--jobs N] [--nodes N] [--keep]
  *   CONNINFO: a libpq keyword string of a server (the test makes and drops its own database) */
@@ -266,6 +268,40 @@ static void check_recovery(PGconn *c, char **held, size_t n, int64_t killed_at)
              (long long)worst, (long long)bound);
 }
 
+/* Waits across nodes: this process runs no job, so a wait here is answered only by a node's
+ * completion heard through NOTIFY (engine_wait does not poll), and the idle nodes learn of each
+ * job from this process's NOTIFY too. Each job sleeps 50 ms; a wait must end within 2 s. */
+static int check_waits(struct engine *eng)
+{
+    enum { WAITS = 20 };
+    int64_t worst = 0, sum = 0;
+    for (int i = 0; i < WAITS; i++) {
+        struct job_spec spec = {.type = "sleep", .args = "{\"ms\":50,\"step_ms\":50}"};
+        struct enqueue_result res;
+        struct err e = {0};
+        int64_t t0 = now_ms();
+        if (engine_enqueue(eng, &spec, &res, &e) != 0)
+            die("enqueue: %s", e.msg);
+        struct job j;
+        if (engine_wait(eng, res.id, 10000, &j, &e) != 0)
+            die("wait: %s", e.msg);
+        int64_t dt = now_ms() - t0;
+        if (j.status != JOB_COMPLETED)
+            fail("a wait on job %s ended with it %s after %lld ms", res.id,
+                 job_status_name(j.status), (long long)dt);
+        job_release(&j);
+        sum += dt;
+        if (dt > worst)
+            worst = dt;
+    }
+    printf("multinode: %d waits answered by other nodes' completions: mean %lld ms, worst %lld "
+           "ms (the job sleeps 50 ms)\n",
+           WAITS, (long long)(sum / WAITS), (long long)worst);
+    if (worst > 2000)
+        fail("a wait took %lld ms to learn of a completion on another node", (long long)worst);
+    return WAITS;
+}
+
 static int usage(void)
 {
     fprintf(stderr,
@@ -392,6 +428,8 @@ int main(int argc, char **argv)
     double secs = (double)(now_ms() - t0) / 1000;
     printf("multinode: %lld jobs ended in %.1f s (%.0f jobs/s with %d nodes, one killed)\n", total,
            secs, (double)total / secs, nodes);
+
+    total += check_waits(eng);
 
     for (int i = 0; i < nodes; i++) {
         if (!alive[i])
