@@ -45,6 +45,7 @@ struct pg_conn {
     const char *sql[PG_MAX_STMTS]; /* the statements prepared on c, named s0, s1, ... */
     int nsql;
     atomic_int *pid; /* non-NULL: kept up to date with the server process after a reconnect */
+    bool in_tx;      /* between a BEGIN that worked and its COMMIT or ROLLBACK (the writer) */
 };
 
 struct pg {

@@ -150,10 +150,8 @@ int pg_run(struct pg_conn *c, const char *sql, const struct pg_args *a, PGresult
 {
     if (res)
         *res = NULL;
-    int rc = ready(c,
-                   PQtransactionStatus(c->c) != PQTRANS_IDLE &&
-                       PQtransactionStatus(c->c) != PQTRANS_UNKNOWN,
-                   e, what);
+    /* known by trawl, not asked of libpq, which says "unknown" once the connection broke */
+    int rc = ready(c, c->in_tx, e, what);
     if (rc)
         return rc;
     int k = 0;
@@ -323,7 +321,10 @@ static const char SQL_COMMIT[] = "COMMIT";
 static int pg_begin(struct store *s, struct err *e)
 {
     struct pg *p = (struct pg *)s;
-    return pg_run(&p->w, SQL_BEGIN, NULL, NULL, e, "begin transaction");
+    p->w.in_tx = false; /* a transaction a failed commit left is over */
+    int rc = pg_run(&p->w, SQL_BEGIN, NULL, NULL, e, "begin transaction");
+    p->w.in_tx = rc == 0;
+    return rc;
 }
 
 static int pg_commit(struct store *s, struct err *e)
@@ -331,6 +332,7 @@ static int pg_commit(struct store *s, struct err *e)
     struct pg *p = (struct pg *)s;
     PGresult *r;
     int rc = pg_run(&p->w, SQL_COMMIT, NULL, &r, e, "commit");
+    p->w.in_tx = false; /* committed, or failed: the server ends it, or the rollback does */
     if (rc)
         return rc;
     /* COMMIT of a transaction that failed earlier answers ROLLBACK */
@@ -343,6 +345,7 @@ static int pg_commit(struct store *s, struct err *e)
 static void pg_rollback(struct store *s)
 {
     struct pg *p = (struct pg *)s;
+    p->w.in_tx = false;
     if (PQstatus(p->w.c) == CONNECTION_OK && PQtransactionStatus(p->w.c) != PQTRANS_IDLE)
         pg_exec(&p->w, "ROLLBACK", NULL, "rollback");
 }
@@ -479,6 +482,7 @@ static int migrate(struct pg *p, struct err *e)
                      "trawl_migrations (version integer PRIMARY KEY, name text NOT NULL, "
                      "applied_at timestamptz NOT NULL DEFAULT now())",
                      e, "prepare the migrations");
+    p->w.in_tx = rc == 0; /* a connection lost from here on must not go on in autocommit */
     int v = 0;
     if (!rc)
         rc = schema_version(p, &v, e);
@@ -501,6 +505,7 @@ static int migrate(struct pg *p, struct err *e)
             rc = pg_run(&p->w, sql, &a, NULL, e, what);
         }
     }
+    p->w.in_tx = false;
     if (rc) {
         pg_exec(&p->w, "ROLLBACK", NULL, "rollback");
         return rc;
