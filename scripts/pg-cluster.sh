@@ -6,12 +6,14 @@
 #   pg-cluster.sh start DIR [fsync]   prints the libpq keyword string of the cluster's postgres
 #                                     database; fsync: durable (fsync=on, synchronous_commit=on),
 #                                     else fsync=off for speed (tests)
+#   pg-cluster.sh restart DIR         kills it as a crash would (immediate shutdown: no
+#                                     checkpoint) and starts it again, with the same settings
 #   pg-cluster.sh stop DIR            stops it (fast shutdown) and removes DIR
 set -eu
 cmd=${1:-}
 dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || {
-    echo "usage: pg-cluster.sh start|stop DIR [fsync]" >&2
+    echo "usage: pg-cluster.sh start|restart|stop DIR [fsync]" >&2
     exit 2
 }
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -37,12 +39,21 @@ start)
     else
         sync="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     fi
-    as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-        -o "-c listen_addresses='' -k $dir -p 5432 -c max_connections=200 $sync" >/dev/null || {
+    echo "-c listen_addresses='' -k $dir -p 5432 -c max_connections=200 $sync" >"$dir/options"
+    as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o "$(cat "$dir/options")" \
+        >/dev/null || {
         cat "$dir/server.log" >&2
         exit 1
     }
     echo "host=$dir port=5432 user=$user dbname=postgres"
+    ;;
+restart)
+    as "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+    as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o "$(cat "$dir/options")" \
+        >/dev/null || {
+        cat "$dir/server.log" >&2
+        exit 1
+    }
     ;;
 stop)
     [ -d "$dir/data" ] && as "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true

@@ -71,10 +71,11 @@ if [ "${BROWSER_TESTS:-1}" != 0 ]; then
     fi
 fi
 
-# Several nodes: trawl serve processes on one PostgreSQL, one killed midway.
+# Several nodes: trawl serve processes on one PostgreSQL, one killed midway, and the server
+# itself killed (immediate shutdown) and started again later on.
 echo "multi-node test: ${MULTINODE_JOBS:-100000} jobs, 3 nodes of $build/trawl on PostgreSQL"
 if [ -n "$pg" ] && "$build/tests/multinode_test" --trawl "$build/trawl" --pg "$pg" \
-    --jobs "${MULTINODE_JOBS:-100000}"; then
+    --jobs "${MULTINODE_JOBS:-100000}" --restart "sh $here/scripts/pg-cluster.sh restart $pgdir/c"; then
     passed=$((passed + 1))
 else
     failed=$((failed + 1))

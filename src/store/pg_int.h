@@ -46,6 +46,7 @@ struct pg_conn {
     int nsql;
     atomic_int *pid; /* non-NULL: kept up to date with the server process after a reconnect */
     bool in_tx;      /* between a BEGIN that worked and its COMMIT or ROLLBACK (the writer) */
+    bool broken;     /* a statement failed without an answer from the server: made again next */
 };
 
 struct pg {

@@ -126,7 +126,7 @@ int pg_err(struct pg_conn *c, const PGresult *res, struct err *e, const char *wh
  * transaction: the statements of a transaction that broke must not go on in autocommit. */
 static int ready(struct pg_conn *c, bool in_tx, struct err *e, const char *what)
 {
-    if (PQstatus(c->c) == CONNECTION_OK)
+    if (PQstatus(c->c) == CONNECTION_OK && !c->broken)
         return 0;
     if (in_tx)
         return err_set(e, TRAWL_EIO, true,
@@ -134,6 +134,7 @@ static int ready(struct pg_conn *c, bool in_tx, struct err *e, const char *what)
                        PQerrorMessage(c->c));
     PQreset(c->c);
     c->nsql = 0;
+    c->broken = false;
     if (c->pid)
         atomic_store(c->pid, PQbackendPID(c->c));
     if (PQstatus(c->c) != CONNECTION_OK) {
@@ -145,49 +146,64 @@ static int ready(struct pg_conn *c, bool in_tx, struct err *e, const char *what)
     return 0;
 }
 
+/* One try of sql on c: prepared on first use. NULL: the statement could not be prepared (e has
+ * why). */
+static PGresult *run_once(struct pg_conn *c, const char *sql, const struct pg_args *a,
+                          struct err *e, const char *what)
+{
+    int k = 0;
+    while (k < c->nsql && c->sql[k] != sql)
+        k++;
+    if (k == c->nsql && k == PG_MAX_STMTS)
+        return PQexecParams(c->c, sql, a ? a->n : 0, NULL, a ? a->v : NULL, a ? a->len : NULL,
+                            a ? a->fmt : NULL, 0);
+    char name[16];
+    snprintf(name, sizeof name, "s%d", k);
+    if (k == c->nsql) {
+        PGresult *p = PQprepare(c->c, name, sql, 0, NULL);
+        if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+            pg_err(c, p, e, what);
+            PQclear(p);
+            return NULL;
+        }
+        PQclear(p);
+        c->sql[c->nsql++] = sql;
+    }
+    return PQexecPrepared(c->c, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
+                          a ? a->fmt : NULL, 0);
+}
+
 int pg_run(struct pg_conn *c, const char *sql, const struct pg_args *a, PGresult **res,
            struct err *e, const char *what)
 {
     if (res)
         *res = NULL;
-    /* known by trawl, not asked of libpq, which says "unknown" once the connection broke */
-    int rc = ready(c, c->in_tx, e, what);
-    if (rc)
-        return rc;
-    int k = 0;
-    while (k < c->nsql && c->sql[k] != sql)
-        k++;
-    char name[16];
-    snprintf(name, sizeof name, "s%d", k);
-    PGresult *r;
-    if (k == c->nsql && k == PG_MAX_STMTS) {
-        r = PQexecParams(c->c, sql, a ? a->n : 0, NULL, a ? a->v : NULL, a ? a->len : NULL,
-                         a ? a->fmt : NULL, 0);
-    } else {
-        if (k == c->nsql) {
-            PGresult *p = PQprepare(c->c, name, sql, 0, NULL);
-            if (PQresultStatus(p) != PGRES_COMMAND_OK) {
-                rc = pg_err(c, p, e, what);
-                PQclear(p);
-                return rc;
-            }
-            PQclear(p);
-            c->sql[c->nsql++] = sql;
+    /* a connection that broke while idle (a server restarted since the last call) is found
+     * broken only by the next statement: outside a transaction, that statement is a BEGIN or a
+     * read, so it is sent again once on a new connection; inside one, it fails */
+    for (int attempt = 0;; attempt++) {
+        /* known by trawl, not asked of libpq, which says "unknown" once the connection broke */
+        int rc = ready(c, c->in_tx, e, what);
+        if (rc)
+            return rc;
+        PGresult *r = run_once(c, sql, a, e, what);
+        ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            if (res)
+                *res = r;
+            else
+                PQclear(r);
+            return 0;
         }
-        r = PQexecPrepared(c->c, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
-                           a ? a->fmt : NULL, 0);
-    }
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        rc = pg_err(c, r, e, what);
+        /* no SQLSTATE: the server did not answer (libpq may still call the connection OK) */
+        if (!r || PQstatus(c->c) == CONNECTION_BAD || !PQresultErrorField(r, PG_DIAG_SQLSTATE))
+            c->broken = true;
+        bool again = attempt == 0 && !c->in_tx && c->broken;
+        rc = r ? pg_err(c, r, e, what) : (e ? e->code : TRAWL_ESTORE);
         PQclear(r);
-        return rc;
+        if (!again)
+            return rc;
     }
-    if (res)
-        *res = r;
-    else
-        PQclear(r);
-    return 0;
 }
 
 int pg_exec(struct pg_conn *c, const char *sql, struct err *e, const char *what)

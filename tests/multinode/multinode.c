@@ -11,8 +11,12 @@
  *     sweep interval of the kill (with 1 s of slack for a loaded machine), and ended completed;
  *   - a wait in this process (which runs no job) on a job the nodes run is answered within 2 s:
  *     by the node's NOTIFY, since a wait does not poll;
+ *   - with --restart, the server is killed as a crash would and started again (CMD, e.g.
+ *     `sh scripts/pg-cluster.sh restart DIR`) when two thirds are done: the nodes reconnect by
+ *     themselves and the checks above still hold (nothing acknowledged lost, no half-written
+ *     job, no history broken);
  *   - the nodes left stop with SIGTERM and exit 0.
- * usage: multinode --trawl PATH --pg CONNINFO [--jobs N] [--nodes N] [--keep]
+ * usage: multinode --trawl PATH --pg CONNINFO [--jobs N] [--nodes N] [--restart CMD] [--keep]
  *   CONNINFO: a libpq keyword string of a server (the test makes and drops its own database) */
 #include "engine/engine.h"
 #include "store/store.h"
@@ -143,6 +147,19 @@ static long long query_int(PGconn *c, const char *sql)
     PGresult *r = query(c, sql);
     long long v = PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
     PQclear(r);
+    return v;
+}
+
+/* The number of completed jobs, or -1 while the server cannot answer (it is restarting). */
+static long long completed_now(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT count(*) FROM jobs WHERE status = 'completed'");
+    long long v = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (v < 0 && PQstatus(c) != CONNECTION_OK)
+        PQreset(c);
     return v;
 }
 
@@ -311,14 +328,17 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    const char *pg = NULL;
+    const char *pg = NULL, *restart = NULL;
     long jobs = 100000;
     int nodes = 3;
     bool keep = false;
-    static const struct option opts[] = {
-        {"trawl", required_argument, 0, 't'}, {"pg", required_argument, 0, 'p'},
-        {"jobs", required_argument, 0, 'j'},  {"nodes", required_argument, 0, 'n'},
-        {"keep", no_argument, 0, 'k'},        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"trawl", required_argument, 0, 't'},
+                                         {"pg", required_argument, 0, 'p'},
+                                         {"jobs", required_argument, 0, 'j'},
+                                         {"nodes", required_argument, 0, 'n'},
+                                         {"keep", no_argument, 0, 'k'},
+                                         {"restart", required_argument, 0, 'r'},
+                                         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (ch == 't')
@@ -331,6 +351,8 @@ int main(int argc, char **argv)
             nodes = atoi(optarg);
         else if (ch == 'k')
             keep = true;
+        else if (ch == 'r')
+            restart = optarg;
         else
             return usage();
     }
@@ -397,8 +419,30 @@ int main(int argc, char **argv)
     char **held = NULL;
     size_t nheld = 0;
     int64_t killed_at = 0;
+    bool restarted = false;
     for (;;) {
-        long long done = query_int(c, "SELECT count(*) FROM jobs WHERE status = 'completed'");
+        long long done = completed_now(c);
+        if (done < 0) {
+            if (now_ms() > deadline) {
+                fail("the server did not answer again within 600 s");
+                break;
+            }
+            sleep_ms(200);
+            continue;
+        }
+        if (restart && !restarted && killed_at && done >= total * 2 / 3) {
+            int64_t r0 = now_ms();
+            int rc = system(restart);
+            restarted = true;
+            printf("multinode: the server was killed and started again at %lld of %lld "
+                   "completed (%s: exit %d, %lld ms)\n",
+                   done, total, restart, rc, (long long)(now_ms() - r0));
+            fflush(stdout);
+            if (rc != 0)
+                fail("%s failed (exit %d)", restart, rc);
+            PQreset(c);
+            continue;
+        }
         if (!killed_at && done >= total / 3) {
             held = held_by(c, pids[0], &nheld);
             if (nheld > 0 || done >= total * 2 / 3) {
@@ -460,12 +504,15 @@ int main(int argc, char **argv)
         check_recovery(c, held, nheld, killed_at);
     else
         fail("node 0 was never killed");
+    if (restart && !restarted)
+        fail("the server was never restarted");
     for (size_t i = 0; i < nheld; i++)
         free(held[i]);
     free(held);
     PQfinish(c);
     engine_close(eng);
     if (!keep) {
+        PQreset(adm); /* made before a restart, it would fail */
         snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", dbname_);
         PQclear(query(adm, sql));
         if (!failures_)
