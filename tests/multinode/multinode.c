@@ -46,6 +46,8 @@
 static const char *trawl_;
 static char db_[1200], admin_[1000], dbname_[64], log_[600];
 static int failures_;
+static pid_t nodes_[MAX_NODES]; /* the nodes started, 0 once stopped: killed if the test dies */
+static int nnodes_;
 
 static void fail(const char *fmt, ...)
 {
@@ -71,6 +73,9 @@ static void die(const char *fmt, ...)
     vprintf(fmt, ap);
     va_end(ap);
     putchar('\n');
+    for (int i = 0; i < nnodes_; i++)
+        if (nodes_[i] > 0)
+            kill(nodes_[i], SIGKILL);
     exit(2);
 }
 
@@ -382,6 +387,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < nodes; i++) {
         pids[i] = start_node();
         alive[i] = true;
+        nodes_[nnodes_++] = pids[i];
     }
     printf("multinode: %d nodes on %s; enqueuing %ld noop and %d sleep jobs\n", nodes, dbname_,
            jobs, SLEEPERS);
@@ -449,6 +455,7 @@ int main(int argc, char **argv)
                 kill(pids[0], SIGKILL);
                 killed_at = now_ms();
                 waitpid(pids[0], NULL, 0);
+                nodes_[0] = 0;
                 alive[0] = false;
                 printf("multinode: killed node 0 (pid %d) at %lld of %lld completed, holding %zu "
                        "jobs\n",
@@ -484,6 +491,7 @@ int main(int argc, char **argv)
         pid_t w;
         while ((w = waitpid(pids[i], &st, WNOHANG)) == 0 && now_ms() < until)
             sleep_ms(20);
+        nodes_[i] = 0;
         if (w == 0) {
             kill(pids[i], SIGKILL);
             waitpid(pids[i], &st, 0);
