@@ -200,3 +200,22 @@ int store_list(struct store *s, const struct job_filter *f, struct job **out, si
     *n = 0;
     STORE_WRAP(s, s->jobs, "jobs", s->jobs->list(s, f, out, n, e));
 }
+
+int job_refusal(const struct job_update *u, int status, int attempt, const char *owner, int64_t seq,
+                struct err *e)
+{
+    if (u->fence_attempt > 0 && attempt != u->fence_attempt)
+        return err_set(e, TRAWL_ESTALE, false,
+                       "job %s: attempt %d is stale (the job is on attempt %d)", u->id,
+                       u->fence_attempt, attempt);
+    if (u->fence_owner && (!owner || strcmp(owner, u->fence_owner) != 0))
+        return err_set(e, TRAWL_ESTALE, false, "job %s: lease lost (held by %s)", u->id,
+                       owner ? owner : "nobody");
+    if (u->fence_seq > 0 && seq != u->fence_seq)
+        return err_set(e, TRAWL_ESTALE, false,
+                       "job %s: lease lost (the job changed state since this claim)", u->id);
+    if (status < 0 || !(u->from_mask & JOB_MASK(status)))
+        return err_set(e, u->fence_attempt > 0 || u->fence_owner ? TRAWL_ESTALE : TRAWL_ESTATE,
+                       false, "job %s is %s", u->id, status < 0 ? "?" : job_status_name(status));
+    return 0;
+}

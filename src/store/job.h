@@ -231,6 +231,13 @@ struct store_job_ops {
                 struct err *e);
 };
 
+/* For the stores: why u does not apply to a job that is in status, on attempt, held by owner
+ * (NULL: nobody) at event seq: TRAWL_ESTALE (attempt, owner or seq differ, or the state moved
+ * under a fence), TRAWL_ESTATE (the state does not allow it), with e saying so; 0 when it
+ * applies. */
+int job_refusal(const struct job_update *u, int status, int attempt, const char *owner, int64_t seq,
+                struct err *e);
+
 /* Insert returns 0 when the job was inserted and 1 when a live job with the same unique_key
  * exists; then j->id and j->status are that job's. Claim returns the number of jobs claimed.
  * promote_due returns the number of jobs made pending. */

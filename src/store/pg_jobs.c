@@ -246,20 +246,7 @@ static int refuse(struct pg *p, const struct job_update *u, struct err *e, int *
     int attempt = pg_int(r, 0, 1);
     const char *owner = pg_null(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2);
     int64_t seq = pg_i64(r, 0, 3);
-    int ret = 0;
-    if (u->fence_attempt > 0 && attempt != u->fence_attempt)
-        ret = err_set(e, TRAWL_ESTALE, false,
-                      "job %s: attempt %d is stale (the job is on attempt %d)", u->id,
-                      u->fence_attempt, attempt);
-    else if (u->fence_owner && (!owner || strcmp(owner, u->fence_owner) != 0))
-        ret = err_set(e, TRAWL_ESTALE, false, "job %s: lease lost (held by %s)", u->id,
-                      owner ? owner : "nobody");
-    else if (u->fence_seq > 0 && seq != u->fence_seq)
-        ret = err_set(e, TRAWL_ESTALE, false,
-                      "job %s: lease lost (the job changed state since this claim)", u->id);
-    else if (status < 0 || !(u->from_mask & JOB_MASK(status)))
-        ret = err_set(e, u->fence_attempt > 0 || u->fence_owner ? TRAWL_ESTALE : TRAWL_ESTATE,
-                      false, "job %s is %s", u->id, status < 0 ? "?" : job_status_name(status));
+    int ret = job_refusal(u, status, attempt, owner, seq, e);
     PQclear(r);
     *status_out = status;
     return ret;

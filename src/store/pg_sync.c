@@ -115,38 +115,6 @@ int pg_records_prune(struct store *s, const char *session_id, int gen, struct er
 
 /* ---- the destination ---- */
 
-static void sha_hex(const char *data, char out[65])
-{
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)data, strlen(data), md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-/* The top-level fields of two records that differ, as a JSON array (a new string). */
-static char *fields_changed(const char *old_data, const char *new_data)
-{
-    json_t *a = json_loads(old_data, 0, NULL), *b = json_loads(new_data, 0, NULL);
-    json_t *out = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(b, k, v)
-    {
-        if (!json_equal(v, json_object_get(a, k)))
-            json_array_append_new(out, json_string(k));
-    }
-    json_object_foreach(a, k, v)
-    {
-        if (!json_object_get(b, k))
-            json_array_append_new(out, json_string(k));
-    }
-    char *s = json_dumps(out, JSON_COMPACT);
-    json_decref(a);
-    json_decref(b);
-    json_decref(out);
-    return s;
-}
-
 /* The source's advisory lock, held to the end of the transaction: the syncs of one source (its
  * workspace and start URL), on any node, take turns, as on SQLite's one writer. Two sources whose
  * keys collide only wait for each other. */
@@ -246,7 +214,7 @@ int pg_source_sync(struct store *s, struct sync_batch *b, struct err *e)
         bool found = row < rows && strcmp(PQgetvalue(r, row, 0), rec->key) == 0;
         if (found && strcmp(PQgetvalue(r, row, 3), b->sync_job_id) == 0)
             continue; /* this sync delivered it already, in an attempt that did not finish */
-        sha_hex(rec->data, hash[nw]);
+        record_hash(rec->data, hash[nw]);
         if (!found) {
             changes[nw] = "new";
             b->added++;
@@ -256,7 +224,7 @@ int pg_source_sync(struct store *s, struct sync_batch *b, struct err *e)
         } else {
             changes[nw] = "changed";
             if (b->diff)
-                fields[nw] = fields_changed(PQgetvalue(r, row, 2), rec->data);
+                fields[nw] = record_fields_changed(PQgetvalue(r, row, 2), rec->data);
             b->changed++;
         }
         keys[nw] = rec->key;

@@ -2,6 +2,9 @@
  * sessions domain. */
 #include "store/scrape.h"
 
+#include <jansson.h>
+#include <openssl/sha.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,4 +278,37 @@ int store_removed_list(struct store *s, const char *session_id, const char *afte
     *n = 0;
     STORE_WRAP(s, s->sessions, "scraping sessions",
                s->sessions->removed_list(s, session_id, after_key, limit, out, n, e));
+}
+
+/* ---- what both stores' syncs compute in C ---- */
+
+void record_hash(const char *data, char out[65])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)data, strlen(data), md);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+char *record_fields_changed(const char *old_data, const char *new_data)
+{
+    json_t *a = json_loads(old_data, 0, NULL), *b = json_loads(new_data, 0, NULL);
+    json_t *out = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(b, k, v)
+    {
+        if (!json_equal(v, json_object_get(a, k)))
+            json_array_append_new(out, json_string(k));
+    }
+    json_object_foreach(a, k, v)
+    {
+        if (!json_object_get(b, k))
+            json_array_append_new(out, json_string(k));
+    }
+    char *s = json_dumps(out, JSON_COMPACT);
+    json_decref(a);
+    json_decref(b);
+    json_decref(out);
+    return s;
 }

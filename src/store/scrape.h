@@ -276,4 +276,10 @@ int store_sync_counts(struct store *s, const char *session_id, int64_t counts[4]
 int store_removed_list(struct store *s, const char *session_id, const char *after_key, size_t limit,
                        struct record_row **out, size_t *n, struct err *e);
 
+/* For the stores' syncs: the SHA-256 of a record's data in hex, which the destination keeps to
+ * tell a changed record from an unchanged one; and the top-level fields of two records' data
+ * that differ, as a JSON array (a new string). */
+void record_hash(const char *data, char out[65]);
+char *record_fields_changed(const char *old_data, const char *new_data);
+
 #endif

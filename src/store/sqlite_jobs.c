@@ -354,20 +354,7 @@ static int refuse(struct sq *q, const struct job_update *u, struct err *e, int *
     int attempt = sqlite3_column_int(lk, 1);
     const char *owner = (const char *)sqlite3_column_text(lk, 2);
     int64_t seq = sqlite3_column_int64(lk, 3);
-    int ret = 0;
-    if (u->fence_attempt > 0 && attempt != u->fence_attempt)
-        ret = err_set(e, TRAWL_ESTALE, false,
-                      "job %s: attempt %d is stale (the job is on attempt %d)", u->id,
-                      u->fence_attempt, attempt);
-    else if (u->fence_owner && (!owner || strcmp(owner, u->fence_owner) != 0))
-        ret = err_set(e, TRAWL_ESTALE, false, "job %s: lease lost (held by %s)", u->id,
-                      owner ? owner : "nobody");
-    else if (u->fence_seq > 0 && seq != u->fence_seq)
-        ret = err_set(e, TRAWL_ESTALE, false,
-                      "job %s: lease lost (the job changed state since this claim)", u->id);
-    else if (status < 0 || !(u->from_mask & JOB_MASK(status)))
-        ret = err_set(e, u->fence_attempt > 0 || u->fence_owner ? TRAWL_ESTALE : TRAWL_ESTATE,
-                      false, "job %s is %s", u->id, status < 0 ? "?" : job_status_name(status));
+    int ret = job_refusal(u, status, attempt, owner, seq, e);
     sqlite3_reset(lk);
     *status_out = status;
     return ret;

@@ -7,7 +7,6 @@
 #include "base/xalloc.h"
 
 #include <jansson.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,38 +139,6 @@ int sq_records_prune(struct store *s, const char *session_id, int gen, struct er
 
 /* ---- the destination ---- */
 
-static void sha_hex(const char *data, char out[65])
-{
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)data, strlen(data), md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-/* The top-level fields of two records that differ, as a JSON array (a new string). */
-static char *fields_changed(const char *old_data, const char *new_data)
-{
-    json_t *a = json_loads(old_data, 0, NULL), *b = json_loads(new_data, 0, NULL);
-    json_t *out = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(b, k, v)
-    {
-        if (!json_equal(v, json_object_get(a, k)))
-            json_array_append_new(out, json_string(k));
-    }
-    json_object_foreach(a, k, v)
-    {
-        if (!json_object_get(b, k))
-            json_array_append_new(out, json_string(k));
-    }
-    char *s = json_dumps(out, JSON_COMPACT);
-    json_decref(a);
-    json_decref(b);
-    json_decref(out);
-    return s;
-}
-
 static int mark(struct sq *q, int64_t id, const char *change, const char *fields, struct err *e)
 {
     int rc = sq_prep_once(q->w, "UPDATE records SET change = ?2, changed_fields = ?3 WHERE id = ?1",
@@ -217,7 +184,7 @@ int sq_source_sync(struct store *s, struct sync_batch *b, struct err *e)
     for (size_t i = 0; i < b->n && !rc; i++) {
         const struct record_row *r = &b->recs[i];
         char hash[65];
-        sha_hex(r->data, hash);
+        record_hash(r->data, hash);
         sqlite3_stmt *g = q->sy[SY_SRC_GET];
         sqlite3_bind_text(g, 1, b->workspace, -1, SQLITE_STATIC);
         sqlite3_bind_text(g, 2, b->source, -1, SQLITE_STATIC);
@@ -264,7 +231,7 @@ int sq_source_sync(struct store *s, struct sync_batch *b, struct err *e)
             sqlite3_bind_int64(w, 8, b->now);
             change = "changed";
             if (b->diff)
-                fields = fields_changed(old_data, r->data);
+                fields = record_fields_changed(old_data, r->data);
             b->changed++;
         }
         if (w) {

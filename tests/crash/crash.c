@@ -222,9 +222,28 @@ static int wait_exit(pid_t pid, int64_t timeout_ms, int *status)
 }
 
 /* SIGTERM: serve must exit 0 within its grace period and some. */
+/* Whether pid handles SIGTERM yet: trawl blocks it in every thread and takes it with sigwait,
+ * so the main thread's blocked mask holds it once that is set up. A SIGTERM sent before that
+ * (a serve just started) kills it as the default action would. */
+static bool handles_sigterm(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    bool yes = false;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "SigBlk:", 7) == 0)
+            yes = (strtoull(line + 7, NULL, 16) >> (SIGTERM - 1)) & 1;
+    if (f)
+        fclose(f);
+    return yes;
+}
+
 static void stop_gracefully(pid_t pid, const char *which)
 {
     int st;
+    for (int64_t until = now_ms() + 10000; !handles_sigterm(pid) && now_ms() < until;)
+        sleep_ms(10);
     kill(pid, SIGTERM);
     if (wait_exit(pid, 5000, &st) != 0) {
         fail("%s did not exit within 5 s of SIGTERM", which);
