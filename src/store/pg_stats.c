@@ -29,6 +29,14 @@ static int prune(struct pg *p, int64_t minute, struct err *e)
     return rc;
 }
 
+static int delta_order(const void *pa, const void *pb)
+{
+    const struct stats_delta *a = *(const struct stats_delta *const *)pa;
+    const struct stats_delta *b = *(const struct stats_delta *const *)pb;
+    int c = strcmp(a->workspace, b->workspace);
+    return c ? c : strcmp(a->type, b->type);
+}
+
 static int pg_stats_add(struct store *s, const struct stats_delta *d, size_t n, int64_t now,
                         struct err *e)
 {
@@ -46,32 +54,40 @@ static int pg_stats_add(struct store *s, const struct stats_delta *d, size_t n, 
         "workspace, type) DO UPDATE SET completed = m.completed + $4, failed = m.failed + $5, "
         "retried = m.retried + $6, proc_ms = m.proc_ms + $7, proc_n = m.proc_n + $8";
     int64_t minute = now / MINUTE_MS;
+    /* the counter rows are locked in one order, (workspace, type), by every node: two nodes'
+     * transactions that count the same types then wait for each other instead of deadlocking */
+    const struct stats_delta **sorted = xcalloc(n ? n : 1, sizeof *sorted);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = &d[i];
+    qsort(sorted, n, sizeof *sorted, delta_order);
     int rc = 0;
-    for (size_t i = 0; !rc && i < n; i++) {
+    for (size_t j = 0; !rc && j < n; j++) {
+        const struct stats_delta *di = sorted[j];
         bool changed = false;
         for (int k = 0; k < JOB_STATUS_COUNT; k++)
-            changed = changed || d[i].status[k];
+            changed = changed || di->status[k];
         if (changed) {
             struct pg_args a = {0};
-            pa_text(&a, d[i].workspace);
-            pa_text(&a, d[i].type);
+            pa_text(&a, di->workspace);
+            pa_text(&a, di->type);
             for (int k = 0; k < JOB_STATUS_COUNT; k++)
-                pa_i64(&a, d[i].status[k]);
+                pa_i64(&a, di->status[k]);
             rc = pg_run(&p->w, counts, &a, NULL, e, "count jobs by status");
         }
-        if (rc || !has_ended(&d[i]))
+        if (rc || !has_ended(di))
             continue;
         struct pg_args a = {0};
         pa_i64(&a, minute);
-        pa_text(&a, d[i].workspace);
-        pa_text(&a, d[i].type);
-        pa_i64(&a, d[i].completed);
-        pa_i64(&a, d[i].failed);
-        pa_i64(&a, d[i].retried);
-        pa_i64(&a, d[i].proc_ms);
-        pa_i64(&a, d[i].proc_n);
+        pa_text(&a, di->workspace);
+        pa_text(&a, di->type);
+        pa_i64(&a, di->completed);
+        pa_i64(&a, di->failed);
+        pa_i64(&a, di->retried);
+        pa_i64(&a, di->proc_ms);
+        pa_i64(&a, di->proc_n);
         rc = pg_run(&p->w, minutes, &a, NULL, e, "count the minute's jobs");
     }
+    free(sorted);
     return rc ? rc : prune(p, minute, e);
 }
 
