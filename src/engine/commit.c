@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/rand.h"
 #include "base/xalloc.h"
 
 #include <pthread.h>
@@ -312,6 +313,30 @@ static int run_batch(struct committer *c, struct commit_tx *tx, struct commit_op
     return 0;
 }
 
+/* A transaction the store rolled back whole because it lost a race with another writer (a
+ * deadlock or serialization failure on PostgreSQL: TRAWL_EBUSY) did nothing, so it is run again
+ * a few times, after a short random pause that lets the other transaction finish, before its ops
+ * are failed. One that already waited long for a lock (SQLite's busy timeout) is not: waiting
+ * again would only hold up the writes queued behind it. */
+#define BUSY_RETRIES         4
+#define BUSY_RETRY_WITHIN_MS 3000
+
+static int run_batch_retrying(struct committer *c, struct commit_tx *tx, struct commit_op *ops,
+                              struct err *e)
+{
+    int64_t t0 = clock_mono_ms();
+    int rc = run_batch(c, tx, ops, e);
+    for (int i = 0;
+         rc == TRAWL_EBUSY && i < BUSY_RETRIES && clock_mono_ms() - t0 < BUSY_RETRY_WITHIN_MS;
+         i++) {
+        log_debug("commit: %s; trying again", e->msg[0] ? e->msg : "store busy");
+        clock_sleep_ms(1 + (int64_t)(rand_u64() % (uint64_t)(4 << (2 * i))));
+        err_clear(e);
+        rc = run_batch(c, tx, ops, e);
+    }
+    return rc;
+}
+
 static void finish(struct committer *c, struct commit_op *ops)
 {
     struct commit_op *async = NULL, **atail = &async;
@@ -375,7 +400,7 @@ static void process(struct committer *c, struct commit_tx *tx, struct commit_op 
 {
     struct err e;
     err_clear(&e);
-    int rc = run_batch(c, tx, ops, &e);
+    int rc = run_batch_retrying(c, tx, ops, &e);
     if (rc)
         count_failure(c, rc, &e);
     if (!rc) {
@@ -387,7 +412,7 @@ static void process(struct committer *c, struct commit_tx *tx, struct commit_op 
             op->next = NULL;
             struct err e1;
             err_clear(&e1);
-            int rc1 = run_batch(c, tx, op, &e1);
+            int rc1 = run_batch_retrying(c, tx, op, &e1);
             if (!rc1) {
                 count(c, 1, 1);
             } else {

@@ -1,8 +1,13 @@
 /* Group commit: concurrent changes share transactions, and every acknowledged one is there. */
+#include "base/clock.h"
 #include "testutil.h"
 
 #include <criterion/criterion.h>
+#include <libpq-fe.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define THREADS    8
@@ -132,5 +137,71 @@ Test(commit, grouped_completions_with_one_stale)
     cr_assert_eq(ev[1].attempt, 1);
     job_events_free(ev, nev);
     job_array_free(jobs, n);
+    engine_close(eng);
+}
+
+/* PostgreSQL detects a deadlock between two writers and rolls one of them back. When the one it
+ * picks is trawl's committer, the enqueue is run again and acknowledged, not failed: the other
+ * writer here is a second connection that holds the counter row of type "b" and then waits for
+ * that of type "a", which the committer's transaction (counting "a" before "b") took first. */
+struct many_arg {
+    struct engine *eng;
+    int rc;
+    struct err e;
+};
+
+static void *enqueue_a_and_b(void *p)
+{
+    struct many_arg *a = p;
+    struct job_spec s[2] = {{.type = "a"}, {.type = "b"}};
+    struct enqueue_result r[2];
+    a->rc = engine_enqueue_many(a->eng, s, 2, r, &a->e);
+    return NULL;
+}
+
+static void pg_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+              "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+Test(commit, an_enqueue_rolled_back_by_a_deadlock_is_run_again, .timeout = 60)
+{
+    if (!tu_pg())
+        cr_skip_test("PostgreSQL only: SQLite has one writer, so no deadlock between two");
+    struct engine *eng = tu_engine(NULL, NULL);
+    tu_enqueue(eng, "a", NULL);
+    tu_enqueue(eng, "b", NULL);
+    PGconn *other = PQconnectdb(tu_db(NULL));
+    cr_assert_eq(PQstatus(other), CONNECTION_OK, "%s", PQerrorMessage(other));
+    pg_ok(other, "BEGIN");
+    pg_ok(other, "UPDATE job_counts SET pending = pending WHERE type = 'b'");
+
+    struct many_arg a = {.eng = eng};
+    pthread_t t;
+    pthread_create(&t, NULL, enqueue_a_and_b, &a);
+    /* the committer has counted "a" and waits for "b" (a lock wait shows in pg_locks) */
+    for (int i = 0; i < 500; i++) {
+        PGresult *r = PQexec(other, "SELECT count(*) FROM pg_locks WHERE NOT granted");
+        long waiting = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        if (waiting > 0)
+            break;
+        clock_sleep_ms(10);
+    }
+    /* now this one waits for "a": a deadlock, which PostgreSQL finds after deadlock_timeout and
+     * breaks by rolling back the committer, whose wait began first */
+    PGresult *r = PQexec(other, "UPDATE job_counts SET pending = pending WHERE type = 'a'");
+    bool other_ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    cr_assert(other_ok, "the test's own transaction was the one rolled back: %s",
+              PQerrorMessage(other));
+    PQclear(r);
+    pg_ok(other, "ROLLBACK");
+    PQfinish(other);
+    pthread_join(t, NULL);
+    cr_assert_eq(a.rc, 0, "the enqueue failed: %s", a.e.msg);
+    cr_assert_eq(tu_count(eng, JOB_PENDING), 4);
     engine_close(eng);
 }
