@@ -1,6 +1,6 @@
 /* Raising alerts in the transaction of their cause (the engine's hook), rate-limited per
- * fingerprint, and delivering them as jobs: the handler that POSTs a Sentry envelope or a signed
- * webhook under the destination's breaker. */
+ * fingerprint in the store, and delivering them as jobs: the handler that POSTs a Sentry envelope
+ * or a signed webhook under the destination's breaker. */
 #include "alert/alerts.h"
 
 #include "alert/format.h"
@@ -11,11 +11,11 @@
 #include "engine/breaker.h"
 #include "fetch/url.h"
 #include "obs/events.h"
+#include "store/alert.h"
 #include "store/scrape.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,16 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LIMIT_KEYS         4096 /* fingerprints the rate limiter remembers */
 #define RETRY_AFTER_MAX_MS (3600 * 1000)
 #define ANSWER_MAX         2048 /* of a receiver's answer kept for the job's error */
-
-struct limit {
-    char key[512]; /* the fingerprint, joined */
-    int64_t sent_at;
-    int64_t suppressed;
-    int pending; /* alerts raised in transactions not yet committed or rolled back */
-};
 
 struct alerter {
     struct engine *eng;
@@ -44,9 +36,6 @@ struct alerter {
     struct sentry_dsn dsn;
     bool sentry;
     char host[256];
-    pthread_mutex_t lock; /* the rate limiter */
-    struct limit *limits;
-    size_t nlimits;
 };
 
 int alert_opts_check(const struct alert_opts *o, struct err *e)
@@ -94,64 +83,6 @@ static void error_type(const char *error, char *out, size_t n)
         snprintf(out, n, "%.*s", (int)k, error);
 }
 
-/* The limiter's entry for key, made (in place of the one quiet the longest when full). Under
- * the lock. */
-static struct limit *limit_of(struct alerter *a, const char *key)
-{
-    size_t i = 0, oldest = 0;
-    for (; i < a->nlimits; i++) {
-        if (strcmp(a->limits[i].key, key) == 0)
-            return &a->limits[i];
-        if (a->limits[i].sent_at < a->limits[oldest].sent_at && !a->limits[i].pending)
-            oldest = i;
-    }
-    i = a->nlimits < LIMIT_KEYS ? a->nlimits++ : oldest;
-    struct limit *l = &a->limits[i];
-    memset(l, 0, sizeof *l);
-    snprintf(l->key, sizeof l->key, "%s", key);
-    l->sent_at = INT64_MIN / 2;
-    return l;
-}
-
-/* Whether an alert with this fingerprint may go out now; when not, it is counted. *suppressed
- * gets how many were held back since the last one sent. An alert let through is pending until
- * its transaction ends (rate_done): a transaction rolled back and replayed does not find its own
- * first try in the window. */
-static bool rate_ok(struct alerter *a, const char *key, int64_t now, int64_t *suppressed)
-{
-    *suppressed = 0;
-    if (a->o.rate_window_ms < 0)
-        return true;
-    pthread_mutex_lock(&a->lock);
-    struct limit *l = limit_of(a, key);
-    bool ok = !l->pending && now - l->sent_at >= a->o.rate_window_ms;
-    if (ok) {
-        *suppressed = l->suppressed;
-        l->suppressed = 0;
-        l->pending++;
-    } else {
-        l->suppressed++;
-    }
-    pthread_mutex_unlock(&a->lock);
-    return ok;
-}
-
-/* The transaction of an alert rate_ok let through has ended. */
-static void rate_done(struct alerter *a, const char *key, int64_t suppressed, bool committed)
-{
-    if (a->o.rate_window_ms < 0)
-        return;
-    pthread_mutex_lock(&a->lock);
-    struct limit *l = limit_of(a, key);
-    if (l->pending > 0)
-        l->pending--;
-    if (committed)
-        l->sent_at = engine_now(a->eng);
-    else
-        l->suppressed += suppressed; /* they were not told after all */
-    pthread_mutex_unlock(&a->lock);
-}
-
 static json_t *job_context(const struct job *j)
 {
     return json_pack(
@@ -165,8 +96,6 @@ static json_t *job_context(const struct job *j)
 /* What is left to do once an alert's transaction ends. */
 struct raised {
     struct alerter *a;
-    char key[512];
-    int64_t suppressed;
     char *workspace;
     char *text; /* the alert, for the live events */
 };
@@ -174,7 +103,6 @@ struct raised {
 static void raised_after(void *arg, bool committed)
 {
     struct raised *p = arg;
-    rate_done(p->a, p->key, p->suppressed, committed);
     if (committed && p->a->bus && p->text)
         ev_publish(p->a->bus, EV_ALERT, p->workspace, NULL, NULL, p->text);
     free(p->workspace);
@@ -182,21 +110,33 @@ static void raised_after(void *arg, bool committed)
     free(p);
 }
 
-/* Whether an alert with fingerprint [f0, f1] is to go out (the rate limiter), before anything is
- * built for it; key gets the fingerprint joined, *suppressed how many were held back. */
-static bool due(struct alerter *a, const char *f0, const char *f1, char key[512],
+/* Whether an alert with fingerprint [f0, f1] is to go out (the rate limit, kept in the store so
+ * that every node sharing it limits alike), before anything is built for it; *suppressed gets how
+ * many were held back since the last one that went out. Taken in tx: a rollback undoes it. */
+static bool due(struct alerter *a, struct engine_tx *tx, const char *f0, const char *f1,
                 int64_t *suppressed)
 {
-    snprintf(key, 512, "%s/%s", f0, f1);
-    if (rate_ok(a, key, engine_now(a->eng), suppressed))
+    *suppressed = 0;
+    if (a->o.rate_window_ms < 0)
         return true;
-    log_info("alert %s held back (rate limit)", key);
-    return false;
+    char key[512];
+    snprintf(key, sizeof key, "%s/%s", f0, f1);
+    bool sent = false;
+    struct err e;
+    err_clear(&e);
+    if (store_alert_take(engine_tx_store(tx), key, engine_now(a->eng), a->o.rate_window_ms, &sent,
+                         suppressed, &e) < 0) {
+        log_error("alert %s: %s", key, e.msg);
+        return false;
+    }
+    if (!sent)
+        log_info("alert %s held back (rate limit)", key);
+    return sent;
 }
 
 /* Enqueue the deliveries of one alert (due said it may go) in the transaction tx. */
 static void raise_alert(struct alerter *a, struct engine_tx *tx, json_t *alert,
-                        const char *workspace, const char *key, int64_t suppressed)
+                        const char *workspace, int64_t suppressed)
 {
     json_object_set_new(alert, "suppressed", json_integer(suppressed));
     log_warn("alert %s: %s", json_string_value(json_object_get(alert, "kind")),
@@ -221,8 +161,6 @@ static void raise_alert(struct alerter *a, struct engine_tx *tx, json_t *alert,
     }
     struct raised *p = xmalloc(sizeof *p);
     p->a = a;
-    snprintf(p->key, sizeof p->key, "%s", key);
-    p->suppressed = suppressed;
     p->workspace = xstrdup(workspace);
     p->text = json_dumps(alert, JSON_COMPACT);
     engine_tx_after(tx, raised_after, p);
@@ -271,7 +209,6 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
     const char *source = have_ss ? ss.source_url : "unknown";
     json_t *ctxj = json_pack("{s:o}", "job", job_context(&j));
     int64_t now = engine_now(a->eng), sup;
-    char key[512];
     json_t *alert;
     if (stuck) {
         int64_t since =
@@ -280,7 +217,7 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
                             json_pack("{s:s, s:I, s:I}", "reason", c->cause, "stuckForMs",
                                       (json_int_t)(since > 0 ? now - since : 0), "detectedAt",
                                       (json_int_t)now));
-        if (session && due(a, "stuck-scraping-session", source, key, &sup)) {
+        if (session && due(a, tx, "stuck-scraping-session", source, &sup)) {
             alert = new_alert(
                 a, "session_stuck", "error",
                 json_pack("{s:s, s:s, s:s, s:s, s:s}", "session_id", have_ss ? ss.id : "unknown",
@@ -288,29 +225,29 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
                           "workspace", j.workspace),
                 json_incref(ctxj), json_pack("[s, s]", "stuck-scraping-session", source),
                 "scraping session of %s is stuck (%s): %s", source, c->cause, or_none(c->message));
-            raise_alert(a, tx, alert, j.workspace, key, sup);
+            raise_alert(a, tx, alert, j.workspace, sup);
             json_decref(alert);
-        } else if (!session && due(a, "stuck-job", c->cause, key, &sup)) {
+        } else if (!session && due(a, tx, "stuck-job", c->cause, &sup)) {
             alert = new_alert(a, "stuck_job", "error",
                               json_pack("{s:s, s:s, s:s, s:s, s:s}", "job_id", j.id, "job_type",
                                         j.type, "error_type", "stuck_job", "failure_reason",
                                         c->cause, "workspace", j.workspace),
                               json_incref(ctxj), json_pack("[s, s]", "stuck-job", c->cause),
                               "job %s (%s) is stuck: %s", j.id, j.type, or_none(c->message));
-            raise_alert(a, tx, alert, j.workspace, key, sup);
+            raise_alert(a, tx, alert, j.workspace, sup);
             json_decref(alert);
         }
         /* what recovery made of it */
-        if (c->to == JOB_FAILED && due(a, "restarts-exhausted", j.type, key, &sup)) {
+        if (c->to == JOB_FAILED && due(a, tx, "restarts-exhausted", j.type, &sup)) {
             alert = new_alert(a, "restarts_exhausted", "error",
                               json_pack("{s:s, s:s, s:s, s:s}", "job_id", j.id, "job_type", j.type,
                                         "failure_reason", c->cause, "workspace", j.workspace),
                               json_incref(ctxj), json_pack("[s, s]", "restarts-exhausted", j.type),
                               "job %s (%s) failed after its last restart (%d of %d attempts)", j.id,
                               j.type, j.attempt, j.max_attempts);
-            raise_alert(a, tx, alert, j.workspace, key, sup);
+            raise_alert(a, tx, alert, j.workspace, sup);
             json_decref(alert);
-        } else if (c->to != JOB_FAILED && due(a, "job-resumed", j.type, key, &sup)) {
+        } else if (c->to != JOB_FAILED && due(a, tx, "job-resumed", j.type, &sup)) {
             alert = new_alert(a, "job_resumed", "warning",
                               json_pack("{s:s, s:s, s:s, s:s}", "job_id", j.id, "job_type", j.type,
                                         "failure_reason", c->cause, "workspace", j.workspace),
@@ -318,7 +255,7 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
                               "job %s (%s) requeued to resume from its %s (attempt %d of %d next)",
                               j.id, j.type, j.checkpoint ? "checkpoint" : "start", j.attempt + 1,
                               j.max_attempts);
-            raise_alert(a, tx, alert, j.workspace, key, sup);
+            raise_alert(a, tx, alert, j.workspace, sup);
             json_decref(alert);
         }
     } else {
@@ -326,7 +263,7 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
         error_type(j.error, etype, sizeof etype);
         char fp0[JOB_TYPE_MAX + 16];
         snprintf(fp0, sizeof fp0, "%s-failed", j.type);
-        if (session && due(a, "scraping-session-failed", source, key, &sup)) {
+        if (session && due(a, tx, "scraping-session-failed", source, &sup)) {
             alert =
                 new_alert(a, "session_failed", "error",
                           json_pack("{s:s, s:s, s:s, s:s, s:s}", "session_id",
@@ -334,9 +271,9 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
                                     j.id, "error_type", etype, "workspace", j.workspace),
                           json_incref(ctxj), json_pack("[s, s]", "scraping-session-failed", source),
                           "scraping session of %s failed: %s", source, or_none(j.error));
-            raise_alert(a, tx, alert, j.workspace, key, sup);
+            raise_alert(a, tx, alert, j.workspace, sup);
             json_decref(alert);
-        } else if (!session && due(a, fp0, or_none(j.stage), key, &sup)) {
+        } else if (!session && due(a, tx, fp0, or_none(j.stage), &sup)) {
             alert = new_alert(a, "job_failed", "error",
                               json_pack("{s:s, s:s, s:s, s:s, s:s}", "job_id", j.id, "job_type",
                                         j.type, "error_type", etype, "stage", or_none(j.stage),
@@ -344,7 +281,7 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
                               json_incref(ctxj), json_pack("[s, s]", fp0, or_none(j.stage)),
                               "job %s (%s) failed for good after %d attempt%s: %s", j.id, j.type,
                               j.attempt, j.attempt == 1 ? "" : "s", or_none(j.error));
-            raise_alert(a, tx, alert, j.workspace, key, sup);
+            raise_alert(a, tx, alert, j.workspace, sup);
             json_decref(alert);
         }
     }
@@ -561,10 +498,8 @@ int alerter_new(struct engine *eng, struct ev_bus *bus, struct breakers *breaker
     a->secret = xstrdup(o->webhook_secret);
     a->session_type = xstrdup(o->session_type);
     a->o.sentry_dsn = a->o.webhook_url = a->o.webhook_secret = a->o.session_type = NULL;
-    a->limits = xcalloc(LIMIT_KEYS, sizeof *a->limits);
     if (gethostname(a->host, sizeof a->host - 1) != 0)
         snprintf(a->host, sizeof a->host, "trawl");
-    pthread_mutex_init(&a->lock, NULL);
     engine_set_tx_hook(eng, on_change_tx, a);
     *out = a;
     return 0;
@@ -575,8 +510,6 @@ void alerter_free(struct alerter *a)
     if (!a)
         return;
     engine_set_tx_hook(a->eng, NULL, NULL);
-    pthread_mutex_destroy(&a->lock);
-    free(a->limits);
     free(a->webhook);
     free(a->secret);
     free(a->session_type);

@@ -7,8 +7,10 @@
  * alert is durable exactly when its cause is, and delivered by the job with its retries, backoff
  * and breaker. A destination that is down, slow or answering 429 delays alerts and loses none;
  * the engine never waits for it. Alerts with one fingerprint are rate-limited: within the window,
- * later ones are counted and the count goes out with the next one sent. Every alert is also a live
- * event (obs/events.h) of the workspace of its job.
+ * later ones are counted and the count goes out with the next one sent. The limit is kept in the
+ * store (store/alert.h), in the raising transaction, so every node sharing a database limits
+ * alike and a rolled-back transaction neither sent nor counted its alert. Every alert is also a
+ * live event (obs/events.h) of the workspace of its job.
  *
  * Ownership: the engine, bus and breakers are borrowed and must outlive the alerter. */
 #ifndef TRAWL_ALERTS_H

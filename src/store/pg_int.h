@@ -9,6 +9,7 @@
 #ifndef TRAWL_PG_INT_H
 #define TRAWL_PG_INT_H
 
+#include "store/alert.h"
 #include "store/batch.h"
 #include "store/chain.h"
 #include "store/crawl.h"
@@ -127,5 +128,6 @@ extern const struct store_stats_ops pg_stats_ops;
 extern const struct store_chain_ops pg_chain_ops;
 extern const struct store_webhook_ops pg_webhook_ops;
 extern const struct store_schedule_ops pg_schedule_ops;
+extern const struct store_alert_ops pg_alert_ops;
 
 #endif

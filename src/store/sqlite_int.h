@@ -3,6 +3,7 @@
 #ifndef TRAWL_SQLITE_INT_H
 #define TRAWL_SQLITE_INT_H
 
+#include "store/alert.h"
 #include "store/batch.h"
 #include "store/chain.h"
 #include "store/crawl.h"
@@ -66,9 +67,10 @@ struct sq {
     sqlite3_stmt *sc[24]; /* scraping sessions (sqlite_scrape.c), by SC_* index */
     sqlite3_stmt *ch[16]; /* chains and pipelines (sqlite_chain.c), by CH_* index */
     sqlite3_stmt *release[CLAIM_MULTI + 1]; /* releasing the stages of k parents, made lazily */
-    sqlite3_stmt *sy[16]; /* sessions' extract and sync stages (sqlite_sync.c), by SY_* index */
-    sqlite3_stmt *wh[4];  /* webhook calls (sqlite_webhook.c), by WH_* index */
-    sqlite3_stmt *sd[16]; /* schedules (sqlite_schedule.c), by SD_* index */
+    sqlite3_stmt *sy[16];  /* sessions' extract and sync stages (sqlite_sync.c), by SY_* index */
+    sqlite3_stmt *wh[4];   /* webhook calls (sqlite_webhook.c), by WH_* index */
+    sqlite3_stmt *sd[16];  /* schedules (sqlite_schedule.c), by SD_* index */
+    sqlite3_stmt *al_take; /* alerts' rate limits (sqlite_alert.c) */
     /* metrics (sqlite_stats.c) */
     sqlite3_stmt *st_counts, *st_minute, *st_prune, *st_read, *st_series;
     int64_t st_pruned; /* the minute up to which job_minutes was last pruned */
@@ -104,6 +106,8 @@ struct ev_row {
 extern const struct store_job_ops sq_jobs_ops;
 /* sqlite_webhook.c: the webhooks domain. */
 extern const struct store_webhook_ops sq_webhooks;
+/* sqlite_alert.c: the alerts domain. */
+extern const struct store_alert_ops sq_alerts;
 int sq_jobs_prepare(struct sq *q, struct err *e);
 /* Insert k (1..CLAIM_MULTI) events that share their time, transition and message (NULL: none)
  * with one statement: no lookup of the jobs they belong to. */

@@ -65,6 +65,7 @@ struct store_stats_ops;
 struct store_chain_ops;
 struct store_webhook_ops;
 struct store_schedule_ops;
+struct store_alert_ops;
 
 /* The part every implementation embeds first. A domain the implementation does not keep is NULL:
  * its wrappers then fail with TRAWL_ESTORE, saying so. */
@@ -79,6 +80,7 @@ struct store {
     const struct store_chain_ops *chains;
     const struct store_webhook_ops *webhooks;
     const struct store_schedule_ops *schedules;
+    const struct store_alert_ops *alerts;
     atomic_long calls;   /* wrapper calls so far */
     atomic_long fail_at; /* > 0: the wrapper call with this number fails with TRAWL_EINJECTED */
 };
