@@ -35,6 +35,11 @@ static const char usage_[] =
     "  --sweep MS             how often the monitor sweeps (default 2000)\n"
     "  --event-buffer N       live events kept for clients that reconnect (default 16384)\n"
     "  --body-retention MS    drop stored pages older than this (default 0: keep)\n"
+    "  --job-retention MS     delete completed and cancelled jobs this long after they\n"
+    "                         ended, with their events and results (default 604800000:\n"
+    "                         7 days; 0: keep)\n"
+    "  --dead-retention MS    delete failed jobs (the dead-letter queue) this long after\n"
+    "                         they failed (default 2592000000: 30 days; 0: keep)\n"
     "  (--db defaults to $TRAWL_DB or ./trawl.db)\n";
 
 /* POST /v1/crawl-jobs/process: claim a workspace's pending crawl jobs and run them here. */
@@ -66,6 +71,8 @@ static int runner_process(struct crawl_runner *cr, const char *workspace, size_t
 }
 
 /* arg: {before, out: how many were dropped} */
+#define DAY_MS (86400LL * 1000)
+
 static int expire_bodies(struct store *s, void *arg, struct err *e)
 {
     int64_t *a = arg;
@@ -73,6 +80,36 @@ static int expire_bodies(struct store *s, void *arg, struct err *e)
     if (rc >= 0)
         a[1] = rc;
     return rc < 0 ? rc : 0;
+}
+
+/* Drop the bodies, and delete the jobs, past their retention (0: kept). Returns whether jobs
+ * are left to delete: a second of deleting at a time keeps a signal answered. */
+static bool housekeep(struct engine *eng, int64_t body_keep, int64_t job_keep, int64_t dead_keep)
+{
+    struct err e;
+    err_clear(&e);
+    if (body_keep > 0) {
+        int64_t before = engine_now(eng) - body_keep;
+        /* a pass drops up to 5000 bodies; a busy crawler fetches more than that between two
+         * checks, so passes go on until one drops fewer */
+        for (int pass = 0; pass < 100; pass++) {
+            int64_t arg[2] = {before, 0};
+            if (engine_exec(eng, expire_bodies, arg, &e) < 0) {
+                log_warn("body retention: %s", e.msg);
+                break;
+            }
+            if (arg[1] < 5000)
+                break;
+        }
+    }
+    int64_t pruned = 0;
+    bool more = false;
+    if (engine_prune(eng, job_keep, dead_keep, 1000, &pruned, &more, &e) < 0)
+        log_warn("job retention: %s (%lld jobs deleted before)", e.msg, (long long)pruned);
+    else if (pruned > 0)
+        log_info("job retention: deleted %lld finished jobs%s", (long long)pruned,
+                 more ? ", more to go" : "");
+    return more;
 }
 
 enum {
@@ -87,6 +124,8 @@ enum {
     OPT_HEADER_TIMEOUT,
     OPT_MAX_WAITS,
     OPT_EVENT_BUFFER,
+    OPT_JOB_RETENTION,
+    OPT_DEAD_RETENTION,
 };
 
 static void usage(FILE *f)
@@ -97,7 +136,7 @@ static void usage(FILE *f)
 }
 
 struct serve_opts {
-    int64_t workers, crawl_workers, batch, sweep, event_buffer, retention;
+    int64_t workers, crawl_workers, batch, sweep, event_buffer, retention, job_keep, dead_keep;
     struct api_opts api;
 };
 
@@ -139,6 +178,10 @@ static bool serve_take(void *ctx, int c, const char *arg)
         return true;
     case OPT_RETENTION:
         return cli_int("--body-retention", arg, 0, INT64_MAX / 4, &o->retention);
+    case OPT_JOB_RETENTION:
+        return cli_int("--job-retention", arg, 0, INT64_MAX / 4, &o->job_keep);
+    case OPT_DEAD_RETENTION:
+        return cli_int("--dead-retention", arg, 0, INT64_MAX / 4, &o->dead_keep);
     default:
         return false;
     }
@@ -155,6 +198,8 @@ int cmd_serve(int argc, char **argv)
         {"body-max", required_argument, 0, OPT_BODY_MAX},
         {"crawl-workers", required_argument, 0, OPT_CRAWL_WORKERS},
         {"body-retention", required_argument, 0, OPT_RETENTION},
+        {"job-retention", required_argument, 0, OPT_JOB_RETENTION},
+        {"dead-retention", required_argument, 0, OPT_DEAD_RETENTION},
         {"header-timeout", required_argument, 0, OPT_HEADER_TIMEOUT},
         {"event-buffer", required_argument, 0, OPT_EVENT_BUFFER},
         {"max-waits", required_argument, 0, OPT_MAX_WAITS},
@@ -162,14 +207,19 @@ int cmd_serve(int argc, char **argv)
     };
     struct setup su;
     setup_init(&su, argc);
-    struct serve_opts o = {
-        .workers = 4, .crawl_workers = 64, .batch = 256, .sweep = 2000, .event_buffer = 16384};
+    struct serve_opts o = {.workers = 4,
+                           .crawl_workers = 64,
+                           .batch = 256,
+                           .sweep = 2000,
+                           .event_buffer = 16384,
+                           .job_keep = 7 * DAY_MS,
+                           .dead_keep = 30 * DAY_MS};
     int rc = setup_parse(&su, argc, argv, own, usage, serve_take, &o);
     if (rc >= 0)
         goto out;
     const struct api_opts ao = o.api;
     int64_t workers = o.workers, crawl_workers = o.crawl_workers, batch = o.batch;
-    int64_t retention = o.retention;
+    int64_t retention = o.retention, job_keep = o.job_keep, dead_keep = o.dead_keep;
     if (!su.db)
         su.db = cli_default_db();
 
@@ -235,25 +285,17 @@ int cmd_serve(int argc, char **argv)
     printf("listening on port %d\n", api_port(api));
     fflush(stdout);
 
-    /* bodies past the retention are dropped a few times per retention period, at least every
-     * minute */
-    int64_t every_ms = retention / 4 < 1000 ? 1000 : retention / 4 > 60000 ? 60000 : retention / 4;
-    while (!setup_wait_signal(every_ms)) {
-        if (retention <= 0)
-            continue;
-        int64_t before = engine_now(eng) - retention;
-        /* a pass drops up to 5000 bodies; a busy crawler fetches more than that between two
-         * checks, so passes go on until one drops fewer */
-        for (int pass = 0; pass < 100; pass++) {
-            int64_t arg[2] = {before, 0};
-            if (engine_exec(eng, expire_bodies, arg, &e) < 0) {
-                log_warn("body retention: %s", e.msg);
-                break;
-            }
-            if (arg[1] < 5000)
-                break;
-        }
+    /* what is past its retention goes a few times per retention period, at least every minute */
+    int64_t shortest = INT64_MAX;
+    for (int i = 0; i < 3; i++) {
+        int64_t k = i == 0 ? retention : i == 1 ? job_keep : dead_keep;
+        if (k > 0 && k < shortest)
+            shortest = k;
     }
+    int64_t every_ms = shortest / 4 < 1000 ? 1000 : shortest / 4 > 60000 ? 60000 : shortest / 4;
+    bool more = false;
+    while (!setup_wait_signal(more ? 10 : every_ms))
+        more = housekeep(eng, retention, job_keep, dead_keep);
     rc = 0;
 stop:;
     int ret = rc;

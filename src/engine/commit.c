@@ -116,6 +116,13 @@ void commit_count(struct commit_tx *tx, const char *workspace, const char *type,
         tx->now = now;
 }
 
+void commit_uncount(struct commit_tx *tx, const char *workspace, const char *type, int status,
+                    int64_t n)
+{
+    if (workspace && type && status >= 0 && status < JOB_STATUS_COUNT)
+        delta_of(tx, workspace, type)->status[status] -= n;
+}
+
 static char *put(char **at, const char *s)
 {
     if (!s)

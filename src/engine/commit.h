@@ -109,6 +109,9 @@ void commit_record(struct commit_tx *tx, const struct change_note *c, int64_t no
 /* Count a change listeners are not told of (an enqueue: from is -1) in the job counters. */
 void commit_count(struct commit_tx *tx, const char *workspace, const char *type, int from, int to,
                   int64_t proc_ms, int64_t now);
+/* Lower the job counters of a workspace's jobs of type in status by n (jobs deleted). */
+void commit_uncount(struct commit_tx *tx, const char *workspace, const char *type, int status,
+                    int64_t n);
 /* Set the hook every recorded change goes through (NULL: none), from the next transaction on. */
 void commit_set_hook(struct committer *c, commit_hook_fn fn, void *ctx);
 /* For run() or a hook: call fn(arg, true) once the transaction is durable, or fn(arg, false) when

@@ -360,6 +360,15 @@ struct store *engine_tx_store(struct engine_tx *tx);
  * job. As engine_exec otherwise: fn may run more than once, a negative return rolls back. */
 typedef int (*engine_tx_fn)(struct engine_tx *tx, void *arg, struct err *e);
 int engine_exec_tx(struct engine *eng, engine_tx_fn fn, void *arg, struct err *e);
+/* Retention (engine/retention.c): delete the finished jobs that may go (store/retention.h) with
+ * completed and cancelled ones kept keep_ms after their last change and failed ones dead_keep_ms
+ * (0: kept), in transactions of at most ENGINE_PRUNE_BATCH jobs each, oldest first, until one
+ * deletes fewer or budget_ms have passed; the job counters go down with them. *pruned gets how
+ * many went, *more whether the last transaction was full (more may be due: call again). Returns
+ * 0 or the error of the pass that failed (the passes before it stay). */
+#define ENGINE_PRUNE_BATCH 1000
+int engine_prune(struct engine *eng, int64_t keep_ms, int64_t dead_keep_ms, int64_t budget_ms,
+                 int64_t *pruned, bool *more, struct err *e);
 /* Enqueue one job (with the stages it names) in the hook's or engine_exec_tx's transaction. */
 int engine_tx_enqueue(struct engine *eng, struct engine_tx *tx, const struct job_spec *spec,
                       struct enqueue_result *res, struct err *e);

@@ -14,6 +14,7 @@
 #include "store/chain.h"
 #include "store/crawl.h"
 #include "store/job.h"
+#include "store/retention.h"
 #include "store/schedule.h"
 #include "store/scrape.h"
 #include "store/stats.h"
@@ -129,5 +130,6 @@ extern const struct store_chain_ops pg_chain_ops;
 extern const struct store_webhook_ops pg_webhook_ops;
 extern const struct store_schedule_ops pg_schedule_ops;
 extern const struct store_alert_ops pg_alert_ops;
+extern const struct store_retention_ops pg_retention_ops;
 
 #endif

@@ -8,6 +8,7 @@
 #include "store/chain.h"
 #include "store/crawl.h"
 #include "store/job.h"
+#include "store/retention.h"
 #include "store/schedule.h"
 #include "store/scrape.h"
 #include "store/stats.h"
@@ -71,6 +72,7 @@ struct sq {
     sqlite3_stmt *wh[4];   /* webhook calls (sqlite_webhook.c), by WH_* index */
     sqlite3_stmt *sd[16];  /* schedules (sqlite_schedule.c), by SD_* index */
     sqlite3_stmt *al_take; /* alerts' rate limits (sqlite_alert.c) */
+    sqlite3_stmt *rt[8];   /* retention (sqlite_retention.c), by RT_* index */
     /* metrics (sqlite_stats.c) */
     sqlite3_stmt *st_counts, *st_minute, *st_prune, *st_read, *st_series;
     int64_t st_pruned; /* the minute up to which job_minutes was last pruned */
@@ -108,6 +110,8 @@ extern const struct store_job_ops sq_jobs_ops;
 extern const struct store_webhook_ops sq_webhooks;
 /* sqlite_alert.c: the alerts domain. */
 extern const struct store_alert_ops sq_alerts;
+/* sqlite_retention.c: the retention domain. */
+extern const struct store_retention_ops sq_retention;
 int sq_jobs_prepare(struct sq *q, struct err *e);
 /* Insert k (1..CLAIM_MULTI) events that share their time, transition and message (NULL: none)
  * with one statement: no lookup of the jobs they belong to. */

@@ -66,6 +66,7 @@ struct store_chain_ops;
 struct store_webhook_ops;
 struct store_schedule_ops;
 struct store_alert_ops;
+struct store_retention_ops;
 
 /* The part every implementation embeds first. A domain the implementation does not keep is NULL:
  * its wrappers then fail with TRAWL_ESTORE, saying so. */
@@ -81,6 +82,7 @@ struct store {
     const struct store_webhook_ops *webhooks;
     const struct store_schedule_ops *schedules;
     const struct store_alert_ops *alerts;
+    const struct store_retention_ops *retention;
     atomic_long calls;   /* wrapper calls so far */
     atomic_long fail_at; /* > 0: the wrapper call with this number fails with TRAWL_EINJECTED */
 };
