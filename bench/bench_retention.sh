@@ -7,21 +7,24 @@
 # with the jobs put through). Prints one line per round and store:
 #   retention store=S round=R through=N live=L jobs_mb=.. events_mb=.. total_mb=.. [dead=..]
 # (jobs_mb and events_mb: the table with its indexes; total_mb: the whole database; dead:
-# PostgreSQL's count of dead rows in jobs not yet vacuumed)
-# usage: bench/bench_retention.sh [BUILD] [JOBS] [ROUND] [KEEP]
+# PostgreSQL's count of dead rows in jobs not yet vacuumed). PostgreSQL runs once per
+# autovacuum_naptime in NAPTIMES (how often autovacuum looks for tables to vacuum: the server's
+# setting, 1min by default), each on a new database.
+# usage: bench/bench_retention.sh [BUILD] [JOBS] [ROUND] [KEEP] [NAPTIMES]
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
 jobs=${2:-1000000}
 round=${3:-50000}
 keep=${4:-5000}
+naptimes=${5:-1min 10s}
 trawl="$here/$build/trawl"
 dir=$(mktemp -d /tmp/trawl-bench-ret-XXXXXX)
 chmod 755 "$dir"
 spid=""
 trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; sh "$here/scripts/pg-cluster.sh" stop "$dir/c"; rm -rf "$dir"' EXIT
 pg=$(sh "$here/scripts/pg-cluster.sh" start "$dir/c" fsync)
-echo "# bench_retention jobs=$jobs round=$round keep_ms=$keep fsync=$(psql "$pg" -Atc 'show fsync') autovacuum_naptime=$(psql "$pg" -Atc 'show autovacuum_naptime')"
+echo "# bench_retention jobs=$jobs round=$round keep_ms=$keep fsync=$(psql "$pg" -Atc 'show fsync') synchronous_commit=$(psql "$pg" -Atc 'show synchronous_commit')"
 
 mb() {
     awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'
@@ -33,13 +36,13 @@ sizes_pg() {
               pg_database_size(current_database()),
               (SELECT count(*) FROM jobs), (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'jobs')"
     psql "$1" -AtF' ' -c "$q" | while read -r j ev tot live dead; do
-        echo "retention store=postgres round=$2 through=$3 live=$live jobs_mb=$(mb "$j") events_mb=$(mb "$ev") total_mb=$(mb "$tot") dead=$dead"
+        echo "retention store=postgres naptime=$nap round=$2 through=$3 live=$live jobs_mb=$(mb "$j") events_mb=$(mb "$ev") total_mb=$(mb "$tot") dead=$dead"
     done
 }
 
 sizes_sqlite() {
-    q="SELECT (SELECT sum(pgsize) FROM dbstat WHERE name = 'jobs' OR tbl_name = 'jobs'),
-              (SELECT sum(pgsize) FROM dbstat WHERE name = 'job_events' OR tbl_name = 'job_events'),
+    q="SELECT (SELECT sum(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name = 'jobs')),
+              (SELECT sum(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name = 'job_events')),
               (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()),
               (SELECT count(*) FROM jobs), (SELECT freelist_count FROM pragma_freelist_count())"
     sqlite3 -separator ' ' "$1" "$q" | while read -r j ev tot live free; do
@@ -80,6 +83,9 @@ run() {
     spid=""
 }
 
-psql "$pg" -qc "CREATE DATABASE ret" 2>/dev/null
-run postgres "$pg dbname=ret"
+for nap in $naptimes; do
+    psql "$pg" -qc "ALTER SYSTEM SET autovacuum_naptime = '$nap'" -c "SELECT pg_reload_conf()" >/dev/null
+    psql "$pg" -qc "DROP DATABASE IF EXISTS ret" -c "CREATE DATABASE ret" 2>/dev/null
+    run postgres "$pg dbname=ret"
+done
 run sqlite "$dir/ret.db"
