@@ -50,6 +50,15 @@ else
 fi
 # End to end: the real trawl serve over HTTP, against origin servers that misbehave on purpose.
 criterion_suite e2e "$build/tests/e2e_tests" --jobs 2 --timeout 300
+# The same on PostgreSQL: each test's serves and commands on databases of their own (tests about
+# SQLite only, such as its write lock, are skipped).
+if [ -n "$pg" ]; then
+    criterion_suite e2e-postgres env TRAWL_TEST_PG="$pg" "$build/tests/e2e_tests" --jobs 2 \
+        --timeout 300
+else
+    echo "e2e-postgres: no PostgreSQL server could be started (see above)"
+    failed=$((failed + 1))
+fi
 
 # The dashboard in real headless Chromium (tests/browser; BROWSER_TESTS=0 leaves it out).
 if [ "${BROWSER_TESTS:-1}" != 0 ]; then

@@ -1,7 +1,7 @@
 /* What the end-to-end tests share: a real `trawl serve` on a free port in the test's own
- * directory, the misbehaving origin server, API tokens, and HTTP calls with libcurl. Criterion
- * runs each test in its own process; the processes a test starts are stopped by their PIDs when
- * it ends. */
+ * directory, on SQLite or on a PostgreSQL server ($TRAWL_TEST_PG), the misbehaving origin server,
+ * API tokens, and HTTP calls with libcurl. Criterion runs each test in its own process; the
+ * processes a test starts are stopped by their PIDs when it ends. */
 #ifndef TRAWL_E2EUTIL_H
 #define TRAWL_E2EUTIL_H
 
@@ -13,6 +13,29 @@
 /* A new empty directory for this test (removed at exit); e2e_path joins a name to it. */
 const char *e2e_dir(void);
 const char *e2e_path(const char *name);
+/* The store under test: SQLite files in the test's directory, or, when $TRAWL_TEST_PG holds the
+ * libpq keyword string of a PostgreSQL server (scripts/run-tests.sh starts one), a database of
+ * that server per name and test process, made on first use and dropped at exit. */
+/* The server's keyword string, or NULL when the tests run on SQLite. */
+const char *e2e_pg(void);
+/* Skip the calling test on PostgreSQL, saying why it is about SQLite only. */
+void e2e_sqlite_only(const char *why);
+/* What `trawl ... --db` takes for the database name: e2e_path(name) on SQLite, else the keyword
+ * string of name's PostgreSQL database. A static buffer that the next call overwrites. */
+const char *e2e_db(const char *name);
+/* The rows of a query (portable SQL) on db (as e2e_db gives it), every cell as text (NULL: SQL
+ * NULL); owned by the rows, freed by e2e_rows_free. */
+struct e2e_rows {
+    size_t n;    /* rows */
+    int cols;    /* columns */
+    char **cell; /* n * cols cells, row by row */
+};
+/* Run sql on db into *out; fails the test on error. Returns out->n. */
+size_t e2e_sql_rows(const char *db, const char *sql, struct e2e_rows *out);
+/* The cell of row and col: NULL for SQL NULL. */
+const char *e2e_cell(const struct e2e_rows *r, size_t row, int col);
+void e2e_rows_free(struct e2e_rows *r);
+
 /* The build's trawl binary and origin server (next to this test binary's directory). */
 const char *e2e_trawl(void);
 const char *e2e_origin_bin(void);
@@ -25,7 +48,7 @@ struct serve {
     char log[1100];
 };
 
-/* Start trawl serve on 127.0.0.1:0 with the database db (NULL: e2e_path("trawl.db")) and the
+/* Start trawl serve on 127.0.0.1:0 with the database db (NULL: e2e_db("trawl.db")) and the
  * extra arguments (NULL-terminated); wait until it listens. Fails the test when it does not. */
 void e2e_serve(struct serve *s, const char *db, const char *const *args);
 #define E2E_SERVE(s, db, ...) e2e_serve((s), (db), (const char *const[]){__VA_ARGS__, NULL})

@@ -279,16 +279,16 @@ Test(alerts, bad_alert_settings_are_refused_at_start)
         struct run r;
         const char *env[] = {cases[i].env, NULL};
         if (cases[i].flag)
-            E2E_RUN(&r, env, "serve", "--db", e2e_path("x.db"), "--listen", "127.0.0.1:0",
+            E2E_RUN(&r, env, "serve", "--db", e2e_db("x.db"), "--listen", "127.0.0.1:0",
                     "--alert-secret", "k", cases[i].flag, cases[i].value);
         else
-            E2E_RUN(&r, env, "serve", "--db", e2e_path("x.db"), "--listen", "127.0.0.1:0");
+            E2E_RUN(&r, env, "serve", "--db", e2e_db("x.db"), "--listen", "127.0.0.1:0");
         cr_assert_eq(r.status, 2, "case %zu: exit %d: %s", i, r.status, r.err);
         cr_assert(strstr(r.err, cases[i].needle) != NULL, "case %zu: %s", i, r.err);
     }
     struct run r;
-    E2E_RUN(&r, NULL, "serve", "--db", e2e_path("x.db"), "--listen", "127.0.0.1:0",
-            "--alert-webhook", "https://hooks.example/x");
+    E2E_RUN(&r, NULL, "serve", "--db", e2e_db("x.db"), "--listen", "127.0.0.1:0", "--alert-webhook",
+            "https://hooks.example/x");
     cr_assert_eq(r.status, 2, "%s", r.err);
     cr_assert(strstr(r.err, "secret") != NULL, "%s", r.err);
 }

@@ -5,7 +5,6 @@
 #include "e2eutil.h"
 
 #include <criterion/criterion.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,22 +175,19 @@ Test(schedule_api, a_schedule_runs_pauses_resumes_and_is_deleted, .timeout = 60)
     cr_assert_eq(e2e_serve_stop(&s, 15000), 0);
 }
 
-/* The slots of schedule id on disk, in order. */
-static size_t disk_slots(const char *db_path, const char *id, long long *out, size_t max)
+/* The slots of schedule id in the database, in order. */
+static size_t disk_slots(const char *db, const char *id, long long *out, size_t max)
 {
-    sqlite3 *db;
-    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st;
     char sql[256];
     snprintf(sql, sizeof sql,
              "SELECT unique_key FROM jobs WHERE unique_key LIKE 'schedule:%s:%%' ORDER BY run_at",
              id);
-    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    struct e2e_rows rows;
+    e2e_sql_rows(db, sql, &rows);
     size_t n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW && n < max)
-        out[n++] = atoll(strrchr((const char *)sqlite3_column_text(st, 0), ':') + 1);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    for (; n < rows.n && n < max; n++)
+        out[n] = atoll(strrchr(e2e_cell(&rows, n, 0), ':') + 1);
+    e2e_rows_free(&rows);
     return n;
 }
 

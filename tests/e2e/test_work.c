@@ -20,8 +20,7 @@ static struct engine *open_db(const char *path)
 {
     struct store *s;
     struct err e = {0};
-    struct store_sqlite_opts o = {.durability = STORE_DURABLE};
-    cr_assert_eq(store_sqlite_open(path, &o, &s, &e), 0, "%s", e.msg);
+    cr_assert_eq(store_open(path, STORE_DURABLE, &s, &e), 0, "%s", e.msg);
     struct engine *eng;
     cr_assert_eq(engine_open(s, NULL, &eng, &e), 0, "%s", e.msg);
     return eng;
@@ -39,7 +38,7 @@ static int64_t count(const char *db, enum job_status st)
 
 Test(work, runs_up_to_its_limit_and_says_so)
 {
-    const char *db = e2e_path("trawl.db");
+    const char *db = e2e_db("trawl.db");
     struct run r;
     E2E_RUN(&r, NULL, "enqueue", "--db", db, "--count", "20", "noop");
     cr_assert_eq(r.status, 0, "%s", r.err);
@@ -66,7 +65,7 @@ Test(work, failures_make_exit_status_1)
 {
     struct origin o;
     e2e_origin(&o, NULL);
-    const char *db = e2e_path("trawl.db");
+    const char *db = e2e_db("trawl.db");
     struct run r;
     E2E_RUN(&r, NULL, "enqueue", "--db", db, "--count", "3", "noop");
     cr_assert_eq(r.status, 0, "%s", r.err);
@@ -127,7 +126,7 @@ static void assert_ran_once(struct engine *eng, const char *id)
  * that take turns at the database's write lock under the sanitizers.) */
 Test(work, beside_serve_every_job_runs_exactly_once, .timeout = 120)
 {
-    const char *db0 = e2e_path("trawl.db");
+    const char *db0 = e2e_db("trawl.db");
     char db[1100];
     snprintf(db, sizeof db, "%s", db0);
     struct run r;
@@ -201,7 +200,7 @@ Test(work, beside_serve_every_job_runs_exactly_once, .timeout = 120)
  * run heartbeats them. */
 Test(work, serve_s_monitor_leaves_a_run_s_leases_alone, .timeout = 60)
 {
-    const char *db0 = e2e_path("trawl.db");
+    const char *db0 = e2e_db("trawl.db");
     char db[1100];
     snprintf(db, sizeof db, "%s", db0);
     struct run r;
@@ -241,7 +240,7 @@ static int add_schedule_fn(struct store *s, void *arg, struct err *e)
  * slots jobs first (as serve's scheduler would), each slot once however often it runs. */
 Test(work, runs_the_slots_of_schedules_without_serve, .timeout = 60)
 {
-    const char *db = e2e_path("trawl.db");
+    const char *db = e2e_db("trawl.db");
     struct engine *eng = open_db(db);
     struct schedule sc = {.workspace = "default",
                           .name = "every-second",
