@@ -43,7 +43,9 @@ nodes() {
         pids="$pids $!"
         i=$((i + 1))
     done
-    while [ "$(psql "$db" -Atc "SELECT count(*) FROM jobs WHERE status = 'completed'")" -lt "$jobs" ]; do
+    # the job counters, written in the transactions that complete the jobs: polling them costs
+    # nothing, where a count(*) of the jobs table every 50 ms took a core from the jobs
+    while [ "$(psql "$db" -Atc "SELECT coalesce(sum(completed), 0) FROM job_counts")" -lt "$jobs" ]; do
         sleep 0.05
     done
     t1=$(now_ms)
