@@ -107,5 +107,14 @@ else
     failed=$((failed + 1))
 fi
 
+# Failover: a PostgreSQL primary killed under load, its synchronous standby promoted; serve's
+# --db names both (target_session_attrs=read-write) and follows the new primary by itself.
+echo "failover test: $build/trawl serve on a primary killed midway and a standby promoted"
+if sh "$here/tests/failover/failover.sh" "$build/trawl"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

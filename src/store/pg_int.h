@@ -111,6 +111,14 @@ void pg_row_to_job(const PGresult *res, int row, int c, struct job *j);
 /* Every row of res through pg_row_to_job from column 0; *out and *n get the array. Returns n. */
 int pg_collect_jobs(const PGresult *res, struct job **out, size_t *n);
 
+/* A connection to conninfo: PQconnectdb, but a host that does not answer (a machine down, a
+ * network cut) is given up after PG_CONNECT_TIMEOUT_S seconds instead of the kernel's minutes,
+ * and with several hosts libpq goes on to the next; a connect_timeout in conninfo wins. */
+#define PG_CONNECT_TIMEOUT_S "10"
+PGconn *pg_connect(const char *conninfo);
+/* libpq's messages end in a newline and may run over lines, with tabs: one line for the log. */
+void pg_one_line(char *s);
+
 /* libpq's notice processor: a server's notice or warning as one line of the log. */
 void pg_notice(void *arg, const char *message);
 

@@ -136,7 +136,7 @@ static void deliver(struct pg_hearing *h, char *payload)
 
 static PGconn *listen_conn(struct pg *p)
 {
-    PGconn *c = PQconnectdb(p->conninfo);
+    PGconn *c = pg_connect(p->conninfo);
     if (PQstatus(c) == CONNECTION_OK) {
         PQsetNoticeProcessor(c, pg_notice, NULL);
         PGresult *r = PQexec(c, "SET application_name = 'trawl listener'; LISTEN " CHANNEL);
@@ -147,7 +147,7 @@ static PGconn *listen_conn(struct pg *p)
     }
     char msg[300];
     snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
-    msg[strcspn(msg, "\n")] = 0;
+    pg_one_line(msg);
     log_warn("postgres: cannot listen for the other nodes' changes: %s; trying again", msg);
     PQfinish(c);
     return NULL;
@@ -183,8 +183,10 @@ static void *hear_main(void *arg)
             continue;
         }
         if ((fds[1].revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(c)) {
-            log_warn("postgres: lost the listening connection (%s); reconnecting",
-                     PQerrorMessage(c));
+            char msg[300];
+            snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
+            pg_one_line(msg);
+            log_warn("postgres: lost the listening connection (%s); reconnecting", msg);
             PQfinish(c);
             c = NULL;
             missed = true;

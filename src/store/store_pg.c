@@ -94,11 +94,10 @@ static int map_state(const char *st, bool *retryable)
     return TRAWL_ESTORE;
 }
 
-/* libpq's messages end in a newline and may run over lines: one line for the log. */
-static void one_line(char *s)
+void pg_one_line(char *s)
 {
     for (char *p = s; *p; p++)
-        if (*p == '\n' || *p == '\r')
+        if (*p == '\n' || *p == '\r' || *p == '\t')
             *p = ' ';
     size_t n = strlen(s);
     while (n && s[n - 1] == ' ')
@@ -113,7 +112,7 @@ int pg_err(struct pg_conn *c, const PGresult *res, struct err *e, const char *wh
     if (!m || !*m)
         m = PQerrorMessage(c->c);
     snprintf(msg, sizeof msg, "%s", m && *m ? m : "no answer");
-    one_line(msg);
+    pg_one_line(msg);
     bool retryable;
     int code = map_state(PQstatus(c->c) == CONNECTION_BAD ? NULL : st, &retryable);
     if (PQstatus(c->c) == CONNECTION_BAD)
@@ -140,7 +139,7 @@ static int ready(struct pg_conn *c, bool in_tx, struct err *e, const char *what)
     if (PQstatus(c->c) != CONNECTION_OK) {
         char msg[300];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(c->c));
-        one_line(msg);
+        pg_one_line(msg);
         return err_set(e, TRAWL_EIO, true, "%s: cannot reach PostgreSQL (%s)", what, msg);
     }
     return 0;
@@ -450,20 +449,28 @@ void pg_notice(void *arg, const char *message)
     (void)arg;
     char msg[400];
     snprintf(msg, sizeof msg, "%s", message);
-    one_line(msg);
+    pg_one_line(msg);
     log_warn("postgres: %s", msg);
+}
+
+PGconn *pg_connect(const char *conninfo)
+{
+    /* the conninfo is expanded where dbname stands, after connect_timeout: its own wins */
+    static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *vals[] = {PG_CONNECT_TIMEOUT_S, conninfo, NULL};
+    return PQconnectdbParams(keys, vals, 1);
 }
 
 static int connect_one(struct pg *p, struct pg_conn *c, const char *what, struct err *e)
 {
     c->what = what;
-    c->c = PQconnectdb(p->conninfo);
+    c->c = pg_connect(p->conninfo);
     if (!c->c)
         return err_set(e, TRAWL_ENOMEM, true, "cannot connect to %s: out of memory", p->shown);
     if (PQstatus(c->c) != CONNECTION_OK) {
         char msg[400];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(c->c));
-        one_line(msg);
+        pg_one_line(msg);
         return err_set(e, TRAWL_EIO, true, "cannot connect to %s: %s", p->shown, msg);
     }
     /* the server's warnings (client_min_messages) and a FATAL on shutdown go to the log */
