@@ -2,14 +2,15 @@
 # Install the Debian packages trawl needs to build, run and test. Idempotent; uses sudo when not
 # root. Skips apt entirely when everything is already installed. With --test, also what the tests
 # check trawl with (promtool, from Debian's prometheus package; Chromium and Node.js for the
-# dashboard's browser tests; clang and its libFuzzer runtime for the fuzz targets); with --bench,
+# dashboard's browser tests; clang and its libFuzzer runtime for the fuzz targets; the PostgreSQL
+# server and curl for the PostgreSQL and failover tests); with --bench,
 # what the benchmarks drive trawl with (wrk, nginx).
 set -eu
 PKGS="build-essential pkg-config git clang-format libsqlite3-dev sqlite3 libjansson-dev
 libcriterion-dev libcurl4-openssl-dev libmicrohttpd-dev libzstd-dev libssl-dev libxml2-dev
 zlib1g-dev libicu-dev libpq-dev tzdata ca-certificates"
 if [ "${1:-}" = "--test" ]; then
-    PKGS="$PKGS prometheus chromium clang libclang-rt-dev postgresql"
+    PKGS="$PKGS prometheus chromium clang libclang-rt-dev postgresql curl"
     # Node.js (with npm) from Debian unless one is there already
     command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 fi
