@@ -7,7 +7,8 @@
 #   make SANITIZE=address,undefined test   the same suite under sanitizers (build-san/)
 
 CC      ?= cc
-PKGS    := sqlite3 jansson libcurl libmicrohttpd libzstd libcrypto libxml-2.0 zlib icu-i18n icu-uc libpq
+PKGS    := sqlite3 jansson libcurl libmicrohttpd libzstd libcrypto libxml-2.0 zlib icu-i18n icu-uc libpq \
+           yajl
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)
@@ -22,7 +23,7 @@ WARN    := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototype
            -Wmissing-prototypes -Wvla -fno-common
 CFLAGS  += $(OPT) $(WARN) -D_GNU_SOURCE -Isrc -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
 LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lcsv -lpthread -lm
 
 LIB_SRC := $(sort $(wildcard src/base/*.c src/store/*.c src/engine/*.c src/fetch/*.c \
                              src/parse/*.c src/handlers/*.c src/api/*.c src/cli/*.c \

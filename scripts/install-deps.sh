@@ -8,7 +8,7 @@
 set -eu
 PKGS="build-essential pkg-config git clang-format libsqlite3-dev sqlite3 libjansson-dev
 libcriterion-dev libcurl4-openssl-dev libmicrohttpd-dev libzstd-dev libssl-dev libxml2-dev
-zlib1g-dev libicu-dev libpq-dev tzdata ca-certificates"
+zlib1g-dev libicu-dev libpq-dev libcsv-dev libyajl-dev tzdata ca-certificates"
 if [ "${1:-}" = "--test" ]; then
     PKGS="$PKGS prometheus chromium clang libclang-rt-dev postgresql curl"
     # Node.js (with npm) from Debian unless one is there already

@@ -1,0 +1,200 @@
+/* The feed parsers (parse/feed.h) on generated product feeds of N products, CSV, JSON and XML
+ * (a Google Merchant RSS feed), against the tools a user has for the same work in the same run:
+ * `mlr --icsv --ojson cat`, `jq -c '.[]'` and `xmlstarlet sel` of the products. Parsing only:
+ * mapping, validation and the store come with the import job (issue 14). Prints one line per
+ * figure: seconds, products/s, MB/s, and trawl's peak RSS.
+ * usage: bench_feed [--records N] [--dir DIR] */
+#include "parse/feed.h"
+#include "util/benchutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A valid EAN-13 for product i. */
+static void gtin_of(long i, char out[14])
+{
+    snprintf(out, 14, "400%09ld", i % 1000000000);
+    int sum = 0;
+    for (int k = 0; k < 12; k++)
+        sum += (out[k] - '0') * (k % 2 ? 3 : 1);
+    out[12] = (char)('0' + (10 - sum % 10) % 10);
+    out[13] = 0;
+}
+
+static void generate(const char *dir, long n)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/products.csv", dir);
+    FILE *csv = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/products.json", dir);
+    FILE *json = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/products.xml", dir);
+    FILE *xml = fopen(path, "w");
+    if (!csv || !json || !xml)
+        bench_die("cannot write the feeds in", dir);
+    fputs("id,title,description,link,image_link,price,brand,gtin,availability,color\n", csv);
+    fputs("[", json);
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" "
+          "xmlns:g=\"http://base.google.com/ns/1.0\"><channel><title>Shop</title>\n",
+          xml);
+    static const char *const colors[] = {"black", "white", "oak", "red"};
+    for (long i = 0; i < n; i++) {
+        char g[14];
+        gtin_of(i, g);
+        const char *color = colors[i % 4];
+        double price = 10 + (double)(i % 5000) / 100;
+        fprintf(csv,
+                "SKU-%ld,\"Chair, model %ld\",A sturdy chair of solid wood with a woven seat.,"
+                "https://shop.example/p/%ld,https://cdn.example/i/%ld.jpg,%.2f EUR,Acme,%s,"
+                "in_stock,%s\n",
+                i, i, i, i, price, g, color);
+        fprintf(json,
+                "%s{\"id\":\"SKU-%ld\",\"title\":\"Chair, model %ld\",\"description\":\"A sturdy "
+                "chair of solid wood with a woven seat.\",\"link\":\"https://shop.example/p/%ld\","
+                "\"image_link\":\"https://cdn.example/i/%ld.jpg\",\"price\":{\"amount\":%.2f,"
+                "\"currency\":\"EUR\"},\"brand\":\"Acme\",\"gtin\":\"%s\",\"availability\":"
+                "\"in_stock\",\"color\":\"%s\"}",
+                i ? ",\n" : "", i, i, i, i, price, g, color);
+        fprintf(xml,
+                "<item><g:id>SKU-%ld</g:id><title>Chair, model %ld</title><description>A sturdy "
+                "chair of solid wood with a woven seat.</description><link>https://shop.example/"
+                "p/%ld</link><g:image_link>https://cdn.example/i/%ld.jpg</g:image_link><g:price>"
+                "%.2f EUR</g:price><g:brand>Acme</g:brand><g:gtin>%s</g:gtin><g:availability>"
+                "in_stock</g:availability><g:color>%s</g:color></item>\n",
+                i, i, i, i, price, g, color);
+    }
+    fputs("]\n", json);
+    fputs("</channel></rss>\n", xml);
+    fclose(csv);
+    fclose(json);
+    fclose(xml);
+}
+
+static ssize_t read_fd(void *ctx, void *buf, size_t cap, struct err *e)
+{
+    ssize_t k = read(*(int *)ctx, buf, cap);
+    if (k < 0)
+        return err_set(e, TRAWL_EIO, false, "read: %s", strerror(errno));
+    return k;
+}
+
+struct tally {
+    long records, bytes;
+};
+
+static int on_record(void *ctx, const struct feed_record *r, struct err *e)
+{
+    (void)e;
+    struct tally *t = ctx;
+    t->records++;
+    for (size_t i = 0; i < r->nfields; i++)
+        t->bytes += (long)r->fields[i].len;
+    return 0;
+}
+
+static off_t size_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+static void run_trawl(const char *dir, const char *file, long n)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        bench_die("cannot open", path);
+    struct tally t = {0};
+    struct feed_sink sink = {.record = on_record, .ctx = &t};
+    struct feed_stats st;
+    struct err e = {0};
+    double t0 = now_s();
+    int rc = feed_parse(NULL, read_fd, &fd, &sink, &st, &e);
+    double secs = now_s() - t0;
+    close(fd);
+    if (rc)
+        bench_die(file, e.msg);
+    if (t.records != n)
+        bench_die(file, "not every product was read");
+    printf("feed_trawl file=%s records=%ld seconds=%.3f records_per_s=%.0f mb_per_s=%.1f "
+           "peak_rss_kb=%ld\n",
+           file, t.records, secs, (double)t.records / secs, (double)size_of(path) / 1048576 / secs,
+           bench_vmhwm_kb(getpid()));
+}
+
+static void run_tool(const char *dir, const char *name, const char *file, const char *cmd, long n)
+{
+    char path[700], line[2000];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    snprintf(line, sizeof line, "%s '%s' > /dev/null", cmd, path);
+    double t0 = now_s();
+    int rc = system(line);
+    double secs = now_s() - t0;
+    if (rc != 0) {
+        printf("feed_%s file=%s skipped: `%s` exited %d (installed? sh scripts/install-deps.sh "
+               "--bench)\n",
+               name, file, cmd, rc);
+        return;
+    }
+    printf("feed_%s file=%s records=%ld seconds=%.3f records_per_s=%.0f mb_per_s=%.1f\n", name,
+           file, n, secs, (double)n / secs, (double)size_of(path) / 1048576 / secs);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"records", required_argument, 0, 'n'},
+        {"dir", required_argument, 0, 'd'},
+        {0, 0, 0, 0},
+    };
+    long n = 1000000;
+    const char *given = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        if (c == 'n')
+            n = atol(optarg);
+        else if (c == 'd')
+            given = optarg;
+        else
+            return 2;
+    }
+    char dir[512];
+    bench_dir(dir, sizeof dir, given, "feed");
+    generate(dir, n);
+    char p[3][700];
+    snprintf(p[0], sizeof p[0], "%s/products.csv", dir);
+    snprintf(p[1], sizeof p[1], "%s/products.json", dir);
+    snprintf(p[2], sizeof p[2], "%s/products.xml", dir);
+    printf("# bench_feed records=%ld csv_mb=%.0f json_mb=%.0f xml_mb=%.0f\n", n,
+           (double)size_of(p[0]) / 1048576, (double)size_of(p[1]) / 1048576,
+           (double)size_of(p[2]) / 1048576);
+    for (int round = 1; round <= 2; round++) {
+        printf("# round %d\n", round);
+        run_trawl(dir, "products.csv", n);
+        run_tool(dir, "mlr", "products.csv", "mlr --icsv --ojson cat", n);
+        run_trawl(dir, "products.json", n);
+        run_tool(dir, "jq", "products.json", "jq -c '.[]'", n);
+        run_trawl(dir, "products.xml", n);
+        run_tool(dir, "xmlstarlet", "products.xml",
+                 "xmlstarlet sel -N g=http://base.google.com/ns/1.0 -t -m //item -v g:id -o , "
+                 "-v title -o , -v g:price -n",
+                 n);
+    }
+    return bench_dir_done(dir, given) ? 0 : 1;
+}
