@@ -414,7 +414,7 @@ static int end_row(struct csvr *c)
         int64_t number = ++c->number;
         if (nf != c->cols.n) {
             char msg[96];
-            snprintf(msg, sizeof msg, "row has %zu fields, the %s %zu", nf,
+            snprintf(msg, sizeof msg, "row has %zu field%s, the %s %zu", nf, nf == 1 ? "" : "s",
                      c->info->header ? "header" : "first row", c->cols.n);
             rc = row_error(c, number, msg);
         } else if (bad) {
@@ -524,9 +524,9 @@ static void split_plain(struct csvr *c, const unsigned char *s, size_t n)
     c->row_done = true;
 }
 
-/* Give libcsv n bytes that end at the first CR or LF (or the end of the chunk): a row can only
- * end at the last of them, so when on_row is called we know where the row ends, and every byte
- * but the last is on line c->line. */
+/* Read n bytes that end at the first CR or LF (or at the end of the chunk): a row can only end
+ * at the last of them, so when it ends (on_row) we know where, and every byte but the last is on
+ * line c->line. */
 static int feed_piece(struct csvr *c, const unsigned char *s, size_t n)
 {
     unsigned char last = s[n - 1];

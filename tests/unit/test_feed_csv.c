@@ -608,7 +608,7 @@ Test(feed_csv, ragged_rows_are_row_errors)
 
     parse_ok("1,2\n3\n", &g);
     cr_assert_eq(g.ne, 1);
-    cr_expect_str_eq(g.er[0].msg, "row has 1 fields, the first row 2");
+    cr_expect_str_eq(g.er[0].msg, "row has 1 field, the first row 2");
     got_release(&g);
 }
 
