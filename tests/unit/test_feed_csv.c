@@ -851,6 +851,9 @@ static void mixed_feed(struct buf *b)
         case 4:
             buf_addf(b, "%d,\"a,b\",\"\",\"%0*d\"\n", i, 3000, i); /* raw over its cap */
             break;
+        case 5:
+            buf_addf(b, " %d ,\tt%d, d , %d \n,,,\n", i, i, i); /* spaces kept; empty fields */
+            break;
         default:
             buf_addf(b, "%d,t%d,d%d,%d.99\n", i, i, i, i);
         }
