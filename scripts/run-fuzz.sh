@@ -16,10 +16,11 @@ if ! command -v clang >/dev/null 2>&1; then
     exit 1
 fi
 mkdir -p "$out/obj" "$out/crashes"
-pkgs="libxml-2.0 jansson libcurl zlib libzstd icu-i18n icu-uc"
+# yajl and libcsv: the feed parsers (src/parse/feed_json.c, feed_csv.c)
+pkgs="libxml-2.0 jansson libcurl zlib libzstd icu-i18n icu-uc yajl"
 cflags="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
         -D_GNU_SOURCE -Isrc $(pkg-config --cflags $pkgs)"
-libs="$(pkg-config --libs $pkgs) -lpthread -lm"
+libs="$(pkg-config --libs $pkgs) -lcsv -lpthread -lm"
 # what the targets reach: base, the parsers, URLs, robots.txt and cron expressions
 objs=""
 for src in src/base/*.c src/parse/*.c src/fetch/url.c src/fetch/robots.c src/engine/cron.c; do
