@@ -191,8 +191,8 @@ ssize_t feed_src_read(struct feed_src *s, void *buf, size_t cap, struct err *e)
 }
 
 /* Fill buf with up to cap bytes from fn, reading until full or the end. */
-static ssize_t fill(struct feed_src *s, ssize_t (*fn)(struct feed_src *, unsigned char *, size_t,
-                                                       struct err *),
+static ssize_t fill(struct feed_src *s,
+                    ssize_t (*fn)(struct feed_src *, unsigned char *, size_t, struct err *),
                     unsigned char *buf, size_t cap, struct err *e)
 {
     size_t n = 0;
@@ -299,14 +299,21 @@ void feed_rec_release(struct feed_rec *r)
 int feed_rec_add(struct feed_rec *r, const char *name, size_t name_len, const char *value,
                  size_t value_len, const struct feed_limits *l, struct err *e)
 {
+    /* a name in a message is cut at 64 bytes, between characters */
+    int shown = (int)(name_len > 64 ? 64 : name_len);
+    while (shown > 0 && shown < (int)name_len && ((unsigned char)name[shown] & 0xc0) == 0x80)
+        shown--;
     if (r->n >= l->fields_max)
         return err_set(e, TRAWL_EINVAL, false, "more than %zu fields", l->fields_max);
     if (value_len > l->field_max)
-        return err_set(e, TRAWL_EINVAL, false, "field %.*s is longer than %zu bytes",
-                       (int)(name_len > 64 ? 64 : name_len), name, l->field_max);
+        return err_set(e, TRAWL_EINVAL, false, "field %.*s is longer than %zu bytes", shown, name,
+                       l->field_max);
+    if (r->len + name_len + value_len + 2 > l->record_max)
+        return err_set(e, TRAWL_EINVAL, false,
+                       "the record is longer than %zu bytes (at field %.*s)", l->record_max, shown,
+                       name);
     if (!utf8_valid(value, value_len))
-        return err_set(e, TRAWL_EINVAL, false, "field %.*s is not valid UTF-8",
-                       (int)(name_len > 64 ? 64 : name_len), name);
+        return err_set(e, TRAWL_EINVAL, false, "field %.*s is not valid UTF-8", shown, name);
     if (r->n == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 32;
         r->fields = xrealloc(r->fields, r->cap * sizeof *r->fields);
@@ -416,6 +423,7 @@ int feed_parse(const struct feed_opts *o, feed_read_fn read, void *ctx,
     memset(st, 0, sizeof *st);
     struct feed_limits l = {.field_max = o->field_max ? o->field_max : FEED_FIELD_MAX,
                             .fields_max = o->fields_max ? o->fields_max : FEED_FIELDS_MAX,
+                            .record_max = o->record_max ? o->record_max : FEED_RECORD_MAX,
                             .depth_max = o->depth_max ? o->depth_max : FEED_DEPTH_MAX};
     struct feed_src *s = xcalloc(1, sizeof *s);
     s->read = read;
@@ -476,14 +484,17 @@ int feed_parse(const struct feed_opts *o, feed_read_fn read, void *ctx,
             rc = err_set(e, TRAWL_EINVAL, false,
                          "the feed is not CSV, JSON or XML: it starts with the bytes "
                          "%02x %02x %02x %02x, which are not text",
-                         s->head[0], s->nhead > 1 ? s->head[1] : 0,
-                         s->nhead > 2 ? s->head[2] : 0, s->nhead > 3 ? s->head[3] : 0);
+                         s->head[0], s->nhead > 1 ? s->head[1] : 0, s->nhead > 2 ? s->head[2] : 0,
+                         s->nhead > 3 ? s->head[3] : 0);
             goto out;
         }
         f = c == '<' ? FEED_XML : c == '[' || c == '{' ? FEED_JSON : FEED_CSV;
     }
     info.format = f;
-    info.encoding = enc;
+    /* ICU's UTF-16 reads the BOM; the name shown says which it found */
+    info.encoding = strcmp(enc, "UTF-16") == 0   ? (s->head[0] == 0xff ? "UTF-16LE" : "UTF-16BE")
+                    : strcmp(enc, "UTF-32") == 0 ? "UTF-32LE"
+                                                 : enc;
     s->hpos = f == FEED_XML ? 0 : skip; /* libxml2 reads its BOM itself */
     if (f != FEED_XML && strcmp(enc, "UTF-8") != 0) {
         rc = open_converter(s, enc, e);

@@ -29,13 +29,14 @@ enum feed_format { FEED_UNKNOWN, FEED_CSV, FEED_JSON, FEED_XML };
 const char *feed_format_name(enum feed_format f);
 enum feed_format feed_format_parse(const char *s);
 
-#define FEED_RAW_MAX      4096              /* of a record's raw text kept for row errors */
-#define FEED_FIELD_MAX    (1024 * 1024)     /* default cap of one field's value, bytes */
-#define FEED_FIELDS_MAX   1024              /* default cap of the fields of one record */
-#define FEED_DEPTH_MAX    64                /* default cap of JSON and XML nesting */
-#define FEED_INFLATE_MAX  (16LL << 30)      /* default cap of a gzip feed's inflated size */
-#define FEED_INFLATE_RATIO 1000             /* ... and of inflated bytes per compressed byte */
-#define FEED_SNIFF_BYTES  (64 * 1024)       /* read before the format is decided */
+#define FEED_RAW_MAX       4096               /* of a record's raw text kept for row errors */
+#define FEED_FIELD_MAX     (1024 * 1024)      /* default cap of one field's value, bytes */
+#define FEED_FIELDS_MAX    1024               /* default cap of the fields of one record */
+#define FEED_RECORD_MAX    (16 * 1024 * 1024) /* default cap of one record's names and values */
+#define FEED_DEPTH_MAX     64                 /* default cap of JSON and XML nesting */
+#define FEED_INFLATE_MAX   (16LL << 30)       /* default cap of a gzip feed's inflated size */
+#define FEED_INFLATE_RATIO 1000               /* ... and of inflated bytes per compressed byte */
+#define FEED_SNIFF_BYTES   (64 * 1024)        /* read before the format is decided */
 
 /* Fills buf with up to cap bytes; returns how many, 0 at the end, or a negative TRAWL_E* code
  * with e set. */
@@ -48,8 +49,9 @@ struct feed_field {
 };
 
 struct feed_record {
-    int64_t number; /* 1, 2, ...: the product's place in the feed (CSV: data rows after the header) */
-    int64_t line;   /* the input line it starts on (1-based) */
+    int64_t
+        number;   /* 1, 2, ...: the product's place in the feed (CSV: data rows after the header) */
+    int64_t line; /* the input line it starts on (1-based) */
     const struct feed_field *fields;
     size_t nfields;
     const char *raw; /* the record as read, UTF-8, at most FEED_RAW_MAX bytes (cut between
@@ -68,11 +70,11 @@ struct feed_row_error {
 /* What the sniffing found, given to the sink before the first record. */
 struct feed_info {
     enum feed_format format;
-    const char *encoding;       /* the input's charset as found: "UTF-8", "UTF-16LE", "windows-1252" */
-    int gzip;                   /* the input was gzip-compressed */
-    char delimiter;             /* CSV: ',', ';', '\t', '|' */
-    char quote;                 /* CSV: '"' or '\'' (0: none seen) */
-    int header;                 /* CSV: the first row names the columns */
+    const char *encoding; /* the input's charset as found: "UTF-8", "UTF-16LE", "windows-1252" */
+    int gzip;             /* the input was gzip-compressed */
+    char delimiter;       /* CSV: ',', ';', '\t', '|' */
+    char quote;           /* CSV: '"' or '\'' (0: none seen) */
+    int header;           /* CSV: the first row names the columns */
     const char *record_element; /* XML: the repeating product element ("item", "entry", ...) */
     const char *json_path;      /* JSON: where the products are: "[]" (a top-level array),
                                    "ndjson", or the key of the array in the top-level object */
@@ -94,6 +96,7 @@ struct feed_opts {
     const char *record_element; /* XML: NULL sniffs */
     size_t field_max;           /* 0: FEED_FIELD_MAX */
     size_t fields_max;          /* 0: FEED_FIELDS_MAX */
+    size_t record_max;          /* 0: FEED_RECORD_MAX */
     int depth_max;              /* 0: FEED_DEPTH_MAX */
     int64_t inflate_max;        /* 0: FEED_INFLATE_MAX */
 };

@@ -19,7 +19,7 @@ ssize_t feed_src_read(struct feed_src *s, void *buf, size_t cap, struct err *e);
 
 /* The options with every default filled in. */
 struct feed_limits {
-    size_t field_max, fields_max;
+    size_t field_max, fields_max, record_max;
     int depth_max;
 };
 
@@ -35,8 +35,9 @@ struct feed_rec {
 
 void feed_rec_reset(struct feed_rec *r);
 void feed_rec_release(struct feed_rec *r);
-/* Append a field. TRAWL_EINVAL with e saying which when the record has fields_max fields already
- * or the value is longer than field_max (the caller makes that a row error). */
+/* Append a field. TRAWL_EINVAL with e saying which when the record has fields_max fields already,
+ * the value is longer than field_max, the record's names and values would pass record_max, or
+ * the value is not UTF-8 (the caller makes that a row error). */
 int feed_rec_add(struct feed_rec *r, const char *name, size_t name_len, const char *value,
                  size_t value_len, const struct feed_limits *l, struct err *e);
 
