@@ -50,6 +50,7 @@ CREATE TABLE import_records (
     created_at      INTEGER NOT NULL,
     PRIMARY KEY (import_id, number)
 );
--- the next delivery batch (the undelivered records after N, in order), the delivered count and
--- the last batch, each read from this index alone
-CREATE INDEX import_records_batch ON import_records (import_id, delivered_batch, number);
+-- the next delivery batch: the undelivered records after N, in order. Partial, so a resumed
+-- import finds it without stepping over the records delivered before, and a record leaves it
+-- once delivered.
+CREATE INDEX import_records_due ON import_records (import_id, number) WHERE delivered_batch IS NULL;
