@@ -116,7 +116,7 @@ Test(import_store, a_workspaces_imports_list_newest_first_paged_without_secrets)
         /* the last two share their created_at: the later id is the newer */
         if (i < 5)
             tu_clock_advance(&iu_clock, 1000);
-        char name[16];
+        char name[24];
         snprintf(name, sizeof name, "feed-%d", i);
         struct import im = {.workspace = "w", .source_name = name, .webhook_secret = "k"};
         iu_add_ok(eng, &im);
