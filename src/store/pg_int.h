@@ -13,6 +13,7 @@
 #include "store/batch.h"
 #include "store/chain.h"
 #include "store/crawl.h"
+#include "store/import.h"
 #include "store/job.h"
 #include "store/retention.h"
 #include "store/schedule.h"
@@ -139,5 +140,6 @@ extern const struct store_webhook_ops pg_webhook_ops;
 extern const struct store_schedule_ops pg_schedule_ops;
 extern const struct store_alert_ops pg_alert_ops;
 extern const struct store_retention_ops pg_retention_ops;
+extern const struct store_import_ops pg_import_ops;
 
 #endif

@@ -14,7 +14,8 @@
  * failed jobs are kept). A job is pruned only with its whole chain: every stage of its chain
  * (its root and all the root's descendants) must be prunable. Kept whatever their age: a member
  * of a batch with jobs still live or changed since `before`; a scraping session's jobs (its
- * chain, its extract and sync stages), which go with their session. */
+ * chain, its extract and sync stages), which go with their session; an import's job and every
+ * stage of its chain, which go with their import. */
 struct prune_req {
     int64_t before, dead_before; /* ms since the epoch */
     size_t limit;                /* jobs deleted at most */

@@ -7,6 +7,7 @@
 #include "store/batch.h"
 #include "store/chain.h"
 #include "store/crawl.h"
+#include "store/import.h"
 #include "store/job.h"
 #include "store/retention.h"
 #include "store/schedule.h"
@@ -73,6 +74,7 @@ struct sq {
     sqlite3_stmt *sd[16];  /* schedules (sqlite_schedule.c), by SD_* index */
     sqlite3_stmt *al_take; /* alerts' rate limits (sqlite_alert.c) */
     sqlite3_stmt *rt[8];   /* retention (sqlite_retention.c), by RT_* index */
+    sqlite3_stmt *im[20];  /* imports (sqlite_import.c), by IM_* index */
     /* metrics (sqlite_stats.c) */
     sqlite3_stmt *st_counts, *st_minute, *st_prune, *st_read, *st_series;
     int64_t st_pruned; /* the minute up to which job_minutes was last pruned */
@@ -112,6 +114,8 @@ extern const struct store_webhook_ops sq_webhooks;
 extern const struct store_alert_ops sq_alerts;
 /* sqlite_retention.c: the retention domain. */
 extern const struct store_retention_ops sq_retention;
+/* sqlite_import.c: the imports domain. */
+extern const struct store_import_ops sq_imports;
 int sq_jobs_prepare(struct sq *q, struct err *e);
 /* Insert k (1..CLAIM_MULTI) events that share their time, transition and message (NULL: none)
  * with one statement: no lookup of the jobs they belong to. */

@@ -36,6 +36,10 @@ static const char *const rt_sql[RT_COUNT_] = {
                                    "AND NOT EXISTS (SELECT 1 FROM scrape_sessions ss WHERE ss.background_job_id = j.id) "
                                    "AND NOT EXISTS (SELECT 1 FROM scrape_sessions ss WHERE ss.extract_job_id = j.id) "
                                    "AND NOT EXISTS (SELECT 1 FROM scrape_sessions ss WHERE ss.sync_job_id = j.id) "
+                                   "AND NOT EXISTS (SELECT 1 FROM data_import_jobs di WHERE di.background_job_id = "
+                                   "coalesce(j.root_id, j.id)) "
+                                   "AND NOT EXISTS (SELECT 1 FROM jobs k JOIN data_import_jobs di ON di.background_job_id = k.id "
+                                   "WHERE k.root_id = coalesce(j.root_id, j.id)) "
                                    "ORDER BY j.updated_at, j.id LIMIT ?3",
     [RT_EVENTS] = "DELETE FROM job_events WHERE job_id = ?1",
     [RT_WEBHOOKS] = "DELETE FROM webhook_calls WHERE job_id = ?1",

@@ -1,7 +1,8 @@
 /* The store: where jobs and everything beside them live. One interface per domain (jobs, batches,
- * tokens, crawl results, scraping sessions, metrics, ...), each a struct of function pointers with
- * a version field, declared in the domain's own header (store/job.h, store/batch.h, ...); this
- * header holds what every domain shares: the store itself, its transactions, its fault injection.
+ * tokens, crawl results, scraping sessions, feed imports, metrics, ...), each a struct of function
+ * pointers with a version field, declared in the domain's own header (store/job.h, store/batch.h,
+ * ...); this header holds what every domain shares: the store itself, its transactions, its fault
+ * injection.
  * An implementation per database fills the domains it keeps; all SQL lives behind them. The
  * engine calls the store_*() wrappers, never the function pointers, so tests can fail the Nth
  * call.
@@ -67,6 +68,7 @@ struct store_webhook_ops;
 struct store_schedule_ops;
 struct store_alert_ops;
 struct store_retention_ops;
+struct store_import_ops;
 
 /* The part every implementation embeds first. A domain the implementation does not keep is NULL:
  * its wrappers then fail with TRAWL_ESTORE, saying so. */
@@ -83,6 +85,7 @@ struct store {
     const struct store_schedule_ops *schedules;
     const struct store_alert_ops *alerts;
     const struct store_retention_ops *retention;
+    const struct store_import_ops *imports;
     atomic_long calls;   /* wrapper calls so far */
     atomic_long fail_at; /* > 0: the wrapper call with this number fails with TRAWL_EINJECTED */
 };

@@ -553,6 +553,7 @@ int store_pg_open(const char *conninfo, const struct store_pg_opts *o, struct st
     p->base.schedules = &pg_schedule_ops;
     p->base.alerts = &pg_alert_ops;
     p->base.retention = &pg_retention_ops;
+    p->base.imports = &pg_import_ops;
     p->conninfo = xstrdup(conninfo);
     p->shown = store_pg_describe(conninfo);
     p->relaxed = o && o->durability == STORE_RELAXED;

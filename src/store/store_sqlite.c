@@ -521,6 +521,7 @@ int store_sqlite_open(const char *path, const struct store_sqlite_opts *o, struc
     q->base.webhooks = &sq_webhooks;
     q->base.alerts = &sq_alerts;
     q->base.retention = &sq_retention;
+    q->base.imports = &sq_imports;
     q->base.schedules = &sq_schedule_ops;
     q->path = xstrdup(path);
     pthread_mutex_init(&q->rlock, NULL);

@@ -1,8 +1,10 @@
 /* Retention on both stores: finished jobs past their retention are deleted with their events and
  * counted out of the job counters; recent and live ones stay; a chain, a batch or a scraping
- * session goes whole or not at all; the dead-letter queue has its own retention; a backlog larger
- * than one batch is deleted in several transactions by one call. */
+ * session goes whole or not at all; a feed import's job and its chain stay with the import; the
+ * dead-letter queue has its own retention; a backlog larger than one batch is deleted in several
+ * transactions by one call. */
 #include "store/crawl.h"
+#include "store/import.h"
 #include "store/scrape.h"
 #include "testutil.h"
 
@@ -177,6 +179,55 @@ Test(retention, a_sessions_jobs_stay_and_a_crawl_result_goes_with_its_job)
     cr_assert(exists(eng, sess), "the session's job stays with its session");
     cr_assert_not(exists(eng, fetch));
     cr_assert_eq(tu_sql_i64(NULL, "SELECT count(*) FROM crawl_results"), 0);
+    engine_close(eng);
+}
+
+/* An import run by job arg (its id), as the import API adds it. */
+static int add_import(struct store *s, void *arg, struct err *e)
+{
+    struct import im = {.workspace = "default", .source_name = "feed.xml", .created_at = T0};
+    uuid_v7(im.id, T0);
+    snprintf(im.job_id, sizeof im.job_id, "%s", (const char *)arg);
+    return store_import_add(s, &im, e);
+}
+
+Test(retention, an_imports_job_and_its_whole_chain_stay_with_the_import)
+{
+    struct engine *eng = setup();
+    struct err e = {0};
+    /* an import run by a job of its own */
+    char lone[UUID_STR_LEN];
+    snprintf(lone, sizeof lone, "%s", tu_enqueue(eng, "xml_import", NULL));
+    cr_assert_eq(engine_exec(eng, add_import, lone, &e), 0, "%s", e.msg);
+    finish(eng, "xml_import", true);
+    /* an import run by the middle stage of a pipeline: download, import, notify */
+    struct job_spec notify = {.type = "notify"};
+    struct job_spec imp = {.type = "feed_import", .next = &notify, .nnext = 1};
+    struct job_spec download = {.type = "download", .next = &imp, .nnext = 1};
+    struct enqueue_result r;
+    cr_assert_eq(engine_enqueue(eng, &download, &r, &e), 0, "%s", e.msg);
+    char sql[200], stage[UUID_STR_LEN];
+    snprintf(sql, sizeof sql, "SELECT id FROM jobs WHERE type = 'feed_import' AND root_id = '%s'",
+             r.id);
+    struct tu_rows rows;
+    cr_assert_eq(tu_sql_rows(NULL, sql, &rows), 1);
+    snprintf(stage, sizeof stage, "%s", tu_cell(&rows, 0, 0));
+    tu_rows_free(&rows);
+    cr_assert_eq(engine_exec(eng, add_import, stage, &e), 0, "%s", e.msg);
+    finish(eng, "download", true);
+    finish(eng, "feed_import", true);
+    finish(eng, "notify", true);
+    /* and a job with no import */
+    char plain[UUID_STR_LEN];
+    snprintf(plain, sizeof plain, "%s", tu_enqueue(eng, "a", NULL));
+    finish(eng, "a", true);
+    tu_clock_advance(&clk, 8 * DAY);
+    cr_assert_eq(prune(eng, 7 * DAY, 0), 1, "only the job with no import");
+    cr_assert_not(exists(eng, plain));
+    cr_assert(exists(eng, lone), "an import's job stays with its import");
+    cr_assert(exists(eng, r.id), "the chain of an import's job stays whole");
+    cr_assert(exists(eng, stage));
+    cr_assert_eq(tu_sql_i64(NULL, "SELECT count(*) FROM jobs"), 4);
     engine_close(eng);
 }
 
