@@ -4,7 +4,7 @@
 # check trawl with (promtool, from Debian's prometheus package; Chromium and Node.js for the
 # dashboard's browser tests; clang and its libFuzzer runtime for the fuzz targets; the PostgreSQL
 # server and curl for the PostgreSQL and failover tests); with --bench,
-# what the benchmarks drive trawl with (wrk, nginx).
+# what the benchmarks drive trawl with or measure it against (wrk, nginx; miller, jq, xmlstarlet).
 set -eu
 PKGS="build-essential pkg-config git clang-format libsqlite3-dev sqlite3 libjansson-dev
 libcriterion-dev libcurl4-openssl-dev libmicrohttpd-dev libzstd-dev libssl-dev libxml2-dev
@@ -14,7 +14,7 @@ if [ "${1:-}" = "--test" ]; then
     # Node.js (with npm) from Debian unless one is there already
     command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 fi
-[ "${1:-}" = "--bench" ] && PKGS="$PKGS wrk nginx-light"
+[ "${1:-}" = "--bench" ] && PKGS="$PKGS wrk nginx-light miller jq xmlstarlet"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

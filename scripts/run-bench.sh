@@ -2,7 +2,8 @@
 # Run the benchmarks of one build directory; each prints its own figures, one line per figure.
 # usage: run-bench.sh BUILD_DIR     (BENCH_ARGS adds arguments to bench_engine, e.g.
 #        "--jobs 20000"; API_BENCH_ARGS to bench_api; SCRAPE_BENCH_ARGS to bench_scrape, e.g.
-#        "--products 9000,90000"; OBS_BENCH_ARGS to bench_obs, e.g. "--subscribers 100").
+#        "--products 9000,90000"; OBS_BENCH_ARGS to bench_obs, e.g. "--subscribers 100";
+#        FEED_BENCH_ARGS to bench_feed).
 #        bench_api and bench_scrape want wrk and nginx:
 #        sh scripts/install-deps.sh --bench
 set -eu
@@ -16,6 +17,9 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(awk '/MemTotal/ {printf "%
 "$build/bench/bench_scrape" --trawl "$build/trawl" --shop "$build/tests/shop" ${SCRAPE_BENCH_ARGS:-}
 # shellcheck disable=SC2086
 "$build/bench/bench_obs" --trawl "$build/trawl" ${OBS_BENCH_ARGS:-}
+# the feed parsers against mlr, jq and xmlstarlet (FEED_BENCH_ARGS, e.g. "--records 100000")
+# shellcheck disable=SC2086
+"$build/bench/bench_feed" ${FEED_BENCH_ARGS:-}
 # the dashboard with a batch of 100,000 jobs (Chromium and playwright-core, as the browser tests)
 here=$(cd "$(dirname "$0")/.." && pwd)
 [ -d "$here/tests/browser/node_modules/playwright-core" ] ||
