@@ -61,6 +61,9 @@ struct fj {
     int esc;     /* in a string: 0, 1 after '\\', 2..5 in the hex digits of \u */
     enum skip skip;
     bool cut_pending; /* yajl is given the closing quote of a string cut at field_max */
+    char *hold;       /* the pending string's bytes after the chunk it started in */
+    size_t nhold, hold_cap;
+    int64_t hold_start;
 
     /* the tree: depth 0 is outside every value */
     int depth;
@@ -589,45 +592,36 @@ static yajl_handle new_handle(struct fj *p)
 
 /* Follow the pending string through buf[i..n): returns where it ends (pend is then PEND_NONE),
  * or where to cut it once it is longer than max (*cut; never inside an escape or a character),
- * or n. */
+ * or n. A control character, which no string holds, ends the following too (pend PEND_NONE, at
+ * it): yajl, given the bytes, says what is wrong there. */
 static size_t str_follow(struct fj *p, size_t i, size_t n, size_t max, bool *cut)
 {
     const unsigned char *b = p->buf;
     while (i < n) {
+        unsigned char c = b[i];
         if (p->esc == 0) {
             if (p->slen <= max) {
-                /* no cut can come before max: look for the quote or a backslash only */
-                size_t lim = max - p->slen + 1 < n - i ? i + (max - p->slen + 1) : n;
-                const unsigned char *q = memchr(b + i, '"', lim - i);
-                size_t qi = q ? (size_t)(q - b) : lim;
-                const unsigned char *bs = memchr(b + i, '\\', qi - i);
-                if (bs) {
-                    size_t bi = (size_t)(bs - b);
-                    p->slen += bi - i + 1;
-                    p->esc = 1;
-                    i = bi + 1;
+                /* no cut can come before max: a plain loop to the next byte that matters */
+                size_t lim = max - p->slen + 1 < n - i ? i + (max - p->slen + 1) : n, j = i;
+                while (j < lim && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20)
+                    j++;
+                p->slen += j - i;
+                i = j;
+                if (i == lim)
                     continue;
-                }
-                p->slen += qi - i;
-                i = qi;
-                if (q) {
-                    p->pend = PEND_NONE;
-                    return i + 1;
-                }
-                continue;
-            }
-            if (b[i] == '"') {
-                p->pend = PEND_NONE;
-                return i + 1;
-            }
-            if ((b[i] & 0xc0) != 0x80) {
+                c = b[i];
+            } else if (c != '"' && c >= 0x20 && (c & 0xc0) != 0x80) {
                 *cut = true;
                 return i;
             }
-            if (b[i] == '\\')
+            if (c == '"' || c < 0x20) {
+                p->pend = PEND_NONE;
+                return c == '"' ? i + 1 : i;
+            }
+            if (c == '\\')
                 p->esc = 1;
         } else if (p->esc == 1) {
-            p->esc = b[i] == 'u' ? 2 : 0;
+            p->esc = c == 'u' ? 2 : 0;
         } else {
             p->esc = p->esc == 5 ? 0 : p->esc + 1;
         }
@@ -635,6 +629,21 @@ static size_t str_follow(struct fj *p, size_t i, size_t n, size_t max, bool *cut
         i++;
     }
     return n;
+}
+
+/* Keep buf[i..n), the middle of a string that goes on past the chunk, for yajl to have at once
+ * with its end: yajl lexes a token it holds again from its start with every call. */
+static void hold_add(struct fj *p, size_t i, size_t n)
+{
+    if (p->nhold == 0)
+        p->hold_start = p->base + (int64_t)i;
+    if (p->nhold + (n - i) > p->hold_cap) {
+        size_t want = p->nhold + (n - i);
+        p->hold_cap = want > 2 * p->hold_cap ? want : 2 * p->hold_cap;
+        p->hold = xrealloc(p->hold, p->hold_cap);
+    }
+    memcpy(p->hold + p->nhold, p->buf + i, n - i);
+    p->nhold += n - i;
 }
 
 /* Skip the rest of a cut string: 1 with *i past its quote, 0 at the chunk's end, -1 at a control
@@ -680,6 +689,7 @@ static void restart(struct fj *p, size_t r)
     elem_end(p);
     feed_rec_reset(&p->rec);
     p->pend = PEND_NONE;
+    p->nhold = 0;
     p->esc = 0;
     p->cut_pending = false;
     p->ws_from = p->base + (int64_t)r;
@@ -732,8 +742,8 @@ static int json_error_at(struct fj *p, int64_t pos, int64_t line, int64_t col, c
 
 static int json_error(struct fj *p, int64_t pos, const char *what, const char *msg, size_t *resume)
 {
-    if (pos < p->lc_pos)
-        pos = p->lc_pos; /* not before a position already counted (yajl's are close enough) */
+    /* a position before those counted already (in a string held from an earlier chunk) is on
+     * the last line counted: no string holds a newline */
     int64_t line = line_at(p, pos);
     return json_error_at(p, pos, line, col_at(p, pos), what, msg, resume);
 }
@@ -855,6 +865,20 @@ static int feed(struct fj *p, size_t a, size_t b, size_t *resume)
     return rc ? rc : 1;
 }
 
+/* Give yajl the string bytes held (from earlier chunks), as feed(). */
+static int feed_hold(struct fj *p, size_t *resume)
+{
+    if (p->nhold == 0)
+        return 0;
+    p->seg = p->hold_start;
+    yajl_status st = yajl_parse(p->h, (const unsigned char *)p->hold, p->nhold);
+    p->nhold = 0;
+    if (st == yajl_status_ok)
+        return 0;
+    int rc = yajl_failed(p, st, resume);
+    return rc ? rc : 1;
+}
+
 static int run_chunk(struct fj *p)
 {
     size_t i = 0, n = p->n;
@@ -889,12 +913,23 @@ static int run_chunk(struct fj *p)
         }
         size_t end = n;
         bool cut = false;
+        uint64_t ncb = p->ncb;
         if (p->pend == PEND_STRING) {
             size_t k = str_follow(p, i, n, p->l->field_max, &cut);
+            if (!cut && p->pend == PEND_STRING) {
+                hold_add(p, i, n);
+                return 0;
+            }
             if (cut)
                 end = k;
+            rc = feed_hold(p, &resume);
+            if (rc < 0)
+                return rc;
+            if (rc > 0) {
+                i = resume;
+                continue;
+            }
         }
-        uint64_t ncb = p->ncb;
         rc = feed(p, i, end, &resume);
         if (rc < 0)
             return rc;
@@ -1166,6 +1201,7 @@ out:
     free(p->kind);
     free(p->plen);
     free(p->path);
+    free(p->hold);
     /* the sink has seen the path; it goes with the parse */
     if (info->json_path == p->json_path || info->json_path == p->empty_path)
         info->json_path = NULL;

@@ -187,6 +187,7 @@ Test(feed_json, array_of_objects_with_nested_objects_and_arrays)
     cr_expect_str_eq(g.path, "[]");
     cr_expect_str_eq(g.encoding, "UTF-8");
     cr_expect_eq(g.begins, 1);
+    buf_release(&g.out);
 }
 
 Test(feed_json, raw_text_is_the_object_as_written)
@@ -195,6 +196,7 @@ Test(feed_json, raw_text_is_the_object_as_written)
     cr_assert_str_eq(parse_ok("[ {\"a\": 1,\n  \"b\": [2]} ,{\"c\":\"\\u00e9\"}]", 3, NULL, &g),
                      "#1@1 a=1 b=2 raw={\"a\": 1,\n  \"b\": [2]}\n"
                      "#2@2 c=\xc3\xa9 raw={\"c\":\"\\u00e9\"}\n");
+    buf_release(&g.out);
 }
 
 Test(feed_json, numbers_are_kept_as_written_past_64_bits)
@@ -207,6 +209,7 @@ Test(feed_json, numbers_are_kept_as_written_past_64_bits)
                      "#1@1 gtin=123456789012345678901234567890 id=18446744073709551617 "
                      "neg=-9223372036854775809 f=1.000000000000000000001 e=-1.5E+308 huge=1e99999 "
                      "zero=0\n");
+    buf_release(&g.out);
 }
 
 Test(feed_json, ndjson_malformed_line_is_a_row_error_and_later_lines_are_read)
@@ -238,6 +241,7 @@ Test(feed_json, ndjson_malformed_line_is_a_row_error_and_later_lines_are_read)
                      "!9@10 line 10: a string, not an object raw=\"text\"\n"
                      "#10@11 sku=g raw={\"sku\": \"g\"}\n");
     cr_expect_str_eq(g.path, "ndjson");
+    buf_release(&g.out);
 }
 
 Test(feed_json, ndjson_bad_first_line_and_truncated_last_line)
@@ -248,6 +252,7 @@ Test(feed_json, ndjson_bad_first_line_and_truncated_last_line)
                      "#2@2 a=2\n"
                      "!3@3 line 3: invalid JSON: premature EOF\n");
     cr_expect_str_eq(g.path, "ndjson");
+    buf_release(&g.out);
 }
 
 Test(feed_json, object_holding_the_products_in_an_array)
@@ -263,6 +268,7 @@ Test(feed_json, object_holding_the_products_in_an_array)
                                                   "#2@4 sku=b\n"
                                                   "!3@4 a number, not an object\n");
     cr_expect_str_eq(g.path, "products");
+    buf_release(&g.out);
 }
 
 /* A nested container is searched for too: the first array of objects going through the members
@@ -274,6 +280,7 @@ Test(feed_json, object_holding_the_products_deeper)
                               1 << 20, NULL, &g),
                      "#1@1 id=7\n");
     cr_expect_str_eq(g.path, "data.items");
+    buf_release(&g.out);
 }
 
 Test(feed_json, object_with_an_empty_products_array_has_none)
@@ -282,6 +289,7 @@ Test(feed_json, object_with_an_empty_products_array_has_none)
     cr_assert_str_eq(parse_ok("{\"products\": [], \"total\": 0}", 1 << 20, NULL, &g), "");
     cr_expect_str_eq(g.path, "products");
     cr_expect_eq(g.begins, 1);
+    buf_release(&g.out);
 }
 
 /* An object that holds no array of objects is the one product; more may follow as NDJSON. */
@@ -293,6 +301,7 @@ Test(feed_json, object_without_an_array_of_objects_is_one_product)
                  1 << 20, NULL, &g),
         "#1@1 sku=a images=x images=y price.v=1\n");
     cr_expect_str_eq(g.path, "ndjson");
+    buf_release(&g.out);
 }
 
 Test(feed_json, data_after_the_object_of_products_is_an_error)
@@ -304,6 +313,7 @@ Test(feed_json, data_after_the_object_of_products_is_an_error)
     cr_expect_str_eq(e.msg,
                      "invalid JSON at line 1, column 27: more data after the top-level object");
     cr_expect_str_eq(g.out.data, "#1@1 a=1\n");
+    buf_release(&g.out);
 }
 
 Test(feed_json, elements_that_are_not_objects_are_row_errors)
@@ -319,6 +329,7 @@ Test(feed_json, elements_that_are_not_objects_are_row_errors)
         "!6@1 a boolean, not an object raw=true\n"
         "#7@2 raw={}\n"
         "!8@2 a number, not an object raw=-2.5e3\n");
+    buf_release(&g.out);
 }
 
 /* ---- errors ---- */
@@ -339,6 +350,8 @@ Test(feed_json, malformed_json_in_an_array_is_fatal_with_line_and_column)
     cr_assert_eq(rc, TRAWL_EINVAL);
     cr_expect_str_eq(e.msg, "invalid JSON at line 2, column 9: premature EOF");
     cr_expect_str_eq(g2.out.data, "#1@1 a=1\n");
+    buf_release(&g.out);
+    buf_release(&g2.out);
 }
 
 Test(feed_json, invalid_utf8_is_fatal_in_an_array_and_a_row_error_in_ndjson)
@@ -363,6 +376,9 @@ Test(feed_json, invalid_utf8_is_fatal_in_an_array_and_a_row_error_in_ndjson)
     struct got g3 = {0};
     cr_assert_str_eq(parse_ok("[{\"a\": \"\\udc00\"}, {\"a\": \"b\"}]", 1 << 20, NULL, &g3),
                      "!1@1 field a is not valid UTF-8\n#2@1 a=b\n");
+    buf_release(&g.out);
+    buf_release(&g2.out);
+    buf_release(&g3.out);
 }
 
 /* Past the sniffed head nothing is guessed any more: a bad byte there is an error. */
@@ -382,6 +398,7 @@ Test(feed_json, invalid_utf8_after_the_head)
     cr_expect_str_eq(g.encoding, "UTF-8");
     cr_expect(strstr(g.out.data, "#5000@5000 i=4999 s=\xc3\xa9\n") != NULL);
     buf_release(&b);
+    buf_release(&g.out);
 }
 
 Test(feed_json, deep_nesting_is_fatal_in_bounded_memory)
@@ -410,6 +427,8 @@ Test(feed_json, deep_nesting_is_fatal_in_bounded_memory)
     cr_assert_eq(rc, TRAWL_EINVAL);
     cr_expect_str_eq(e.msg, "JSON nested deeper than 3 levels at line 1, column 31");
     cr_expect_str_eq(g2.out.data, "#1@1 a.b=1\n");
+    buf_release(&g.out);
+    buf_release(&g2.out);
 }
 
 Test(feed_json, deep_nesting_in_ndjson_skips_the_line)
@@ -430,6 +449,7 @@ Test(feed_json, deep_nesting_in_ndjson_skips_the_line)
                                  "#3@3 b=2\n");
     cr_expect_str_eq(g.path, "ndjson");
     cr_expect_lt(peak_rss_kb() - rss0, 16 * 1024);
+    buf_release(&g.out);
 }
 
 Test(feed_json, a_100_mb_string_is_a_row_error_in_bounded_memory)
@@ -459,6 +479,48 @@ Test(feed_json, a_100_mb_string_is_a_row_error_in_bounded_memory)
     cr_assert_not_null(nl);
     cr_expect_eq((size_t)(nl - strstr(err_line, "raw=") - 4), FEED_RAW_MAX);
     cr_expect_str_eq(nl + 1, "#3@3 sku=c raw={\"sku\": \"c\"}\n");
+    buf_release(&g.out);
+}
+
+struct longest {
+    size_t len;
+    char head[8], tail[8];
+    int64_t records;
+};
+
+static int keep_longest(void *ctx, const struct feed_record *r, struct err *e)
+{
+    (void)e;
+    struct longest *l = ctx;
+    l->records++;
+    for (size_t i = 0; i < r->nfields; i++)
+        if (r->fields[i].len > l->len && r->fields[i].len >= 7) {
+            l->len = r->fields[i].len;
+            memcpy(l->head, r->fields[i].value, 7);
+            memcpy(l->tail, r->fields[i].value + l->len - 7, 7);
+        }
+    return 0;
+}
+
+/* Under a large field_max a long value is read whole, and in time linear in its length: yajl
+ * lexes a token it holds again with every chunk it is given, so it is given the string at once. */
+Test(feed_json, a_40_mb_value_under_a_larger_field_max, .timeout = 30)
+{
+    struct piece p[] = {{"{\"sku\": \"a\", \"d\": \"<", 1},
+                        {"0123456789\\u00e9\\\"xyz", 2 << 20},
+                        {">\"}\n{\"sku\": \"b\"}\n", 1}};
+    struct gen gn = {p, 3, 0, 0, 0, 0};
+    struct longest l = {0};
+    struct feed_sink s = {NULL, keep_longest, NULL, &l};
+    struct feed_opts o = {.field_max = 64 << 20};
+    struct err e;
+    int rc = feed_parse(&o, gen_read, &gn, &s, NULL, &e);
+    cr_assert_eq(rc, 0, "%s", e.msg);
+    cr_expect_eq(l.records, 2);
+    /* each piece: 10 digits, 2 bytes of e-acute, a quote and xyz */
+    cr_expect_eq(l.len, 2 + (size_t)(2 << 20) * 16);
+    cr_expect_str_eq(l.head, "<012345");
+    cr_expect_str_eq(l.tail, "\xc3\xa9\"xyz>");
 }
 
 /* A field's cap cuts a string wherever it falls: in an escape, in a character, between chunks. */
@@ -481,6 +543,7 @@ Test(feed_json, values_and_names_over_field_max_are_row_errors)
                      "!5@5 a field name is longer than 8 bytes\n"
                      "!6@6 a field name is longer than 8 bytes\n"
                      "#7@7 ok=1\n");
+    buf_release(&g.out);
 }
 
 Test(feed_json, a_number_longer_than_field_max_is_fatal)
@@ -499,6 +562,7 @@ Test(feed_json, a_number_longer_than_field_max_is_fatal)
     cr_expect_str_eq(e.msg, "invalid JSON at line 2, column 8: a number longer than 100 bytes");
     cr_expect_str_eq(g.out.data, "#1@1 a=1\n");
     buf_release(&b);
+    buf_release(&g.out);
 }
 
 Test(feed_json, more_fields_than_fields_max_is_a_row_error)
@@ -511,6 +575,7 @@ Test(feed_json, more_fields_than_fields_max_is_a_row_error)
         "#1@1 a=1 b=2 c=3\n"
         "!2@2 line 2: more than 3 fields\n"
         "#3@3 d=5\n");
+    buf_release(&g.out);
 }
 
 Test(feed_json, empty_feeds_and_scalars)
@@ -542,6 +607,12 @@ Test(feed_json, empty_feeds_and_scalars)
     struct got g5 = {0};
     cr_expect_eq(parse("[{\"a\": 1}] ]", 7, NULL, &g5, &e), TRAWL_EINVAL);
     cr_expect_str_eq(e.msg, "invalid JSON at line 1, column 12: trailing garbage");
+    buf_release(&g.out);
+    buf_release(&g1.out);
+    buf_release(&g2.out);
+    buf_release(&g3.out);
+    buf_release(&g4.out);
+    buf_release(&g5.out);
 }
 
 Test(feed_json, a_sink_without_callbacks_still_counts)
@@ -601,6 +672,7 @@ Test(feed_json, gzip_input)
         cr_expect_str_eq(g.out.data, "#1@1 sku=a t=\xc3\xa9\n#2@2 sku=b\n");
         cr_expect_eq(g.gzip, 1);
         cr_expect_str_eq(g.path, "ndjson");
+        buf_release(&g.out);
     }
 }
 
@@ -626,6 +698,7 @@ Test(feed_json, utf16_input_with_a_bom)
         cr_assert_eq(rc, 0, "%s", e.msg);
         cr_expect_str_eq(g.out.data, "#1@1 name=Caf\xc3\xa9 \xe2\x82\xac n=1\n");
         cr_expect_str_eq(g.encoding, "UTF-16");
+        buf_release(&g.out);
     }
 }
 
@@ -649,7 +722,9 @@ Test(feed_json, the_same_records_whatever_the_read_size)
             cr_expect_str_eq(parse_ok(feeds[f], chunks[c], NULL, &g), want, "feed %d, chunk %zu", f,
                              chunks[c]);
             cr_expect_str_eq(g.path, whole.path);
+            buf_release(&g.out);
         }
+        buf_release(&whole.out);
     }
     struct got g = {0};
     cr_expect_str_eq(
@@ -660,6 +735,7 @@ Test(feed_json, the_same_records_whatever_the_read_size)
         "!3@2 a number, not an object\n"
         "!4@2 an array, not an object\n"
         "#5@2\n");
+    buf_release(&g.out);
 }
 
 /* The parser reads 64 KiB at a time whatever the reader gives: move a product across that
@@ -705,7 +781,9 @@ Test(feed_json, the_same_records_wherever_a_chunk_ends)
             snprintf(expect, sizeof expect, "%.4s%s#3@1 last=1\n", second, want);
             cr_expect_str_eq(second, expect, "fill %zu", fill);
             buf_release(&b);
+            buf_release(&g.out);
         }
+        buf_release(&one.out);
     }
 }
 
@@ -735,6 +813,7 @@ Test(feed_json, ndjson_errors_wherever_a_chunk_ends)
         cr_assert_not_null(second);
         cr_expect_str_eq(second + 1, want, "shift %zu", shift);
         buf_release(&b);
+        buf_release(&g.out);
     }
 }
 
