@@ -41,7 +41,6 @@ struct fj {
     struct feed_out *out;
     struct err *e;
     enum shape shape;
-    bool begun;
 
     /* the chunk: buf[0..n) is at absolute offset base of the (UTF-8) input */
     unsigned char *buf;
@@ -246,7 +245,6 @@ static int rec_end(struct fj *p, int64_t end)
 static int begin(struct fj *p, const char *json_path)
 {
     p->info->json_path = json_path;
-    p->begun = true;
     return feed_out_begin(p->out, p->info, p->e);
 }
 
