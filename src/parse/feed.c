@@ -347,6 +347,16 @@ static size_t cut_raw(const char *raw, size_t n, char out[FEED_RAW_MAX + 1])
         while (n > 0 && ((unsigned char)raw[n] & 0xc0) == 0x80)
             n--;
     }
+    /* a parser may have cut it already, inside a character: drop the part */
+    size_t start = n;
+    while (start > 0 && n - start < 4 && ((unsigned char)raw[start - 1] & 0xc0) == 0x80)
+        start--;
+    if (start > 0 && n - start < 4) {
+        unsigned char lead = (unsigned char)raw[start - 1];
+        size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+        if (n - (start - 1) < want)
+            n = start - 1;
+    }
     if (n)
         memcpy(out, raw, n);
     out[n] = 0;
@@ -425,6 +435,9 @@ int feed_parse(const struct feed_opts *o, feed_read_fn read, void *ctx,
                             .fields_max = o->fields_max ? o->fields_max : FEED_FIELDS_MAX,
                             .record_max = o->record_max ? o->record_max : FEED_RECORD_MAX,
                             .depth_max = o->depth_max ? o->depth_max : FEED_DEPTH_MAX};
+    /* a record holds at least one field of the largest size allowed */
+    if (!o->record_max && l.record_max < 2 * l.field_max)
+        l.record_max = 2 * l.field_max;
     struct feed_src *s = xcalloc(1, sizeof *s);
     s->read = read;
     s->ctx = ctx;
@@ -474,6 +487,23 @@ int feed_parse(const struct feed_opts *o, feed_read_fn read, void *ctx,
     size_t skip = 0;
     const char *enc = o->encoding ? o->encoding : sniff_encoding(s->head, s->nhead, &skip);
     int c = first_char(s->head, s->nhead, enc, skip);
+    /* a head of white space only, but more to come: look further (white space before the
+     * first byte that tells the format says nothing, so it is dropped) */
+    for (int64_t blank = 0; c == 0 && s->nhead == sizeof s->head; blank += (int64_t)s->nhead) {
+        if (blank > (64 << 20)) {
+            rc = err_set(e, TRAWL_EINVAL, false,
+                         "the feed starts with more than 64 MB of white space");
+            goto out;
+        }
+        h = fill(s, read_body, s->head, sizeof s->head, e);
+        if (h < 0) {
+            rc = (int)h;
+            goto out;
+        }
+        s->nhead = (size_t)h;
+        skip = 0;
+        c = first_char(s->head, s->nhead, enc, 0);
+    }
     if (c == 0) {
         rc = err_set(e, TRAWL_EINVAL, false, "the feed is empty");
         goto out;

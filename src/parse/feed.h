@@ -96,7 +96,7 @@ struct feed_opts {
     const char *record_element; /* XML: NULL sniffs */
     size_t field_max;           /* 0: FEED_FIELD_MAX */
     size_t fields_max;          /* 0: FEED_FIELDS_MAX */
-    size_t record_max;          /* 0: FEED_RECORD_MAX */
+    size_t record_max;          /* 0: FEED_RECORD_MAX, or twice field_max when more */
     int depth_max;              /* 0: FEED_DEPTH_MAX */
     int64_t inflate_max;        /* 0: FEED_INFLATE_MAX */
 };

@@ -138,3 +138,21 @@ Test(feed, a_record_past_its_size_cap_is_a_row_error)
     cr_assert_not_null(strstr(w.msg, "longer than 1000 bytes"), "%s", w.msg);
     cr_assert_eq(w.records, 1, "the next row is read");
 }
+
+Test(feed, white_space_past_the_sniffed_head_does_not_make_it_empty)
+{
+    size_t pad = 200000;
+    static char d[300000];
+    memset(d, ' ', pad);
+    size_t n = pad + (size_t)snprintf(d + pad, sizeof d - pad, "[{\"id\": \"a\"}, {\"id\": \"b\"}]");
+    struct rows w = {0};
+    struct feed_sink sink = {.record = on_record, .row_error = on_error, .ctx = &w};
+    struct mem m = {(const unsigned char *)d, n, 0};
+    struct err e = {0};
+    cr_assert_eq(feed_parse(NULL, mem_read, &m, &sink, NULL, &e), 0, "%s", e.msg);
+    cr_assert_eq(w.records, 2, "read as JSON after 200 KB of spaces");
+    memset(d, ' ', pad);
+    m = (struct mem){(const unsigned char *)d, pad, 0};
+    cr_assert_eq(feed_parse(NULL, mem_read, &m, &sink, NULL, &e), TRAWL_EINVAL);
+    cr_assert_str_eq(e.msg, "the feed is empty");
+}
