@@ -144,7 +144,8 @@ Test(feed, white_space_past_the_sniffed_head_does_not_make_it_empty)
     size_t pad = 200000;
     static char d[300000];
     memset(d, ' ', pad);
-    size_t n = pad + (size_t)snprintf(d + pad, sizeof d - pad, "[{\"id\": \"a\"}, {\"id\": \"b\"}]");
+    size_t n =
+        pad + (size_t)snprintf(d + pad, sizeof d - pad, "[{\"id\": \"a\"}, {\"id\": \"b\"}]");
     struct rows w = {0};
     struct feed_sink sink = {.record = on_record, .row_error = on_error, .ctx = &w};
     struct mem m = {(const unsigned char *)d, n, 0};
