@@ -63,7 +63,7 @@ Test(feed_detect, types_from_values_with_a_few_strays)
     const char *cols[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
     /* 20 rows; column g has one stray in 20 (95%: still decimal), h two blank */
     const char *rows[20 * 9];
-    char dec[20][16];
+    char dec[20][32];
     for (int r = 0; r < 20; r++) {
         snprintf(dec[r], sizeof dec[r], "%d.%02d", r + 1, r);
         const char *row[9] = {
