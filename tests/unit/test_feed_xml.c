@@ -208,7 +208,7 @@ static void expect_error(const char *xml, const struct feed_opts *o, const char 
     buf_release(&g.dump);
 }
 
-static long peak_rss_kb(void)
+static __attribute__((unused)) long peak_rss_kb(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
