@@ -25,7 +25,7 @@
 #define NAME_MAX_BYTES 1024               /* of a field's name: the path of qualified names */
 #define RAW_KEEP       (FEED_RAW_MAX + 8) /* feed_out_* cut the raw text between characters */
 #define DETECT_KEYS    1024               /* (depth, name) pairs the detection counts */
-#define DETECT_DEPTH   256                /* libxml2's own cap on nesting */
+#define LIBXML2_DEPTH  256                /* libxml2's own cap on nesting */
 
 /* A byte buffer whose callers keep it under a cap of their own (field_max, NAME_MAX_BYTES,
  * RAW_KEEP); its memory is reused from record to record. */
@@ -41,28 +41,47 @@ static void xbuf_init(struct xbuf *b, size_t cap)
     b->cap = cap;
 }
 
-static void xbuf_add(struct xbuf *b, const void *s, size_t n)
+static void xbuf_grow(struct xbuf *b, size_t n)
 {
-    if (b->len + n > b->cap) {
-        b->cap = b->len + n > 2 * b->cap ? b->len + n : 2 * b->cap;
-        b->p = xrealloc(b->p, b->cap);
-    }
+    b->cap = b->len + n > 2 * b->cap ? b->len + n : 2 * b->cap;
+    b->p = xrealloc(b->p, b->cap);
+}
+
+static inline void xbuf_add(struct xbuf *b, const void *s, size_t n)
+{
+    if (b->len + n > b->cap)
+        xbuf_grow(b, n);
     memcpy(b->p + b->len, s, n);
     b->len += n;
 }
 
+/* An element's or attribute's name, measured once. */
+struct qn {
+    const xmlChar *prefix, *local;
+    size_t plen, llen;
+    const xmlChar *href; /* its namespace */
+};
+
+static inline struct qn qn_of(const xmlNs *ns, const xmlChar *local)
+{
+    struct qn q = {.local = local, .llen = strlen((const char *)local)};
+    if (ns) {
+        q.href = ns->href;
+        if (ns->prefix) {
+            q.prefix = ns->prefix;
+            q.plen = strlen((const char *)ns->prefix);
+        }
+    }
+    return q;
+}
+
 /* An element open inside the product being read. */
 struct frame {
+    struct qn name;
     size_t path_len;         /* its field name is path[0, path_len) */
     size_t text_start, trim; /* its text is text[text_start, trim): trimmed */
     size_t raw_mark;         /* raw.len after its start tag */
     bool has_child, has_attr;
-};
-
-/* An element open anywhere, for the message of a truncated feed. */
-struct open_el {
-    const xmlChar *prefix, *local;
-    int64_t line;
 };
 
 struct xml_parse {
@@ -81,6 +100,7 @@ struct xml_parse {
     /* libxml2's first error */
     bool xerr;
     int xcode, xline, xcol;
+    xmlParserCtxtPtr end_ctxt; /* the parser's, from its "extra content" error */
     char xmsg[256];
     /* the product element */
     const char *rec_name; /* NULL until known */
@@ -89,9 +109,9 @@ struct xml_parse {
     bool rec_local;       /* match the local name, whatever the prefix */
     char *no_rec;         /* why detection found none: raised once the head is read */
     bool begun, seen_root;
-    /* the open elements */
-    struct open_el *open;
-    size_t open_cap;
+    /* the root element, for the message of a truncated feed; how many elements are open */
+    const xmlChar *root_prefix, *root_local;
+    int64_t root_line;
     int open_n;
     /* the product being read; pending: read whole, given at the next node (see flush) */
     bool in_rec, skipping, ws_over, pending;
@@ -213,6 +233,10 @@ static void on_error(void *ctx, xmlErrorPtr er)
     struct xml_parse *x = ctx;
     if (!er || er->level < XML_ERR_ERROR || er->domain == XML_FROM_NAMESPACE)
         return;
+    /* only the document's parser raises this one (the parsers of entities never do), so its
+     * context is the reader's, alive until the reader is freed */
+    if (er->code == XML_ERR_DOCUMENT_END && er->domain == XML_FROM_PARSER)
+        x->end_ctxt = er->ctxt;
     if (x->xerr) {
         if (er->code == x->xcode) {
             x->xline = er->line;
@@ -255,14 +279,16 @@ static int fail_xml(struct xml_parse *x, struct err *e)
     if (!x->seen_root)
         return err_set(e, TRAWL_EINVAL, false, "the feed is not XML: at line %lld, column %d: %s",
                        (long long)line, col, msg);
-    if (x->xcode == XML_ERR_DOCUMENT_END && x->src_eof && x->open_n > 0) {
-        const struct open_el *o = &x->open[x->open_n - 1];
+    /* libxml2 says "extra content at the end of the document" for a feed cut short too: then
+     * elements are still open */
+    if (x->xcode == XML_ERR_DOCUMENT_END &&
+        (x->end_ctxt ? x->end_ctxt->nodeNr > 0 : x->src_eof && x->open_n > 0))
         return err_set(e, TRAWL_EINVAL, false,
                        "malformed XML at line %lld, column %d: the feed ends before <%s%s%s> "
                        "(line %lld) is closed (truncated?)",
-                       (long long)line, col, o->prefix ? (const char *)o->prefix : "",
-                       o->prefix ? ":" : "", (const char *)o->local, (long long)o->line);
-    }
+                       (long long)line, col, x->root_prefix ? (const char *)x->root_prefix : "",
+                       x->root_prefix ? ":" : "", (const char *)x->root_local,
+                       (long long)x->root_line);
     if (strstr(msg, "huge") || strstr(msg, "HUGE") || strstr(msg, "too big") ||
         strstr(msg, "too long")) {
         char m[sizeof x->xmsg];
@@ -346,7 +372,7 @@ static void name_too_long(struct xml_parse *x)
     rec_fail(x, m);
 }
 
-static void raw_add(struct xml_parse *x, const void *s, size_t n)
+static inline void raw_add(struct xml_parse *x, const void *s, size_t n)
 {
     if (x->raw.len >= RAW_KEEP)
         return;
@@ -355,48 +381,56 @@ static void raw_add(struct xml_parse *x, const void *s, size_t n)
     xbuf_add(&x->raw, s, n);
 }
 
-static void raw_str(struct xml_parse *x, const char *s)
-{
-    if (s && x->raw.len < RAW_KEEP)
-        raw_add(x, s, strlen(s));
-}
+#define RAW_LIT(x, s) raw_add(x, s, sizeof s - 1)
 
-/* Text or an attribute value as XML again, escaped. */
-static void raw_esc(struct xml_parse *x, const char *s, bool attr)
+/* Text (n bytes) or an attribute value as XML again, escaped. */
+static void raw_esc(struct xml_parse *x, const char *s, size_t n, bool attr)
 {
-    while (*s && x->raw.len < RAW_KEEP) {
-        size_t n = strcspn(s, attr ? "&<\"" : "&<>");
-        raw_add(x, s, n);
-        s += n;
-        if (!*s)
+    const char *end = s + n;
+    while (s < end && x->raw.len < RAW_KEEP) {
+        size_t k = strcspn(s, attr ? "&<\"" : "&<>");
+        if (k > (size_t)(end - s))
+            k = (size_t)(end - s);
+        raw_add(x, s, k);
+        s += k;
+        if (s == end)
             break;
-        raw_str(x, *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : "&quot;");
+        if (*s == '&')
+            RAW_LIT(x, "&amp;");
+        else if (*s == '<')
+            RAW_LIT(x, "&lt;");
+        else if (*s == '>')
+            RAW_LIT(x, "&gt;");
+        else
+            RAW_LIT(x, "&quot;");
         s++;
     }
 }
 
-static void raw_name(struct xml_parse *x, const xmlNs *ns, const xmlChar *local)
+static void raw_name(struct xml_parse *x, const struct qn *q)
 {
-    if (ns && ns->prefix) {
-        raw_str(x, (const char *)ns->prefix);
-        raw_add(x, ":", 1);
+    if (x->raw.len >= RAW_KEEP)
+        return;
+    if (q->prefix) {
+        raw_add(x, q->prefix, q->plen);
+        RAW_LIT(x, ":");
     }
-    raw_str(x, (const char *)local);
+    raw_add(x, q->local, q->llen);
 }
 
 /* Append a name to path: its qualified name, with the Google namespace always as "g:" whatever
  * prefix the feed bound it to (none, for a default namespace). */
-static void path_name(struct xml_parse *x, const xmlNs *ns, const xmlChar *local)
+static void path_name(struct xml_parse *x, const struct qn *q)
 {
-    const xmlChar *prefix = ns ? ns->prefix : NULL;
-    if (ns && !(prefix && prefix[0] == 'g' && !prefix[1]) && ns->href &&
-        strcmp((const char *)ns->href, GOOGLE_NS) == 0)
-        prefix = (const xmlChar *)"g";
-    if (prefix) {
-        xbuf_add(&x->path, prefix, strlen((const char *)prefix));
+    if (q->prefix && q->plen == 1 && q->prefix[0] == 'g') {
+        xbuf_add(&x->path, "g:", 2);
+    } else if (q->href && strcmp((const char *)q->href, GOOGLE_NS) == 0) {
+        xbuf_add(&x->path, "g:", 2);
+    } else if (q->prefix) {
+        xbuf_add(&x->path, q->prefix, q->plen);
         xbuf_add(&x->path, ":", 1);
     }
-    xbuf_add(&x->path, local, strlen((const char *)local));
+    xbuf_add(&x->path, q->local, q->llen);
 }
 
 /* An attribute's value: its one text, or its pieces joined (entity references as written),
@@ -432,28 +466,30 @@ static const char *attr_value(struct xml_parse *x, const xmlAttr *a, size_t *len
 static bool attributes(struct xml_parse *x, xmlNodePtr n)
 {
     for (const xmlNs *ns = n->nsDef; ns && x->raw.len < RAW_KEEP; ns = ns->next) {
-        raw_str(x, " xmlns");
+        RAW_LIT(x, " xmlns");
         if (ns->prefix) {
-            raw_add(x, ":", 1);
-            raw_str(x, (const char *)ns->prefix);
+            RAW_LIT(x, ":");
+            raw_add(x, ns->prefix, strlen((const char *)ns->prefix));
         }
-        raw_add(x, "=\"", 2);
-        raw_esc(x, ns->href ? (const char *)ns->href : "", true);
-        raw_add(x, "\"", 1);
+        RAW_LIT(x, "=\"");
+        if (ns->href)
+            raw_esc(x, (const char *)ns->href, strlen((const char *)ns->href), true);
+        RAW_LIT(x, "\"");
     }
     size_t base = x->path.len;
     for (const xmlAttr *a = n->properties; a; a = a->next) {
         size_t vlen;
         const char *value = attr_value(x, a, &vlen);
-        raw_add(x, " ", 1);
-        raw_name(x, a->ns, a->name);
-        raw_add(x, "=\"", 2);
-        raw_esc(x, value, true);
-        raw_add(x, "\"", 1);
+        struct qn q = qn_of(a->ns, a->name);
+        RAW_LIT(x, " ");
+        raw_name(x, &q);
+        RAW_LIT(x, "=\"");
+        raw_esc(x, value, vlen, true);
+        RAW_LIT(x, "\"");
         if (x->skipping)
             continue;
         xbuf_add(&x->path, "@", 1);
-        path_name(x, a->ns, a->name);
+        path_name(x, &q);
         if (x->path.len > NAME_MAX_BYTES)
             name_too_long(x);
         else if (vlen > x->l->field_max)
@@ -534,7 +570,7 @@ static void rec_begin(struct xml_parse *x, xmlNodePtr n, int d)
 }
 
 /* A child element of the product (at frame i), started. */
-static void child_begin(struct xml_parse *x, xmlNodePtr n, size_t i)
+static void child_begin(struct xml_parse *x, const struct qn *q, size_t i)
 {
     struct frame *p = frame_at(x, i - 1);
     p->has_child = true;
@@ -547,10 +583,11 @@ static void child_begin(struct xml_parse *x, xmlNodePtr n, size_t i)
     if (!x->skipping) {
         if (i > 1)
             xbuf_add(&x->path, "/", 1);
-        path_name(x, n->ns, n->name);
+        path_name(x, q);
         if (x->path.len > NAME_MAX_BYTES)
             name_too_long(x);
     }
+    f->name = *q;
     f->path_len = x->path.len;
     f->text_start = f->trim = x->text.len;
     f->has_child = f->has_attr = false;
@@ -586,26 +623,9 @@ static bool closed(const xmlNode *n)
 
 /* After the reader failed: the nodes libxml2 parsed before the error that the reader did not
  * give (it gives none once the parser has failed, and the parser reads ahead by a chunk), in
- * document order from the last one it gave (last, at depth d; entered: its children are next;
- * NULL: from the start of doc). */
-static int walk_rest(xmlNodePtr last, int d, bool entered, xmlDocPtr doc, node_fn fn, void *ctx,
-                     struct err *e)
+ * document order from cur (at depth d, under par) on. */
+static int walk_rest(xmlNodePtr par, xmlNodePtr cur, int d, node_fn fn, void *ctx, struct err *e)
 {
-    xmlNodePtr par, cur;
-    if (last && entered) {
-        par = last;
-        cur = last->children;
-        d++;
-    } else if (last) {
-        par = last->parent;
-        cur = last->next;
-    } else if (doc) {
-        par = (xmlNodePtr)doc;
-        cur = doc->children;
-        d = 0;
-    } else {
-        return 0;
-    }
     for (;;) {
         int rc;
         if (!cur) {
@@ -653,33 +673,45 @@ static int drive(xmlTextReaderPtr r, node_fn fn, void *ctx, bool *failed, xmlDoc
     bool entered = false;
     *failed = false;
     *doc = NULL;
+    /* The elements open, by depth: an element the reader gives again at its depth is its end.
+     * (xmlTextReaderNodeType would say so too, but for every blank text it first looks for
+     * xml:space in the attributes of all its ancestors.) */
+    xmlNodePtr open[LIBXML2_DEPTH + 1];
+    int nopen = 0;
     while ((k = xmlTextReaderRead(r)) == 1) {
-        int type = xmlTextReaderNodeType(r);
         xmlNodePtr n = xmlTextReaderCurrentNode(r);
         int d = xmlTextReaderDepth(r);
-        if (!n)
+        if (!n || d < 0)
             continue;
         last = n;
         last_d = d;
         entered = false;
-        switch (type) {
-        case XML_READER_TYPE_ELEMENT:
-            rc = fn(ctx, n, d, false, e);
-            if (!rc && xmlTextReaderIsEmptyElement(r) == 1)
+        switch (n->type) {
+        case XML_ELEMENT_NODE:
+            if (d > LIBXML2_DEPTH ? xmlTextReaderNodeType(r) == XML_READER_TYPE_END_ELEMENT
+                                  : d < nopen && open[d] == n) {
+                nopen = d < nopen ? d : nopen;
                 rc = fn(ctx, n, d, true, e);
-            else
+                break;
+            }
+            rc = fn(ctx, n, d, false, e);
+            if (rc)
+                break;
+            if (xmlTextReaderIsEmptyElement(r) == 1) {
+                rc = fn(ctx, n, d, true, e);
+            } else if (d <= LIBXML2_DEPTH) {
+                open[d] = n;
+                nopen = d + 1;
                 entered = true;
+            } else {
+                entered = true;
+            }
             break;
-        case XML_READER_TYPE_END_ELEMENT:
-            rc = fn(ctx, n, d, true, e);
-            break;
-        case XML_READER_TYPE_TEXT:
-        case XML_READER_TYPE_CDATA:
-        case XML_READER_TYPE_WHITESPACE:
-        case XML_READER_TYPE_SIGNIFICANT_WHITESPACE:
-        case XML_READER_TYPE_ENTITY_REFERENCE:
-        case XML_READER_TYPE_COMMENT:
-        case XML_READER_TYPE_PROCESSING_INSTRUCTION:
+        case XML_TEXT_NODE:
+        case XML_CDATA_SECTION_NODE:
+        case XML_ENTITY_REF_NODE:
+        case XML_COMMENT_NODE:
+        case XML_PI_NODE:
             rc = fn(ctx, n, d, false, e);
             break;
         default:
@@ -691,9 +723,20 @@ static int drive(xmlTextReaderPtr r, node_fn fn, void *ctx, bool *failed, xmlDoc
     if (k == 0)
         return 0;
     *failed = true;
-    if (!last)
+    /* Where the failed call left the reader: on the last node it gave (last, which is then
+     * intact); on a text node it moved to and was reading to its end (the node before it may be
+     * freed); on the document, past the root. */
+    xmlNodePtr at = xmlTextReaderCurrentNode(r);
+    if (!last) {
         *doc = xmlTextReaderCurrentDoc(r);
-    return walk_rest(last, last_d, entered, *doc, fn, ctx, e);
+        return *doc ? walk_rest((xmlNodePtr)*doc, (*doc)->children, 0, fn, ctx, e) : 0;
+    }
+    if (at == last)
+        return entered ? walk_rest(last, last->children, last_d + 1, fn, ctx, e)
+                       : walk_rest(last->parent, last->next, last_d, fn, ctx, e);
+    if (at && (at->type == XML_TEXT_NODE || at->type == XML_CDATA_SECTION_NODE))
+        return walk_rest(at->parent, at, xmlTextReaderDepth(r), fn, ctx, e);
+    return 0;
 }
 
 /* ---- finding the product element ---- */
@@ -864,7 +907,7 @@ static int detect(struct xml_parse *x, const unsigned char *head, size_t nhead, 
     xmlTextReaderSetStructuredErrorHandler(r, ignore_error, NULL);
     struct detect t = {.x = x};
     t.keys = xcalloc(DETECT_KEYS, sizeof *t.keys);
-    t.dmax = x->l->depth_max < DETECT_DEPTH ? x->l->depth_max : DETECT_DEPTH;
+    t.dmax = x->l->depth_max < LIBXML2_DEPTH ? x->l->depth_max : LIBXML2_DEPTH;
     t.serial = xcalloc((size_t)t.dmax + 1, sizeof *t.serial);
     t.key = xcalloc((size_t)t.dmax + 1, sizeof *t.key);
     t.content = xcalloc((size_t)t.dmax + 1, sizeof *t.content);
@@ -936,14 +979,12 @@ static int on_start(struct xml_parse *x, xmlNodePtr n, int d, struct err *e)
                        "the XML nests deeper than %d elements at line %lld (the depth cap)",
                        x->l->depth_max, (long long)node_line(x, n));
     const xmlChar *prefix = n->ns ? n->ns->prefix : NULL;
-    if ((size_t)d >= x->open_cap) {
-        x->open_cap = (size_t)d + 16;
-        x->open = xrealloc(x->open, x->open_cap * sizeof *x->open);
-    }
-    x->open[d] = (struct open_el){.prefix = prefix, .local = n->name, .line = node_line(x, n)};
     x->open_n = d + 1;
     if (d == 0 && !x->seen_root) {
         x->seen_root = true;
+        x->root_prefix = prefix;
+        x->root_local = n->name;
+        x->root_line = node_line(x, n);
         const xmlChar *enc = xmlTextReaderConstEncoding(x->r);
         if (enc)
             x->info->encoding = (const char *)enc;
@@ -964,20 +1005,22 @@ static int on_start(struct xml_parse *x, xmlNodePtr n, int d, struct err *e)
         }
         rec_begin(x, n, d);
         f = &x->frames[0];
+        f->name = qn_of(n->ns, n->name);
     } else {
         size_t i = (size_t)(d - x->rdepth);
-        child_begin(x, n, i);
+        struct qn q = qn_of(n->ns, n->name);
+        child_begin(x, &q, i);
         f = &x->frames[i];
     }
-    raw_add(x, "<", 1);
-    raw_name(x, n->ns, n->name);
+    RAW_LIT(x, "<");
+    raw_name(x, &f->name);
     f->has_attr = attributes(x, n);
-    raw_add(x, ">", 1);
+    RAW_LIT(x, ">");
     f->raw_mark = x->raw.len;
     return 0;
 }
 
-static void on_end(struct xml_parse *x, xmlNodePtr n, int d)
+static void on_end(struct xml_parse *x, int d)
 {
     x->open_n = d;
     if (!x->in_rec)
@@ -986,11 +1029,11 @@ static void on_end(struct xml_parse *x, xmlNodePtr n, int d)
     if (x->raw.len == f->raw_mark && f->raw_mark < RAW_KEEP) {
         /* nothing inside: <x/>, whichever way it was written */
         x->raw.len--;
-        raw_add(x, "/>", 2);
+        RAW_LIT(x, "/>");
     } else {
-        raw_add(x, "</", 2);
-        raw_name(x, n->ns, n->name);
-        raw_add(x, ">", 1);
+        RAW_LIT(x, "</");
+        raw_name(x, &f->name);
+        RAW_LIT(x, ">");
     }
     if (d == x->rdepth) {
         x->in_rec = false;
@@ -1016,11 +1059,11 @@ static void on_leaf(struct xml_parse *x, xmlNodePtr n, int d)
         v = n->content ? (const char *)n->content : "";
         len = strlen(v);
         if (n->type == XML_CDATA_SECTION_NODE) {
-            raw_str(x, "<![CDATA[");
+            RAW_LIT(x, "<![CDATA[");
             raw_add(x, v, len);
-            raw_str(x, "]]>");
+            RAW_LIT(x, "]]>");
         } else {
-            raw_esc(x, v, false);
+            raw_esc(x, v, len, false);
         }
         break;
     case XML_ENTITY_REF_NODE:
@@ -1033,16 +1076,18 @@ static void on_leaf(struct xml_parse *x, xmlNodePtr n, int d)
         raw_add(x, v, len);
         break;
     case XML_COMMENT_NODE:
-        raw_str(x, "<!--");
-        raw_str(x, n->content ? (const char *)n->content : "");
-        raw_str(x, "-->");
+        v = n->content ? (const char *)n->content : "";
+        RAW_LIT(x, "<!--");
+        raw_add(x, v, strlen(v));
+        RAW_LIT(x, "-->");
         return;
     case XML_PI_NODE:
-        raw_str(x, "<?");
-        raw_str(x, (const char *)n->name);
-        raw_add(x, " ", 1);
-        raw_str(x, n->content ? (const char *)n->content : "");
-        raw_str(x, "?>");
+        v = n->content ? (const char *)n->content : "";
+        RAW_LIT(x, "<?");
+        raw_add(x, n->name, strlen((const char *)n->name));
+        RAW_LIT(x, " ");
+        raw_add(x, v, strlen(v));
+        RAW_LIT(x, "?>");
         return;
     default:
         return;
@@ -1071,7 +1116,7 @@ static int on_node(void *ctx, xmlNodePtr n, int d, bool end, struct err *e)
         return 0;
     }
     if (end) {
-        on_end(x, n, d);
+        on_end(x, d);
         return 0;
     }
     return on_start(x, n, d, e);
@@ -1147,7 +1192,6 @@ out:
         xmlFreeDoc(doc);
     feed_rec_release(&x->rec);
     free(x->frames);
-    free(x->open);
     free(x->path.p);
     free(x->text.p);
     free(x->raw.p);

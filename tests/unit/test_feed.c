@@ -1,6 +1,7 @@
 /* The layers under every feed format (parse/feed.c): gzip and its bombs, a truncated gzip, and
  * the cap on one record's size, whatever the format. */
 #include "base/buf.h"
+#include "feedutil.h"
 #include "parse/feed.h"
 
 #include <criterion/criterion.h>
@@ -8,21 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-
-struct mem {
-    const unsigned char *d;
-    size_t n, pos;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t cap, struct err *e)
-{
-    (void)e;
-    struct mem *m = ctx;
-    size_t k = m->n - m->pos < cap ? m->n - m->pos : cap;
-    memcpy(buf, m->d + m->pos, k);
-    m->pos += k;
-    return (ssize_t)k;
-}
 
 /* gzip of a CSV header then n bytes of '0' (one field, no newline: nothing for a parser to give
  * before the end), compressed as it is made. */
@@ -56,8 +42,8 @@ static void gzip_zeros(size_t n, struct buf *out)
 static int parse(const struct feed_opts *o, const void *d, size_t n, struct err *e,
                  struct feed_stats *st)
 {
-    struct mem m = {d, n, 0};
-    return feed_parse(o, mem_read, &m, NULL, st, e);
+    struct fu_mem m = {d, n, 0, 0};
+    return feed_parse(o, fu_mem_read, &m, NULL, st, e);
 }
 
 Test(feed, a_gzip_bomb_is_refused_by_its_ratio, .timeout = 60)
@@ -131,9 +117,9 @@ Test(feed, a_record_past_its_size_cap_is_a_row_error)
     struct rows w = {0};
     struct feed_sink sink = {.record = on_record, .row_error = on_error, .ctx = &w};
     struct feed_opts o = {.record_max = 1000};
-    struct mem m = {(const unsigned char *)csv, k, 0};
+    struct fu_mem m = {(const unsigned char *)csv, k, 0, 0};
     struct err e = {0};
-    cr_assert_eq(feed_parse(&o, mem_read, &m, &sink, NULL, &e), 0, "%s", e.msg);
+    cr_assert_eq(feed_parse(&o, fu_mem_read, &m, &sink, NULL, &e), 0, "%s", e.msg);
     cr_assert_eq(w.errors, 1);
     cr_assert_not_null(strstr(w.msg, "longer than 1000 bytes"), "%s", w.msg);
     cr_assert_eq(w.records, 1, "the next row is read");
@@ -148,12 +134,12 @@ Test(feed, white_space_past_the_sniffed_head_does_not_make_it_empty)
         pad + (size_t)snprintf(d + pad, sizeof d - pad, "[{\"id\": \"a\"}, {\"id\": \"b\"}]");
     struct rows w = {0};
     struct feed_sink sink = {.record = on_record, .row_error = on_error, .ctx = &w};
-    struct mem m = {(const unsigned char *)d, n, 0};
+    struct fu_mem m = {(const unsigned char *)d, n, 0, 0};
     struct err e = {0};
-    cr_assert_eq(feed_parse(NULL, mem_read, &m, &sink, NULL, &e), 0, "%s", e.msg);
+    cr_assert_eq(feed_parse(NULL, fu_mem_read, &m, &sink, NULL, &e), 0, "%s", e.msg);
     cr_assert_eq(w.records, 2, "read as JSON after 200 KB of spaces");
     memset(d, ' ', pad);
-    m = (struct mem){(const unsigned char *)d, pad, 0};
-    cr_assert_eq(feed_parse(NULL, mem_read, &m, &sink, NULL, &e), TRAWL_EINVAL);
+    m = (struct fu_mem){(const unsigned char *)d, pad, 0, 0};
+    cr_assert_eq(feed_parse(NULL, fu_mem_read, &m, &sink, NULL, &e), TRAWL_EINVAL);
     cr_assert_str_eq(e.msg, "the feed is empty");
 }

@@ -4,6 +4,7 @@
  * empty and binary files), read in chunks of every size and, for the big ones, generated as they
  * are read. */
 #include "base/buf.h"
+#include "feedutil.h"
 #include "parse/feed.h"
 
 #include <stdio.h>
@@ -17,25 +18,6 @@
 /* ---- readers ---- */
 
 /* A buffer in memory, handed out chunk bytes at a time. */
-struct mem {
-    const unsigned char *d;
-    size_t n, pos, chunk;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t cap, struct err *e)
-{
-    (void)e;
-    struct mem *m = ctx;
-    size_t k = m->n - m->pos;
-    if (k > cap)
-        k = cap;
-    if (k > m->chunk)
-        k = m->chunk;
-    memcpy(buf, m->d + m->pos, k);
-    m->pos += k;
-    return (ssize_t)k;
-}
-
 /* pre, then n bytes of fill (a '\n' every nl_every bytes when nl_every > 0), then post: a feed of
  * any size that is never held. */
 struct lazy {
@@ -236,8 +218,8 @@ static int parse_with(const struct feed_opts *o, feed_read_fn rd, void *ctx, str
 static int parse_mem(const void *d, size_t n, size_t chunk, const struct feed_opts *o,
                      struct got *g, struct feed_stats *st, struct err *e)
 {
-    struct mem m = {d, n, 0, chunk};
-    return parse_with(o, mem_read, &m, g, st, e);
+    struct fu_mem m = {d, n, 0, chunk};
+    return parse_with(o, fu_mem_read, &m, g, st, e);
 }
 
 /* Parse a feed that must parse; fails the test otherwise. */
@@ -275,33 +257,6 @@ static void expect_names(const struct got *g, size_t i, const char *const *names
     cr_assert_eq(g->r[i].n, n, "record %zu has %zu fields, expected %zu", i, g->r[i].n, n);
     for (size_t j = 0; j < n; j++)
         cr_expect_str_eq(g->r[i].names[j], names[j], "record %zu field %zu", i, j);
-}
-
-static void gzip_mem(const void *in, size_t n, struct buf *out)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    cr_assert_eq(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY), Z_OK);
-    buf_init(out, 0);
-    zs.next_in = (unsigned char *)in;
-    zs.avail_in = (uInt)n;
-    unsigned char chunk[4096];
-    int zr;
-    do {
-        zs.next_out = chunk;
-        zs.avail_out = sizeof chunk;
-        zr = deflate(&zs, Z_FINISH);
-        cr_assert(zr == Z_OK || zr == Z_STREAM_END);
-        cr_assert_eq(buf_add(out, chunk, sizeof chunk - zs.avail_out), 0);
-    } while (zr != Z_STREAM_END);
-    deflateEnd(&zs);
-}
-
-static long peak_rss_kb(void)
-{
-    struct rusage ru;
-    cr_assert_eq(getrusage(RUSAGE_SELF, &ru), 0);
-    return ru.ru_maxrss;
 }
 
 /* ---- the shapes suppliers send ---- */
@@ -648,9 +603,9 @@ Test(feed_csv, a_100_mb_field_is_a_row_error_in_bounded_memory)
     struct err e;
     struct feed_stats st;
     got_init(&g, true);
-    long before = peak_rss_kb();
+    long before = fu_peak_rss_kb();
     cr_assert_eq(parse_with(NULL, lazy_read, &z, &g, &st, &e), 0, "%s", e.msg);
-    long after = peak_rss_kb();
+    long after = fu_peak_rss_kb();
     cr_assert_eq(g.nr, 2);
     expect_val(&g, 0, "desc", "short");
     expect_val(&g, 1, "id", "3");
@@ -665,7 +620,9 @@ Test(feed_csv, a_100_mb_field_is_a_row_error_in_bounded_memory)
     cr_expect(strncmp(g.er[0].raw, "2,xxxx", 6) == 0);
     cr_expect_eq(st.bytes_in, (int64_t)(z.npre + z.nfill + z.npost));
     /* the field went through, it was not held: far less than 100 MB */
-    cr_expect_lt(after, 48 * 1024, "peak RSS %ld KiB (before the parse %ld KiB)", after, before);
+    if (fu_rss_meaningful())
+        cr_expect_lt(after, 48 * 1024, "peak RSS %ld KiB (before the parse %ld KiB)", after,
+                     before);
     got_release(&g);
 }
 
@@ -760,7 +717,7 @@ Test(feed_csv, gzip_input)
 {
     const char *csv = "sku;name\n1;Caf\xe9\n2;b\n"; /* windows-1252 inside the gzip */
     struct buf z;
-    gzip_mem(csv, strlen(csv), &z);
+    fu_gzip(csv, strlen(csv), &z);
     cr_assert_eq((unsigned char)z.data[0], 0x1f);
     for (size_t chunk = 1; chunk <= 4096; chunk *= 64) {
         struct got g;

@@ -4,6 +4,7 @@
  * read (a 100 MB string, 100,000-deep nesting, a million products), gzip and UTF-16 input, and
  * the same records whatever the reads' sizes and wherever the parser's chunks end. */
 #include "base/buf.h"
+#include "feedutil.h"
 #include "parse/feed.h"
 
 #include <stdio.h>
@@ -17,25 +18,6 @@
 /* ---- readers ---- */
 
 /* Hands out an in-memory feed at most chunk bytes per read. */
-struct mem {
-    const char *data;
-    size_t len, pos, chunk;
-};
-
-static ssize_t mem_read(void *ctx, void *out, size_t cap, struct err *e)
-{
-    (void)e;
-    struct mem *m = ctx;
-    size_t k = m->len - m->pos;
-    if (k > cap)
-        k = cap;
-    if (k > m->chunk)
-        k = m->chunk;
-    memcpy(out, m->data + m->pos, k);
-    m->pos += k;
-    return (ssize_t)k;
-}
-
 /* A feed made as it is read: pieces in order, each repeated times times, so that a test can
  * read hundreds of megabytes without holding them. */
 struct piece {
@@ -135,10 +117,10 @@ static struct feed_sink sink_of(struct got *g)
 static int parse_len(const char *text, size_t len, size_t chunk, const struct feed_opts *o,
                      struct got *g, struct feed_stats *st, struct err *e)
 {
-    struct mem m = {text, len, 0, chunk};
+    struct fu_mem m = {text, len, 0, chunk};
     struct feed_sink s = sink_of(g);
     err_clear(e);
-    return feed_parse(o, mem_read, &m, &s, st, e);
+    return feed_parse(o, fu_mem_read, &m, &s, st, e);
 }
 
 static int parse(const char *text, size_t chunk, const struct feed_opts *o, struct got *g,
@@ -155,13 +137,6 @@ static const char *parse_ok(const char *text, size_t chunk, const struct feed_op
     int rc = parse(text, chunk, o, g, &e);
     cr_assert_eq(rc, 0, "feed_parse: %s", e.msg);
     return g->out.data;
-}
-
-static long peak_rss_kb(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
 }
 
 /* ---- the shapes ---- */
@@ -410,7 +385,7 @@ Test(feed_json, deep_nesting_is_fatal_in_bounded_memory)
     struct feed_sink s = sink_of(&g);
     struct feed_stats st;
     struct err e;
-    long rss0 = peak_rss_kb();
+    long rss0 = fu_peak_rss_kb();
     int rc = feed_parse(NULL, gen_read, &gn, &s, &st, &e);
     cr_assert_eq(rc, TRAWL_EINVAL);
     /* the array is level 1: the 64th '[' of the run opens level 65 */
@@ -418,7 +393,7 @@ Test(feed_json, deep_nesting_is_fatal_in_bounded_memory)
     cr_expect_str_eq(g.out.data, "#1@1 a=1\n");
     cr_expect_lt(st.bytes_in, 3 * 65536, "read on after the error: %lld bytes",
                  (long long)st.bytes_in);
-    cr_expect_lt(peak_rss_kb() - rss0, 16 * 1024);
+    cr_expect_lt(fu_peak_rss_kb() - rss0, 16 * 1024);
 
     /* a smaller cap */
     struct feed_opts o = {.depth_max = 3};
@@ -441,14 +416,14 @@ Test(feed_json, deep_nesting_in_ndjson_skips_the_line)
     struct got g = {0};
     struct feed_sink s = sink_of(&g);
     struct err e;
-    long rss0 = peak_rss_kb();
+    long rss0 = fu_peak_rss_kb();
     int rc = feed_parse(NULL, gen_read, &gn, &s, NULL, &e);
     cr_assert_eq(rc, 0, "%s", e.msg);
     cr_expect_str_eq(g.out.data, "#1@1 a=1\n"
                                  "!2@2 line 2: JSON nested deeper than 64 levels\n"
                                  "#3@3 b=2\n");
     cr_expect_str_eq(g.path, "ndjson");
-    cr_expect_lt(peak_rss_kb() - rss0, 16 * 1024);
+    cr_expect_lt(fu_peak_rss_kb() - rss0, 16 * 1024);
     buf_release(&g.out);
 }
 
@@ -464,11 +439,12 @@ Test(feed_json, a_100_mb_string_is_a_row_error_in_bounded_memory)
     struct feed_sink s = sink_of(&g);
     struct feed_stats st;
     struct err e;
-    long rss0 = peak_rss_kb();
+    long rss0 = fu_peak_rss_kb();
     int rc = feed_parse(NULL, gen_read, &gn, &s, &st, &e);
     cr_assert_eq(rc, 0, "%s", e.msg);
     cr_expect_gt(st.bytes_in, 100 << 20);
-    cr_expect_lt(peak_rss_kb() - rss0, 24 * 1024, "peak RSS grew by %ld KB", peak_rss_kb() - rss0);
+    cr_expect_lt(fu_peak_rss_kb() - rss0, 24 * 1024, "peak RSS grew by %ld KB",
+                 fu_peak_rss_kb() - rss0);
     /* the row error's raw text is the product's first FEED_RAW_MAX bytes */
     const char *want = "#1@1 sku=a raw={\"sku\": \"a\"}\n"
                        "!2@2 field description is longer than 1048576 bytes raw={\"sku\": \"b\", "
@@ -617,12 +593,12 @@ Test(feed_json, empty_feeds_and_scalars)
 
 Test(feed_json, a_sink_without_callbacks_still_counts)
 {
-    struct mem m = {"[{\"a\":1},{\"a\":2}]", 17, 0, 1 << 20};
+    struct fu_mem m = {"[{\"a\":1},{\"a\":2}]", 17, 0, 1 << 20};
     struct feed_sink s = {NULL, NULL, NULL, NULL};
     struct err e;
     /* no callbacks at all: the records are counted */
     struct feed_stats st;
-    cr_assert_eq(feed_parse(NULL, mem_read, &m, &s, &st, &e), 0);
+    cr_assert_eq(feed_parse(NULL, fu_mem_read, &m, &s, &st, &e), 0);
     cr_expect_eq(st.records, 2);
 }
 
@@ -638,10 +614,10 @@ Test(feed_json, a_sink_that_stops_stops_the_parse)
                            "{\"p\":[{\"a\":1},{\"a\":2},{\"a\":3}]}"};
     for (int i = 0; i < 3; i++) {
         int calls = 0;
-        struct mem m = {feeds[i], strlen(feeds[i]), 0, 1 << 20};
+        struct fu_mem m = {feeds[i], strlen(feeds[i]), 0, 1 << 20};
         struct feed_sink s = {NULL, stop_at_two, NULL, &calls};
         struct err e;
-        cr_assert_eq(feed_parse(NULL, mem_read, &m, &s, NULL, &e), TRAWL_ECANCELLED, "%s",
+        cr_assert_eq(feed_parse(NULL, fu_mem_read, &m, &s, NULL, &e), TRAWL_ECANCELLED, "%s",
                      feeds[i]);
         cr_expect_str_eq(e.msg, "enough");
         cr_expect_eq(calls, 2);
@@ -653,27 +629,19 @@ Test(feed_json, a_sink_that_stops_stops_the_parse)
 Test(feed_json, gzip_input)
 {
     const char *feed = "{\"sku\": \"a\", \"t\": \"\xc3\xa9\"}\n{\"sku\": \"b\"}\n";
-    unsigned char z[256];
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    cr_assert_eq(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    zs.next_in = (unsigned char *)feed;
-    zs.avail_in = (uInt)strlen(feed);
-    zs.next_out = z;
-    zs.avail_out = sizeof z;
-    cr_assert_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
-    size_t zn = sizeof z - zs.avail_out;
-    deflateEnd(&zs);
+    struct buf z;
+    fu_gzip(feed, strlen(feed), &z);
     for (size_t chunk = 1; chunk <= 4096; chunk *= 64) {
         struct got g = {0};
         struct err e;
-        int rc = parse_len((const char *)z, zn, chunk, NULL, &g, NULL, &e);
+        int rc = parse_len(z.data, z.len, chunk, NULL, &g, NULL, &e);
         cr_assert_eq(rc, 0, "%s", e.msg);
         cr_expect_str_eq(g.out.data, "#1@1 sku=a t=\xc3\xa9\n#2@2 sku=b\n");
         cr_expect_eq(g.gzip, 1);
         cr_expect_str_eq(g.path, "ndjson");
         buf_release(&g.out);
     }
+    buf_release(&z);
 }
 
 /* UTF-16 with a BOM: feed.c turns it into UTF-8 before the parser reads it. */
