@@ -21,7 +21,7 @@ endif
 
 WARN    := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -fno-common
-CFLAGS  += $(OPT) $(WARN) -D_GNU_SOURCE -Isrc -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
+CFLAGS  += $(OPT) $(WARN) -D_GNU_SOURCE -Isrc -Itests -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
 LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lcsv -lpthread -lm
 
@@ -34,9 +34,10 @@ PG_MIGRATIONS := $(sort $(wildcard src/store/pg_migrations/*.sql))
 GEN_SRC := $(BUILD)/gen/migrations.c $(BUILD)/gen/pg_migrations.c $(BUILD)/gen/ui.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/pg_migrations.o \
            $(BUILD)/gen/ui.o
-UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c)) tests/common/testdb.c
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
-E2E_SRC := $(sort $(wildcard tests/e2e/test_*.c)) tests/e2e/e2eutil.c tests/e2e/scrapeutil.c
+E2E_SRC := $(sort $(wildcard tests/e2e/test_*.c)) tests/e2e/e2eutil.c tests/e2e/scrapeutil.c \
+           tests/common/testdb.c
 E2E_OBJ := $(E2E_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_UTIL := $(BUILD)/bench/util/benchutil.o

@@ -3,18 +3,14 @@
  * libcurl. */
 #include "e2eutil.h"
 
-#include "store/store.h"
-
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +38,6 @@ void e2e_sleep_ms(int64_t ms)
         ;
 }
 
-static void drop_dbs(void);
-
 static void cleanup(void)
 {
     for (int i = 0; i < nchildren_; i++)
@@ -52,7 +46,7 @@ static void cleanup(void)
             waitpid(children_[i], NULL, 0);
         }
     /* after the serves that used them are gone */
-    drop_dbs();
+    tdb_drop_all();
     if (dir_[0] && !getenv("E2E_KEEP")) {
         char cmd[600];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir_);
@@ -84,8 +78,7 @@ const char *e2e_path(const char *name)
 
 const char *e2e_pg(void)
 {
-    const char *c = getenv("TRAWL_TEST_PG");
-    return c && *c ? c : NULL;
+    return tdb_pg();
 }
 
 void e2e_sqlite_only(const char *why)
@@ -94,54 +87,12 @@ void e2e_sqlite_only(const char *why)
         cr_skip_test("SQLite only: %s", why);
 }
 
-#define MAX_DBS 32
-static char dbs_[MAX_DBS][64];
-static int ndbs_;
-static pid_t dbs_owner_;
-
-static void drop_dbs(void)
-{
-    /* a forked child that exits is not the test: the databases stay the test's */
-    if (!ndbs_ || getpid() != dbs_owner_)
-        return;
-    PGconn *c = PQconnectdb(e2e_pg());
-    for (int i = 0; PQstatus(c) == CONNECTION_OK && i < ndbs_; i++) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbs_[i]);
-        PGresult *r = PQexec(c, sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-        PQclear(r);
-    }
-    PQfinish(c);
-    ndbs_ = 0;
-}
-
-/* The database of name for this test process (an identifier: "e<pid>_" and name with every
- * other character than [a-z0-9] as '_'): made on first use, dropped at exit. */
+/* The database of name for this test process (an identifier: "e<pid>_" and name): made on first
+ * use, dropped at exit by the test directory's cleanup, after the processes that used it. */
 static const char *pg_db(const char *name)
 {
-    char id[64];
-    size_t k = (size_t)snprintf(id, sizeof id, "e%ld_", (long)getpid());
-    for (const char *p = name; *p && k < sizeof id - 1; p++)
-        id[k++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '_';
-    id[k] = 0;
-    for (int i = 0; i < ndbs_; i++)
-        if (strcmp(dbs_[i], id) == 0)
-            return dbs_[i];
-    cr_assert_lt(ndbs_, MAX_DBS, "too many databases in one test");
     e2e_dir(); /* its cleanup drops the databases */
-    PGconn *c = PQconnectdb(e2e_pg());
-    cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect to $TRAWL_TEST_PG: %s", PQerrorMessage(c));
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", id);
-    PGresult *r = PQexec(c, sql);
-    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-    dbs_owner_ = getpid();
-    snprintf(dbs_[ndbs_], sizeof dbs_[ndbs_], "%s", id);
-    return dbs_[ndbs_++];
+    return tdb_pg_database('e', name);
 }
 
 const char *e2e_db(const char *name)
@@ -152,76 +103,6 @@ const char *e2e_db(const char *name)
     else
         snprintf(db, sizeof db, "%s", e2e_path(name));
     return db;
-}
-
-static void rows_add(struct e2e_rows *out, size_t *cap, const char *const *cells)
-{
-    if (out->n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        out->cell = realloc(out->cell, (*cap * (size_t)out->cols + 1) * sizeof *out->cell);
-        cr_assert_not_null(out->cell);
-    }
-    for (int k = 0; k < out->cols; k++)
-        out->cell[out->n * (size_t)out->cols + (size_t)k] = cells[k] ? strdup(cells[k]) : NULL;
-    out->n++;
-}
-
-size_t e2e_sql_rows(const char *db, const char *sql, struct e2e_rows *out)
-{
-    memset(out, 0, sizeof *out);
-    size_t cap = 0;
-    const char *cells[64];
-    if (store_is_pg(db)) {
-        PGconn *c = PQconnectdb(db);
-        cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
-        PGresult *r = PQexec(c, sql);
-        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
-        out->cols = PQnfields(r);
-        cr_assert_leq(out->cols, 64, "%s: too many columns", sql);
-        for (int i = 0; i < PQntuples(r); i++) {
-            for (int k = 0; k < out->cols; k++)
-                cells[k] = PQgetisnull(r, i, k) ? NULL : PQgetvalue(r, i, k);
-            rows_add(out, &cap, cells);
-        }
-        PQclear(r);
-        PQfinish(c);
-        return out->n;
-    }
-    sqlite3 *d;
-    cr_assert_eq(sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL), SQLITE_OK, "open %s", db);
-    sqlite3_busy_timeout(d, 5000);
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_prepare_v2(d, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
-                 sqlite3_errmsg(d));
-    out->cols = sqlite3_column_count(st);
-    cr_assert_leq(out->cols, 64, "%s: too many columns", sql);
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        for (int k = 0; k < out->cols; k++)
-            cells[k] = (const char *)sqlite3_column_text(st, k);
-        rows_add(out, &cap, cells);
-    }
-    cr_assert_eq(step, SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(d));
-    sqlite3_finalize(st);
-    sqlite3_close(d);
-    return out->n;
-}
-
-const char *e2e_cell(const struct e2e_rows *r, size_t row, int col)
-{
-    cr_assert(row < r->n && col >= 0 && col < r->cols, "no cell %zu,%d in %zu rows of %d", row, col,
-              r->n, r->cols);
-    return r->cell[row * (size_t)r->cols + (size_t)col];
-}
-
-void e2e_rows_free(struct e2e_rows *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; r->cell && i < r->n * (size_t)r->cols; i++)
-        free(r->cell[i]);
-    free(r->cell);
-    memset(r, 0, sizeof *r);
 }
 
 static const char *sibling(const char *rel)

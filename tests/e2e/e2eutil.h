@@ -5,6 +5,8 @@
 #ifndef TRAWL_E2EUTIL_H
 #define TRAWL_E2EUTIL_H
 
+#include "common/testdb.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,18 +25,7 @@ void e2e_sqlite_only(const char *why);
 /* What `trawl ... --db` takes for the database name: e2e_path(name) on SQLite, else the keyword
  * string of name's PostgreSQL database. A static buffer that the next call overwrites. */
 const char *e2e_db(const char *name);
-/* The rows of a query (portable SQL) on db (as e2e_db gives it), every cell as text (NULL: SQL
- * NULL); owned by the rows, freed by e2e_rows_free. */
-struct e2e_rows {
-    size_t n;    /* rows */
-    int cols;    /* columns */
-    char **cell; /* n * cols cells, row by row */
-};
-/* Run sql on db into *out; fails the test on error. Returns out->n. */
-size_t e2e_sql_rows(const char *db, const char *sql, struct e2e_rows *out);
-/* The cell of row and col: NULL for SQL NULL. */
-const char *e2e_cell(const struct e2e_rows *r, size_t row, int col);
-void e2e_rows_free(struct e2e_rows *r);
+/* The rows of a query on db (as e2e_db gives it): tdb_rows (common/testdb.h). */
 
 /* The build's trawl binary and origin server (next to this test binary's directory). */
 const char *e2e_trawl(void);

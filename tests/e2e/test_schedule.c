@@ -182,12 +182,12 @@ static size_t disk_slots(const char *db, const char *id, long long *out, size_t 
     snprintf(sql, sizeof sql,
              "SELECT unique_key FROM jobs WHERE unique_key LIKE 'schedule:%s:%%' ORDER BY run_at",
              id);
-    struct e2e_rows rows;
-    e2e_sql_rows(db, sql, &rows);
+    struct tdb_rows rows;
+    tdb_rows(db, sql, &rows);
     size_t n = 0;
     for (; n < rows.n && n < max; n++)
-        out[n] = atoll(strrchr(e2e_cell(&rows, n, 0), ':') + 1);
-    e2e_rows_free(&rows);
+        out[n] = atoll(strrchr(tdb_cell(&rows, n, 0), ':') + 1);
+    tdb_rows_free(&rows);
     return n;
 }
 

@@ -209,10 +209,10 @@ Test(retention, an_imports_job_and_its_whole_chain_stay_with_the_import)
     char sql[200], stage[UUID_STR_LEN];
     snprintf(sql, sizeof sql, "SELECT id FROM jobs WHERE type = 'feed_import' AND root_id = '%s'",
              r.id);
-    struct tu_rows rows;
+    struct tdb_rows rows;
     cr_assert_eq(tu_sql_rows(NULL, sql, &rows), 1);
-    snprintf(stage, sizeof stage, "%s", tu_cell(&rows, 0, 0));
-    tu_rows_free(&rows);
+    snprintf(stage, sizeof stage, "%s", tdb_cell(&rows, 0, 0));
+    tdb_rows_free(&rows);
     cr_assert_eq(engine_exec(eng, add_import, stage, &e), 0, "%s", e.msg);
     finish(eng, "download", true);
     finish(eng, "feed_import", true);

@@ -55,22 +55,22 @@ static struct schedule_tick_report tick(struct engine *eng, int64_t started_ms)
  * key, run_at and args. Returns how many (at most max). */
 static size_t slots(const char *id, int64_t *out, size_t max)
 {
-    struct tu_rows r;
+    struct tdb_rows r;
     tu_sql_rows(NULL,
                 "SELECT unique_key, run_at, args FROM jobs WHERE unique_key LIKE 'schedule:%' "
                 "ORDER BY run_at, id",
                 &r);
     for (size_t i = 0; i < r.n; i++) {
-        int64_t run_at = strtoll(tu_cell(&r, i, 1), NULL, 10);
+        int64_t run_at = strtoll(tdb_cell(&r, i, 1), NULL, 10);
         char want[128];
         snprintf(want, sizeof want, "schedule:%s:%lld", id, (long long)run_at);
-        cr_assert_str_eq(tu_cell(&r, i, 0), want, "a slot's job is due at its slot");
-        cr_assert_str_eq(tu_cell(&r, i, 2), "{\"n\":7}");
+        cr_assert_str_eq(tdb_cell(&r, i, 0), want, "a slot's job is due at its slot");
+        cr_assert_str_eq(tdb_cell(&r, i, 2), "{\"n\":7}");
         if (i < max)
             out[i] = run_at;
     }
     size_t n = r.n;
-    tu_rows_free(&r);
+    tdb_rows_free(&r);
     return n;
 }
 

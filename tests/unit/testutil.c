@@ -61,8 +61,7 @@ void tu_clock_advance(struct tu_clock *c, int64_t ms)
 
 const char *tu_pg(void)
 {
-    const char *c = getenv("TRAWL_TEST_PG");
-    return c && *c ? c : NULL;
+    return tdb_pg();
 }
 
 void tu_sqlite_only(const char *why)
@@ -71,55 +70,16 @@ void tu_sqlite_only(const char *why)
         cr_skip_test("SQLite only: %s", why);
 }
 
-#define MAX_DBS 512
-static char dbs_[MAX_DBS][64];
-static int ndbs_;
-
-static PGconn *admin(void)
-{
-    PGconn *c = PQconnectdb(tu_pg());
-    cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect to $TRAWL_TEST_PG: %s", PQerrorMessage(c));
-    return c;
-}
-
-static void drop_dbs(void)
-{
-    if (!ndbs_)
-        return;
-    PGconn *c = PQconnectdb(tu_pg());
-    for (int i = 0; PQstatus(c) == CONNECTION_OK && i < ndbs_; i++) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbs_[i]);
-        PQclear(PQexec(c, sql));
-    }
-    PQfinish(c);
-}
-
 /* The database of path for this test process: made on first use, dropped at exit. */
 static const char *pg_db(const char *path)
 {
+    static bool dropped_at_exit;
+    if (!dropped_at_exit) {
+        atexit(tdb_drop_all);
+        dropped_at_exit = true;
+    }
     const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    char name[64];
-    size_t k = (size_t)snprintf(name, sizeof name, "t%ld_", (long)getpid());
-    for (const char *p = base; *p && k < sizeof name - 1; p++)
-        name[k++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '_';
-    name[k] = 0;
-    for (int i = 0; i < ndbs_; i++)
-        if (strcmp(dbs_[i], name) == 0)
-            return dbs_[i];
-    cr_assert_lt(ndbs_, MAX_DBS, "too many databases in one test");
-    PGconn *c = admin();
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-    PGresult *r = PQexec(c, sql);
-    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-    if (ndbs_ == 0)
-        atexit(drop_dbs);
-    snprintf(dbs_[ndbs_], sizeof dbs_[ndbs_], "%s", name);
-    return dbs_[ndbs_++];
+    return tdb_pg_database('t', base ? base + 1 : path);
 }
 
 const char *tu_db(const char *path)
@@ -192,68 +152,9 @@ void tu_sql_exec(const char *path, const char *sql)
     sqlite3_close(d);
 }
 
-size_t tu_sql_rows(const char *path, const char *sql, struct tu_rows *out)
+size_t tu_sql_rows(const char *path, const char *sql, struct tdb_rows *out)
 {
-    const char *db = tu_db(path);
-    memset(out, 0, sizeof *out);
-    if (tu_pg()) {
-        PGconn *c = PQconnectdb(db);
-        cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
-        PGresult *r = PQexec(c, sql);
-        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
-        out->n = (size_t)PQntuples(r);
-        out->cols = PQnfields(r);
-        out->cell = calloc(out->n * (size_t)out->cols + 1, sizeof *out->cell);
-        for (size_t i = 0; i < out->n; i++)
-            for (int k = 0; k < out->cols; k++)
-                if (!PQgetisnull(r, (int)i, k))
-                    out->cell[i * (size_t)out->cols + (size_t)k] = strdup(PQgetvalue(r, (int)i, k));
-        PQclear(r);
-        PQfinish(c);
-        return out->n;
-    }
-    sqlite3 *d;
-    cr_assert_eq(sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(d, 5000);
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_prepare_v2(d, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
-                 sqlite3_errmsg(d));
-    out->cols = sqlite3_column_count(st);
-    size_t cap = 0;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 16;
-            out->cell = realloc(out->cell, (cap * (size_t)out->cols + 1) * sizeof *out->cell);
-            cr_assert(out->cell);
-        }
-        for (int k = 0; k < out->cols; k++) {
-            const unsigned char *v = sqlite3_column_text(st, k);
-            out->cell[out->n * (size_t)out->cols + (size_t)k] = v ? strdup((const char *)v) : NULL;
-        }
-        out->n++;
-    }
-    cr_assert_eq(step, SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(d));
-    sqlite3_finalize(st);
-    sqlite3_close(d);
-    return out->n;
-}
-
-const char *tu_cell(const struct tu_rows *r, size_t row, int col)
-{
-    cr_assert(row < r->n && col >= 0 && col < r->cols, "no cell %zu,%d in %zu rows of %d", row, col,
-              r->n, r->cols);
-    return r->cell[row * (size_t)r->cols + (size_t)col];
-}
-
-void tu_rows_free(struct tu_rows *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; r->cell && i < r->n * (size_t)r->cols; i++)
-        free(r->cell[i]);
-    free(r->cell);
-    memset(r, 0, sizeof *r);
+    return tdb_rows(tu_db(path), sql, out);
 }
 
 struct engine *tu_engine(const char *path, struct tu_clock *c)

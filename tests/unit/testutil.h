@@ -4,6 +4,7 @@
 #ifndef TRAWL_TESTUTIL_H
 #define TRAWL_TESTUTIL_H
 
+#include "common/testdb.h"
 #include "engine/engine.h"
 
 #include <stdatomic.h>
@@ -37,18 +38,10 @@ struct store *tu_store(const char *path);
 int64_t tu_sql_i64(const char *path, const char *sql);
 /* Run statements on path's database; fails the test on error. */
 void tu_sql_exec(const char *path, const char *sql);
-/* The rows of a query on path's database (portable SQL), every cell as text (NULL: SQL NULL);
- * owned by the rows, freed by tu_rows_free. */
-struct tu_rows {
-    size_t n;    /* rows */
-    int cols;    /* columns */
-    char **cell; /* n * cols cells, row by row */
-};
-/* Run sql on path's database into *out; fails the test on error. Returns out->n. */
-size_t tu_sql_rows(const char *path, const char *sql, struct tu_rows *out);
-/* The cell of row and col: NULL for SQL NULL. */
-const char *tu_cell(const struct tu_rows *r, size_t row, int col);
-void tu_rows_free(struct tu_rows *r);
+/* The rows of a query on path's database (portable SQL), every cell as text (NULL: SQL NULL):
+ * tdb_rows on tu_db(path); read them with tdb_cell, free them with tdb_rows_free. Fails the test
+ * on error. Returns out->n. */
+size_t tu_sql_rows(const char *path, const char *sql, struct tdb_rows *out);
 
 /* Open an engine on tu_path("trawl.db") (or path when not NULL), with clock c (NULL: real).
  * Fails the test on error. */
