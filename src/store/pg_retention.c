@@ -3,49 +3,29 @@
  * different jobs, and deletes them with their rows in the other tables; a second drops the
  * batches left empty. On the writer, in the caller's transaction. */
 #include "store/pg_int.h"
+#include "store/retention_sql.h"
 
 #include "base/xalloc.h"
 
 #include <stdlib.h>
 
-/* x may go (store/retention.h): $1 the cut for completed and cancelled jobs, $2 for failed. */
-#define PRUNABLE(x)                                                                                \
-    "(" x ".status IN ('completed', 'cancelled') AND " x ".updated_at < $1 OR " x                  \
-    ".status = 'failed' AND " x ".updated_at < $2)"
+/* $1: the cut for completed and cancelled jobs, $2 for failed ones */
+#define PRUNABLE_HERE RETENTION_WHERE("$1", "$2")
 
 static int prune_jobs(struct store *s, const struct prune_req *r, struct prune_group **out,
                       size_t *n, struct err *e)
 {
     struct pg *p = (struct pg *)s;
     static const char sql[] =
-        "WITH v AS MATERIALIZED (SELECT j.id FROM jobs j "
-        "WHERE j.status IN ('completed', 'cancelled', 'failed') AND " PRUNABLE(
-            "j") " "
-                 "AND (j.batch_id IS NULL OR EXISTS (SELECT 1 FROM batches b WHERE b.workspace = "
-                 "j.workspace AND b.id = j.batch_id AND b.pending + b.processing + b.retrying + b.waiting "
-                 "+ b.blocked = 0 AND b.updated_at < $1)) "
-                 "AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.root_id = coalesce(j.root_id, j.id) AND "
-                 "NOT " PRUNABLE(
-                     "k") ") "
-                          "AND NOT EXISTS (SELECT 1 FROM jobs t WHERE t.id = j.root_id AND NOT " PRUNABLE(
-                              "t") ") "
-                                   "AND NOT EXISTS (SELECT 1 FROM scrape_sessions ss WHERE ss.background_job_id = "
-                                   "coalesce(j.root_id, j.id)) "
-                                   "AND NOT EXISTS (SELECT 1 FROM scrape_sessions ss WHERE ss.background_job_id = j.id) "
-                                   "AND NOT EXISTS (SELECT 1 FROM scrape_sessions ss WHERE ss.extract_job_id = j.id) "
-                                   "AND NOT EXISTS (SELECT 1 FROM scrape_sessions ss WHERE ss.sync_job_id = j.id) "
-                                   "AND NOT EXISTS (SELECT 1 FROM data_import_jobs di WHERE di.background_job_id = "
-                                   "coalesce(j.root_id, j.id)) "
-                                   "AND NOT EXISTS (SELECT 1 FROM jobs k JOIN data_import_jobs di ON di.background_job_id = k.id "
-                                   "WHERE k.root_id = coalesce(j.root_id, j.id)) "
-                                   "ORDER BY j.updated_at, j.id LIMIT $3 FOR UPDATE OF j SKIP LOCKED), "
-                                   "ev AS (DELETE FROM job_events x USING v WHERE x.job_id = v.id), "
-                                   "wh AS (DELETE FROM webhook_calls x USING v WHERE x.job_id = v.id), "
-                                   "cr AS (DELETE FROM crawl_results x USING v WHERE x.job_id = v.id), "
-                                   "pl AS (DELETE FROM pipelines x USING v WHERE x.id = v.id), "
-                                   "d AS (DELETE FROM jobs x USING v WHERE x.id = v.id RETURNING x.workspace, x.type, "
-                                   "x.status) "
-                                   "SELECT workspace, type, status, count(*) FROM d GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+        "WITH v AS MATERIALIZED (SELECT j.id FROM jobs j WHERE " PRUNABLE_HERE " "
+        "ORDER BY j.updated_at, j.id LIMIT $3 FOR UPDATE OF j SKIP LOCKED), "
+        "ev AS (DELETE FROM job_events x USING v WHERE x.job_id = v.id), "
+        "wh AS (DELETE FROM webhook_calls x USING v WHERE x.job_id = v.id), "
+        "cr AS (DELETE FROM crawl_results x USING v WHERE x.job_id = v.id), "
+        "pl AS (DELETE FROM pipelines x USING v WHERE x.id = v.id), "
+        "d AS (DELETE FROM jobs x USING v WHERE x.id = v.id RETURNING x.workspace, x.type, "
+        "x.status) "
+        "SELECT workspace, type, status, count(*) FROM d GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
     static const char batches[] =
         "DELETE FROM batches WHERE (workspace, id) IN (SELECT workspace, id FROM batches WHERE "
         "total = 0 AND updated_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)";

@@ -2,6 +2,7 @@
  * oldest change first (by jobs_finished); each is then deleted with its rows in the other tables
  * by statements prepared once; a last one drops the batches left empty. On the writer, in the
  * caller's transaction. */
+#include "store/retention_sql.h"
 #include "store/sqlite_int.h"
 
 #include "base/xalloc.h"
@@ -13,34 +14,12 @@ enum { RT_FIND, RT_EVENTS, RT_WEBHOOKS, RT_CRAWL, RT_PIPELINE, RT_JOB, RT_BATCHE
 
 _Static_assert(RT_COUNT_ <= 8, "struct sq has room for the statements");
 
-/* x may go (store/retention.h): ?1 the cut for completed and cancelled jobs, ?2 for failed. */
-#define PRUNABLE(x)                                                                                \
-    "(" x ".status IN ('completed', 'cancelled') AND " x ".updated_at < ?1 OR " x                  \
-    ".status = 'failed' AND " x ".updated_at < ?2)"
+/* ?1: the cut for completed and cancelled jobs, ?2 for failed ones */
+#define PRUNABLE_HERE RETENTION_WHERE("?1", "?2")
 
 static const char *const rt_sql[RT_COUNT_] = {
-    [RT_FIND] =
-        "SELECT j.id, j.workspace, j.type, j.status FROM jobs j "
-        "WHERE j.status IN ('completed', 'cancelled', 'failed') AND " PRUNABLE(
-            "j") " "
-                 "AND (j.batch_id IS NULL OR EXISTS (SELECT 1 FROM batches b WHERE b.workspace = "
-                 "j.workspace AND b.id = j.batch_id AND b.pending + b.processing + b.retrying + b.waiting "
-                 "+ b.blocked = 0 AND b.updated_at < ?1)) "
-                 "AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.root_id = coalesce(j.root_id, j.id) AND "
-                 "NOT " PRUNABLE(
-                     "k") ") "
-                          "AND NOT EXISTS (SELECT 1 FROM jobs t WHERE t.id = j.root_id AND NOT " PRUNABLE(
-                              "t") ") "
-                                   "AND NOT EXISTS (SELECT 1 FROM scrape_sessions ss WHERE ss.background_job_id = "
-                                   "coalesce(j.root_id, j.id)) "
-                                   "AND NOT EXISTS (SELECT 1 FROM scrape_sessions ss WHERE ss.background_job_id = j.id) "
-                                   "AND NOT EXISTS (SELECT 1 FROM scrape_sessions ss WHERE ss.extract_job_id = j.id) "
-                                   "AND NOT EXISTS (SELECT 1 FROM scrape_sessions ss WHERE ss.sync_job_id = j.id) "
-                                   "AND NOT EXISTS (SELECT 1 FROM data_import_jobs di WHERE di.background_job_id = "
-                                   "coalesce(j.root_id, j.id)) "
-                                   "AND NOT EXISTS (SELECT 1 FROM jobs k JOIN data_import_jobs di ON di.background_job_id = k.id "
-                                   "WHERE k.root_id = coalesce(j.root_id, j.id)) "
-                                   "ORDER BY j.updated_at, j.id LIMIT ?3",
+    [RT_FIND] = "SELECT j.id, j.workspace, j.type, j.status FROM jobs j WHERE " PRUNABLE_HERE " "
+                "ORDER BY j.updated_at, j.id LIMIT ?3",
     [RT_EVENTS] = "DELETE FROM job_events WHERE job_id = ?1",
     [RT_WEBHOOKS] = "DELETE FROM webhook_calls WHERE job_id = ?1",
     [RT_CRAWL] = "DELETE FROM crawl_results WHERE job_id = ?1",
