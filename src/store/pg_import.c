@@ -7,7 +7,6 @@
  * the reader; writes on the writer, inside the committer's transaction. */
 #include "store/pg_int.h"
 
-#include "base/utf8.h"
 #include "base/xalloc.h"
 
 #include <stdio.h>
@@ -37,10 +36,13 @@ struct texts {
 /* s as a UTF8 database takes it (malformed bytes become U+FFFD); NULL stays NULL. */
 static const char *valid(struct texts *t, const char *s)
 {
-    if (!s || utf8_valid(s, strlen(s)))
-        return s;
-    t->tmp = xrealloc(t->tmp, (t->n + 1) * sizeof *t->tmp);
-    return t->tmp[t->n++] = utf8_sanitize(s, strlen(s), NULL);
+    char *tmp;
+    const char *v = pg_valid_text(s, &tmp);
+    if (tmp) {
+        t->tmp = xrealloc(t->tmp, (t->n + 1) * sizeof *t->tmp);
+        t->tmp[t->n++] = tmp;
+    }
+    return v;
 }
 
 static void texts_free(struct texts *t)

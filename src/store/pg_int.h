@@ -117,6 +117,10 @@ int pg_collect_jobs(const PGresult *res, struct job **out, size_t *n);
  * and with several hosts libpq goes on to the next; a connect_timeout in conninfo wins. */
 #define PG_CONNECT_TIMEOUT_S "10"
 PGconn *pg_connect(const char *conninfo);
+/* s as PostgreSQL's text takes it: SQLite keeps any bytes, but a UTF8 database refuses malformed
+ * ones (a server's Content-Type, a feed's row), so they become U+FFFD. *tmp gets what to free
+ * (NULL when s was valid, or NULL). */
+const char *pg_valid_text(const char *s, char **tmp);
 /* libpq's messages end in a newline and may run over lines, with tabs: one line for the log. */
 void pg_one_line(char *s);
 

@@ -6,7 +6,6 @@
 #include "store/pg_int.h"
 #include "store/pg_sync.h"
 
-#include "base/utf8.h"
 #include "base/xalloc.h"
 
 #include <stdio.h>
@@ -62,16 +61,6 @@ static void row_to_page(const PGresult *r, int row, int c, struct scrape_page *p
     p->discovered_at = pg_i64(r, row, c + 11);
     p->fetched_at = pg_i64(r, row, c + 12);
     p->lastmod = pg_dup(r, row, c + 13);
-}
-
-/* s as PostgreSQL's text takes it: SQLite keeps any bytes, but a UTF8 database refuses malformed
- * ones (a server's Content-Type, say), so they become U+FFFD. *tmp gets what to free. */
-static const char *valid_text(const char *s, char **tmp)
-{
-    *tmp = NULL;
-    if (!s || utf8_valid(s, strlen(s)))
-        return s;
-    return *tmp = utf8_sanitize(s, strlen(s), NULL);
 }
 
 /* ---- sessions ---- */
@@ -163,7 +152,7 @@ static int pg_session_note(struct store *s, const char *id, const char *error, i
     char *tmp;
     struct pg_args a = {0};
     pa_text(&a, id);
-    pa_text(&a, valid_text(error, &tmp));
+    pa_text(&a, pg_valid_text(error, &tmp));
     pa_int(&a, warnings);
     pa_i64(&a, now);
     int rc = pg_run(&p->w, sql, &a, NULL, e, "note on scraping session");
@@ -335,7 +324,7 @@ static int pg_page_finish(struct store *s, const char *session_id, const struct 
         pa_int(&a, o->http_status);
     else
         pa_text(&a, NULL);
-    pa_text(&a, valid_text(o->error, &terr));
+    pa_text(&a, pg_valid_text(o->error, &terr));
     pa_i64(&a, o->fetch_ms);
     pa_int(&a, o->records);
     pa_i64(&a, o->not_before);
@@ -343,7 +332,7 @@ static int pg_page_finish(struct store *s, const char *session_id, const struct 
     pa_bytes(&a, o->content, o->content_len);
     pa_int(&a, o->not_tried ? 1 : 0);
     pa_bytes(&a, o->body, o->body_len);
-    pa_text(&a, valid_text(o->content_type, &tct));
+    pa_text(&a, pg_valid_text(o->content_type, &tct));
     pa_int(&a, o->extracted_gen);
     int rc = pg_run(&p->w, sql, &a, NULL, e, "finish page");
     free(terr);

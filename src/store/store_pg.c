@@ -7,6 +7,7 @@
 #include "store/migrations.h"
 
 #include "base/log.h"
+#include "base/utf8.h"
 #include "base/xalloc.h"
 
 #include <inttypes.h>
@@ -451,6 +452,14 @@ void pg_notice(void *arg, const char *message)
     snprintf(msg, sizeof msg, "%s", message);
     pg_one_line(msg);
     log_warn("postgres: %s", msg);
+}
+
+const char *pg_valid_text(const char *s, char **tmp)
+{
+    *tmp = NULL;
+    if (!s || utf8_valid(s, strlen(s)))
+        return s;
+    return *tmp = utf8_sanitize(s, strlen(s), NULL);
 }
 
 PGconn *pg_connect(const char *conninfo)
