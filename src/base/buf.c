@@ -93,6 +93,58 @@ int buf_addf(struct buf *b, const char *fmt, ...)
     return 0;
 }
 
+int buf_add_json_str(struct buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t len0 = b->len;
+    /* most values need no escape: reserve for that, and grow for the escapes found */
+    int rc = grow(b, n + 2);
+    if (rc)
+        return rc;
+    b->data[b->len++] = '"';
+    size_t run = 0; /* start of the bytes not copied yet */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        char esc[7];
+        size_t k = 2;
+        esc[0] = '\\';
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            k = 6;
+        }
+        if ((rc = buf_add(b, s + run, i - run)) != 0 || (rc = buf_add(b, esc, k)) != 0)
+            goto fail;
+        run = i + 1;
+    }
+    if ((rc = buf_add(b, s + run, n - run)) != 0 || (rc = buf_add(b, "\"", 1)) != 0)
+        goto fail;
+    return 0;
+fail:
+    b->len = len0;
+    b->data[b->len] = '\0';
+    return rc;
+}
+
 char *buf_detach(struct buf *b)
 {
     char *s = b->alloc ? b->data : xstrdup("");

@@ -23,6 +23,9 @@ int buf_reserve(struct buf *b, size_t n);
 int buf_add(struct buf *b, const void *data, size_t n);
 int buf_adds(struct buf *b, const char *s);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s (n bytes of UTF-8) as a JSON string, quoted, with '"', '\\' and control characters
+ * escaped. */
+int buf_add_json_str(struct buf *b, const char *s, size_t n);
 /* Hand the string to the caller (free() it); the buffer is empty and initialised again. */
 char *buf_detach(struct buf *b);
 

@@ -138,6 +138,73 @@ static bool is_price(const char *s, size_t n, const char **code)
     return false;
 }
 
+/* The number of a decimal or integer (is_decimal, is_integer): the last separator is the decimal
+ * point, except a lone one before three digits of a number not starting "0" (thousands). */
+static double number_of(const char *s, size_t n)
+{
+    size_t last = n, seps = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '.' || s[i] == ',') {
+            last = i;
+            seps++;
+        }
+    bool neg = n && s[0] == '-';
+    size_t i0 = n && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    if (seps == 1 && n - last - 1 == 3 && !(last - i0 == 1 && s[i0] == '0'))
+        last = n; /* "1,299": grouping, not a decimal point */
+    else if (seps > 1 && s[last] == s[i0 + strcspn(s + i0, ".,")])
+        last = n; /* "1,299,000": the same separator throughout groups */
+    double v = 0, scale = 1;
+    for (size_t i = i0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            continue;
+        if (i > last) {
+            scale /= 10;
+            v += (s[i] - '0') * scale;
+        } else {
+            v = v * 10 + (s[i] - '0');
+        }
+    }
+    return neg ? -v : v;
+}
+
+int feed_price_parse(const char *s, size_t n, double *amount, char code[4])
+{
+    const char *num = s;
+    size_t nn = n;
+    code[0] = 0;
+    while (nn && isspace((unsigned char)*num)) {
+        num++;
+        nn--;
+    }
+    while (nn && isspace((unsigned char)num[nn - 1]))
+        nn--;
+    for (size_t c = 0; c < sizeof currencies / sizeof *currencies; c++) {
+        size_t k = strlen(currencies[c].sym);
+        if (nn > k && memcmp(num, currencies[c].sym, k) == 0) {
+            num += k;
+            nn -= k;
+        } else if (nn > k && memcmp(num + nn - k, currencies[c].sym, k) == 0) {
+            nn -= k;
+        } else {
+            continue;
+        }
+        memcpy(code, currencies[c].code, 4);
+        while (nn && *num == ' ') {
+            num++;
+            nn--;
+        }
+        while (nn && num[nn - 1] == ' ')
+            nn--;
+        break;
+    }
+    if (!is_decimal(num, nn) && !is_integer(num, nn) && !(nn == 1 && *num == '0') &&
+        !(nn > 1 && is_digits(num, nn)))
+        return 0;
+    *amount = number_of(num, nn);
+    return 1;
+}
+
 static bool digits_at(const char *s, size_t n)
 {
     return is_digits(s, n);

@@ -83,4 +83,10 @@ void feed_mappings_free(struct feed_mapping *m, size_t n);
 /* Whether s (len bytes) is a GTIN: 8, 12, 13 or 14 digits whose last is the GS1 check digit. */
 int feed_gtin_valid(const char *s, size_t len);
 
+/* A price: a number ("12.99", "1.299,00", "1,299.00") with an optional currency code or symbol
+ * before or after it ("EUR 12.99", "12,99 €", "$5"). *amount gets the number; code (4 bytes)
+ * the ISO code, "" when none was written. Returns whether s (n bytes) is one. A single separator
+ * followed by three digits groups thousands ("1,299" is 1299) unless the integer part is 0. */
+int feed_price_parse(const char *s, size_t n, double *amount, char code[4]);
+
 #endif

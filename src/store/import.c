@@ -147,6 +147,8 @@ int store_import_update(struct store *s, const char *id, const struct import_upd
     if (((u->set & IMPORT_SET_STATUS) && !import_status_name(u->status)) ||
         ((u->set & IMPORT_SET_TYPE) && (u->type < 0 || u->type >= IMPORT_TYPE_COUNT)))
         return err_set(e, TRAWL_EINVAL, false, "import %s: status or type out of range", id);
+    if ((u->set & IMPORT_SET_JOB) && (!u->job_id || !u->job_id[0]))
+        return err_set(e, TRAWL_EINVAL, false, "import %s: a new job needs its id", id);
     STORE_WRAP(s, s->imports, "imports", s->imports->update(s, id, u, now, e));
 }
 

@@ -101,6 +101,7 @@ enum import_set {
     IMPORT_SET_DETECTED = 1 << 7, /* detected_fields */
     IMPORT_SET_ERROR = 1 << 8,    /* error_message */
     IMPORT_SET_COMPLETED_AT = 1 << 9,
+    IMPORT_SET_JOB = 1 << 10, /* job_id (background_job_id): a new job runs the import */
 };
 #define IMPORT_SET_COUNTS                                                                          \
     (IMPORT_SET_TOTAL | IMPORT_SET_PROCESSED | IMPORT_SET_FAILED | IMPORT_SET_DELIVERED)
@@ -116,6 +117,7 @@ struct import_update {
     int64_t total_products, processed_products, failed_products, delivered_products;
     const char *field_mappings, *detected_fields, *error_message;
     int64_t completed_at;
+    const char *job_id;
 };
 
 /* A row of the feed that could not be mapped or validated: one per number in an import. Strings

@@ -18,7 +18,7 @@ _Static_assert(IMPORT_SET_STATUS == 1 && IMPORT_SET_TYPE == 2 && IMPORT_SET_TOTA
                    IMPORT_SET_PROCESSED == 8 && IMPORT_SET_FAILED == 16 &&
                    IMPORT_SET_DELIVERED == 32 && IMPORT_SET_MAPPINGS == 64 &&
                    IMPORT_SET_DETECTED == 128 && IMPORT_SET_ERROR == 256 &&
-                   IMPORT_SET_COMPLETED_AT == 512,
+                   IMPORT_SET_COMPLETED_AT == 512 && IMPORT_SET_JOB == 1024,
                "the update's flags");
 
 #define IMPORT_COLS                                                                                \
@@ -218,6 +218,8 @@ static int im_update(struct store *s, const char *id, const struct import_update
         "detected_fields = CASE WHEN $2::int & 128 <> 0 THEN $10::text ELSE detected_fields END, "
         "error_message = CASE WHEN $2::int & 256 <> 0 THEN $11::text ELSE error_message END, "
         "completed_at = CASE WHEN $2::int & 512 <> 0 THEN $12::bigint ELSE completed_at END, "
+        "background_job_id = CASE WHEN $2::int & 1024 <> 0 THEN $15::text ELSE "
+        "background_job_id END, "
         "updated_at = $13::bigint "
         "WHERE id = $1 AND ($14::text = '' OR position(',' || status || ',' in $14::text) > 0)";
     static const char status[] = "SELECT status FROM data_import_jobs WHERE id = $1";
@@ -239,6 +241,7 @@ static int im_update(struct store *s, const char *id, const struct import_update
     pa_time(&a, u->completed_at);
     pa_i64(&a, now);
     pa_text(&a, allowed);
+    pa_text(&a, u->job_id);
     PGresult *r;
     int rc = pg_run(&p->w, sql, &a, &r, e, "update import");
     texts_free(&t);

@@ -35,7 +35,7 @@ _Static_assert(IMPORT_SET_STATUS == 1 && IMPORT_SET_TYPE == 2 && IMPORT_SET_TOTA
                    IMPORT_SET_PROCESSED == 8 && IMPORT_SET_FAILED == 16 &&
                    IMPORT_SET_DELIVERED == 32 && IMPORT_SET_MAPPINGS == 64 &&
                    IMPORT_SET_DETECTED == 128 && IMPORT_SET_ERROR == 256 &&
-                   IMPORT_SET_COMPLETED_AT == 512,
+                   IMPORT_SET_COMPLETED_AT == 512 && IMPORT_SET_JOB == 1024,
                "the update's flags");
 
 #define IMPORT_COLS                                                                                \
@@ -69,6 +69,7 @@ static const char *const im_sql[IM_COUNT_] = {
                   "detected_fields = CASE WHEN ?2 & 128 THEN ?10 ELSE detected_fields END, "
                   "error_message = CASE WHEN ?2 & 256 THEN ?11 ELSE error_message END, "
                   "completed_at = CASE WHEN ?2 & 512 THEN ?12 ELSE completed_at END, "
+                  "background_job_id = CASE WHEN ?2 & 1024 THEN ?15 ELSE background_job_id END, "
                   "updated_at = ?13 "
                   "WHERE id = ?1 AND (?14 = '' OR instr(?14, ',' || status || ',') > 0)",
     [IM_STATUS] = "SELECT status FROM data_import_jobs WHERE id = ?1",
@@ -316,6 +317,7 @@ static int im_update(struct store *s, const char *id, const struct import_update
     bind_time(st, 12, u->completed_at);
     sqlite3_bind_int64(st, 13, now);
     sqlite3_bind_text(st, 14, allowed, -1, SQLITE_STATIC);
+    sq_bind_text(st, 15, u->job_id);
     rc = sq_step_done(q, st, e, "update import");
     sqlite3_clear_bindings(st);
     if (!rc && sqlite3_changes(q->w) == 0)
