@@ -103,6 +103,23 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
             return 0; /* stops the transfer */
         }
     }
+    if (x->req && x->req->sink) {
+        long code = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (code >= 200 && code < 300) {
+            int64_t cap = x->req->sink_max > 0 ? x->req->sink_max : (int64_t)x->f->o.max_body;
+            if (x->sunk + (int64_t)len > cap) {
+                x->too_big = true;
+                return 0;
+            }
+            if (x->req->sink(x->req->sink_ctx, data, len) != 0) {
+                x->sink_failed = true;
+                return 0;
+            }
+            x->sunk += (int64_t)len;
+            return len;
+        }
+    }
     if (x->res->body.alloc == 0) {
         /* room for the whole body at once when its length is announced (and allowed) */
         curl_off_t cl = -1;
@@ -178,6 +195,7 @@ static bool launch(struct fetcher *f, struct xfer *x, struct origin *o)
     x->easy = c;
     x->hop_start_ms = now_ms();
     x->got_byte = x->too_big = x->first_byte_timeout = x->ssrf_blocked = x->not_html = false;
+    x->sink_failed = false;
     x->curl_err[0] = 0;
     buf_clear(&x->raw_headers);
     buf_clear(&x->res->body);
@@ -205,7 +223,10 @@ static bool launch(struct fetcher *f, struct xfer *x, struct origin *o)
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((f->o.min_speed_ms + 999) / 1000));
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->curl_err);
     curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->o.max_body);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+                     (curl_off_t)(x->req && x->req->sink && x->req->sink_max > 0
+                                      ? x->req->sink_max
+                                      : (int64_t)f->o.max_body));
     if (f->resolve)
         curl_easy_setopt(c, CURLOPT_RESOLVE, f->resolve);
     if (x->req && x->req->headers && !x->cross_origin) {

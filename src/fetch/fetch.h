@@ -91,6 +91,13 @@ struct fetch_req {
                               returns; the headers say their type). A POST is not subject to
                               robots.txt and answers a redirect as it is (no_follow) */
     size_t body_len;
+    /* non-NULL: the body of a 2xx answer goes to sink(sink_ctx, ...) as it arrives, instead of
+     * into the result's body (which then holds only other answers' bodies), at most sink_max
+     * bytes after decompression (0: the fetcher's max_body); a non-zero return stops the
+     * transfer (FETCH_PROTOCOL, "writing the body failed"). A feed downloaded to a file. */
+    int (*sink)(void *ctx, const void *data, size_t n);
+    void *sink_ctx;
+    int64_t sink_max;
 };
 
 struct fetch_result {

@@ -50,10 +50,15 @@ void fetch_classify_curl(struct xfer *x, CURLcode cc)
             curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
             fetch_set_error(x, FETCH_NOT_HTML, false, "not_html: %s is %s, not HTML", x->url,
                             ct ? ct : "of no declared type");
+        } else if (x->sink_failed) {
+            fetch_set_error(x, FETCH_PROTOCOL, true, "writing the body failed after %lld bytes",
+                            (long long)x->sunk);
         } else if (x->too_big || cc == CURLE_FILESIZE_EXCEEDED)
             fetch_set_error(x, FETCH_TOO_LARGE, false,
-                            "too_large: the body is over %zu bytes (counted after decompression)",
-                            x->f->o.max_body);
+                            "too_large: the body is over %lld bytes (counted after decompression)",
+                            x->req && x->req->sink && x->req->sink_max > 0
+                                ? (long long)x->req->sink_max
+                                : (long long)x->f->o.max_body);
         else
             fetch_set_error(x, FETCH_PROTOCOL, true, "protocol: %s", detail);
         break;

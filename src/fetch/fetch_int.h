@@ -42,6 +42,8 @@ struct xfer {
     struct buf raw_headers;
     int64_t hop_start_ms;
     bool got_byte, too_big, first_byte_timeout, cancelled, ssrf_blocked, not_html;
+    bool sink_failed;
+    int64_t sunk;      /* bytes given to the request's sink */
     bool cross_origin; /* a redirect left the first origin: the caller's headers stay behind */
     char ssrf_why[256];
     char curl_err[CURL_ERROR_SIZE];

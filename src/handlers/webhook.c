@@ -73,10 +73,18 @@ static int begin_fn(struct store *s, void *arg, struct err *e)
     return store_webhook_begin(s, c, c->created_at, &c->id, e);
 }
 
+struct end_args {
+    struct webhook_call *c;
+    const struct webhook_send *w;
+};
+
 static int end_fn(struct store *s, void *arg, struct err *e)
 {
-    struct webhook_call *c = arg;
-    return store_webhook_end(s, c, c->completed_at, e);
+    struct end_args *a = arg;
+    int rc = store_webhook_end(s, a->c, a->c->completed_at, e);
+    if (!rc && a->w->then && a->c->status == WEBHOOK_SUCCESS)
+        rc = a->w->then(s, a->w->then_arg, e);
+    return rc;
 }
 
 /* What an answer means for the delivery. */
@@ -126,7 +134,7 @@ int webhook_deliver(struct job_ctx *ctx, struct crawler *cr, const struct webhoo
         return 0;
     }
     struct webhook_call c = {
-        .job_id = (char *)job->id,
+        .job_id = (char *)(w->record_as ? w->record_as : job->id),
         .job_type = (char *)job->type,
         .url = (char *)w->url,
         .delivery_id = (char *)w->delivery_id,
@@ -193,7 +201,8 @@ int webhook_deliver(struct job_ctx *ctx, struct crawler *cr, const struct webhoo
     c.next_retry_at = out->outcome == WEBHOOK_DEFER ? out->retry_at_ms : 0;
     c.error = out->error[0] ? out->error : NULL;
     c.completed_at = engine_now(eng);
-    if (engine_exec(eng, end_fn, &c, &e) != 0) {
+    struct end_args ea = {&c, w};
+    if (engine_exec(eng, end_fn, &ea, &e) != 0) {
         log_warn("job %s: webhook %s: recording the answer: %s", job->id, w->delivery_id, e.msg);
         if (out->outcome == WEBHOOK_DELIVERED) {
             /* delivered but not recorded: sent again with the same webhook-id, which the

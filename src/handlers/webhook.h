@@ -23,6 +23,14 @@ struct webhook_send {
     const char *body;        /* JSON */
     size_t len;
     int64_t timeout_ms; /* 0: 30 s */
+    /* The id the call is recorded under (webhook_calls.job_id); NULL: the running job's. An
+     * import's calls are its own (its id), whichever of its jobs made them. */
+    const char *record_as;
+    /* NULL, or a write that lands in the transaction recording a delivered answer (the records
+     * the delivery carried marked delivered), so the two are durable together. It may run more
+     * than once; its failure makes the delivery WEBHOOK_RETRY (sent again, same webhook-id). */
+    int (*then)(struct store *s, void *arg, struct err *e);
+    void *then_arg;
 };
 
 enum webhook_outcome {

@@ -101,15 +101,39 @@ static int wh_end(struct store *s, const struct webhook_call *c, int64_t now, st
     return rc;
 }
 
+/* Row i of r (the columns of COLS) into c, which is zeroed. */
+static void call_of(const PGresult *r, int i, struct webhook_call *c)
+{
+    c->id = pg_i64(r, i, 0);
+    c->job_id = pg_dup(r, i, 1);
+    c->job_type = pg_dup(r, i, 2);
+    c->url = pg_dup(r, i, 3);
+    c->delivery_id = pg_dup(r, i, 4);
+    snprintf(c->request_sha256, sizeof c->request_sha256, "%s", PQgetvalue(r, i, 5));
+    c->request_bytes = pg_i64(r, i, 6);
+    c->response_status = pg_int(r, i, 7);
+    c->response_body = pg_dup(r, i, 8);
+    c->response_time_ms = pg_i64(r, i, 9);
+    int st = webhook_call_status_parse(PQgetvalue(r, i, 10));
+    c->status = st < 0 ? WEBHOOK_PENDING : (enum webhook_call_status)st;
+    c->retry_count = pg_int(r, i, 11);
+    c->next_retry_at = pg_i64(r, i, 12);
+    c->created_at = pg_i64(r, i, 13);
+    c->completed_at = pg_i64(r, i, 14);
+    c->error = pg_dup(r, i, 15);
+}
+
+#define COLS                                                                                       \
+    "id, job_id, job_type, webhook_url, delivery_id, request_sha256, request_bytes, "              \
+    "response_status, response_body, response_time_ms, status, retry_count, next_retry_at, "       \
+    "created_at, completed_at, error_message"
+
 static int wh_list(struct store *s, const char *job_id, int status, int64_t after_id, size_t limit,
                    struct webhook_call **out, size_t *n, struct err *e)
 {
     struct pg *p = (struct pg *)s;
-    static const char sql[] =
-        "SELECT id, job_id, job_type, webhook_url, delivery_id, request_sha256, request_bytes, "
-        "response_status, response_body, response_time_ms, status, retry_count, next_retry_at, "
-        "created_at, completed_at, error_message FROM webhook_calls WHERE job_id = $1 AND "
-        "($2::text IS NULL OR status = $2) AND id > $3 ORDER BY id LIMIT $4";
+    static const char sql[] = "SELECT " COLS " FROM webhook_calls WHERE job_id = $1 AND "
+                              "($2::text IS NULL OR status = $2) AND id > $3 ORDER BY id LIMIT $4";
     *out = NULL;
     *n = 0;
     struct pg_args a = {0};
@@ -124,30 +148,34 @@ static int wh_list(struct store *s, const char *job_id, int status, int64_t afte
         return rc;
     int rows = PQntuples(r);
     struct webhook_call *v = rows ? xcalloc((size_t)rows, sizeof *v) : NULL;
-    for (int i = 0; i < rows; i++) {
-        struct webhook_call *c = &v[i]; /* zeroed, and the body is not read */
-        c->id = pg_i64(r, i, 0);
-        c->job_id = pg_dup(r, i, 1);
-        c->job_type = pg_dup(r, i, 2);
-        c->url = pg_dup(r, i, 3);
-        c->delivery_id = pg_dup(r, i, 4);
-        snprintf(c->request_sha256, sizeof c->request_sha256, "%s", PQgetvalue(r, i, 5));
-        c->request_bytes = pg_i64(r, i, 6);
-        c->response_status = pg_int(r, i, 7);
-        c->response_body = pg_dup(r, i, 8);
-        c->response_time_ms = pg_i64(r, i, 9);
-        int st = webhook_call_status_parse(PQgetvalue(r, i, 10));
-        c->status = st < 0 ? WEBHOOK_PENDING : (enum webhook_call_status)st;
-        c->retry_count = pg_int(r, i, 11);
-        c->next_retry_at = pg_i64(r, i, 12);
-        c->created_at = pg_i64(r, i, 13);
-        c->completed_at = pg_i64(r, i, 14);
-        c->error = pg_dup(r, i, 15);
-    }
+    for (int i = 0; i < rows; i++)
+        call_of(r, i, &v[i]); /* zeroed, and the body is not read */
     PQclear(r);
     *out = v;
     *n = (size_t)rows;
     return rows;
+}
+
+static int wh_get(struct store *s, int64_t id, struct webhook_call *out, struct err *e)
+{
+    struct pg *p = (struct pg *)s;
+    static const char sql[] = "SELECT " COLS ", request_body FROM webhook_calls WHERE id = $1";
+    memset(out, 0, sizeof *out);
+    struct pg_args a = {0};
+    pa_i64(&a, id);
+    PGresult *r;
+    int rc = pg_run(pg_reader(p), sql, &a, &r, e, "read a webhook call");
+    pg_reader_done(p);
+    if (rc)
+        return rc;
+    if (PQntuples(r) == 1) {
+        call_of(r, 0, out);
+        out->request_body = pg_bytes(r, 0, 16, &out->request_body_len);
+    } else {
+        rc = err_set(e, TRAWL_ENOTFOUND, false, "no webhook call %lld", (long long)id);
+    }
+    PQclear(r);
+    return rc;
 }
 
 const struct store_webhook_ops pg_webhook_ops = {
@@ -155,4 +183,5 @@ const struct store_webhook_ops pg_webhook_ops = {
     .begin = wh_begin,
     .end = wh_end,
     .list = wh_list,
+    .get = wh_get,
 };

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { WH_BEGIN, WH_END, WH_LIST, WH_COUNT_ };
+enum { WH_BEGIN, WH_END, WH_LIST, WH_GET, WH_COUNT_ };
 
 _Static_assert(WH_COUNT_ <= 4, "struct sq has room for the statements");
 
@@ -149,9 +149,45 @@ static int wh_list(struct store *s, const char *job_id, int status, int64_t afte
     return rc;
 }
 
+static int wh_get(struct store *s, int64_t id, struct webhook_call *out, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&q->rlock);
+    int rc = sq_prep_once(q->r,
+                          "SELECT id, job_id, job_type, webhook_url, delivery_id, request_sha256, "
+                          "request_bytes, response_status, response_body, response_time_ms, "
+                          "status, retry_count, next_retry_at, created_at, completed_at, "
+                          "error_message, request_body FROM webhook_calls WHERE id = ?1",
+                          &q->wh[WH_GET], e);
+    if (!rc) {
+        sqlite3_stmt *st = q->wh[WH_GET];
+        sqlite3_bind_int64(st, 1, id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            call_fn(st, out);
+            int n = sqlite3_column_bytes(st, 16);
+            const void *b = sqlite3_column_blob(st, 16);
+            if (b && n > 0) {
+                out->request_body = xmalloc((size_t)n);
+                memcpy(out->request_body, b, (size_t)n);
+                out->request_body_len = (size_t)n;
+            }
+        } else if (step == SQLITE_DONE) {
+            rc = err_set(e, TRAWL_ENOTFOUND, false, "no webhook call %lld", (long long)id);
+        } else {
+            rc = sq_err(q->r, step, e, "read a webhook call");
+        }
+        sqlite3_reset(st);
+    }
+    pthread_mutex_unlock(&q->rlock);
+    return rc;
+}
+
 const struct store_webhook_ops sq_webhooks = {
     .version = STORE_WEBHOOK_VERSION,
     .begin = wh_begin,
     .end = wh_end,
     .list = wh_list,
+    .get = wh_get,
 };

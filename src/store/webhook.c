@@ -59,3 +59,8 @@ int store_webhook_list(struct store *s, const char *job_id, int status, int64_t 
     STORE_WRAP(s, s->webhooks, "webhooks",
                s->webhooks->list(s, job_id, status, after_id, limit, out, n, e));
 }
+
+int store_webhook_get(struct store *s, int64_t id, struct webhook_call *out, struct err *e)
+{
+    STORE_WRAP(s, s->webhooks, "webhooks", s->webhooks->get(s, id, out, e));
+}

@@ -47,6 +47,7 @@ struct store_webhook_ops {
     int (*end)(struct store *s, const struct webhook_call *c, int64_t now, struct err *e);
     int (*list)(struct store *s, const char *job_id, int status, int64_t after_id, size_t limit,
                 struct webhook_call **out, size_t *n, struct err *e);
+    int (*get)(struct store *s, int64_t id, struct webhook_call *out, struct err *e);
 };
 
 /* An attempt at delivery c->delivery_id of job c->job_id starts (write): a new row, pending, from
@@ -62,5 +63,8 @@ int store_webhook_end(struct store *s, const struct webhook_call *c, int64_t now
  * not read. Returns the number listed (read). */
 int store_webhook_list(struct store *s, const char *job_id, int status, int64_t after_id,
                        size_t limit, struct webhook_call **out, size_t *n, struct err *e);
+/* The call of row id, with its request body when it was kept (to deliver it again).
+ * TRAWL_ENOTFOUND when there is none. Read. */
+int store_webhook_get(struct store *s, int64_t id, struct webhook_call *out, struct err *e);
 
 #endif
