@@ -6,14 +6,17 @@
 #include "base/xalloc.h"
 #include "cli/cli.h"
 #include "handlers/handlers.h"
+#include "handlers/import.h"
 #include "handlers/scrape.h"
 #include "obs/events.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char setup_usage[] =
@@ -24,7 +27,10 @@ const char setup_usage[] =
     "  --grace MS             how long running jobs may finish once stopping (default 10000)\n"
     "  --type TYPE.KEY=VALUE  a job type setting; KEY is max_attempts, backoff_base_ms,\n"
     "                         backoff_cap_ms, timeout_ms, lease_ms or no_progress_ms (repeatable)\n"
-    "  --log-level LEVEL      debug, info (default), warn or error\n";
+    "  --log-level LEVEL      debug, info (default), warn or error\n"
+    "  --import-dir DIR       where feed imports keep their feeds (default: DB.imports beside\n"
+    "                         an SQLite file, ./trawl-imports on PostgreSQL; several nodes\n"
+    "                         must share it)\n";
 
 const char setup_usage_alerts[] =
     "alerts:\n"
@@ -79,6 +85,7 @@ enum {
     OPT_ALERT_SECRET,
     OPT_ALERT_WINDOW,
     OPT_ALERT_TIMEOUT,
+    OPT_IMPORT_DIR,
 };
 
 static const struct option shared_[] = {
@@ -108,6 +115,7 @@ static const struct option shared_[] = {
     {"alert-secret", required_argument, 0, OPT_ALERT_SECRET},
     {"alert-window", required_argument, 0, OPT_ALERT_WINDOW},
     {"alert-timeout", required_argument, 0, OPT_ALERT_TIMEOUT},
+    {"import-dir", required_argument, 0, OPT_IMPORT_DIR},
 };
 
 void setup_init(struct setup *s, int argc)
@@ -205,6 +213,9 @@ static int shared_option(struct setup *s, int c, const char *arg)
     switch (c) {
     case OPT_DB:
         s->db = arg;
+        return 1;
+    case OPT_IMPORT_DIR:
+        s->import_dir = arg;
         return 1;
     case OPT_DURABILITY:
         if (!strcmp(arg, "durable"))
@@ -370,6 +381,18 @@ int setup_open(struct setup *s, const char *cmd, size_t event_capacity)
         return 1;
     }
     s->crawler = (struct crawler){.fetcher = s->fetcher, .breakers = s->breakers};
+    const char *db = s->db ? s->db : cli_default_db();
+    if (s->import_dir)
+        snprintf(s->import_path, sizeof s->import_path, "%s", s->import_dir);
+    else if (store_is_pg(db))
+        snprintf(s->import_path, sizeof s->import_path, "trawl-imports");
+    else
+        snprintf(s->import_path, sizeof s->import_path, "%s.imports", db);
+    if (mkdir(s->import_path, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "trawl: the import folder %s: %s\n", s->import_path, strerror(errno));
+        return 1;
+    }
+    s->importer = (struct importer){.cr = &s->crawler, .dir = s->import_path};
     return 0;
 }
 
@@ -377,6 +400,7 @@ size_t setup_handlers(struct setup *s, enum setup_pool pool, struct job_handler 
 {
     void *crawler = s ? &s->crawler : NULL;
     void *alerter = s ? s->alerter : NULL;
+    void *importer = s ? &s->importer : NULL;
     size_t nb, n = 0;
     const struct job_handler *builtin = handlers_builtin(&nb);
     if (pool != SETUP_POOL_FETCHING) {
@@ -384,6 +408,9 @@ size_t setup_handlers(struct setup *s, enum setup_pool pool, struct job_handler 
         memcpy(out, builtin, nb * sizeof *out);
         n = nb;
         out[n++] = (struct job_handler){ALERT_TYPE, handler_alert, alerter};
+        /* an import is one long job that parses and maps (CPU work) and delivers */
+        out[n++] = (struct job_handler){IMPORT_JOB_TYPE, handler_import, importer};
+        out[n++] = (struct job_handler){REDELIVER_JOB_TYPE, handler_redeliver, importer};
     }
     if (pool != SETUP_POOL_WORKERS) {
         /* crawl jobs and scraping sessions share the fetcher, its politeness and its breakers;

@@ -13,6 +13,7 @@
 #include "engine/worker.h"
 #include "fetch/fetch.h"
 #include "handlers/crawl.h"
+#include "handlers/import.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -38,6 +39,7 @@ struct setup {
     const char **resolve; /* NULL-terminated */
     const char **types;   /* --type settings, NULL-terminated */
     size_t nresolve, ntypes;
+    const char *import_dir; /* NULL: beside the database */
     /* made by setup_open */
     struct engine *eng;
     struct breakers *breakers;
@@ -45,6 +47,8 @@ struct setup {
     struct ev_bus *bus; /* NULL unless asked for */
     struct alerter *alerter;
     struct crawler crawler;
+    char import_path[4096]; /* the import folder as used */
+    struct importer importer;
 };
 
 /* Defaults; argc bounds the repeatable options. */

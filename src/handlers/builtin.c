@@ -26,7 +26,9 @@ int handlers_configure(struct engine *eng, struct err *e)
          * page or batch of records */
         {.name = "scrape_extract", .timeout_ms = MIN_MS(10), .no_progress_ms = MIN_MS(5)},
         {.name = "scrape_sync", .timeout_ms = MIN_MS(5), .no_progress_ms = MIN_MS(5)},
-        {.name = "import", .no_progress_ms = MIN_MS(20)},
+        /* an import with no update for 20 minutes is stuck (the seeds' monitoring) */
+        {.name = "xml_import", .no_progress_ms = MIN_MS(20)},
+        {.name = "webhook_redeliver", .max_attempts = 5, .timeout_ms = MIN_MS(2)},
         {.name = "pdf", .no_progress_ms = MIN_MS(5), .lease_ms = MIN_MS(15)},
         /* alert deliveries (alert/alerts.h) retry for about two hours before they land in the
          * dead-letter queue */
