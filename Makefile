@@ -102,6 +102,10 @@ $(BUILD)/tests/origin: $(BUILD)/tests/e2e/origin.o $(BUILD)/tests/e2e/testsrv.o 
 $(BUILD)/tests/sentryrx: $(BUILD)/tests/e2e/sentryrx.o $(BUILD)/tests/e2e/testsrv.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# the Standard Webhooks receiver the feed-import tests and benchmarks deliver products to
+$(BUILD)/tests/hookrx: $(BUILD)/tests/e2e/hookrx.o $(BUILD)/tests/e2e/testsrv.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # the generated shop the scraping-session tests and benchmarks crawl
 $(BUILD)/tests/shop: $(BUILD)/tests/e2e/shop.o $(BUILD)/tests/e2e/testsrv.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -113,7 +117,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL) $(BUILD)/libtrawl.a
 tests: $(BUILD)/trawl $(BUILD)/tests/unit_tests $(BUILD)/tests/crash_test \
        $(BUILD)/tests/multinode_test \
        $(BUILD)/tests/e2e_tests $(BUILD)/tests/origin $(BUILD)/tests/shop \
-       $(BUILD)/tests/sentryrx
+       $(BUILD)/tests/sentryrx $(BUILD)/tests/hookrx
 
 test: tests
 	sh scripts/run-tests.sh $(BUILD)

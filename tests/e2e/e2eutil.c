@@ -364,6 +364,37 @@ void e2e_sentry(struct origin *o, int port, const char *key, const char *secret)
     start_server(o, argv, "sentryrx");
 }
 
+void e2e_hookrx(struct origin *o, int port, const char *secret)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%d", port);
+    const char *argv[] = {sibling("hookrx"), "--host", "127.0.0.2", "--port", n,
+                          "--secret",        secret,   NULL};
+    start_server(o, argv, "hookrx");
+}
+
+json_t *e2e_hookrx_received(const struct origin *o, bool numbers)
+{
+    struct resp r;
+    e2e_http(&r, o->base, "GET", numbers ? "/received?numbers=1" : "/received", NULL, NULL, 0,
+             NULL);
+    cr_assert_eq(r.status, 200, "hookrx /received: HTTP %ld %s", r.status, r.body ? r.body : "");
+    cr_assert_not_null(r.json, "hookrx /received: not json: %s", r.body ? r.body : "");
+    json_t *j = r.json;
+    r.json = NULL; /* the caller's now */
+    e2e_resp_release(&r);
+    return j;
+}
+
+void e2e_hookrx_mode(const struct origin *o, const char *mode_json)
+{
+    struct resp r;
+    e2e_http(&r, o->base, "POST", "/mode", NULL, mode_json, strlen(mode_json), NULL);
+    cr_assert_eq(r.status, 200, "hookrx /mode %s: HTTP %ld %s", mode_json, r.status,
+                 r.body ? r.body : "");
+    e2e_resp_release(&r);
+}
+
 int e2e_free_port(const char *addr)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

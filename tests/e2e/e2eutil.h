@@ -65,6 +65,16 @@ void e2e_shop(struct origin *o, int products);
  * free one), taking the public key key and signing secret secret; stop it with
  * e2e_origin_stop. */
 void e2e_sentry(struct origin *o, int port, const char *key, const char *secret);
+/* Start the Standard Webhooks receiver of feed imports (tests/e2e/hookrx.c) on 127.0.0.2:port
+ * (0: a free one), checking signatures with secret (its bytes, or for "whsec_<base64>" the bytes
+ * it decodes to); stop it with e2e_origin_stop. Its deliveries go to o->base + "/hook". */
+void e2e_hookrx(struct origin *o, int port, const char *secret);
+/* What the receiver counted, GET /received parsed (with "numbers", the sorted distinct product
+ * numbers, when numbers); the caller's to json_decref. Fails the test when it does not answer. */
+json_t *e2e_hookrx_received(const struct origin *o, bool numbers);
+/* Set the receiver's misbehaviour: POST /mode with the JSON text mode_json, e.g.
+ * {"mode":"429","count":2,"retry_after":1}. Fails the test when it is refused. */
+void e2e_hookrx_mode(const struct origin *o, const char *mode_json);
 /* A port nobody listens on at the IPv4 address addr just now. */
 int e2e_free_port(const char *addr);
 /* How many requests the origin saw for path (without query). */

@@ -1,5 +1,5 @@
-/* The plumbing of the end-to-end tests' own servers, origin, shop and sentryrx: what testsrv.h
- * declares. */
+/* The plumbing of the end-to-end tests' own servers, origin, shop, sentryrx and hookrx: what
+ * testsrv.h declares. */
 #include "testsrv.h"
 
 #include <arpa/inet.h>

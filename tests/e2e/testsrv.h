@@ -1,7 +1,8 @@
-/* The plumbing the end-to-end tests' own servers share (tests/e2e/origin.c, tests/e2e/shop.c and
- * tests/e2e/sentryrx.c): allocation that aborts, a string builder, hit counters, query parameters,
- * and HTTP/1.1 on plain sockets with a thread per connection and keep-alive. A server brings its
- * answers as a struct testsrv. It is test infrastructure, linked into those programs only.
+/* The plumbing the end-to-end tests' own servers share (tests/e2e/origin.c, tests/e2e/shop.c,
+ * tests/e2e/sentryrx.c and tests/e2e/hookrx.c): allocation that aborts, a string builder, hit
+ * counters, query parameters, and HTTP/1.1 on plain sockets with a thread per connection and
+ * keep-alive. A server brings its answers as a struct testsrv. It is test infrastructure, linked
+ * into those programs only.
  *
  * Parameters are borrowed; what xmalloc, xcalloc and the _dup functions return is the caller's to
  * free(). Running out of memory aborts after saying so on stderr. */
