@@ -14,8 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define API_DEFAULT_LISTEN   "127.0.0.1:8080"
-#define API_DEFAULT_BODY_MAX (1u << 20)
+#define API_DEFAULT_LISTEN     "127.0.0.1:8080"
+#define API_DEFAULT_BODY_MAX   (1u << 20)
+#define API_DEFAULT_UPLOAD_MAX ((int64_t)4 << 30) /* a feed uploaded to POST /v1/imports */
 
 struct breakers;
 struct job_outcome;
@@ -32,6 +33,7 @@ struct api_opts {
     const char *listen; /* HOST:PORT, [V6]:PORT; default API_DEFAULT_LISTEN; port 0 picks one */
     bool no_auth;       /* every request is in workspace "default"; loopback only */
     size_t body_max;    /* request body cap in bytes; default API_DEFAULT_BODY_MAX */
+    int64_t upload_max; /* an uploaded feed's cap in bytes; default API_DEFAULT_UPLOAD_MAX */
     unsigned header_timeout_s; /* idle or slow connections are closed after this; default 30 */
     unsigned connection_limit; /* most open connections; default 1024 */
     unsigned waits_max;        /* most requests waiting on jobs at once; default 512 */
@@ -47,6 +49,10 @@ struct api_deps {
     int (*scrape_check)(const json_t *in, json_t **out, struct err *e);
     struct obs *obs;       /* the metrics (obs/metrics.h), for GET /metrics and /v1/metrics */
     struct ev_bus *events; /* the live events (obs/events.h), for GET /v1/events */
+    /* the import folder (handlers/import.h's importer.dir) and the path of an import's feed in it
+     * (import_feed_path), for POST /v1/imports; NULL: imports answer 503 */
+    const char *import_dir;
+    int (*feed_path)(const char *dir, const char *id, char *out, size_t n);
 };
 
 struct api;

@@ -48,8 +48,9 @@ struct req {
     size_t body_dropped;   /* bytes of a body past the cap read and dropped */
     const char *workspace; /* after auth */
     const char *params[API_PARAMS_MAX];
-    char *scratch; /* the path, cut into its parameters */
-    json_t *json;  /* the parsed body, for routes that take one */
+    char *scratch;         /* the path, cut into its parameters */
+    json_t *json;          /* the parsed body, for routes that take one */
+    struct upload *upload; /* a feed uploaded to POST /v1/imports (upload.c); NULL: none */
     const struct route *route;
     atomic_int refs;
     /* delivery of the answer, under lock */
@@ -141,6 +142,56 @@ json_t *api_job_json(const struct job *j, bool brief);
 
 typedef enum MHD_Result (*api_handler_fn)(struct req *r);
 
+/* Whether ct (a Content-Type, NULL: none) is JSON's. */
+bool api_is_json_type(const char *ct);
+/* Parse the request's body as a JSON object into r->json (for routes not marked R_JSON that take
+ * JSON sometimes). On failure a 400 or 415 has been sent and false is returned. */
+bool api_parse_body(struct req *r);
+
+/* upload.c: a feed written to a temporary file in the import folder as it arrives. */
+struct upload;
+/* Whether a request is an upload: POST /v1/imports with a body that is not JSON. */
+bool upload_wanted(const char *method, const char *url, const char *ctype);
+/* Begin an upload into dir (NULL: the request will be refused, nothing is written), at most max
+ * bytes; ctype multipart/form-data is a form whose file is the feed, anything else the feed. Never
+ * NULL: an error is kept for upload_error. */
+struct upload *upload_begin(struct MHD_Connection *conn, const char *dir, int64_t max,
+                            const char *ctype);
+void upload_data(struct upload *u, const char *data, size_t n);
+/* The body is over. */
+void upload_end(struct upload *u);
+/* 0, or the HTTP status of what went wrong and *msg its message. */
+unsigned upload_error(const struct upload *u, const char **msg);
+/* A form field (NULL: absent, or a raw upload), the form's file name, the feed's size. */
+const char *upload_field(const struct upload *u, const char *name);
+const char *upload_filename(const struct upload *u);
+int64_t upload_size(const struct upload *u);
+/* Make the upload durable as path (fsync, rename, the folder's fsync). */
+int upload_keep(struct upload *u, const char *path, struct err *e);
+/* Close, and remove the file unless it was kept. Accepts NULL. */
+void upload_free(struct upload *u);
+
+/* export.c: records streamed out of the store as they are read. */
+enum export_source { EXPORT_SESSION, EXPORT_IMPORT };
+/* The query's format (jsonl, the default; json; csv) into *fmt. On a bad one a 400 is sent and
+ * false returned. */
+bool api_export_format(struct req *r, int *fmt);
+/* Answer with the records of session or import id in fmt; CSV has the columns cols (an import's
+ * records have their number, a column "number"). */
+enum MHD_Result api_export(struct req *r, enum export_source src, const char *id, int fmt,
+                           const char *const *cols, size_t ncols);
+
+/* webhook_calls.c: a listing of the webhook calls recorded for a job. */
+struct api_call_query {
+    int64_t limit, after;
+    int status; /* -1: any */
+};
+/* Read limit, status and cursor from the query; on a bad one a 400 is sent and false returned. */
+bool api_webhook_query(struct req *r, struct api_call_query *q);
+/* Answer with job_id's calls (none for NULL or ""). */
+enum MHD_Result api_webhook_calls(struct req *r, const struct api_call_query *q,
+                                  const char *job_id);
+
 /* Route handlers, one file per resource. */
 enum MHD_Result api_healthz(struct req *r);
 enum MHD_Result api_readyz(struct req *r);
@@ -195,6 +246,18 @@ enum MHD_Result api_sessions_records(struct req *r);
 enum MHD_Result api_sessions_extract(struct req *r);
 enum MHD_Result api_sessions_changes(struct req *r);
 enum MHD_Result api_sessions_webhook_calls(struct req *r);
+enum MHD_Result api_webhook_redeliver(struct req *r);
+
+enum MHD_Result api_imports_create(struct req *r);
+enum MHD_Result api_imports_list(struct req *r);
+enum MHD_Result api_imports_get(struct req *r);
+enum MHD_Result api_imports_fields(struct req *r);
+enum MHD_Result api_imports_start(struct req *r);
+enum MHD_Result api_imports_items(struct req *r);
+enum MHD_Result api_imports_records(struct req *r);
+enum MHD_Result api_imports_webhook_calls(struct req *r);
+enum MHD_Result api_imports_retry(struct req *r);
+enum MHD_Result api_imports_cancel(struct req *r);
 /* The session whose id is the path's first parameter, of the caller's workspace; on failure the
  * reply has been sent and false is returned. */
 struct scrape_session;

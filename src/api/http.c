@@ -69,6 +69,17 @@ static const struct route routes_[] = {
     {"GET", "/v1/scraping-sessions/:id/records", api_sessions_records, 0},
     {"GET", "/v1/scraping-sessions/:id/changes", api_sessions_changes, 0},
     {"GET", "/v1/scraping-sessions/:id/webhook-calls", api_sessions_webhook_calls, 0},
+    {"POST", "/v1/imports", api_imports_create, 0}, /* JSON, or an upload (upload.c) */
+    {"GET", "/v1/imports", api_imports_list, 0},
+    {"GET", "/v1/imports/:id", api_imports_get, 0},
+    {"GET", "/v1/imports/:id/fields", api_imports_fields, 0},
+    {"POST", "/v1/imports/:id/start", api_imports_start, R_JSON},
+    {"POST", "/v1/imports/:id/retry-failed", api_imports_retry, R_JSON},
+    {"POST", "/v1/imports/:id/cancel", api_imports_cancel, R_JSON},
+    {"GET", "/v1/imports/:id/items", api_imports_items, 0},
+    {"GET", "/v1/imports/:id/records", api_imports_records, 0},
+    {"GET", "/v1/imports/:id/webhook-calls", api_imports_webhook_calls, 0},
+    {"POST", "/v1/webhook-calls/:id/redeliver", api_webhook_redeliver, R_JSON},
     {"POST", "/v1/scraping-sessions/:id/extract", api_sessions_extract, R_JSON},
     {"POST", "/v1/jobs", api_jobs_create, R_JSON | R_INLINE},
     {"GET", "/v1/jobs", api_jobs_list, 0},
@@ -459,7 +470,7 @@ static int json_depth(const char *s, size_t n)
     return max;
 }
 
-static bool is_json_type(const char *ct)
+bool api_is_json_type(const char *ct)
 {
     if (!ct)
         return false;
@@ -472,12 +483,12 @@ static bool is_json_type(const char *ct)
 
 /* Parse the body into r->json: an object, or NULL for an empty body. Sends the error reply and
  * returns false when the body is not acceptable. */
-static bool parse_body(struct req *r)
+bool api_parse_body(struct req *r)
 {
     if (r->body.len == 0)
         return true;
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
-    if (!is_json_type(ct)) {
+    if (!api_is_json_type(ct)) {
         api_reply_error(r, 415,
                         "the body must be JSON: send Content-Type: application/json (got %s)",
                         ct ? ct : "none");
@@ -574,7 +585,7 @@ static void run_route(struct req *r)
         }
         r->workspace = xstrdup(ws);
     }
-    if ((found->flags & R_JSON) && !parse_body(r))
+    if ((found->flags & R_JSON) && !api_parse_body(r))
         return;
     found->fn(r);
 }
@@ -655,6 +666,7 @@ void api_req_unref(struct req *r)
     if (r->pending)
         MHD_destroy_response(r->pending);
     buf_release(&r->body);
+    upload_free(r->upload);
     json_decref(r->json);
     free((char *)r->workspace);
     free(r->scratch);
@@ -683,15 +695,25 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         buf_init(&r->body, a->opts.body_max);
         *req_cls = r;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        int64_t len;
-        if (cl && parse_int(cl, &len) && len > (int64_t)a->opts.body_max) {
+        const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+        int64_t len, cap = (int64_t)a->opts.body_max;
+        if (a->deps.import_dir && upload_wanted(method, url, ct)) {
+            /* a feed: written to the import folder as it comes, to its own cap */
+            cap = a->opts.upload_max;
+            /* without a token nothing is written: the answer will be a 401 */
+            const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+            bool token = a->opts.no_auth || (h && strncasecmp(h, "Bearer ", 7) == 0);
+            if (!(cl && parse_int(cl, &len) && len > cap))
+                r->upload = upload_begin(conn, token ? a->deps.import_dir : NULL, cap, ct);
+        }
+        if (cl && parse_int(cl, &len) && len > cap) {
             pthread_mutex_lock(&r->lock);
             r->in_access = true;
             r->access_thread = pthread_self();
             pthread_mutex_unlock(&r->lock);
             enum MHD_Result ret =
-                api_reply_error(r, 413, "the request body is %lld bytes; the limit is %zu",
-                                (long long)len, a->opts.body_max);
+                api_reply_error(r, 413, "the request body is %lld bytes; the limit is %lld",
+                                (long long)len, (long long)cap);
             pthread_mutex_lock(&r->lock);
             r->in_access = false;
             pthread_mutex_unlock(&r->lock);
@@ -717,6 +739,23 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         *upload_size = 0;
         return MHD_YES;
     }
+    if (*upload_size && r->upload) {
+        const char *why;
+        if (upload_error(r->upload, &why)) {
+            /* answered once the body is read: dropped, up to a bound (as a body past its cap) */
+            r->body_dropped += *upload_size;
+            if (r->body_dropped > BODY_DROP_MAX) {
+                log_debug("%s %s: %s, and the body still coming, closing", method, url, why);
+                return MHD_NO;
+            }
+        } else {
+            upload_data(r->upload, upload, *upload_size);
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->upload)
+        upload_end(r->upload);
     if (*upload_size) {
         if (!r->body_too_large && buf_add(&r->body, upload, *upload_size) != 0) {
             r->body_too_large = true;
@@ -974,6 +1013,8 @@ int api_start(const struct api_deps *deps, const struct api_opts *o, struct api 
         a->opts.listen = API_DEFAULT_LISTEN;
     if (!a->opts.body_max)
         a->opts.body_max = API_DEFAULT_BODY_MAX;
+    if (a->opts.upload_max <= 0)
+        a->opts.upload_max = API_DEFAULT_UPLOAD_MAX;
     if (!a->opts.header_timeout_s)
         a->opts.header_timeout_s = 30;
     if (!a->opts.connection_limit)

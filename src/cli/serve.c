@@ -10,6 +10,7 @@
 #include "cli/setup.h"
 #include "engine/monitor.h"
 #include "engine/scheduler.h"
+#include "handlers/import.h"
 #include "handlers/scrape.h"
 #include "obs/events.h"
 #include "obs/metrics.h"
@@ -27,6 +28,7 @@ static const char usage_[] =
     "  --no-auth              no API tokens: every request is in workspace \"default\";\n"
     "                         only on a loopback address\n"
     "  --body-max BYTES       request body cap (default 1048576)\n"
+    "  --upload-max BYTES     an uploaded feed's cap (POST /v1/imports; default 4 GiB)\n"
     "  --header-timeout S     close a connection idle or stalled this long (default 30)\n"
     "  --max-waits N          requests waiting on jobs at once; more get 429 (default 512)\n"
     "  --workers N            threads for built-in job types (default 4; 0: none)\n"
@@ -116,6 +118,7 @@ enum {
     OPT_LISTEN = 256,
     OPT_NO_AUTH,
     OPT_BODY_MAX,
+    OPT_UPLOAD_MAX,
     OPT_WORKERS,
     OPT_CRAWL_WORKERS,
     OPT_BATCH,
@@ -164,6 +167,8 @@ static bool serve_take(void *ctx, int c, const char *arg)
             return false;
         o->api.body_max = (size_t)v;
         return true;
+    case OPT_UPLOAD_MAX:
+        return cli_int("--upload-max", arg, 1, INT64_MAX / 2, &o->api.upload_max);
     case OPT_HEADER_TIMEOUT:
         if (!cli_int("--header-timeout", arg, 1, 3600, &v))
             return false;
@@ -196,6 +201,7 @@ int cmd_serve(int argc, char **argv)
         {"listen", required_argument, 0, OPT_LISTEN},
         {"no-auth", no_argument, 0, OPT_NO_AUTH},
         {"body-max", required_argument, 0, OPT_BODY_MAX},
+        {"upload-max", required_argument, 0, OPT_UPLOAD_MAX},
         {"crawl-workers", required_argument, 0, OPT_CRAWL_WORKERS},
         {"body-retention", required_argument, 0, OPT_RETENTION},
         {"job-retention", required_argument, 0, OPT_JOB_RETENTION},
@@ -262,7 +268,9 @@ int cmd_serve(int argc, char **argv)
                             .runner = &runner.base,
                             .scrape_check = scrape_config_check,
                             .obs = obs,
-                            .events = su.bus};
+                            .events = su.bus,
+                            .import_dir = su.import_path,
+                            .feed_path = import_feed_path};
     if (api_start(&deps, &ao, &api, &e)) {
         fprintf(stderr, "trawl: %s\n", e.msg);
         rc = e.code == TRAWL_EINVAL ? 2 : 1; /* a bad --listen is bad usage */

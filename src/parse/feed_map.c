@@ -240,7 +240,7 @@ int feed_map_apply(const struct feed_map *m, const struct feed_record *r, struct
         first = false;
     }
     if (has_price && !rc) {
-        rc = buf_addf(out, "%s\"price\":%.17g", first ? "" : ",", price);
+        rc = buf_addf(out, "%s\"price\":%.15g", first ? "" : ",", price);
         first = false;
     }
     struct val cur = {NULL, 0};
