@@ -54,26 +54,14 @@ static CURL *start(const struct cli_conn *c, const char *path, const char **serv
     return h;
 }
 
-int cli_call(const struct cli_conn *c, const char *method, const char *path, json_t *body,
-             json_t **out, long *status)
+/* Perform h (its URL, method and body set) and read its JSON answer into *out: cli_call's
+ * answer handling. Frees h and hdrs. */
+static int perform_json(const struct cli_conn *c, CURL *h, struct curl_slist *hdrs,
+                        const char *server, const char *token, json_t **out, long *status)
 {
-    *out = NULL;
-    *status = 0;
-    const char *server, *token;
-    struct curl_slist *hdrs = NULL;
-    CURL *h = start(c, path, &server, &token, &hdrs);
-    if (!h)
-        return -1;
-    char *payload = NULL;
-    if (body) {
-        payload = json_dumps(body, JSON_COMPACT);
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
-    }
     struct buf resp;
     buf_init(&resp, RESPONSE_MAX);
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
@@ -110,10 +98,86 @@ int cli_call(const struct cli_conn *c, const char *method, const char *path, jso
         rc = -1;
     }
 out:
-    free(payload);
     buf_release(&resp);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
+    return rc;
+}
+
+int cli_call(const struct cli_conn *c, const char *method, const char *path, json_t *body,
+             json_t **out, long *status)
+{
+    *out = NULL;
+    *status = 0;
+    const char *server, *token;
+    struct curl_slist *hdrs = NULL;
+    CURL *h = start(c, path, &server, &token, &hdrs);
+    if (!h)
+        return -1;
+    char *payload = NULL;
+    if (body) {
+        payload = json_dumps(body, JSON_COMPACT);
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
+    }
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    int rc = perform_json(c, h, hdrs, server, token, out, status);
+    free(payload);
+    return rc;
+}
+
+struct upload_progress {
+    cli_upload_fn fn;
+    void *arg;
+};
+
+static int on_xfer(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                   curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    struct upload_progress *p = arg;
+    return p->fn ? p->fn(p->arg, (int64_t)ulnow, (int64_t)ultotal) : 0;
+}
+
+int cli_upload(const struct cli_conn *c, const char *path, const char *file, json_t *fields,
+               cli_upload_fn progress, void *arg, json_t **out, long *status)
+{
+    *out = NULL;
+    *status = 0;
+    const char *server, *token;
+    struct curl_slist *hdrs = NULL;
+    CURL *h = start(c, path, &server, &token, &hdrs);
+    if (!h)
+        return -1;
+    hdrs = curl_slist_append(hdrs, "Expect:"); /* the server answers an upload at its end */
+    curl_mime *mime = curl_mime_init(h);
+    const char *k;
+    json_t *v;
+    json_object_foreach(fields, k, v)
+    {
+        char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        curl_mimepart *part = curl_mime_addpart(mime);
+        curl_mime_name(part, k);
+        curl_mime_data(part, text ? text : json_string_value(v), CURL_ZERO_TERMINATED);
+        free(text);
+    }
+    curl_mimepart *part = curl_mime_addpart(mime);
+    curl_mime_name(part, "file");
+    if (curl_mime_filedata(part, file) != CURLE_OK) { /* streamed from the file as it is sent */
+        fprintf(stderr, "trawl: cannot read %s\n", file);
+        curl_mime_free(mime);
+        curl_slist_free_all(hdrs);
+        curl_easy_cleanup(h);
+        return -1;
+    }
+    struct upload_progress up = {progress, arg};
+    curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xfer);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &up);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    int rc = perform_json(c, h, hdrs, server, token, out, status);
+    curl_mime_free(mime);
     return rc;
 }
 

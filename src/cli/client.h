@@ -22,6 +22,13 @@ const char *cli_server(const char *flag);
  * holds the answer). *status gets the HTTP status, 0 when the server could not be reached. */
 int cli_call(const struct cli_conn *c, const char *method, const char *path, json_t *body,
              json_t **out, long *status);
+/* Progress of an upload: sent of total bytes (total 0: not known yet); nonzero stops it. */
+typedef int (*cli_upload_fn)(void *arg, int64_t sent, int64_t total);
+/* POST file as multipart/form-data to path: its part "file" read from the file as it is sent,
+ * and one part per member of fields (strings as they are, other values as JSON); the JSON
+ * answer is read as cli_call does; progress (may be NULL) is called as it goes. */
+int cli_upload(const struct cli_conn *c, const char *path, const char *file, json_t *fields,
+               cli_upload_fn progress, void *arg, json_t **out, long *status);
 /* GET path and write the answer's body to out as it arrives (an export). 0 when the whole
  * answer was written; -1 otherwise, with the reason printed (the server's message on a 4xx or
  * 5xx; a cut answer or a failed write otherwise). *status gets the HTTP status. */
