@@ -103,7 +103,9 @@ int import_detect(struct import_run *u)
     err_clear(&e);
     int rc = feed_parse(&o, import_read, &rd, &sink, &st, &e);
     import_close(&rd);
-    if (rc && rc != TRAWL_ECANCELLED) {
+    /* a feed that breaks after some records is detected on those: processing keeps them and
+     * stops at the error */
+    if (rc && rc != TRAWL_ECANCELLED && !(rc == TRAWL_EINVAL && d.info && d.records > 0)) {
         ret = import_fail(u, rc != TRAWL_EINVAL, "%s", e.msg);
         goto out;
     }

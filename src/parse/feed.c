@@ -209,14 +209,27 @@ static ssize_t fill(struct feed_src *s,
 
 /* ---- sniffing ---- */
 
+/* Whether the head is UTF-8, but for a sequence it cut at its end (not a fault of the feed). */
+static bool head_is_utf8(const unsigned char *h, size_t n)
+{
+    size_t k = n;
+    for (size_t back = 0; back < 3 && k > 0 && (h[k - 1] & 0xc0) == 0x80; back++)
+        k--;
+    if (k > 0 && (h[k - 1] & 0xc0) == 0xc0)
+        k--;
+    return utf8_valid((const char *)h, k);
+}
+
 /* The charset of the head: a BOM (skipped, *skip its length), UTF-16 without one (NULs every
- * other byte), UTF-8 when it is valid (but for a sequence the head cut), else windows-1252. */
+ * other byte), UTF-8 when it is valid (but for a sequence the head cut), else windows-1252. A
+ * UTF-8 BOM before text that is not UTF-8 is a tool's mislabel of windows-1252 (spreadsheet
+ * exports do it): the text decides. */
 static const char *sniff_encoding(const unsigned char *h, size_t n, size_t *skip)
 {
     *skip = 0;
     if (n >= 3 && h[0] == 0xef && h[1] == 0xbb && h[2] == 0xbf) {
         *skip = 3;
-        return "UTF-8";
+        return head_is_utf8(h + 3, n - 3) ? "UTF-8" : "windows-1252";
     }
     if (n >= 4 && h[0] == 0xff && h[1] == 0xfe && h[2] == 0 && h[3] == 0)
         return "UTF-32"; /* ICU's UTF-32 reads the BOM */
@@ -232,13 +245,7 @@ static const char *sniff_encoding(const unsigned char *h, size_t n, size_t *skip
         return "UTF-16LE";
     if (m >= 4 && even > m / 4 && odd == 0)
         return "UTF-16BE";
-    size_t k = n;
-    /* a sequence cut at the end of the head is not a fault of the feed */
-    for (size_t back = 0; back < 3 && k > 0 && (h[k - 1] & 0xc0) == 0x80; back++)
-        k--;
-    if (k > 0 && (h[k - 1] & 0xc0) == 0xc0)
-        k--;
-    return utf8_valid((const char *)h, k) ? "UTF-8" : "windows-1252";
+    return head_is_utf8(h, n) ? "UTF-8" : "windows-1252";
 }
 
 /* The first character that is not white space, in the head's charset (0: none). */
