@@ -370,9 +370,10 @@ int setup_open(struct setup *s, const char *cmd, size_t event_capacity)
     }
     s->breakers = breakers_new(&s->breaker, NULL);
     if (event_capacity > 0)
-        s->bus =
-            ev_bus_new(s->eng, s->breakers,
-                       &(struct ev_opts){.session_type = SCRAPE_TYPE, .capacity = event_capacity});
+        s->bus = ev_bus_new(s->eng, s->breakers,
+                            &(struct ev_opts){.session_type = SCRAPE_TYPE,
+                                              .import_type = IMPORT_JOB_TYPE,
+                                              .capacity = event_capacity});
     s->fetch.ssrf = s->policy;
     s->fetch.resolve = s->resolve;
     if (fetcher_new(&s->fetch, &s->fetcher, &e) ||

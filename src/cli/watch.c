@@ -26,17 +26,18 @@
 static const char usage_[] =
     "usage: trawl watch [--batch ID | --session ID] [--types LIST] [options]\n"
     "show the server's live events as they happen, one line each: job state changes and\n"
-    "progress, batch and scraping-session progress, circuit breakers, alerts. A broken stream\n"
-    "is resumed where it stopped; Ctrl-C stops.\n"
+    "progress, batch, scraping-session and import progress, circuit breakers, alerts. A\n"
+    "broken stream is resumed where it stopped; Ctrl-C stops.\n"
     "  --batch ID       only batch ID's jobs and progress\n"
     "  --session ID     only scraping session ID's progress and alerts\n"
     "  --types LIST     only these kinds, comma-separated: job, progress, batch, session,\n"
-    "                   breaker, alert (default all)\n"
+    "                   breaker, alert, import (default all)\n"
     "  --json           print each event's data as one JSON line (for scripts)\n"
     "  --server URL     trawl serve's address (default $TRAWL_SERVER or http://127.0.0.1:8080)\n"
     "  --token TOKEN    API token (default $TRAWL_TOKEN)\n";
 
-static const char *const kinds_[] = {"job", "progress", "batch", "session", "breaker", "alert"};
+static const char *const kinds_[] = {"job",     "progress", "batch", "session",
+                                     "breaker", "alert",    "import"};
 
 static atomic_bool interrupted_;
 
@@ -159,6 +160,14 @@ static void show_session(const char *t, json_t *d)
     printf(", %lld records\n", (long long)num(d, "records"));
 }
 
+static void show_import(const char *t, json_t *d)
+{
+    printf("%s import %s %s (%s): %lld products, %lld failed rows, %lld delivered\n", t,
+           cli_str(d, "importId"), cli_str(d, "status"), cli_str(d, "sourceName"),
+           (long long)num(d, "processed"), (long long)num(d, "failed"),
+           (long long)num(d, "delivered"));
+}
+
 static void show_breaker(const char *t, json_t *d)
 {
     const char *state = cli_str(d, "state");
@@ -182,7 +191,8 @@ static void show(const char *event, const char *data)
         const char *name;
         void (*fn)(const char *t, json_t *d);
     } shows[] = {{"job", show_job},         {"progress", show_progress}, {"batch", show_batch},
-                 {"session", show_session}, {"breaker", show_breaker},   {"alert", show_alert}};
+                 {"session", show_session}, {"breaker", show_breaker},   {"alert", show_alert},
+                 {"import", show_import}};
     json_t *d = json_loads(data, JSON_DECODE_ANY, NULL);
     if (json_is_object(d))
         scrub(d);
@@ -380,7 +390,7 @@ static bool valid_types(const char *list)
         if (i == sizeof kinds_ / sizeof kinds_[0]) {
             fprintf(stderr,
                     "trawl watch: --types: '%.*s' is not an event type (job, progress, batch, "
-                    "session, breaker, alert)\n",
+                    "session, breaker, alert, import)\n",
                     (int)n, s);
             return false;
         }

@@ -9,6 +9,7 @@
 #include "base/xalloc.h"
 #include "engine/breaker.h"
 #include "store/batch.h"
+#include "store/import.h"
 #include "store/scrape.h"
 
 #include <jansson.h>
@@ -21,8 +22,8 @@
 #define MESSAGE_MAX 1024 /* of a job event's message: errors can be long */
 #define DIRTY_MAX   4096 /* batches and sessions waiting for their progress event */
 
-static const char *const kind_names[EV_KINDS] = {"job",     "progress", "batch",
-                                                 "session", "breaker",  "alert"};
+static const char *const kind_names[EV_KINDS] = {"job",     "progress", "batch", "session",
+                                                 "breaker", "alert",    "import"};
 
 const char *ev_kind_name(enum ev_kind k)
 {
@@ -61,11 +62,13 @@ struct ev {
     char *blob;
 };
 
-/* A batch or session whose progress event is due. */
+/* A batch, session or import whose progress event is due. */
+enum dirty_kind { DIRTY_BATCH, DIRTY_SESSION, DIRTY_IMPORT };
 struct dirty {
-    char key[UUID_STR_LEN > 257 ? UUID_STR_LEN : 257]; /* the batch id, or the session's job id */
+    /* the batch id, or the session's or import's job id */
+    char key[UUID_STR_LEN > 257 ? UUID_STR_LEN : 257];
     char workspace[257];
-    bool session;
+    enum dirty_kind kind;
 };
 
 struct ev_sub {
@@ -231,19 +234,23 @@ static void on_change(void *ctx, const struct job_change *c)
                  job_status_name(c->to), c->attempt, msg, (long long)c->at);
         ev_publish(b, EV_JOB, c->workspace, c->batch_id, NULL, text);
     }
-    bool session = b->o.session_type && scrape_stage_type(c->type);
-    if (!c->batch_id && !session)
+    enum dirty_kind kind = DIRTY_BATCH;
+    if (b->o.session_type && scrape_stage_type(c->type))
+        kind = DIRTY_SESSION;
+    else if (b->o.import_type && strcmp(c->type, b->o.import_type) == 0)
+        kind = DIRTY_IMPORT;
+    if (!c->batch_id && kind == DIRTY_BATCH)
         return;
     pthread_mutex_lock(&b->lock);
-    const char *key = session ? c->id : c->batch_id;
+    const char *key = kind != DIRTY_BATCH ? c->id : c->batch_id;
     size_t i = 0;
-    while (i < b->ndirty && !(b->dirty[i].session == session && strcmp(b->dirty[i].key, key) == 0))
+    while (i < b->ndirty && !(b->dirty[i].kind == kind && strcmp(b->dirty[i].key, key) == 0))
         i++;
     if (i == b->ndirty && b->ndirty < DIRTY_MAX) {
         struct dirty *d = &b->dirty[b->ndirty++];
         snprintf(d->key, sizeof d->key, "%s", key);
         snprintf(d->workspace, sizeof d->workspace, "%s", c->workspace ? c->workspace : "");
-        d->session = session;
+        d->kind = kind;
     }
     pthread_mutex_unlock(&b->lock);
 }
@@ -261,7 +268,39 @@ static void on_breaker(void *ctx, const struct breaker_state *st)
     json_decref(j);
 }
 
-/* The progress events of the batches and sessions that changed since the last tick. */
+/* An import's progress event: where it stands and its counts, for its job jid. */
+static void import_event(struct ev_bus *b, struct store *s, const char *jid, int64_t now)
+{
+    struct import im;
+    struct err e;
+    if (store_import_get(s, NULL, jid, true, &im, &e) != 0)
+        return;
+    struct job j;
+    bool have = store_get(s, jid, &j, &e) == 0;
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:I, s:I, s:I, s:I, s:I}", "importId", im.id,
+                  "jobId", im.job_id, "workspace", im.workspace, "sourceName", im.source_name,
+                  "importType", import_type_name(im.type), "status", import_status_name(im.status),
+                  "total", (json_int_t)im.total_products, "processed",
+                  (json_int_t)im.processed_products, "failed", (json_int_t)im.failed_products,
+                  "delivered", (json_int_t)im.delivered_products, "at", (json_int_t)now);
+    if (o && have) {
+        json_object_set_new(o, "jobStatus", json_string(job_status_name(j.status)));
+        json_object_set_new(o, "progress", json_integer(j.progress));
+        if (j.stage)
+            json_object_set_new(o, "stage", json_string(j.stage));
+    }
+    char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (t)
+        ev_publish(b, EV_IMPORT, im.workspace, NULL, NULL, t);
+    free(t);
+    json_decref(o);
+    if (have)
+        job_release(&j);
+    import_release(&im);
+}
+
+/* The progress events of the batches, sessions and imports that changed since the last tick. */
 static void progress_tick(struct ev_bus *b)
 {
     pthread_mutex_lock(&b->lock);
@@ -277,7 +316,9 @@ static void progress_tick(struct ev_bus *b)
         struct err e;
         err_clear(&e);
         json_t *j = NULL;
-        if (d[i].session) {
+        if (d[i].kind == DIRTY_IMPORT) {
+            import_event(b, s, d[i].key, now);
+        } else if (d[i].kind == DIRTY_SESSION) {
             struct scrape_session ss;
             if (store_session_get(s, NULL, d[i].key, true, &ss, &e) == 0) {
                 struct job st[3];

@@ -1,7 +1,7 @@
 /* The live events: one bus per process that keeps the last events in a ring and hands them to
  * subscribers (GET /v1/events, server-sent events). Published: every durable job state change,
- * progress of running jobs, batch and scraping-session progress (at most every progress_ms per
- * batch or session), breaker changes and alerts.
+ * progress of running jobs, batch, scraping-session and feed-import progress (at most every
+ * progress_ms per batch, session or import), breaker changes and alerts.
  *
  * Subscribers hold no buffer of their own: each keeps a cursor into the ring, so many of them
  * cost the publisher nothing. A subscriber that falls a whole ring behind is dropped. Event ids
@@ -20,9 +20,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum ev_kind { EV_JOB, EV_PROGRESS, EV_BATCH, EV_SESSION, EV_BREAKER, EV_ALERT, EV_KINDS };
+enum ev_kind {
+    EV_JOB,
+    EV_PROGRESS,
+    EV_BATCH,
+    EV_SESSION,
+    EV_BREAKER,
+    EV_ALERT,
+    EV_IMPORT,
+    EV_KINDS
+};
 
-/* "job", "progress", "batch", "session", "breaker", "alert". */
+/* "job", "progress", "batch", "session", "breaker", "alert", "import". */
 const char *ev_kind_name(enum ev_kind k);
 /* A comma-separated list of kind names into a mask; TRAWL_EINVAL naming the unknown one. */
 int ev_kinds_parse(const char *list, unsigned *mask, struct err *e);
@@ -35,6 +44,7 @@ struct ev_opts {
     int64_t ping_ms;          /* an idle stream gets a comment this often; default 15000 */
     int64_t progress_ms;      /* batch and session events at most this often each; default 500 */
     const char *session_type; /* the job type of scraping sessions; NULL: no session events */
+    const char *import_type;  /* the job type of feed imports; NULL: no import events */
 };
 
 struct ev_bus;

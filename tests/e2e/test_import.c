@@ -894,3 +894,57 @@ Test(import, cli_import_uploads_follows_and_sums_up, .timeout = 120)
     cr_assert_eq(run.status, 2, "%s", run.err);
     imp_teardown(&v);
 }
+
+/* An import's progress reaches `trawl watch --types import`, ending with its final counts. */
+Test(import, progress_events_reach_the_watchers, .timeout = 120)
+{
+    struct imp v;
+    imp_setup(&v);
+    const char *out = e2e_path("watch.out"), *err = e2e_path("watch.err");
+    pid_t pid = e2e_start((const char *const[]){"watch", "--json", "--types", "import", "--server",
+                                                v.s.base, "--token", v.token, NULL},
+                          out, err);
+    e2e_sleep_ms(500); /* subscribed */
+    struct buf feed;
+    buf_init(&feed, 0);
+    buf_adds(&feed, "sku,name\n");
+    for (int i = 1; i <= 4000; i++)
+        buf_addf(&feed, "W%d,Wok %d\n", i, i);
+    char q[1024], id[64];
+    hook_query(&v, NULL, q, sizeof q);
+    upload(&v, q, feed.data, feed.len, "text/csv", id);
+    json_t *im = wait_import(&v, id, 60000);
+    cr_assert_str_eq(str(im, "status"), "completed");
+    json_decref(im);
+    int64_t until = e2e_ms() + 15000;
+    bool done = false;
+    int events = 0;
+    while (!done) {
+        cr_assert_lt(e2e_ms(), until, "watch never showed the import completed (%d events)",
+                     events);
+        e2e_sleep_ms(100);
+        FILE *f = fopen(out, "r");
+        if (!f)
+            continue;
+        char line[8192];
+        events = 0;
+        while (fgets(line, sizeof line, f)) {
+            json_t *j = json_loads(line, 0, NULL);
+            cr_assert_not_null(j, "not JSON: %s", line);
+            cr_assert_str_eq(str(j, "importId"), id, "%s", line);
+            cr_assert_str_eq(str(j, "sourceName"), "upload", "%s", line);
+            events++;
+            if (!strcmp(str(j, "status"), "completed")) {
+                cr_assert_eq(num(j, "processed"), 4000, "%s", line);
+                cr_assert_eq(num(j, "delivered"), 4000, "%s", line);
+                done = true;
+            }
+            json_decref(j);
+        }
+        fclose(f);
+    }
+    kill(pid, SIGTERM);
+    cr_assert_eq(e2e_reap(pid), 0, "watch did not exit 0 on SIGTERM");
+    buf_release(&feed);
+    imp_teardown(&v);
+}
