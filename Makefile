@@ -29,7 +29,7 @@ LIB_SRC := $(sort $(wildcard src/base/*.c src/store/*.c src/engine/*.c src/fetch
                              src/parse/*.c src/handlers/*.c src/api/*.c src/cli/*.c \
                              src/obs/*.c src/alert/*.c))
 MIGRATIONS := $(sort $(wildcard src/store/migrations/*.sql))
-UI_FILES := web/index.html web/app.css web/app.js web/chain.js web/schedules.js
+UI_FILES := web/index.html web/app.css web/app.js web/chain.js web/schedules.js web/imports.js
 PG_MIGRATIONS := $(sort $(wildcard src/store/pg_migrations/*.sql))
 GEN_SRC := $(BUILD)/gen/migrations.c $(BUILD)/gen/pg_migrations.c $(BUILD)/gen/ui.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/pg_migrations.o \

@@ -6,7 +6,8 @@
  * most once a second (a job's chain, twice): no polling loop, but for the schedules' countdowns.
  * Everything from the server is put in the page as text, never as HTML; a fetched page is shown
  * in a sandboxed frame with no scripts and an origin of its own. A job's chain graph is in
- * chain.js, the schedules view in schedules.js (both loaded before this file). */
+ * chain.js, the schedules view in schedules.js, the imports views in imports.js (all loaded before
+ * this file). */
 'use strict';
 
 const state = {
@@ -725,6 +726,8 @@ const routes = [
   [/^#\/failed$/, viewFailed, 'failed'],
   [/^#\/sessions(\?.*)?$/, viewSessions, 'sessions'],
   [/^#\/sessions\/([0-9a-f-]{36})(\?.*)?$/, viewSession, 'sessions'],
+  [/^#\/imports(\?.*)?$/, viewImports, 'imports'],
+  [/^#\/imports\/([0-9a-f-]{36})(\?.*)?$/, viewImport, 'imports'],
   [/^#\/schedules$/, viewSchedules, 'schedules'],
 ];
 

@@ -6,7 +6,9 @@
 // stages; a stage failed for good, its next blocked, retried from its page to completion, the test
 // being the external worker; a fan-out of 120 folded past 20, its join's edges), lists and counts
 // waiting and blocked stages, and adds, pauses, resumes and deletes a schedule (against a stand-in
-// for the schedules API when the server has none, said in the output). Screenshots of the main
+// for the schedules API when the server has none, said in the output); uploads a product feed,
+// watches it deliver to the tests' webhook receiver (tests/e2e/hookrx.c) live, redelivers a call,
+// and confirms a preview's mappings. Screenshots of the main
 // views go to BUILD/screenshots.
 //
 // usage: node dashboard.test.mjs BUILD_DIR      prints one line per test and "N passed, N failed"
@@ -68,6 +70,7 @@ function expect(cond, msg) {
 }
 
 let env;
+const HOOK_SECRET = 'whsec_dHJhd2wtaW1wb3J0LXRlc3Qta2V5';
 
 async function setup() {
   mkdirSync(shots, { recursive: true });
@@ -79,11 +82,13 @@ async function setup() {
   const serve = await startServer(trawl, ['serve', '--db', db, '--listen', '127.0.0.1:0', '--allow-private', '127.0.0.2/32',
     '--workers', '2', '--crawl-workers', '4', '--breaker-failures', '1000', '--first-byte-timeout', '30000'],
   /listening on port (\d+)/, 'trawl serve');
+  const hook = await startServer(join(build, 'tests', 'hookrx'), ['--secret', HOOK_SECRET, '--host', '127.0.0.2'], /^(\d+)$/m, 'hookrx');
   const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
   env = {
     base: 'http://127.0.0.1:' + serve.port,
     origin: 'http://127.0.0.2:' + origin.port,
     shop: 'http://127.0.0.2:' + shop.port,
+    hook: 'http://127.0.0.2:' + hook.port,
     alpha, beta, browser, serve: serve.proc,
   };
 }
@@ -585,6 +590,58 @@ test('schedules: add one with the form (a bad cron told at the field), see its n
     env.base = saved;
     if (standIn) standIn.server.close();
   }
+});
+
+/* ---- imports ---- */
+
+test('imports: upload a feed, watch it deliver live, redeliver a call, confirm a preview\'s mappings', async () => {
+  const { context, page, errors } = await signedIn(env.alpha);
+  await page.getByRole('link', { name: 'Imports' }).click();
+  await page.getByRole('heading', { name: 'Imports' }).waitFor();
+  let csv = 'sku;title;price\n';
+  for (let i = 1; i <= 3000; i++) csv += 'U' + i + ';Mug ' + i + ';' + (i % 30 + 1) + ',50\n';
+  csv += 'U9999;;not a price\n';
+  await page.getByLabel('Feed file').setInputFiles({ name: 'mugs.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.getByLabel('Webhook URL').fill(env.hook + '/hook');
+  await page.getByLabel('Signing secret').fill(HOOK_SECRET);
+  await page.getByRole('button', { name: 'Upload and import' }).click();
+  await page.waitForURL(/#\/imports\/[0-9a-f-]{36}$/);
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await page.locator('#import-status .status', { hasText: 'completed' }).waitFor({ timeout: 30000 });
+  expect(await page.evaluate(() => window.__sameDocument === true), 'the page was reloaded');
+  const counts = await page.locator('#import-counts').innerText();
+  expect(/^3.?000 products, 1 failed rows, 3.?000 delivered/.test(counts), 'counts: ' + counts);
+  await page.getByText('is not a number').first().waitFor();
+  await page.locator('tr[data-call]').first().waitFor();
+  expect((await page.locator('tr[data-call]').count()) === 6, 'calls: ' + (await page.locator('tr[data-call]').count()));
+  const received = async () => (await (await fetch(env.hook + '/received?deliveries=0')).json());
+  let rx = await received();
+  expect(rx.products === 3000 && rx.bad_signatures === 0 && rx.duplicates === 0, 'received: ' + JSON.stringify(rx));
+  await page.locator('tr[data-call]').first().getByRole('button', { name: 'Redeliver' }).click();
+  await page.locator('#import-action-out', { hasText: 'sent again' }).waitFor({ timeout: 5000 });
+  for (let t = 0; t < 100 && (rx = await received()).duplicates < 1; t++) await sleep(100);
+  expect(rx.duplicates === 1 && rx.products === 3000, 'after the redelivery: ' + JSON.stringify(rx));
+  await shot(page, 'import');
+
+  /* a preview: the fields shown, price left unmapped, started */
+  await page.getByRole('link', { name: 'Imports' }).click();
+  await page.getByLabel('Feed file').setInputFiles({ name: 'mugs-preview.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.getByLabel('Mode').selectOption('preview');
+  await page.getByRole('button', { name: 'Upload and import' }).click();
+  await page.waitForURL(/#\/imports\/[0-9a-f-]{36}$/);
+  await page.locator('#mapping-form').waitFor({ timeout: 30000 });
+  expect((await page.locator('#map-name').inputValue()) === 'title', 'name is suggested from ' + (await page.locator('#map-name').inputValue()));
+  await shot(page, 'import-preview');
+  await page.locator('#map-price').selectOption('');
+  await page.getByRole('button', { name: 'Start import' }).click();
+  await page.locator('#import-status .status', { hasText: 'completed' }).waitFor({ timeout: 30000 });
+  const c2 = await page.locator('#import-counts').innerText();
+  expect(/^3.?001 products, 0 failed rows/.test(c2), 'counts: ' + c2);
+  await page.getByRole('link', { name: 'Imports' }).click();
+  expect((await page.locator('tr[data-import]').count()) === 2, 'the list');
+  await shot(page, 'imports');
+  expect(errors.length === 0, 'errors in the page: ' + errors.join('; '));
+  await context.close();
 });
 
 let passed = 0, failed = 0;
