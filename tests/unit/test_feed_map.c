@@ -293,6 +293,27 @@ Test(feed_map, a_record_that_is_not_a_product_says_why)
     feed_map_free(m);
 }
 
+Test(feed_map, a_long_value_in_a_why_is_cut_between_characters)
+{
+    struct feed_map *m = map_ok("{\"sku\": \"id\", \"price\": \"p\"}");
+    char v[400];
+    memset(v, 'x', sizeof v - 1);
+    v[sizeof v - 1] = 0;
+    const char *kv[] = {"id", "1", "p", v, NULL};
+    const char *why = why_of(m, kv);
+    cr_assert(strncmp(why, "price \"xxxx", 11) == 0, "%s", why);
+    cr_assert(strstr(why, "...\" is not a number"), "a long value is cut, and says so: %s", why);
+    cr_assert_lt(strlen(why), 120, "%s", why);
+    /* a two-byte character across the cut: the why stays UTF-8 (why_of checks) */
+    for (int at = 76; at < 84; at++) {
+        memset(v, 'x', sizeof v - 1);
+        memcpy(v + at, "\xc3\xa9\xe2\x82\xac", 5); /* é€ */
+        why = why_of(m, kv);
+        cr_assert(strstr(why, "is not a number"), "%s", why);
+    }
+    feed_map_free(m);
+}
+
 Test(feed_map, a_product_past_the_buffers_cap_is_too_big_and_out_stays)
 {
     struct feed_map *m = map_ok("{\"name\": \"title\", \"description\": \"d\"}");
