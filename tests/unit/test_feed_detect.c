@@ -358,4 +358,11 @@ Test(feed_detect, what_is_not_a_price)
     not_a_price("12.99 EUR extra");
     not_a_price("12.99.x");
     not_a_price("EUR EUR 5");
+    /* past what a double holds: not a price, rather than an amount of inf */
+    char huge[420];
+    memset(huge, '9', 400);
+    huge[400] = 0;
+    not_a_price(huge);
+    strcpy(huge + 400, ",50 EUR");
+    not_a_price(huge);
 }

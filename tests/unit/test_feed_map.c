@@ -7,6 +7,7 @@
 
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -337,6 +338,26 @@ Test(feed_map, a_product_past_the_buffers_cap_is_too_big_and_out_stays)
     cr_assert_eq(strlen(str_of(o, "description")), sizeof d - 1);
     json_decref(o);
     buf_release(&out);
+    feed_map_free(m);
+}
+
+Test(feed_map, a_price_past_what_a_double_holds_is_not_a_number)
+{
+    struct feed_map *m = map_ok("{\"sku\": \"id\", \"price\": \"p\"}");
+    char v[420];
+    memset(v, '9', 400);
+    v[400] = 0;
+    const char *kv[] = {"id", "1", "p", v, NULL};
+    cr_assert(strstr(why_of(m, kv), "is not a number"),
+              "400 digits: a row error, not a product whose price is not JSON");
+    strcpy(v + 400, ",50 EUR");
+    cr_assert(strstr(why_of(m, kv), "is not a number"));
+    /* 20 digits are a number a double holds */
+    const char *big[] = {"id", "1", "p", "99999999999999999999", NULL};
+    json_t *o = product_of(m, big);
+    cr_assert(isfinite(json_number_value(json_object_get(o, "price"))));
+    cr_assert_gt(json_number_value(json_object_get(o, "price")), 9.9e19);
+    json_decref(o);
     feed_map_free(m);
 }
 
