@@ -398,11 +398,12 @@ Test(feed_map, the_suggested_mapping_reads_back_as_the_same_mapping)
 
     /* every target with all its sources; and none at all */
     struct feed_mapping all[16];
-    char names[16][4][16];
+    char names[16][4][32];
+    cr_assert_leq(feed_ntargets, 16);
     for (size_t t = 0; t < feed_ntargets; t++) {
         all[t] = (struct feed_mapping){.target = feed_targets[t]};
         for (int k = 0; k < FEED_MAP_SOURCES; k++) {
-            snprintf(names[t][k], sizeof names[t][k], "f%zu.%d \"q\"", t, k);
+            snprintf(names[t][k], sizeof names[t][k], "f%d.%d \"q\"", (int)t, k);
             all[t].sources[k] = names[t][k];
         }
     }
