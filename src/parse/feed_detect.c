@@ -6,6 +6,7 @@
 #include "base/xalloc.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,7 +202,11 @@ int feed_price_parse(const char *s, size_t n, double *amount, char code[4])
     if (!is_decimal(num, nn) && !is_integer(num, nn) && !(nn == 1 && *num == '0') &&
         !(nn > 1 && is_digits(num, nn)))
         return 0;
-    *amount = number_of(num, nn);
+    /* hundreds of digits overflow to inf, which a product's JSON cannot hold */
+    double v = number_of(num, nn);
+    if (!isfinite(v))
+        return 0;
+    *amount = v;
     return 1;
 }
 

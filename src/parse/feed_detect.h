@@ -86,7 +86,8 @@ int feed_gtin_valid(const char *s, size_t len);
 /* A price: a number ("12.99", "1.299,00", "1,299.00") with an optional currency code or symbol
  * before or after it ("EUR 12.99", "12,99 €", "$5"). *amount gets the number; code (4 bytes)
  * the ISO code, "" when none was written. Returns whether s (n bytes) is one. A single separator
- * followed by three digits groups thousands ("1,299" is 1299) unless the integer part is 0. */
+ * followed by three digits groups thousands ("1,299" is 1299) unless the integer part is 0. A
+ * number past what a double holds is not a price. */
 int feed_price_parse(const char *s, size_t n, double *amount, char code[4]);
 
 #endif

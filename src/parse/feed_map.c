@@ -187,8 +187,12 @@ static void pick(const struct feed_map *m, const struct feed_record *r, struct p
 
 static void quote_why(char *why, const char *what, const struct val *v, const char *tail)
 {
-    snprintf(why, FEED_MAP_WHY_MAX, "%s \"%.*s%s\" %s", what, v->n > 80 ? 80 : (int)v->n, v->s,
-             v->n > 80 ? "..." : "", tail);
+    size_t n = v->n > 80 ? 80 : v->n;
+    /* cut before a character, not inside one: the why is kept and shown as text */
+    while (n < v->n && n && ((unsigned char)v->s[n] & 0xc0) == 0x80)
+        n--;
+    snprintf(why, FEED_MAP_WHY_MAX, "%s \"%.*s%s\" %s", what, (int)n, v->s, n < v->n ? "..." : "",
+             tail);
 }
 
 int feed_map_apply(const struct feed_map *m, const struct feed_record *r, struct buf *out,

@@ -4,6 +4,7 @@
 #include "parse/feed_detect.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -287,4 +288,81 @@ Test(feed_detect, the_sample_stops_at_its_size)
     cr_assert_eq(f[0].present, 3);
     feed_fields_free(f, n);
     feed_sample_free(s);
+}
+
+/* feed_price_parse of s: whether it is a price, its amount and its code. */
+static void price_is(const char *s, double amount, const char *code)
+{
+    double got = -1;
+    char c[4] = "XXX";
+    cr_assert(feed_price_parse(s, strlen(s), &got, c), "\"%s\" is a price", s);
+    cr_assert(fabs(got - amount) <= 1e-9 * fmax(1, fabs(amount)), "\"%s\": %.17g, expected %.17g",
+              s, got, amount);
+    cr_assert_str_eq(c, code, "\"%s\"'s currency", s);
+}
+
+static void not_a_price(const char *s)
+{
+    double got = 0;
+    char c[4];
+    cr_assert_not(feed_price_parse(s, strlen(s), &got, c), "\"%s\" is not a price: %g", s, got);
+}
+
+Test(feed_detect, prices_as_feeds_write_them)
+{
+    price_is("12.99", 12.99, "");
+    price_is("12,99", 12.99, "");
+    price_is("1.299,00", 1299, "");
+    price_is("1,299.00", 1299, "");
+    price_is("1.299", 1299, ""); /* a lone separator before three digits groups thousands */
+    price_is("1,299", 1299, "");
+    price_is("0.299", 0.299, ""); /* unless the integer part is 0 */
+    price_is("0,299", 0.299, "");
+    price_is("1.299.000,50", 1299000.5, "");
+    price_is("1,299,000", 1299000, "");
+    price_is("12.5", 12.5, "");
+    price_is("7", 7, "");
+    price_is("0", 0, "");
+    price_is("  7  ", 7, "");
+    price_is("EUR 12,50", 12.5, "EUR");
+    price_is("12.50 USD", 12.5, "USD");
+    price_is("$5", 5, "USD");
+    price_is("12,99 \xe2\x82\xac", 12.99, "EUR");
+    price_is("\xc2\xa3"
+             "3.20",
+             3.2, "GBP");
+    price_is("Fr. 9.90", 9.9, "CHF");
+    price_is("99 kr", 99, "SEK");
+    price_is("99999999999999999999", 1e20, ""); /* past 64 bits, but a double holds it */
+    /* n bytes of s, not up to its NUL */
+    double got = 0;
+    char c[4];
+    cr_assert(feed_price_parse("12.99 and more", 5, &got, c));
+    cr_assert_float_eq(got, 12.99, 1e-9);
+    cr_assert_not(feed_price_parse("12.99", 0, &got, c), "no bytes");
+}
+
+Test(feed_detect, what_is_not_a_price)
+{
+    not_a_price("");
+    not_a_price("   ");
+    not_a_price("abc");
+    not_a_price("call us");
+    not_a_price("EUR");
+    not_a_price("$");
+    not_a_price("12.");
+    not_a_price(".5");
+    not_a_price("1e5");
+    not_a_price("0x10");
+    not_a_price("12 34");
+    not_a_price("12.99 EUR extra");
+    not_a_price("12.99.x");
+    not_a_price("EUR EUR 5");
+    /* past what a double holds: not a price, rather than an amount of inf */
+    char huge[420];
+    memset(huge, '9', 400);
+    huge[400] = 0;
+    not_a_price(huge);
+    strcpy(huge + 400, ",50 EUR");
+    not_a_price(huge);
 }

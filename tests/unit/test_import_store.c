@@ -290,4 +290,69 @@ Test(import_store, an_update_can_require_a_status_so_a_cancel_is_not_undone)
     engine_close(eng);
 }
 
+Test(import_store, a_new_job_takes_the_import_and_the_old_job_finds_it_no_more)
+{
+    struct engine *eng = iu_setup();
+    struct import im = {.workspace = "w", .source_name = "feed.csv", .status = IMPORT_FAILED};
+    struct import other = {.workspace = "w", .source_name = "other.csv"};
+    iu_add_ok(eng, &im);
+    iu_add_ok(eng, &other);
+    char old_job[UUID_STR_LEN], new_job[UUID_STR_LEN];
+    memcpy(old_job, im.job_id, UUID_STR_LEN);
+    snprintf(new_job, sizeof new_job, "%s", tu_enqueue(eng, "xml_import", NULL));
+    cr_assert_str_neq(new_job, old_job);
+    /* retry-failed: a failed import, pending again under the job enqueued for it */
+    tu_clock_advance(&iu_clock, 7);
+    struct import_update retry = {.set = IMPORT_SET_JOB | IMPORT_SET_STATUS,
+                                  .if_status = IMPORT_MASK(IMPORT_FAILED),
+                                  .status = IMPORT_PENDING,
+                                  .job_id = new_job};
+    cr_assert_eq(iu_update(eng, im.id, retry), 0);
+    struct import got = iu_get(eng, "w", im.id, false);
+    cr_assert_str_eq(got.job_id, new_job, "the import's background_job_id is the new job");
+    cr_assert_eq(got.status, IMPORT_PENDING);
+    iu_assert_str(got.source_name, "feed.csv", "source_name");
+    cr_assert_eq(got.updated_at, IU_T0 + 7);
+    import_release(&got);
+    for (int k = 0; k < 2; k++) {
+        got = iu_get(eng, k ? NULL : "w", new_job, true);
+        cr_assert_str_eq(got.id, im.id, "found by its new job");
+        cr_assert_str_eq(got.job_id, new_job);
+        import_release(&got);
+    }
+    struct store *s = engine_store(eng);
+    struct err e = {0};
+    cr_assert_eq(store_import_get(s, NULL, old_job, true, &got, &e), TRAWL_ENOTFOUND,
+                 "the old job runs no import now");
+    got = iu_get(eng, "w", other.job_id, true);
+    cr_assert_str_eq(got.id, other.id, "another import keeps its job");
+    import_release(&got);
+
+    /* a new job needs its id; a job_id not flagged is not written */
+    retry.if_status = 0;
+    retry.job_id = NULL;
+    cr_assert_eq(iu_update(eng, im.id, retry), TRAWL_EINVAL);
+    retry.job_id = "";
+    cr_assert_eq(iu_update(eng, im.id, retry), TRAWL_EINVAL);
+    cr_assert_eq(iu_update(eng, im.id,
+                           (struct import_update){.set = IMPORT_SET_STATUS,
+                                                  .status = IMPORT_PARSING,
+                                                  .job_id = old_job}),
+                 0);
+    /* a job runs one import: another import's job is refused; and a status not asked for */
+    retry.job_id = other.job_id;
+    cr_assert_lt(iu_update(eng, im.id, retry), 0);
+    retry = (struct import_update){
+        .set = IMPORT_SET_JOB, .if_status = IMPORT_MASK(IMPORT_FAILED), .job_id = old_job};
+    cr_assert_eq(iu_update(eng, im.id, retry), TRAWL_ESTATE);
+    got = iu_get(eng, "w", im.id, false);
+    cr_assert_str_eq(got.job_id, new_job, "none of these moved the import's job");
+    cr_assert_eq(got.status, IMPORT_PARSING);
+    import_release(&got);
+    got = iu_get(eng, NULL, other.job_id, true);
+    cr_assert_str_eq(got.id, other.id);
+    import_release(&got);
+    engine_close(eng);
+}
+
 /* ---- items and records ---- */

@@ -153,3 +153,81 @@ Test(webhook, an_answer_of_any_bytes_is_recorded_and_capped)
     webhook_call_array_free(rows, n);
     engine_close(eng);
 }
+
+Test(webhook, a_call_is_read_back_with_its_body_to_deliver_it_again)
+{
+    struct engine *eng = tu_engine(NULL, NULL);
+    struct store *s = engine_store(eng);
+    /* a body of any bytes (a zstd frame), NULs included */
+    static const char frame[] = "\x28\xb5\x2f\xfd\x00\x58\x00\xff\x01\x00";
+    struct webhook_call c = {
+        .job_id = "job-7",
+        .job_type = "xml_import",
+        .url = "https://hooks.example/in",
+        .delivery_id = "job-7.3",
+        .request_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        .request_bytes = 1234,
+        .request_body = (void *)frame,
+        .request_body_len = sizeof frame - 1,
+    };
+    exec_call(eng, &c, 1000, false);
+    c.status = WEBHOOK_RETRYING;
+    c.response_status = 503;
+    c.response_body = "busy";
+    c.response_time_ms = 42;
+    c.next_retry_at = 61000;
+    c.error = "http_status: 503";
+    exec_call(eng, &c, 1100, true);
+    /* no body kept: it was over WEBHOOK_BODY_KEEP_MAX */
+    struct webhook_call big = {.job_id = "job-7",
+                               .job_type = "xml_import",
+                               .url = "https://hooks.example/in",
+                               .delivery_id = "job-7.4",
+                               .request_sha256 = "ab",
+                               .request_bytes = WEBHOOK_BODY_KEEP_MAX + 1};
+    exec_call(eng, &big, 2000, false);
+
+    struct webhook_call got;
+    struct err e;
+    err_clear(&e);
+    cr_assert_eq(store_webhook_get(s, c.id, &got, &e), 0, "%s", e.msg);
+    cr_assert_eq(got.id, c.id);
+    cr_assert_str_eq(got.job_id, "job-7");
+    cr_assert_str_eq(got.job_type, "xml_import");
+    cr_assert_str_eq(got.url, "https://hooks.example/in");
+    cr_assert_str_eq(got.delivery_id, "job-7.3");
+    cr_assert_str_eq(got.request_sha256, c.request_sha256);
+    cr_assert_eq(got.request_bytes, 1234);
+    cr_assert_eq(got.request_body_len, sizeof frame - 1, "the body as it was stored");
+    cr_assert_eq(memcmp(got.request_body, frame, sizeof frame - 1), 0);
+    cr_assert_eq(got.status, WEBHOOK_RETRYING);
+    cr_assert_eq(got.response_status, 503);
+    cr_assert_str_eq(got.response_body, "busy");
+    cr_assert_eq(got.response_time_ms, 42);
+    cr_assert_eq(got.retry_count, 0);
+    cr_assert_eq(got.next_retry_at, 61000);
+    cr_assert_eq(got.created_at, 1000);
+    cr_assert_eq(got.completed_at, 0, "a retrying call is not completed");
+    cr_assert_str_eq(got.error, "http_status: 503");
+    webhook_call_release(&got);
+
+    cr_assert_eq(store_webhook_get(s, big.id, &got, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(got.delivery_id, "job-7.4");
+    cr_assert_eq(got.request_bytes, WEBHOOK_BODY_KEEP_MAX + 1);
+    cr_assert_null(got.request_body, "no body kept, none read");
+    cr_assert_eq(got.request_body_len, 0);
+    cr_assert_eq(got.status, WEBHOOK_PENDING);
+    cr_assert_eq(got.response_status, 0);
+    cr_assert_null(got.response_body);
+    cr_assert_null(got.error);
+    webhook_call_release(&got);
+
+    /* an id that is no call */
+    err_clear(&e);
+    cr_assert_eq(store_webhook_get(s, big.id + 100, &got, &e), TRAWL_ENOTFOUND);
+    cr_assert(strstr(e.msg, "webhook call"), "%s", e.msg);
+    webhook_call_release(&got);
+    cr_assert_eq(store_webhook_get(s, 0, &got, &e), TRAWL_ENOTFOUND);
+    webhook_call_release(&got);
+    engine_close(eng);
+}
