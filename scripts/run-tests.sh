@@ -40,7 +40,7 @@ criterion_suite() {
 criterion_suite unit "$build/tests/unit_tests" --jobs 2 --timeout 120
 # The conformance suite: the tests of every store operation (through the engine and directly)
 # again, on PostgreSQL. A suite is listed here once the PostgreSQL store keeps all it uses.
-PG_SUITES="engine|claim|commit|faults|monitor|pool|pool_due|stats|chain|schedule|scrape_store|webhook|alert_limit|retention|import_store"
+PG_SUITES="engine|claim|commit|faults|monitor|pool|pool_due|stats|chain|schedule|scrape_store|webhook|alert_limit|retention|import_store|import_metrics|alert_import"
 if [ -n "$pg" ]; then
     criterion_suite unit-postgres env TRAWL_TEST_PG="$pg" "$build/tests/unit_tests" --jobs 2 \
         --timeout 120 --filter "@($PG_SUITES)/*"

@@ -1,6 +1,7 @@
-/* Raising alerts in the transaction of their cause (the engine's hook), rate-limited per
- * fingerprint in the store, and delivering them as jobs: the handler that POSTs a Sentry envelope
- * or a signed webhook under the destination's breaker. */
+/* Raising alerts in the transaction of their cause (the engine's hook): of any job, of scraping
+ * sessions and of feed imports, rate-limited per fingerprint in the store, and delivering them as
+ * jobs: the handler that POSTs a Sentry envelope or a signed webhook under the destination's
+ * breaker. */
 #include "alert/alerts.h"
 
 #include "alert/format.h"
@@ -12,6 +13,7 @@
 #include "fetch/url.h"
 #include "obs/events.h"
 #include "store/alert.h"
+#include "store/import.h"
 #include "store/scrape.h"
 
 #include <curl/curl.h>
@@ -32,7 +34,7 @@ struct alerter {
     struct ev_bus *bus;
     struct breakers *breakers;
     struct alert_opts o;
-    char *webhook, *secret, *session_type;
+    char *webhook, *secret, *session_type, *import_type;
     struct sentry_dsn dsn;
     bool sentry;
     char host[256];
@@ -81,6 +83,27 @@ static void error_type(const char *error, char *out, size_t n)
         k++;
     if (k > 0 && k < n && error[k] == ':')
         snprintf(out, n, "%.*s", (int)k, error);
+}
+
+/* An import's failure kind: its error's word before ':' when it has one (as error_type), else the
+ * stage it failed in ("detecting_error"): an import's errors are sentences, and the stage tells a
+ * feed that cannot be read or parsed from a receiver that refuses the products. */
+static void import_error_type(const struct job *j, char *out, size_t n)
+{
+    error_type(j->error, out, n);
+    if (strcmp(out, "error") == 0 && j->stage && *j->stage)
+        snprintf(out, n, "%.40s_error", j->stage);
+}
+
+static json_t *import_context(const struct import *im)
+{
+    return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I}", "id", im->id, "sourceName",
+                     im->source_name, "sourceUrl", im->source_url, "importType",
+                     import_type_name(im->type), "status", or_none(import_status_name(im->status)),
+                     "totalProducts", (json_int_t)im->total_products, "processedProducts",
+                     (json_int_t)im->processed_products, "failedProducts",
+                     (json_int_t)im->failed_products, "deliveredProducts",
+                     (json_int_t)im->delivered_products);
 }
 
 static json_t *job_context(const struct job *j)
@@ -206,8 +229,13 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
     struct scrape_session ss = {0};
     bool have_ss =
         session && store_session_get(engine_tx_store(tx), NULL, j.id, true, &ss, &e) == 0;
-    const char *source = have_ss ? ss.source_url : "unknown";
+    bool import = !session && a->import_type && strcmp(c->type, a->import_type) == 0;
+    struct import im = {0};
+    bool have_im = import && store_import_get(engine_tx_store(tx), NULL, j.id, true, &im, &e) == 0;
+    const char *source = have_ss ? ss.source_url : have_im ? im.source_name : "unknown";
     json_t *ctxj = json_pack("{s:o}", "job", job_context(&j));
+    if (have_im)
+        json_object_set_new(ctxj, "import", import_context(&im));
     int64_t now = engine_now(a->eng), sup;
     json_t *alert;
     if (stuck) {
@@ -227,7 +255,17 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
                 "scraping session of %s is stuck (%s): %s", source, c->cause, or_none(c->message));
             raise_alert(a, tx, alert, j.workspace, sup);
             json_decref(alert);
-        } else if (!session && due(a, tx, "stuck-job", c->cause, &sup)) {
+        } else if (import && due(a, tx, "stuck-import-job", source, &sup)) {
+            alert = new_alert(
+                a, "stuck_import_job", "error",
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "import_job_id",
+                          have_im ? im.id : "unknown", "job_type", j.type, "source_name", source,
+                          "job_id", j.id, "failure_reason", c->cause, "workspace", j.workspace),
+                json_incref(ctxj), json_pack("[s, s]", "stuck-import-job", source),
+                "import of %s is stuck (%s): %s", source, c->cause, or_none(c->message));
+            raise_alert(a, tx, alert, j.workspace, sup);
+            json_decref(alert);
+        } else if (!session && !import && due(a, tx, "stuck-job", c->cause, &sup)) {
             alert = new_alert(a, "stuck_job", "error",
                               json_pack("{s:s, s:s, s:s, s:s, s:s}", "job_id", j.id, "job_type",
                                         j.type, "error_type", "stuck_job", "failure_reason",
@@ -273,7 +311,19 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
                           "scraping session of %s failed: %s", source, or_none(j.error));
             raise_alert(a, tx, alert, j.workspace, sup);
             json_decref(alert);
-        } else if (!session && due(a, tx, fp0, or_none(j.stage), &sup)) {
+        } else if (import && due(a, tx, "xml-import-job-failed", source, &sup)) {
+            import_error_type(&j, etype, sizeof etype);
+            alert = new_alert(
+                a, "xml_import_job_failed", "error",
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "job_id", j.id, "source_name", source,
+                          "error_type", etype, "import_job_id", have_im ? im.id : "unknown",
+                          "stage", or_none(j.stage), "workspace", j.workspace),
+                json_incref(ctxj), json_pack("[s, s]", "xml-import-job-failed", source),
+                "import of %s failed after %d attempt%s: %s", source, j.attempt,
+                j.attempt == 1 ? "" : "s", or_none(j.error));
+            raise_alert(a, tx, alert, j.workspace, sup);
+            json_decref(alert);
+        } else if (!session && !import && due(a, tx, fp0, or_none(j.stage), &sup)) {
             alert = new_alert(a, "job_failed", "error",
                               json_pack("{s:s, s:s, s:s, s:s, s:s}", "job_id", j.id, "job_type",
                                         j.type, "error_type", etype, "stage", or_none(j.stage),
@@ -288,6 +338,8 @@ static void on_change_tx(void *ctx, struct engine_tx *tx, const struct job_chang
     json_decref(ctxj);
     if (have_ss)
         scrape_session_release(&ss);
+    if (have_im)
+        import_release(&im);
     job_release(&j);
 }
 
@@ -497,7 +549,9 @@ int alerter_new(struct engine *eng, struct ev_bus *bus, struct breakers *breaker
     a->webhook = xstrdup(o->webhook_url);
     a->secret = xstrdup(o->webhook_secret);
     a->session_type = xstrdup(o->session_type);
+    a->import_type = xstrdup(o->import_type);
     a->o.sentry_dsn = a->o.webhook_url = a->o.webhook_secret = a->o.session_type = NULL;
+    a->o.import_type = NULL;
     if (gethostname(a->host, sizeof a->host - 1) != 0)
         snprintf(a->host, sizeof a->host, "trawl");
     engine_set_tx_hook(eng, on_change_tx, a);
@@ -513,5 +567,6 @@ void alerter_free(struct alerter *a)
     free(a->webhook);
     free(a->secret);
     free(a->session_type);
+    free(a->import_type);
     free(a);
 }

@@ -1,6 +1,6 @@
 /* Alerts: a job that failed for good, a stuck job (heartbeat or no-progress timeout), a stuck or
- * failed scraping session, and what recovery made of a stuck job (requeued to resume from its
- * checkpoint, or failed after its last restart).
+ * failed scraping session, a stuck or failed feed import, and what recovery made of a stuck job
+ * (requeued to resume from its checkpoint, or failed after its last restart).
  *
  * An alert is raised inside the transaction of the change that causes it: one job of type
  * ALERT_TYPE per destination (Sentry, the alert webhook) is enqueued in that transaction, so the
@@ -30,6 +30,7 @@ struct alert_opts {
                                    60000; -1: no limit */
     int64_t timeout_ms;         /* of one delivery; default 10000 */
     const char *session_type;   /* the job type of scraping sessions; NULL: none */
+    const char *import_type;    /* the job type of feed imports (store/import.h); NULL: none */
 };
 
 /* Check the settings: a malformed DSN or webhook URL, or a webhook without a secret, is refused

@@ -1,14 +1,18 @@
-/* GET /v1/metrics (the job figures as JSON: overall and per type, for a window) and GET /metrics
+/* GET /v1/metrics (the job figures as JSON: overall and per type, for a window, and the feed
+ * imports by import type and status) and GET /metrics
  * (everything in Prometheus text format). Both show the token's workspace's jobs only. */
 #include "api/api_int.h"
 
 #include "base/xalloc.h"
 #include "obs/metrics.h"
+#include "store/import.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_WINDOW "1h"
+/* of GET /metrics' text: a few KiB per job type and per breaker, so room for thousands */
+#define PROMETHEUS_MAX (8u << 20)
 
 static json_t *figures_json(const struct job_figures *f)
 {
@@ -30,6 +34,28 @@ static json_t *figures_json(const struct job_figures *f)
     json_object_set_new(o, "failedInWindow", json_integer(f->failed));
     json_object_set_new(o, "retriedInWindow", json_integer(f->retried));
     return o;
+}
+
+/* The imports of the figures: per import type, how many in each status and their products. */
+static json_t *imports_json(const struct import_stats *st)
+{
+    json_t *by_type = json_object();
+    for (int t = 0; t < IMPORT_TYPE_COUNT; t++) {
+        json_t *by_status = json_object();
+        int64_t n = 0;
+        for (int k = 0; k < IMPORT_STATUS_COUNT; k++) {
+            json_object_set_new(by_status, import_status_name(k), json_integer(st->imports[t][k]));
+            n += st->imports[t][k];
+        }
+        json_object_set_new(by_type, obs_import_type_name(t),
+                            json_pack("{s:I, s:o, s:I, s:I, s:I, s:I}", "imports", (json_int_t)n,
+                                      "byStatus", by_status, "totalProducts",
+                                      (json_int_t)st->total_products[t], "processedProducts",
+                                      (json_int_t)st->processed_products[t], "failedProducts",
+                                      (json_int_t)st->failed_products[t], "deliveredProducts",
+                                      (json_int_t)st->delivered_products[t]));
+    }
+    return json_pack("{s:o}", "byType", by_type);
 }
 
 /* The window (as given, default DEFAULT_WINDOW, and in ms) and type of a metrics query; on a bad
@@ -86,6 +112,11 @@ enum MHD_Result api_metrics(struct req *r)
         job_figures_add(&all, &rows[i]);
     }
     stats_rows_free(rows, n);
+    struct import_stats ist;
+    if (seen && store_import_stats(engine_store(eng), r->workspace, &ist, &e) < 0) {
+        json_decref(by_type);
+        return api_reply_err(r, &e);
+    }
     if (!seen) {
         json_decref(by_type);
         return api_reply_error(r, 400, "unknown job type '%s': no job of it was ever enqueued here",
@@ -101,6 +132,7 @@ enum MHD_Result api_metrics(struct req *r)
     json_object_set_new(body, "windowSeconds", json_integer(win / 1000));
     json_object_set_new(body, "generatedAt", api_time(now));
     json_object_set_new(body, "byType", by_type);
+    json_object_set_new(body, "imports", imports_json(&ist));
     return api_reply(r, 200, body);
 }
 
@@ -163,7 +195,7 @@ enum MHD_Result api_metrics_prometheus(struct req *r)
     if (!r->api->deps.obs)
         return api_reply_error(r, 503, "metrics are not kept by this server");
     struct buf b;
-    buf_init(&b, 16 * 1024);
+    buf_init(&b, PROMETHEUS_MAX);
     struct err e;
     err_clear(&e);
     if (obs_prometheus(r->api->deps.obs, r->workspace, &b, &e) < 0) {

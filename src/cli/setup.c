@@ -125,7 +125,8 @@ void setup_init(struct setup *s, int argc)
     s->grace_ms = 10000;
     s->alerts = (struct alert_opts){.sentry_dsn = getenv("SENTRY_DSN"),
                                     .webhook_secret = getenv("TRAWL_ALERT_SECRET"),
-                                    .session_type = SCRAPE_TYPE};
+                                    .session_type = SCRAPE_TYPE,
+                                    .import_type = IMPORT_JOB_TYPE};
     if (s->alerts.sentry_dsn && !*s->alerts.sentry_dsn)
         s->alerts.sentry_dsn = NULL; /* SENTRY_DSN= turns it off */
     s->policy = ssrf_policy_new();

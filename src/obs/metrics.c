@@ -1,5 +1,6 @@
-/* The metrics: job figures from the store's counters, per-type histograms fed by the engine's
- * listener, HTTP request counts, and all of it written as Prometheus text. */
+/* The metrics: job figures from the store's counters, feed imports by import type and status from
+ * the store, per-type histograms fed by the engine's listener, HTTP request counts, and all of it
+ * written as Prometheus text. */
 #include "obs/metrics.h"
 
 #include "base/hist.h"
@@ -8,6 +9,7 @@
 #include "engine/breaker.h"
 #include "fetch/fetch.h"
 #include "obs/events.h"
+#include "store/import.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -236,6 +238,38 @@ static void job_series(struct buf *b, const struct stats_row *rows, size_t n, in
     }
 }
 
+const char *obs_import_type_name(int t)
+{
+    return t == IMPORT_TYPE_NONE ? "unknown" : import_type_name(t);
+}
+
+static void import_series(struct buf *b, const struct import_stats *st)
+{
+    family(b, "trawl_imports", "gauge",
+           "Feed imports in each status now, by import type (unknown: not detected yet).");
+    for (int t = 0; t < IMPORT_TYPE_COUNT; t++)
+        for (int k = 0; k < IMPORT_STATUS_COUNT; k++) {
+            buf_adds(b, "trawl_imports{");
+            label(b, "type", obs_import_type_name(t), true);
+            label(b, "status", import_status_name(k), false);
+            buf_addf(b, "} %lld\n", (long long)st->imports[t][k]);
+        }
+    family(b, "trawl_import_products", "gauge",
+           "Products of the imports kept, by import type: read (total), processed (mapped and "
+           "kept), failed (rows that could not be mapped), delivered (to the imports' webhooks).");
+    for (int t = 0; t < IMPORT_TYPE_COUNT; t++) {
+        const int64_t v[4] = {st->total_products[t], st->processed_products[t],
+                              st->failed_products[t], st->delivered_products[t]};
+        static const char *const states[4] = {"total", "processed", "failed", "delivered"};
+        for (int k = 0; k < 4; k++) {
+            buf_adds(b, "trawl_import_products{");
+            label(b, "type", obs_import_type_name(t), true);
+            label(b, "state", states[k], false);
+            buf_addf(b, "} %lld\n", (long long)v[k]);
+        }
+    }
+}
+
 static void hist_series(struct obs *o, struct buf *b)
 {
     pthread_mutex_lock(&o->lock);
@@ -358,13 +392,28 @@ int obs_prometheus(struct obs *o, const char *workspace, struct buf *out, struct
     int rc = engine_job_stats(o->src.eng, &q, &rows, &n, e);
     if (rc < 0)
         return rc;
-    job_series(out, rows, n, q.since, now);
+    struct import_stats ist;
+    rc = store_import_stats(engine_store(o->src.eng), workspace, &ist, e);
+    if (rc < 0) {
+        stats_rows_free(rows, n);
+        return rc;
+    }
+    /* written whole, then added to out at once: past out's cap the answer is an error, never a
+     * text cut off in the middle of a series */
+    struct buf b;
+    buf_init(&b, 0);
+    job_series(&b, rows, n, q.since, now);
     stats_rows_free(rows, n);
-    hist_series(o, out);
-    engine_series(o, out);
-    fetch_series(o, out);
-    breaker_series(o, out);
-    http_series(o, out);
-    event_series(o, out);
-    return 0;
+    import_series(&b, &ist);
+    hist_series(o, &b);
+    engine_series(o, &b);
+    fetch_series(o, &b);
+    breaker_series(o, &b);
+    http_series(o, &b);
+    event_series(o, &b);
+    rc = buf_add(out, b.data, b.len);
+    if (rc)
+        rc = err_set(e, TRAWL_ETOOBIG, false, "the metrics are too large (%zu bytes)", b.len);
+    buf_release(&b);
+    return rc;
 }

@@ -55,8 +55,13 @@ void obs_free(struct obs *o);
 /* An HTTP request was answered: route is the route's pattern ("/v1/jobs/:id") or "other". */
 void obs_http(struct obs *o, const char *method, const char *route, unsigned status);
 
-/* Every metric in Prometheus text format (0.0.4), appended to out; the job figures are those of
- * workspace's jobs (NULL: every workspace). */
+/* The name an import type has in the metrics: "xml", "csv", "json"; "unknown" for
+ * IMPORT_TYPE_NONE (not detected yet); NULL out of range. */
+const char *obs_import_type_name(int t);
+
+/* Every metric in Prometheus text format (0.0.4), appended to out; the job figures and the imports
+ * are those of workspace (NULL: every workspace). TRAWL_ETOOBIG, out left as it was, when the text
+ * does not fit in out's cap. */
 int obs_prometheus(struct obs *o, const char *workspace, struct buf *out, struct err *e);
 
 #endif

@@ -64,6 +64,19 @@ void import_status_set(unsigned mask, char *out, size_t len)
     }
 }
 
+void import_stats_add(struct import_stats *st, const char *type, const char *status, int64_t n,
+                      int64_t total, int64_t processed, int64_t failed, int64_t delivered)
+{
+    int t = import_type_parse(type), k = import_status_parse(status);
+    if (t < 0 || k < 0)
+        return;
+    st->imports[t][k] += n;
+    st->total_products[t] += total;
+    st->processed_products[t] += processed;
+    st->failed_products[t] += failed;
+    st->delivered_products[t] += delivered;
+}
+
 void import_release(struct import *im)
 {
     if (!im)
@@ -150,6 +163,13 @@ int store_import_update(struct store *s, const char *id, const struct import_upd
     if ((u->set & IMPORT_SET_JOB) && (!u->job_id || !u->job_id[0]))
         return err_set(e, TRAWL_EINVAL, false, "import %s: a new job needs its id", id);
     STORE_WRAP(s, s->imports, "imports", s->imports->update(s, id, u, now, e));
+}
+
+int store_import_stats(struct store *s, const char *workspace, struct import_stats *out,
+                       struct err *e)
+{
+    memset(out, 0, sizeof *out);
+    STORE_WRAP(s, s->imports, "imports", s->imports->stats(s, workspace, out, e));
 }
 
 int store_import_items_add(struct store *s, const char *import_id, const struct import_item *it,

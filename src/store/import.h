@@ -149,7 +149,16 @@ struct import_record_counts {
     int64_t last_batch; /* the highest delivered_batch; -1: none delivered */
 };
 
-#define STORE_IMPORT_VERSION 1
+/* Imports counted by type (IMPORT_TYPE_NONE: not detected yet) and status, with their products
+ * summed per type: what the metrics show. */
+struct import_stats {
+    int64_t imports[IMPORT_TYPE_COUNT][IMPORT_STATUS_COUNT];
+    int64_t total_products[IMPORT_TYPE_COUNT], processed_products[IMPORT_TYPE_COUNT],
+        failed_products[IMPORT_TYPE_COUNT], delivered_products[IMPORT_TYPE_COUNT];
+};
+
+/* 2: stats */
+#define STORE_IMPORT_VERSION 2
 struct store_import_ops {
     int version; /* STORE_IMPORT_VERSION */
     int (*add)(struct store *s, const struct import *im, struct err *e);
@@ -174,6 +183,7 @@ struct store_import_ops {
                            int64_t batch, struct err *e);
     int (*records_count)(struct store *s, const char *import_id, struct import_record_counts *out,
                          struct err *e);
+    int (*stats)(struct store *s, const char *workspace, struct import_stats *out, struct err *e);
 };
 
 /* ---- imports ---- */
@@ -198,6 +208,11 @@ int store_import_list(struct store *s, const char *workspace, size_t limit, size
  * TRAWL_EINVAL when a flagged status or type is out of range. */
 int store_import_update(struct store *s, const char *id, const struct import_update *u, int64_t now,
                         struct err *e);
+/* The imports of a workspace (NULL: of every workspace) counted by type and status, and their
+ * products (the imports' own counts) summed per type, into *out (zeroed first). An import type or
+ * status the store holds but this build has no name for is left out. Read. */
+int store_import_stats(struct store *s, const char *workspace, struct import_stats *out,
+                       struct err *e);
 
 /* ---- items: the rows that could not be mapped ---- */
 
@@ -242,5 +257,9 @@ int store_import_records_count(struct store *s, const char *import_id,
  * ",status," in); "" for mask 0. IMPORT_STATUS_SET_LEN bytes hold them all. */
 #define IMPORT_STATUS_SET_LEN 128
 void import_status_set(unsigned mask, char *out, size_t len);
+/* For the stores: add one group of imports (type's name, NULL: not detected; status's name; how
+ * many; their products summed) into st; a type or status without a name here is left out. */
+void import_stats_add(struct import_stats *st, const char *type, const char *status, int64_t n,
+                      int64_t total, int64_t processed, int64_t failed, int64_t delivered);
 
 #endif

@@ -490,6 +490,30 @@ static int im_records_count(struct store *s, const char *import_id,
     return 0;
 }
 
+/* ---- the metrics' figures ---- */
+
+static int im_stats(struct store *s, const char *workspace, struct import_stats *out, struct err *e)
+{
+    struct pg *p = (struct pg *)s;
+    static const char sql[] =
+        "SELECT import_type, status, count(*), sum(total_products), sum(processed_products), "
+        "sum(failed_products), sum(delivered_products) FROM data_import_jobs WHERE $1::text IS "
+        "NULL OR workspace = $1 GROUP BY import_type, status";
+    struct pg_args a = {0};
+    pa_text(&a, workspace);
+    PGresult *r;
+    int rc = pg_run(pg_reader(p), sql, &a, &r, e, "count imports by type and status");
+    pg_reader_done(p);
+    if (rc)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++)
+        import_stats_add(out, pg_null(r, i, 0) ? NULL : PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+                         pg_i64(r, i, 2), pg_i64(r, i, 3), pg_i64(r, i, 4), pg_i64(r, i, 5),
+                         pg_i64(r, i, 6));
+    PQclear(r);
+    return 0;
+}
+
 const struct store_import_ops pg_import_ops = {
     .version = STORE_IMPORT_VERSION,
     .add = im_add,
@@ -505,4 +529,5 @@ const struct store_import_ops pg_import_ops = {
     .records_list = im_records_list,
     .records_deliver = im_records_deliver,
     .records_count = im_records_count,
+    .stats = im_stats,
 };

@@ -26,6 +26,7 @@ enum {
     IM_RECORDS_UNDELIVERED,
     IM_RECORDS_DELIVER,
     IM_RECORDS_COUNT,
+    IM_STATS,
     IM_COUNT_,
 };
 
@@ -92,6 +93,9 @@ static const char *const im_sql[IM_COUNT_] = {
                            "AND delivered_batch IS NULL AND number BETWEEN ?2 AND ?3",
     [IM_RECORDS_COUNT] = "SELECT count(*), count(delivered_batch), coalesce(max(delivered_batch), "
                          "-1) FROM import_records WHERE import_id = ?1",
+    [IM_STATS] = "SELECT import_type, status, count(*), sum(total_products), "
+                 "sum(processed_products), sum(failed_products), sum(delivered_products) FROM "
+                 "data_import_jobs WHERE ?1 IS NULL OR workspace = ?1 GROUP BY import_type, status",
 };
 
 /* Statement k on db (the writer or the reader), prepared on first use. */
@@ -487,6 +491,31 @@ static int im_records_count(struct store *s, const char *import_id,
     return rc;
 }
 
+/* ---- the metrics' figures ---- */
+
+static int im_stats(struct store *s, const char *workspace, struct import_stats *out, struct err *e)
+{
+    struct sq *q = (struct sq *)s;
+    pthread_mutex_lock(&q->rlock);
+    sqlite3_stmt *st;
+    int rc = stmt(q, q->r, IM_STATS, &st, e);
+    if (!rc) {
+        sq_bind_text(st, 1, workspace);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+            import_stats_add(out, (const char *)sqlite3_column_text(st, 0),
+                             (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2),
+                             sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
+                             sqlite3_column_int64(st, 5), sqlite3_column_int64(st, 6));
+        if (step != SQLITE_DONE)
+            rc = sq_err(q->r, step, e, "count imports by type and status");
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    pthread_mutex_unlock(&q->rlock);
+    return rc;
+}
+
 const struct store_import_ops sq_imports = {
     .version = STORE_IMPORT_VERSION,
     .add = im_add,
@@ -502,4 +531,5 @@ const struct store_import_ops sq_imports = {
     .records_list = im_records_list,
     .records_deliver = im_records_deliver,
     .records_count = im_records_count,
+    .stats = im_stats,
 };

@@ -2,8 +2,8 @@
  * envelope endpoint and the signed alert webhook (tests/e2e/sentryrx.c), which checks each
  * envelope strictly and each webhook signature. The exact tags and fingerprints of a job that
  * failed for good, a stuck job after its worker was killed (and what recovery made of it), a stuck
- * and a failed scraping session; a receiver that is down, slow or answers 429 loses no alert; an
- * alert repeated for one cause is held back and counted. */
+ * and a failed scraping session, a failed feed import; a receiver that is down, slow or answers 429
+ * loses no alert; an alert repeated for one cause is held back and counted. */
 #include "e2eutil.h"
 
 #include <criterion/criterion.h>
@@ -369,6 +369,46 @@ Test(alerts, stuck_and_failed_scraping_sessions, .timeout = 120)
     json_decref(got);
     cr_assert_eq(e2e_serve_stop(&s, 15000), 0);
     e2e_origin_stop(&site);
+    e2e_origin_stop(&rx);
+}
+
+/* serve's own xml_import handler fails a job whose import is not there: the import alert, not the
+ * generic one, reaches Sentry and the webhook (the tags of a real import's alerts, its source and
+ * its stuck twin: tests/unit/test_alert_import.c). */
+Test(alerts, a_failed_import_job, .timeout = 60)
+{
+    struct origin rx;
+    e2e_sentry(&rx, 0, KEY, SECRET);
+    struct serve s;
+    start_serve(&s, NULL, &rx, 0, NULL);
+    char t[128], id[64];
+    snprintf(t, sizeof t, "%s", e2e_token(s.db, "shop"));
+    struct resp r;
+    e2e_call(&r, &s, "POST", "/v1/jobs", t,
+             json_pack("{s:s, s:i, s:{s:s}}", "type", "xml_import", "maxAttempts", 1, "args",
+                       "import_id", "01900000-0000-7000-8000-000000000000"));
+    OK_STATUS(r, 201);
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r.json, "jobId")));
+    e2e_resp_release(&r);
+    json_t *got = wait_received(&rx, 1, 15000);
+    json_t *ev = event_of(got, "xml_import_job_failed");
+    cr_assert_str_eq(json_string_value(json_object_get(ev, "level")), "error");
+    cr_assert_str_eq(tag(ev, "job_id"), id);
+    cr_assert_str_eq(tag(ev, "source_name"), "unknown");
+    cr_assert_str_eq(tag(ev, "import_job_id"), "unknown");
+    cr_assert_str_eq(tag(ev, "error_type"), "error");
+    cr_assert_str_eq(tag(ev, "workspace"), "shop");
+    cr_assert_str_eq(fp(ev, 0), "xml-import-job-failed");
+    cr_assert_str_eq(fp(ev, 1), "unknown");
+    json_t *hook = json_array_get(json_object_get(got, "hooks"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(hook, "body"), "kind")),
+                     "xml_import_job_failed");
+    json_decref(got);
+    e2e_sleep_ms(500);
+    got = received(&rx);
+    cr_assert_eq(json_array_size(json_object_get(got, "events")), 1, "no job_failed as well");
+    json_decref(got);
+    cr_assert_eq(e2e_serve_stop(&s, 15000), 0);
     e2e_origin_stop(&rx);
 }
 

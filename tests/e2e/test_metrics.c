@@ -97,6 +97,16 @@ Test(metrics, json_figures_follow_the_jobs_per_workspace_and_type)
     json_t *report = json_object_get(json_object_get(m, "byType"), "report");
     cr_assert_eq(num(report, "totalJobs"), 2);
     cr_assert_eq(num(report, "completedJobs"), 1);
+    /* no feed import yet: each import type is there, with nothing in it */
+    json_t *imports = json_object_get(json_object_get(m, "imports"), "byType");
+    const char *itypes[] = {"xml", "csv", "json", "unknown"};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *it = json_object_get(imports, itypes[i]);
+        cr_assert_not_null(it, "no imports.byType.%s: %s", itypes[i], r.body);
+        cr_assert_eq(num(it, "imports"), 0);
+        cr_assert_eq(num(json_object_get(it, "byStatus"), "completed"), 0);
+        cr_assert_eq(num(it, "deliveredProducts"), 0);
+    }
     e2e_resp_release(&r);
 
     /* beta sees its own jobs only; one type and a window of its own */
@@ -167,6 +177,11 @@ Test(metrics, prometheus_text_passes_promtool)
     for (int i = 0; i < 10; i++)
         enqueue(&s, t, "noop", 1);
     enqueue(&s, t, "weird\"type\\", 1); /* a label value that must be escaped */
+    for (int i = 0; i < 24; i++) {      /* types enough for a text past 16 KiB, the old cap */
+        char type[32];
+        snprintf(type, sizeof type, "kind-%d", i);
+        enqueue(&s, t, type, 1);
+    }
     int64_t until = e2e_ms() + 10000;
     struct resp r;
     for (;;) {
@@ -184,6 +199,7 @@ Test(metrics, prometheus_text_passes_promtool)
     e2e_call(&r, &s, "GET", "/metrics", t, NULL);
     OK_STATUS(r, 200);
     cr_assert(strstr(r.headers, "text/plain; version=0.0.4") != NULL, "%s", r.headers);
+    cr_assert_gt(r.len, 16384, "the text is past the old cap: %zu bytes", r.len);
     const char *want[] = {
         "trawl_jobs{workspace=\"default\",type=\"noop\",status=\"completed\"} 10\n",
         "trawl_jobs{workspace=\"default\",type=\"weird\\\"type\\\\\",status=\"pending\"} 1\n",
@@ -192,9 +208,15 @@ Test(metrics, prometheus_text_passes_promtool)
         "trawl_store_commit_seconds_bucket{le=\"+Inf\"}",
         "trawl_store_commit_operations_bucket{le=\"+Inf\"}",
         "trawl_fetches_total{outcome=\"ok\"} 0\n",
-        "trawl_http_requests_total{method=\"POST\",route=\"/v1/jobs\",code=\"201\"} 11\n",
+        "trawl_http_requests_total{method=\"POST\",route=\"/v1/jobs\",code=\"201\"} 35\n",
         "trawl_http_requests_total{method=\"GET\",route=\"other\",code=\"404\"} 1\n",
         "# TYPE trawl_breaker_state gauge\n",
+        "trawl_jobs{workspace=\"default\",type=\"kind-23\",status=\"pending\"} 1\n",
+        "\ntrawl_events_published_total ", /* the last series: nothing cut off */
+        /* no import yet: every import type's series is there, at 0 */
+        "trawl_imports{type=\"csv\",status=\"completed\"} 0\n",
+        "trawl_imports{type=\"unknown\",status=\"pending\"} 0\n",
+        "trawl_import_products{type=\"xml\",state=\"delivered\"} 0\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         cr_assert(strstr(r.body, want[i]) != NULL, "missing %s in:\n%s", want[i], r.body);

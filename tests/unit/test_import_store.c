@@ -1,7 +1,8 @@
 /* The store's feed imports, on SQLite and (with $TRAWL_TEST_PG) on PostgreSQL: an import added
  * with its xml_import job and read back whole, its webhook secret never listed; a workspace's
  * imports newest first, paged, and hidden from other workspaces; updates that write only what
- * they flag, and only from the statuses they name. Their bad rows and records: test_import_rows.c.
+ * they flag, and only from the statuses they name; the imports counted by type and status, with
+ * their products, for the metrics. Their bad rows and records: test_import_rows.c.
  * Writes go through the engine's committer as the handler's will. */
 #include "importutil.h"
 
@@ -352,6 +353,75 @@ Test(import_store, a_new_job_takes_the_import_and_the_old_job_finds_it_no_more)
     got = iu_get(eng, NULL, other.job_id, true);
     cr_assert_str_eq(got.id, other.id);
     import_release(&got);
+    engine_close(eng);
+}
+
+/* The metrics' figures: per import type and status, and the products summed per type, of one
+ * workspace or of all; an import whose type is not detected yet counts as IMPORT_TYPE_NONE. */
+Test(import_store, imports_counted_by_type_and_status_with_their_products)
+{
+    struct engine *eng = iu_setup();
+    struct import_stats st;
+    struct err e = {0};
+    cr_assert_eq(store_import_stats(engine_store(eng), NULL, &st, &e), 0, "%s", e.msg);
+    for (int t = 0; t < IMPORT_TYPE_COUNT; t++)
+        for (int k = 0; k < IMPORT_STATUS_COUNT; k++)
+            cr_assert_eq(st.imports[t][k], 0, "nothing yet");
+    static const struct {
+        const char *ws;
+        int type, status;
+        int64_t total, processed, failed, delivered;
+    } add[] = {
+        {"w1", IMPORT_CSV, IMPORT_COMPLETED, 10, 9, 1, 9},
+        {"w1", IMPORT_CSV, IMPORT_COMPLETED, 5, 5, 0, 5},
+        {"w1", IMPORT_CSV, IMPORT_FAILED, 7, 3, 4, 0},
+        {"w1", IMPORT_XML, IMPORT_PROCESSING, 100, 60, 0, 0},
+        {"w1", IMPORT_TYPE_NONE, IMPORT_PENDING, 0, 0, 0, 0},
+        {"w2", IMPORT_CSV, IMPORT_COMPLETED, 1000, 1000, 0, 1000},
+        {"w2", IMPORT_JSON, IMPORT_DELIVERING, 40, 40, 0, 20},
+    };
+    for (size_t i = 0; i < sizeof add / sizeof add[0]; i++) {
+        tu_clock_advance(&iu_clock, 1);
+        struct import im = {.workspace = (char *)add[i].ws, .source_name = "feed"};
+        iu_add_ok(eng, &im);
+        cr_assert_eq(iu_update(eng, im.id,
+                               (struct import_update){.set = IMPORT_SET_STATUS | IMPORT_SET_TYPE |
+                                                             IMPORT_SET_COUNTS,
+                                                      .status = add[i].status,
+                                                      .type = add[i].type,
+                                                      .total_products = add[i].total,
+                                                      .processed_products = add[i].processed,
+                                                      .failed_products = add[i].failed,
+                                                      .delivered_products = add[i].delivered}),
+                     0);
+    }
+    cr_assert_eq(store_import_stats(engine_store(eng), "w1", &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(st.imports[IMPORT_CSV][IMPORT_COMPLETED], 2);
+    cr_assert_eq(st.imports[IMPORT_CSV][IMPORT_FAILED], 1);
+    cr_assert_eq(st.imports[IMPORT_XML][IMPORT_PROCESSING], 1);
+    cr_assert_eq(st.imports[IMPORT_TYPE_NONE][IMPORT_PENDING], 1);
+    cr_assert_eq(st.imports[IMPORT_JSON][IMPORT_DELIVERING], 0, "w2's import is not w1's");
+    int64_t n = 0;
+    for (int t = 0; t < IMPORT_TYPE_COUNT; t++)
+        for (int k = 0; k < IMPORT_STATUS_COUNT; k++)
+            n += st.imports[t][k];
+    cr_assert_eq(n, 5, "w1 has five imports");
+    cr_assert_eq(st.total_products[IMPORT_CSV], 22);
+    cr_assert_eq(st.processed_products[IMPORT_CSV], 17);
+    cr_assert_eq(st.failed_products[IMPORT_CSV], 5);
+    cr_assert_eq(st.delivered_products[IMPORT_CSV], 14);
+    cr_assert_eq(st.processed_products[IMPORT_XML], 60);
+    cr_assert_eq(st.total_products[IMPORT_JSON], 0);
+    /* every workspace */
+    cr_assert_eq(store_import_stats(engine_store(eng), NULL, &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(st.imports[IMPORT_CSV][IMPORT_COMPLETED], 3);
+    cr_assert_eq(st.imports[IMPORT_JSON][IMPORT_DELIVERING], 1);
+    cr_assert_eq(st.delivered_products[IMPORT_CSV], 1014);
+    cr_assert_eq(st.delivered_products[IMPORT_JSON], 20);
+    /* a workspace without imports */
+    cr_assert_eq(store_import_stats(engine_store(eng), "w3", &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(st.imports[IMPORT_CSV][IMPORT_COMPLETED], 0);
+    cr_assert_eq(st.total_products[IMPORT_CSV], 0);
     engine_close(eng);
 }
 
