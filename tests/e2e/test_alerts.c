@@ -408,6 +408,27 @@ Test(alerts, a_failed_import_job, .timeout = 60)
     got = received(&rx);
     cr_assert_eq(json_array_size(json_object_get(got, "events")), 1, "no job_failed as well");
     json_decref(got);
+
+    /* a real import of a file that is no feed: its source and its import's id in the tags */
+    const char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01";
+    e2e_http(&r, s.base, "POST", "/v1/imports?source_name=acme-feed", t, png, sizeof png - 1,
+             "application/octet-stream");
+    OK_STATUS(r, 201);
+    char imp[64];
+    json_t *im = json_object_get(r.json, "import");
+    snprintf(imp, sizeof imp, "%s", json_string_value(json_object_get(im, "id")));
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(im, "background_job_id")));
+    e2e_resp_release(&r);
+    got = wait_received(&rx, 2, 15000);
+    ev = json_array_get(json_object_get(got, "events"), 1);
+    cr_assert_str_eq(tag(ev, "alert_kind"), "xml_import_job_failed");
+    cr_assert_str_eq(tag(ev, "job_id"), id);
+    cr_assert_str_eq(tag(ev, "import_job_id"), imp);
+    cr_assert_str_eq(tag(ev, "source_name"), "acme-feed");
+    cr_assert(tag(ev, "error_type") && tag(ev, "error_type")[0], "no error_type");
+    cr_assert_str_eq(fp(ev, 0), "xml-import-job-failed");
+    cr_assert_str_eq(fp(ev, 1), "acme-feed");
+    json_decref(got);
     cr_assert_eq(e2e_serve_stop(&s, 15000), 0);
     e2e_origin_stop(&rx);
 }
