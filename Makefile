@@ -40,7 +40,7 @@ E2E_SRC := $(sort $(wildcard tests/e2e/test_*.c)) tests/e2e/e2eutil.c tests/e2e/
            tests/common/testdb.c
 E2E_OBJ := $(E2E_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
-BENCH_UTIL := $(BUILD)/bench/util/benchutil.o
+BENCH_UTIL := $(BUILD)/bench/util/benchutil.o $(BUILD)/bench/util/feedgen.o
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all tests test bench fuzz fmt fmt-check clean

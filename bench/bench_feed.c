@@ -6,6 +6,7 @@
  * usage: bench_feed [--records N] [--dir DIR] */
 #include "parse/feed.h"
 #include "util/benchutil.h"
+#include "util/feedgen.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,66 +24,6 @@ static double now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* A valid EAN-13 for product i. */
-static void gtin_of(long i, char out[14])
-{
-    snprintf(out, 14, "400%09ld", i % 1000000000);
-    int sum = 0;
-    for (int k = 0; k < 12; k++)
-        sum += (out[k] - '0') * (k % 2 ? 3 : 1);
-    out[12] = (char)('0' + (10 - sum % 10) % 10);
-    out[13] = 0;
-}
-
-static void generate(const char *dir, long n)
-{
-    char path[700];
-    snprintf(path, sizeof path, "%s/products.csv", dir);
-    FILE *csv = fopen(path, "w");
-    snprintf(path, sizeof path, "%s/products.json", dir);
-    FILE *json = fopen(path, "w");
-    snprintf(path, sizeof path, "%s/products.xml", dir);
-    FILE *xml = fopen(path, "w");
-    if (!csv || !json || !xml)
-        bench_die("cannot write the feeds in", dir);
-    fputs("id,title,description,link,image_link,price,brand,gtin,availability,color\n", csv);
-    fputs("[", json);
-    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" "
-          "xmlns:g=\"http://base.google.com/ns/1.0\"><channel><title>Shop</title>\n",
-          xml);
-    static const char *const colors[] = {"black", "white", "oak", "red"};
-    for (long i = 0; i < n; i++) {
-        char g[14];
-        gtin_of(i, g);
-        const char *color = colors[i % 4];
-        double price = 10 + (double)(i % 5000) / 100;
-        fprintf(csv,
-                "SKU-%ld,\"Chair, model %ld\",A sturdy chair of solid wood with a woven seat.,"
-                "https://shop.example/p/%ld,https://cdn.example/i/%ld.jpg,%.2f EUR,Acme,%s,"
-                "in_stock,%s\n",
-                i, i, i, i, price, g, color);
-        fprintf(json,
-                "%s{\"id\":\"SKU-%ld\",\"title\":\"Chair, model %ld\",\"description\":\"A sturdy "
-                "chair of solid wood with a woven seat.\",\"link\":\"https://shop.example/p/%ld\","
-                "\"image_link\":\"https://cdn.example/i/%ld.jpg\",\"price\":{\"amount\":%.2f,"
-                "\"currency\":\"EUR\"},\"brand\":\"Acme\",\"gtin\":\"%s\",\"availability\":"
-                "\"in_stock\",\"color\":\"%s\"}",
-                i ? ",\n" : "", i, i, i, i, price, g, color);
-        fprintf(xml,
-                "<item><g:id>SKU-%ld</g:id><title>Chair, model %ld</title><description>A sturdy "
-                "chair of solid wood with a woven seat.</description><link>https://shop.example/"
-                "p/%ld</link><g:image_link>https://cdn.example/i/%ld.jpg</g:image_link><g:price>"
-                "%.2f EUR</g:price><g:brand>Acme</g:brand><g:gtin>%s</g:gtin><g:availability>"
-                "in_stock</g:availability><g:color>%s</g:color></item>\n",
-                i, i, i, i, price, g, color);
-    }
-    fputs("]\n", json);
-    fputs("</channel></rss>\n", xml);
-    fclose(csv);
-    fclose(json);
-    fclose(xml);
 }
 
 static ssize_t read_fd(void *ctx, void *buf, size_t cap, struct err *e)
@@ -176,7 +117,7 @@ int main(int argc, char **argv)
     }
     char dir[512];
     bench_dir(dir, sizeof dir, given, "feed");
-    generate(dir, n);
+    feedgen_write(dir, n, FEEDGEN_CSV | FEEDGEN_JSON | FEEDGEN_XML);
     char p[3][700];
     snprintf(p[0], sizeof p[0], "%s/products.csv", dir);
     snprintf(p[1], sizeof p[1], "%s/products.json", dir);

@@ -12,6 +12,7 @@
 #include "parse/feed_map.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,75 +162,105 @@ out:
 
 /* ---- processing ---- */
 
+/* A batch of records and bad rows, and what the import's counts are once it is kept. Two take
+ * turns: one is filled while the committer writes the other, so reading and mapping the feed
+ * (this thread) and writing the store (the committer's) go on at the same time. */
+struct batch {
+    struct buf text; /* its records, each NUL-terminated */
+    size_t off[IMPORT_FLUSH];
+    struct import_record recs[IMPORT_FLUSH];
+    size_t nrec;
+    struct import_item items[ITEMS_FLUSH_MAX];
+    size_t nitems;
+    const char *import_id;
+    int64_t processed, failed; /* the import's counts with this batch */
+    int64_t last;              /* the last record or row it holds */
+    int64_t now;
+    /* its write, under the proc's lock */
+    bool busy;
+    int rc;
+    struct err err;
+};
+
 struct proc {
     struct import_run *u;
     struct import_reader *rd;
     struct feed_map *map;
-    struct buf text; /* the batch's records, each NUL-terminated */
-    size_t off[IMPORT_FLUSH];
-    int64_t num[IMPORT_FLUSH];
-    size_t nrec;
-    struct import_item items[ITEMS_FLUSH_MAX];
-    size_t nitems;
+    struct batch b[2];
+    int cur;              /* the batch being filled */
     int64_t kept, failed; /* this run's, for progress */
     int64_t last;         /* the last record or row read */
     int64_t marked;       /* when the checkpoint was saved */
+    pthread_mutex_t lock;
+    pthread_cond_t done;
     char why[FEED_MAP_WHY_MAX];
-};
-
-struct flush_args {
-    struct proc *p;
-    struct import_record recs[IMPORT_FLUSH];
 };
 
 static int flush_fn(struct store *s, void *arg, struct err *e)
 {
-    struct flush_args *a = arg;
-    struct proc *p = a->p;
-    int64_t now = engine_now(p->u->eng);
-    int rc = 0;
-    if (p->nrec && store_import_records_add(s, p->u->im.id, a->recs, p->nrec, now, e) < 0)
+    struct batch *b = arg;
+    if (b->nrec && store_import_records_add(s, b->import_id, b->recs, b->nrec, b->now, e) < 0)
         return e->code;
-    if (p->nitems && store_import_items_add(s, p->u->im.id, p->items, p->nitems, now, e) < 0)
+    if (b->nitems && store_import_items_add(s, b->import_id, b->items, b->nitems, b->now, e) < 0)
         return e->code;
     struct import_update up = {
         .set = IMPORT_SET_PROCESSED | IMPORT_SET_FAILED | IMPORT_SET_TOTAL,
         .if_status = IMPORT_NOT_ENDED,
-        .processed_products = p->u->im.processed_products + p->kept,
-        .failed_products = p->u->im.failed_products + p->failed,
-        .total_products =
-            p->u->im.processed_products + p->kept + p->u->im.failed_products + p->failed,
+        .processed_products = b->processed,
+        .failed_products = b->failed,
+        .total_products = b->processed + b->failed,
     };
-    rc = store_import_update(s, p->u->im.id, &up, now, e);
+    int rc = store_import_update(s, b->import_id, &up, b->now, e);
     return rc < 0 ? rc : 0;
 }
 
-static void items_clear(struct proc *p)
+static void items_clear(struct batch *b)
 {
-    for (size_t i = 0; i < p->nitems; i++) {
-        free(p->items[i].error);
-        free(p->items[i].raw);
+    for (size_t i = 0; i < b->nitems; i++) {
+        free(b->items[i].error);
+        free(b->items[i].raw);
     }
-    p->nitems = 0;
+    b->nitems = 0;
 }
 
-/* Keep the batch; the checkpoint follows every CHECKPOINT_MS. */
-static int flush(struct proc *p, struct err *e)
+struct flush_done {
+    struct proc *p;
+    struct batch *b;
+};
+
+static void flush_done(void *ctx, int rc, const struct err *e)
 {
-    if (!p->nrec && !p->nitems)
-        return 0;
-    struct flush_args *a = xmalloc(sizeof *a);
-    a->p = p;
-    for (size_t i = 0; i < p->nrec; i++)
-        a->recs[i] =
-            (struct import_record){.number = p->num[i], .record = p->text.data + p->off[i]};
-    int rc = engine_exec(p->u->eng, flush_fn, a, e);
-    free(a);
+    struct flush_done *d = ctx;
+    pthread_mutex_lock(&d->p->lock);
+    d->b->rc = rc;
+    if (rc && e)
+        d->b->err = *e;
+    d->b->busy = false;
+    pthread_cond_broadcast(&d->p->done);
+    pthread_mutex_unlock(&d->p->lock);
+    free(d);
+}
+
+/* Wait for batch b's write; its result. A batch written is emptied. */
+static int batch_wait(struct proc *p, struct batch *b, struct err *e)
+{
+    pthread_mutex_lock(&p->lock);
+    while (b->busy)
+        pthread_cond_wait(&p->done, &p->lock);
+    int rc = b->rc;
     if (rc)
-        return rc;
-    p->nrec = 0;
-    buf_clear(&p->text);
-    items_clear(p);
+        *e = b->err;
+    b->rc = 0;
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+/* The write of batch b is durable: progress, and the checkpoint every CHECKPOINT_MS. */
+static int batch_kept(struct proc *p, struct batch *b, struct err *e)
+{
+    b->nrec = 0;
+    buf_clear(&b->text);
+    items_clear(b);
     int64_t total = p->rd->size > 0 ? p->rd->size : 1;
     int pct = 5 + (int)(p->rd->bytes * (p->u->im.webhook_url ? 75 : 94) / total);
     if (job_ctx_progress(p->u->ctx, pct, "processing") == TRAWL_ESTALE)
@@ -237,7 +268,7 @@ static int flush(struct proc *p, struct err *e)
     if (clock_mono_ms() - p->marked >= CHECKPOINT_MS) {
         p->marked = clock_mono_ms();
         char cp[96];
-        snprintf(cp, sizeof cp, "{\"phase\":\"processing\",\"after\":%lld}", (long long)p->last);
+        snprintf(cp, sizeof cp, "{\"phase\":\"processing\",\"after\":%lld}", (long long)b->last);
         struct err ce;
         err_clear(&ce);
         if (job_ctx_save_checkpoint(p->u->ctx, cp, &ce) != 0)
@@ -246,10 +277,46 @@ static int flush(struct proc *p, struct err *e)
     return 0;
 }
 
+/* Wait for batch b's write (a batch not sent is not busy); once it is kept, empty it. */
+static int batch_finish(struct proc *p, struct batch *b, struct err *e)
+{
+    int rc = batch_wait(p, b, e);
+    if (!rc && (b->nrec || b->nitems))
+        rc = batch_kept(p, b, e);
+    return rc;
+}
+
+/* Hand the batch being filled to the committer and go on with the other one once its own write
+ * is over (it is then empty); with all, wait for this one too. */
+static int flush(struct proc *p, bool all, struct err *e)
+{
+    struct batch *b = &p->b[p->cur], *prev = &p->b[1 - p->cur];
+    bool sent = false;
+    if (b->nrec || b->nitems) {
+        for (size_t i = 0; i < b->nrec; i++)
+            b->recs[i].record = b->text.data + b->off[i];
+        b->processed = p->u->im.processed_products + p->kept;
+        b->failed = p->u->im.failed_products + p->failed;
+        b->last = p->last;
+        b->now = engine_now(p->u->eng);
+        b->busy = true;
+        struct flush_done *d = xmalloc(sizeof *d);
+        *d = (struct flush_done){p, b};
+        engine_exec_async(p->u->eng, flush_fn, b, flush_done, d);
+        p->cur = 1 - p->cur;
+        sent = true;
+    }
+    int rc = batch_finish(p, prev, e);
+    if (!rc && all && sent)
+        rc = batch_finish(p, b, e);
+    return rc;
+}
+
 static int add_item(struct proc *p, int64_t number, int64_t line, const char *msg, const char *raw,
                     size_t raw_len, struct err *e)
 {
-    struct import_item *it = &p->items[p->nitems++];
+    struct batch *b = &p->b[p->cur];
+    struct import_item *it = &b->items[b->nitems++];
     size_t keep = raw_len < IMPORT_RAW_MAX ? raw_len : IMPORT_RAW_MAX;
     *it = (struct import_item){.number = number, .line = line, .error = xstrdup(msg)};
     if (raw) {
@@ -258,28 +325,29 @@ static int add_item(struct proc *p, int64_t number, int64_t line, const char *ms
         it->raw[keep] = 0;
     }
     p->failed++;
-    return p->nitems == ITEMS_FLUSH_MAX ? flush(p, e) : 0;
+    return b->nitems == ITEMS_FLUSH_MAX ? flush(p, false, e) : 0;
 }
 
 static int proc_record(void *ctx, const struct feed_record *r, struct err *e)
 {
     struct proc *p = ctx;
+    struct batch *b = &p->b[p->cur];
     p->last = r->number;
     if (r->number <= p->u->after)
         return 0;
-    size_t off = p->text.len;
-    int rc = feed_map_apply(p->map, r, &p->text, p->why);
+    size_t off = b->text.len;
+    int rc = feed_map_apply(p->map, r, &b->text, p->why);
     if (rc == 1)
         return add_item(p, r->number, r->line, p->why, r->raw, r->raw_len, e);
-    if (rc < 0 || buf_add(&p->text, "", 1) != 0) {
-        p->text.len = off;
+    if (rc < 0 || buf_add(&b->text, "", 1) != 0) {
+        b->text.len = off;
         return add_item(p, r->number, r->line, "the product is too large to keep", r->raw,
                         r->raw_len, e);
     }
-    p->off[p->nrec] = off;
-    p->num[p->nrec++] = r->number;
+    b->off[b->nrec] = off;
+    b->recs[b->nrec++] = (struct import_record){.number = r->number};
     p->kept++;
-    return p->nrec == IMPORT_FLUSH ? flush(p, e) : 0;
+    return b->nrec == IMPORT_FLUSH ? flush(p, false, e) : 0;
 }
 
 static int proc_row_error(void *ctx, const struct feed_row_error *er, struct err *e)
@@ -338,7 +406,12 @@ int import_process(struct import_run *u)
     p->rd = &rd;
     p->map = map;
     p->marked = clock_mono_ms();
-    buf_init(&p->text, 0);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->done, NULL);
+    for (int k = 0; k < 2; k++) {
+        buf_init(&p->b[k].text, 0);
+        p->b[k].import_id = u->im.id;
+    }
     struct feed_sink sink = {NULL, proc_record, proc_row_error, p};
     struct feed_opts o = import_feed_opts(u);
     struct feed_stats st;
@@ -347,7 +420,7 @@ int import_process(struct import_run *u)
     /* what was read before an error is kept, whatever stopped the parse */
     struct err fe;
     err_clear(&fe);
-    int frc = flush(p, &fe);
+    int frc = flush(p, true, &fe);
     if (rc == TRAWL_ECANCELLED || frc == TRAWL_ECANCELLED || job_ctx_cancelled(u->ctx))
         ret = job_ctx_fail(u->ctx, false, "cancelled after %lld records",
                            (long long)(p->kept + p->failed));
@@ -360,8 +433,14 @@ int import_process(struct import_run *u)
         ret = import_fail(u, e.retryable || rc == TRAWL_EBUSY || rc == TRAWL_EIO, "%s", e.msg);
     else if (frc)
         ret = import_fail(u, true, "store: %s", fe.msg);
-    buf_release(&p->text);
-    items_clear(p);
+    for (int k = 0; k < 2; k++) {
+        struct err we;
+        batch_wait(p, &p->b[k], &we); /* none is in flight after flush(all), but be sure */
+        buf_release(&p->b[k].text);
+        items_clear(&p->b[k]);
+    }
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->lock);
     free(p);
     feed_map_free(map);
     if (ret)
