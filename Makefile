@@ -126,7 +126,7 @@ test: tests
 fuzz:
 	sh scripts/run-fuzz.sh build-fuzz
 
-bench: $(BUILD)/trawl $(BUILD)/tests/shop $(BENCH_BIN)
+bench: $(BUILD)/trawl $(BUILD)/tests/shop $(BUILD)/tests/hookrx $(BENCH_BIN)
 	sh scripts/install-deps.sh --bench
 	sh scripts/run-bench.sh $(BUILD)
 
