@@ -233,7 +233,7 @@ static bool is_date(const char *s, size_t n)
     return false;
 }
 
-static bool is_url(const char *s, size_t n)
+bool feed_is_http_url(const char *s, size_t n)
 {
     return (n > 8 && strncasecmp(s, "https://", 8) == 0) ||
            (n > 7 && strncasecmp(s, "http://", 7) == 0);
@@ -284,7 +284,7 @@ static unsigned kinds(const char *s, size_t n, const char **code)
         k |= 1u << K_GTIN;
     if (is_date(s, n))
         k |= 1u << K_DATE;
-    if (is_url(s, n)) {
+    if (feed_is_http_url(s, n)) {
         k |= 1u << K_URL;
         if (is_image_url(s, n))
             k |= 1u << K_IMAGE;

@@ -89,5 +89,7 @@ int feed_gtin_valid(const char *s, size_t len);
  * followed by three digits groups thousands ("1,299" is 1299) unless the integer part is 0. A
  * number past what a double holds is not a price. */
 int feed_price_parse(const char *s, size_t n, double *amount, char code[4]);
+/* Whether the n bytes at s begin with http:// or https:// (any case) and have more after it. */
+bool feed_is_http_url(const char *s, size_t n);
 
 #endif

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 enum { T_NAME, T_SKU, T_GTIN, T_PRICE = 7, T_CURRENCY = 8, T_IMAGES = 10, T_URL = 12 };
 
@@ -151,12 +150,6 @@ static void trim(const char **s, size_t *n)
         (*n)--;
 }
 
-static bool is_http(const char *s, size_t n)
-{
-    return (n > 8 && strncasecmp(s, "https://", 8) == 0) ||
-           (n > 7 && strncasecmp(s, "http://", 7) == 0);
-}
-
 static void pick(const struct feed_map *m, const struct feed_record *r, struct picked *p)
 {
     for (size_t t = 0; t < feed_ntargets; t++)
@@ -221,12 +214,12 @@ int feed_map_apply(const struct feed_map *m, const struct feed_record *r, struct
         quote_why(why, "gtin", &p.v[T_GTIN], "is not a GTIN (8, 12, 13 or 14 digits, check digit)");
         return 1;
     }
-    if (p.rank[T_URL] != FEED_MAP_SOURCES && !is_http(p.v[T_URL].s, p.v[T_URL].n)) {
+    if (p.rank[T_URL] != FEED_MAP_SOURCES && !feed_is_http_url(p.v[T_URL].s, p.v[T_URL].n)) {
         quote_why(why, "url", &p.v[T_URL], "is not an http(s) URL");
         return 1;
     }
     for (size_t i = 0; i < p.nimages; i++)
-        if (!is_http(p.images[i].s, p.images[i].n)) {
+        if (!feed_is_http_url(p.images[i].s, p.images[i].n)) {
             quote_why(why, "image", &p.images[i], "is not an http(s) URL");
             return 1;
         }
