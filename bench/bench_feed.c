@@ -19,13 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static ssize_t read_fd(void *ctx, void *buf, size_t cap, struct err *e)
 {
     ssize_t k = read(*(int *)ctx, buf, cap);
@@ -48,12 +41,6 @@ static int on_record(void *ctx, const struct feed_record *r, struct err *e)
     return 0;
 }
 
-static off_t size_of(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? st.st_size : 0;
-}
-
 static void run_trawl(const char *dir, const char *file, long n)
 {
     char path[700];
@@ -65,9 +52,9 @@ static void run_trawl(const char *dir, const char *file, long n)
     struct feed_sink sink = {.record = on_record, .ctx = &t};
     struct feed_stats st;
     struct err e = {0};
-    double t0 = now_s();
+    double t0 = feedgen_now_s();
     int rc = feed_parse(NULL, read_fd, &fd, &sink, &st, &e);
-    double secs = now_s() - t0;
+    double secs = feedgen_now_s() - t0;
     close(fd);
     if (rc)
         bench_die(file, e.msg);
@@ -75,26 +62,8 @@ static void run_trawl(const char *dir, const char *file, long n)
         bench_die(file, "not every product was read");
     printf("feed_trawl file=%s records=%ld seconds=%.3f records_per_s=%.0f mb_per_s=%.1f "
            "peak_rss_kb=%ld\n",
-           file, t.records, secs, (double)t.records / secs, (double)size_of(path) / 1048576 / secs,
-           bench_vmhwm_kb(getpid()));
-}
-
-static void run_tool(const char *dir, const char *name, const char *file, const char *cmd, long n)
-{
-    char path[700], line[2000];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    snprintf(line, sizeof line, "%s '%s' > /dev/null", cmd, path);
-    double t0 = now_s();
-    int rc = system(line);
-    double secs = now_s() - t0;
-    if (rc != 0) {
-        printf("feed_%s file=%s skipped: `%s` exited %d (installed? sh scripts/install-deps.sh "
-               "--bench)\n",
-               name, file, cmd, rc);
-        return;
-    }
-    printf("feed_%s file=%s records=%ld seconds=%.3f records_per_s=%.0f mb_per_s=%.1f\n", name,
-           file, n, secs, (double)n / secs, (double)size_of(path) / 1048576 / secs);
+           file, t.records, secs, (double)t.records / secs,
+           (double)feedgen_size(path) / 1048576 / secs, bench_vmhwm_kb(getpid()));
 }
 
 int main(int argc, char **argv)
@@ -123,19 +92,20 @@ int main(int argc, char **argv)
     snprintf(p[1], sizeof p[1], "%s/products.json", dir);
     snprintf(p[2], sizeof p[2], "%s/products.xml", dir);
     printf("# bench_feed records=%ld csv_mb=%.0f json_mb=%.0f xml_mb=%.0f\n", n,
-           (double)size_of(p[0]) / 1048576, (double)size_of(p[1]) / 1048576,
-           (double)size_of(p[2]) / 1048576);
+           (double)feedgen_size(p[0]) / 1048576, (double)feedgen_size(p[1]) / 1048576,
+           (double)feedgen_size(p[2]) / 1048576);
     for (int round = 1; round <= 2; round++) {
         printf("# round %d\n", round);
         run_trawl(dir, "products.csv", n);
-        run_tool(dir, "mlr", "products.csv", "mlr --icsv --ojson cat", n);
+        feedgen_time_tool("feed", dir, "mlr", "products.csv", "mlr --icsv --ojson cat", n);
         run_trawl(dir, "products.json", n);
-        run_tool(dir, "jq", "products.json", "jq -c '.[]'", n);
+        feedgen_time_tool("feed", dir, "jq", "products.json", "jq -c '.[]'", n);
         run_trawl(dir, "products.xml", n);
-        run_tool(dir, "xmlstarlet", "products.xml",
-                 "xmlstarlet sel -N g=http://base.google.com/ns/1.0 -t -m //item -v g:id -o , "
-                 "-v title -o , -v g:price -n",
-                 n);
+        feedgen_time_tool(
+            "feed", dir, "xmlstarlet", "products.xml",
+            "xmlstarlet sel -N g=http://base.google.com/ns/1.0 -t -m //item -v g:id -o , "
+            "-v title -o , -v g:price -n",
+            n);
     }
     return bench_dir_done(dir, given) ? 0 : 1;
 }

@@ -34,23 +34,10 @@ static const char *trawl_ = "build/trawl";
 static const char *hookrx_ = "build/tests/hookrx";
 static char dir_[512];
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&t, NULL);
-}
-
-static off_t size_of(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? st.st_size : 0;
 }
 
 /* The receiver on 127.0.0.2; its port into *port. */
@@ -136,7 +123,7 @@ static void wait_import(const struct bench_srv *s, const char *id, struct waited
     memset(w, 0, sizeof *w);
     for (;;) {
         long st = bench_http_do(&c, "GET", path, NULL);
-        double t = now_s();
+        double t = feedgen_now_s();
         json_t *j = json_loads(c.resp, 0, NULL);
         json_t *im = json_object_get(j, "import");
         const char *status = json_string_value(json_object_get(im, "status"));
@@ -159,25 +146,6 @@ static void wait_import(const struct bench_srv *s, const char *id, struct waited
     }
     bench_http_release(&c);
     w->serve_rss_kb = bench_vmhwm_kb(s->pid);
-}
-
-static void run_tool(const char *name, const char *file, const char *cmd, long n)
-{
-    char path[700], line[2000];
-    snprintf(path, sizeof path, "%s/%s", dir_, file);
-    snprintf(line, sizeof line, "%s '%s' > /dev/null", cmd, path);
-    double t0 = now_s();
-    int rc = system(line);
-    double secs = now_s() - t0;
-    if (rc != 0) {
-        printf("import_%s file=%s skipped: `%s` exited %d (installed? sh scripts/install-deps.sh "
-               "--bench)\n",
-               name, file, cmd, rc);
-        return;
-    }
-    printf("import_%s file=%s records=%ld seconds=%.3f records_per_s=%.0f\n", name, file, n, secs,
-           (double)n / secs);
-    fflush(stdout);
 }
 
 static void serve_args(const char **args, const char *imports)
@@ -221,7 +189,7 @@ static void bench_imports(long n, int rounds)
             fresh_serve(&s, "import");
             char path[700], id[64];
             snprintf(path, sizeof path, "%s/%s", dir_, feeds[f].file);
-            double t0 = now_s();
+            double t0 = feedgen_now_s();
             start_import(&s, path, NULL, id);
             struct waited w;
             wait_import(&s, id, &w);
@@ -230,11 +198,11 @@ static void bench_imports(long n, int rounds)
                 bench_die("not every product was kept", feeds[f].file);
             printf("import_trawl file=%s records=%ld seconds=%.3f records_per_s=%.0f mb_per_s=%.1f "
                    "serve_peak_rss_kb=%ld durable=yes\n",
-                   feeds[f].file, n, secs, (double)n / secs, (double)size_of(path) / 1048576 / secs,
-                   w.serve_rss_kb);
+                   feeds[f].file, n, secs, (double)n / secs,
+                   (double)feedgen_size(path) / 1048576 / secs, w.serve_rss_kb);
             fflush(stdout);
             bench_stop(s.pid);
-            run_tool(feeds[f].tool, feeds[f].file, feeds[f].cmd, n);
+            feedgen_time_tool("import", dir_, feeds[f].tool, feeds[f].file, feeds[f].cmd, n);
         }
     }
 }
@@ -248,7 +216,7 @@ static void import_delivered(const char *name, const char *path, long n, int por
     snprintf(url, sizeof url, "http://127.0.0.2:%d/hook", port);
     const char *more[] = {"--webhook", url, "--secret", SECRET, "--batch-size", "500", NULL};
     char id[64];
-    double t0 = now_s();
+    double t0 = feedgen_now_s();
     start_import(&s, path, more, id);
     struct waited w;
     wait_import(&s, id, &w);
@@ -258,7 +226,7 @@ static void import_delivered(const char *name, const char *path, long n, int por
     double dsecs = w.deliver_start ? w.end - w.deliver_start : 0;
     printf("%s records=%ld mb=%.0f seconds=%.3f delivery_seconds=%.3f delivered_per_s=%.0f "
            "batches=%lld received=%lld all_once=%s serve_peak_rss_kb=%ld\n",
-           name, n, (double)size_of(path) / 1048576, w.end - t0, dsecs,
+           name, n, (double)feedgen_size(path) / 1048576, w.end - t0, dsecs,
            dsecs > 0 ? (double)w.delivered / dsecs : 0, (long long)num(rx, "accepted"),
            (long long)num(rx, "products"), all ? "yes" : "NO", w.serve_rss_kb);
     fflush(stdout);

@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 
 /* A valid EAN-13 for product i. */
 static void gtin_of(long i, char out[14])
@@ -114,4 +116,37 @@ long feedgen_csv_of_size(const char *path, int64_t bytes)
     }
     close_checked(f, path);
     return n;
+}
+
+double feedgen_now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int64_t feedgen_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+void feedgen_time_tool(const char *prefix, const char *dir, const char *name, const char *file,
+                       const char *cmd, long n)
+{
+    char path[700], line[2000];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    snprintf(line, sizeof line, "%s '%s' > /dev/null", cmd, path);
+    double t0 = feedgen_now_s();
+    int rc = system(line);
+    double secs = feedgen_now_s() - t0;
+    if (rc != 0) {
+        printf("%s_%s file=%s skipped: `%s` exited %d (installed? sh scripts/install-deps.sh "
+               "--bench)\n",
+               prefix, name, file, cmd, rc);
+        return;
+    }
+    printf("%s_%s file=%s records=%ld seconds=%.3f records_per_s=%.0f mb_per_s=%.1f\n", prefix,
+           name, file, n, secs, (double)n / secs, (double)feedgen_size(path) / 1048576 / secs);
+    fflush(stdout);
 }

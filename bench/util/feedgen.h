@@ -13,4 +13,14 @@ void feedgen_write(const char *dir, long n, unsigned formats);
 /* Write path: a CSV of those products until it is at least bytes long; returns how many. */
 long feedgen_csv_of_size(const char *path, int64_t bytes);
 
+/* Seconds on the monotonic clock. */
+double feedgen_now_s(void);
+/* The size of the file at path, 0 when there is none. */
+int64_t feedgen_size(const char *path);
+/* Time `cmd 'dir/file' > /dev/null` (a tool doing the work on the same n-product feed) and print
+ * "PREFIX_NAME file=... records=N seconds=... records_per_s=... mb_per_s=...", or that it was
+ * skipped when the tool failed (not installed). */
+void feedgen_time_tool(const char *prefix, const char *dir, const char *name, const char *file,
+                       const char *cmd, long n);
+
 #endif
