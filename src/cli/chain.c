@@ -156,24 +156,11 @@ static const char pipelines_usage_[] = "usage: trawl pipelines [options]\n"
 int cmd_pipelines(int argc, char **argv)
 {
     struct cli_common o = {0};
-    int64_t limit = 20, offset = 0;
-    int rc = cli_list_args(argc, argv, pipelines_usage_, &o, &limit, &offset);
+    int64_t limit, offset;
+    json_t *ans;
+    int rc = cli_list(argc, argv, pipelines_usage_, "/v1/pipelines", &o, &limit, &offset, &ans);
     if (rc >= 0)
         return rc;
-    char path[128];
-    snprintf(path, sizeof path, "/v1/pipelines?limit=%lld&offset=%lld", (long long)limit,
-             (long long)offset);
-    json_t *ans;
-    long status;
-    if (cli_call(&o.conn, "GET", path, NULL, &ans, &status) != 0) {
-        json_decref(ans);
-        return 1;
-    }
-    if (o.json) {
-        cli_print_json(ans);
-        json_decref(ans);
-        return 0;
-    }
     printf("%-36s  %-24s %-10s %6s  %s\n", "ID", "NAME", "STATUS", "STAGES", "CREATED");
     size_t i;
     json_t *p;

@@ -366,3 +366,38 @@ int cli_id_args(int argc, char **argv, const char *usage, struct cli_common *o, 
     }
     return -1;
 }
+
+int cli_list(int argc, char **argv, const char *usage, const char *path, struct cli_common *o,
+             int64_t *limit, int64_t *offset, json_t **ans)
+{
+    *limit = 20;
+    *offset = 0;
+    *ans = NULL;
+    int rc = cli_list_args(argc, argv, usage, o, limit, offset);
+    if (rc >= 0)
+        return rc;
+    char url[256];
+    snprintf(url, sizeof url, "%s?limit=%lld&offset=%lld", path, (long long)*limit,
+             (long long)*offset);
+    long status;
+    if (cli_call(&o->conn, "GET", url, NULL, ans, &status) != 0) {
+        json_decref(*ans);
+        *ans = NULL;
+        return 1;
+    }
+    if (o->json) {
+        cli_print_json(*ans);
+        json_decref(*ans);
+        *ans = NULL;
+        return 0;
+    }
+    return -1;
+}
+
+void cli_list_more(json_t *ans, const char *what, int64_t limit, int64_t offset)
+{
+    long long total = (long long)json_integer_value(json_object_get(ans, "total"));
+    if (offset + limit < total)
+        fprintf(stderr, "%lld %s in all; more: --offset %lld\n", total, what,
+                (long long)(offset + limit));
+}

@@ -60,6 +60,15 @@ int cli_common_opt(int c, struct cli_common *o, const char *usage);
 int cli_list_args(int argc, char **argv, const char *usage, struct cli_common *o, int64_t *limit,
                   int64_t *offset);
 
+/* A listing command: its arguments (cli_list_args, default limit 20), then GET
+ * path?limit=N&offset=M. -1: *ans is the answer, for the caller to print as a table (and free);
+ * else the exit status, after --json printed the answer or the call failed. */
+int cli_list(int argc, char **argv, const char *usage, const char *path, struct cli_common *o,
+             int64_t *limit, int64_t *offset, json_t **ans);
+/* After a listing's table: when the answer's "total" goes past this page, how to see more of
+ * what (a plural noun). */
+void cli_list_more(json_t *ans, const char *what, int64_t limit, int64_t offset);
+
 /* The arguments of a command that takes the common options, one ID and, when flag is not NULL,
  * the option --FLAG (which sets *set): -1 to go on (the ID is argv[optind]), else the exit
  * status. */

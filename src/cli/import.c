@@ -429,38 +429,23 @@ static const char imports_usage_[] = "usage: trawl imports [options]\n"
 int cmd_imports(int argc, char **argv)
 {
     struct cli_common o = {0};
-    int64_t limit = 20, offset = 0;
-    int rc = cli_list_args(argc, argv, imports_usage_, &o, &limit, &offset);
+    int64_t limit, offset;
+    json_t *ans;
+    int rc = cli_list(argc, argv, imports_usage_, "/v1/imports", &o, &limit, &offset, &ans);
     if (rc >= 0)
         return rc;
-    char path[128];
-    snprintf(path, sizeof path, "/v1/imports?limit=%lld&offset=%lld", (long long)limit,
-             (long long)offset);
-    json_t *ans;
-    long status;
-    if (cli_call(&o.conn, "GET", path, NULL, &ans, &status) != 0) {
-        json_decref(ans);
-        return 1;
+    printf("%-36s  %-17s  %-4s  %8s  %7s  %9s  %s\n", "IMPORT", "STATUS", "TYPE", "PRODUCTS",
+           "FAILED", "DELIVERED", "SOURCE");
+    size_t i;
+    json_t *im;
+    json_array_foreach(json_object_get(ans, "imports"), i, im)
+    {
+        printf("%-36s  %-17s  %-4s  %8lld  %7lld  %9lld  %s\n", cli_str(im, "id"),
+               cli_str(im, "status"), cli_str(im, "import_type"),
+               (long long)num(im, "processed_products"), (long long)num(im, "failed_products"),
+               (long long)num(im, "delivered_products"), cli_str(im, "source_name"));
     }
-    if (o.json) {
-        cli_print_json(ans);
-    } else {
-        printf("%-36s  %-17s  %-4s  %8s  %7s  %9s  %s\n", "IMPORT", "STATUS", "TYPE", "PRODUCTS",
-               "FAILED", "DELIVERED", "SOURCE");
-        size_t i;
-        json_t *im;
-        json_array_foreach(json_object_get(ans, "imports"), i, im)
-        {
-            printf("%-36s  %-17s  %-4s  %8lld  %7lld  %9lld  %s\n", cli_str(im, "id"),
-                   cli_str(im, "status"), cli_str(im, "import_type"),
-                   (long long)num(im, "processed_products"), (long long)num(im, "failed_products"),
-                   (long long)num(im, "delivered_products"), cli_str(im, "source_name"));
-        }
-        long long total = (long long)num(ans, "total");
-        if (offset + limit < total)
-            fprintf(stderr, "%lld imports in all; more: --offset %lld\n", total,
-                    (long long)(offset + limit));
-    }
+    cli_list_more(ans, "imports", limit, offset);
     json_decref(ans);
     return 0;
 }

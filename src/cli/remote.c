@@ -526,43 +526,28 @@ static const char batches_usage_[] = "usage: trawl batches [options]\n"
 int cmd_batches(int argc, char **argv)
 {
     struct cli_common o = {0};
-    int64_t limit = 20, offset = 0;
-    int rc = cli_list_args(argc, argv, batches_usage_, &o, &limit, &offset);
+    int64_t limit, offset;
+    json_t *ans;
+    int rc = cli_list(argc, argv, batches_usage_, "/v1/batches", &o, &limit, &offset, &ans);
     if (rc >= 0)
         return rc;
-    char path[128];
-    snprintf(path, sizeof path, "/v1/batches?limit=%lld&offset=%lld", (long long)limit,
-             (long long)offset);
-    json_t *ans;
-    long status;
-    if (cli_call(&o.conn, "GET", path, NULL, &ans, &status) != 0) {
-        json_decref(ans);
-        return 1;
+    printf("%-36s  %7s  %-22s  %6s  %9s  %6s  %s\n", "BATCH", "TOTAL", "PROGRESS", "DONE",
+           "COMPLETED", "FAILED", "CREATED");
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(ans, "batches"), i, b)
+    {
+        json_t *cnt = json_object_get(b, "counts");
+        double pct = json_number_value(json_object_get(b, "progress"));
+        char bar[32];
+        cli_bar(bar, sizeof bar, pct, 20);
+        printf("%-36s  %7lld  %s  %5.1f%%  %9lld  %6lld  %s\n", cli_str(b, "batchId"),
+               (long long)json_integer_value(json_object_get(b, "total")), bar, pct,
+               (long long)json_integer_value(json_object_get(cnt, "completed")),
+               (long long)json_integer_value(json_object_get(cnt, "failed")),
+               cli_str(b, "created_at"));
     }
-    if (o.json) {
-        cli_print_json(ans);
-    } else {
-        printf("%-36s  %7s  %-22s  %6s  %9s  %6s  %s\n", "BATCH", "TOTAL", "PROGRESS", "DONE",
-               "COMPLETED", "FAILED", "CREATED");
-        size_t i;
-        json_t *b;
-        json_array_foreach(json_object_get(ans, "batches"), i, b)
-        {
-            json_t *cnt = json_object_get(b, "counts");
-            double pct = json_number_value(json_object_get(b, "progress"));
-            char bar[32];
-            cli_bar(bar, sizeof bar, pct, 20);
-            printf("%-36s  %7lld  %s  %5.1f%%  %9lld  %6lld  %s\n", cli_str(b, "batchId"),
-                   (long long)json_integer_value(json_object_get(b, "total")), bar, pct,
-                   (long long)json_integer_value(json_object_get(cnt, "completed")),
-                   (long long)json_integer_value(json_object_get(cnt, "failed")),
-                   cli_str(b, "created_at"));
-        }
-        long long total = (long long)json_integer_value(json_object_get(ans, "total"));
-        if (offset + limit < total)
-            fprintf(stderr, "%lld batches in all; more: --offset %lld\n", total,
-                    (long long)(offset + limit));
-    }
+    cli_list_more(ans, "batches", limit, offset);
     json_decref(ans);
     return 0;
 }

@@ -409,39 +409,24 @@ static const char sessions_usage_[] = "usage: trawl sessions [options]\n"
 int cmd_sessions(int argc, char **argv)
 {
     struct cli_common o = {0};
-    int64_t limit = 20, offset = 0;
-    int rc = cli_list_args(argc, argv, sessions_usage_, &o, &limit, &offset);
+    int64_t limit, offset;
+    json_t *ans;
+    int rc =
+        cli_list(argc, argv, sessions_usage_, "/v1/scraping-sessions", &o, &limit, &offset, &ans);
     if (rc >= 0)
         return rc;
-    char path[128];
-    snprintf(path, sizeof path, "/v1/scraping-sessions?limit=%lld&offset=%lld", (long long)limit,
-             (long long)offset);
-    json_t *ans;
-    long status;
-    if (cli_call(&o.conn, "GET", path, NULL, &ans, &status) != 0) {
-        json_decref(ans);
-        return 1;
+    printf("%-36s  %-9s  %6s  %6s  %6s  %7s  %s\n", "SESSION", "STATUS", "PCT", "PAGES", "FAILED",
+           "RECORDS", "SOURCE");
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(ans, "sessions"), i, s)
+    {
+        printf("%-36s  %-9s  %5.1f%%  %6lld  %6lld  %7lld  %s\n", cli_str(s, "id"),
+               cli_str(s, "status"), json_number_value(json_object_get(s, "progress_percentage")),
+               (long long)num(s, "total_pages"), (long long)num(s, "failed_pages"),
+               (long long)num(s, "materials_processed"), cli_str(s, "source_url"));
     }
-    if (o.json) {
-        cli_print_json(ans);
-    } else {
-        printf("%-36s  %-9s  %6s  %6s  %6s  %7s  %s\n", "SESSION", "STATUS", "PCT", "PAGES",
-               "FAILED", "RECORDS", "SOURCE");
-        size_t i;
-        json_t *s;
-        json_array_foreach(json_object_get(ans, "sessions"), i, s)
-        {
-            printf("%-36s  %-9s  %5.1f%%  %6lld  %6lld  %7lld  %s\n", cli_str(s, "id"),
-                   cli_str(s, "status"),
-                   json_number_value(json_object_get(s, "progress_percentage")),
-                   (long long)num(s, "total_pages"), (long long)num(s, "failed_pages"),
-                   (long long)num(s, "materials_processed"), cli_str(s, "source_url"));
-        }
-        long long total = (long long)num(ans, "total");
-        if (offset + limit < total)
-            fprintf(stderr, "%lld sessions in all; more: --offset %lld\n", total,
-                    (long long)(offset + limit));
-    }
+    cli_list_more(ans, "sessions", limit, offset);
     json_decref(ans);
     return 0;
 }
